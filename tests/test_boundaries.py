@@ -1,0 +1,40 @@
+"""Package boundaries: audio/ never pulls in Qt or torch (except its front-end)."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "vinylmon"
+
+
+def imported_roots(path):
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_importing_vinylmon_audio_loads_neither_torch_nor_qt():
+    code = ("import sys, vinylmon.audio, vinylmon.audio.capture; "
+            "bad = [m for m in ('torch', 'torchaudio', 'PySide6', 'pyqtgraph') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_audio_sources_import_no_qt_and_torch_only_in_frontend():
+    for path in sorted((PKG / "audio").glob("*.py")):
+        roots = imported_roots(path)
+        assert not roots & {"PySide6", "pyqtgraph"}, path
+        if path.name != "frontend.py":
+            assert not roots & {"torch", "torchaudio"}, path
+
+
+def test_sounddevice_only_in_capture():
+    for path in sorted(PKG.rglob("*.py")):
+        if path.name != "capture.py":
+            assert "sounddevice" not in imported_roots(path), path

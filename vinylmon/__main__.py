@@ -1,0 +1,3 @@
+from vinylmon.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,272 @@
+"""Reading recordings into the analysis format.
+
+The analysis format is float32, channels-first ``(channels, frames)``, at
+:data:`~vinylmon.audio.types.ANALYSIS_RATE`, with at most
+:data:`~vinylmon.audio.types.MAX_CHANNELS` channels. Files are read in blocks
+and resampled with a streaming resampler (soxr), so a 25-minute 96 kHz/24-bit
+side never sits in memory whole, let alone as float64.
+
+Channels: mono stays mono (one channel) and stereo stays stereo. A file with
+more than two channels keeps its first two (front left and right in the WAV and
+FLAC channel order) and the others are dropped; :class:`AudioInfo` says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from vinylmon.audio.types import ANALYSIS_RATE, MAX_CHANNELS, AudioBlock, frozen_samples
+from vinylmon.errors import AudioDataError, AudioFileError
+
+#: Sample rates outside this range are refused as absurd (Hz, inclusive).
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 192000
+
+
+@dataclass(frozen=True, slots=True)
+class AudioInfo:
+    """What a recording holds, read from its header.
+
+    Attributes
+    ----------
+    path : str
+    format : str
+        Container, e.g. ``"FLAC"``, ``"WAV"``, ``"OGG"``, ``"MP3"``.
+    subtype : str
+        Sample encoding, e.g. ``"PCM_24"``, ``"FLOAT"``, ``"VORBIS"``.
+    sample_rate : int
+        The file's own rate (Hz).
+    channels : int
+        Channels in the file.
+    frames : int
+        Frames per channel in the file.
+    analysed_channels : int
+        Channels kept for analysis (the first ``min(channels, MAX_CHANNELS)``).
+    """
+
+    path: str
+    format: str
+    subtype: str
+    sample_rate: int
+    channels: int
+    frames: int
+    analysed_channels: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+    @property
+    def dropped_channels(self) -> int:
+        return self.channels - self.analysed_channels
+
+
+def check_sample_rate(sample_rate: float, *, what: str = "audio") -> int:
+    """Validate a sample rate and return it as an int.
+
+    Raises
+    ------
+    AudioDataError
+        If the rate is not a whole number of Hz within
+        [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE].
+    """
+    if not np.isfinite(sample_rate) or int(sample_rate) != sample_rate:
+        raise AudioDataError(f"{what}: sample rate {sample_rate!r} is not a whole number of Hz")
+    rate = int(sample_rate)
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioDataError(
+            f"{what}: sample rate {rate} Hz is outside the supported "
+            f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz"
+        )
+    return rate
+
+
+def check_finite(samples: np.ndarray, *, what: str = "audio", start_s: float = 0.0,
+                 sample_rate: int | None = None, frame_axis: int = 1) -> None:
+    """Raise :class:`AudioDataError` if ``samples`` holds NaN or infinity.
+
+    Parameters
+    ----------
+    samples : np.ndarray, shape (channels, frames) or (frames, channels)
+    what : str, keyword-only
+        Names the source in the message (a file path, "live input").
+    start_s, sample_rate : keyword-only
+        Used to say at what time the first bad sample is.
+    frame_axis : int, keyword-only
+        1 for channels-first arrays (the analysis format), 0 for frames-first.
+    """
+    finite = np.isfinite(samples)
+    if finite.all():
+        return
+    where = ""
+    if sample_rate:
+        first = int(np.argmax(~finite.all(axis=1 - frame_axis)))
+        where = f" (first at {start_s + first / sample_rate:.3f} s)"
+    count = int(finite.size - np.count_nonzero(finite))
+    raise AudioDataError(f"{what}: {count} samples are NaN or infinite{where}; "
+                         "the recording is damaged")
+
+
+def _open(path: Path) -> sf.SoundFile:
+    if not path.exists():
+        raise AudioFileError(path, "no such file")
+    if path.is_dir():
+        raise AudioFileError(path, "is a folder, not a recording")
+    if not os.access(path, os.R_OK):
+        raise AudioFileError(path, "cannot be read (permission denied)")
+    if path.stat().st_size == 0:
+        raise AudioFileError(path, "is empty (0 bytes)")
+    try:
+        return sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        detail = str(exc).split(":")[-1].strip() or type(exc).__name__
+        raise AudioFileError(path, f"not a readable recording or corrupt ({detail})") from exc
+
+
+def audio_info(path: str | os.PathLike) -> AudioInfo:
+    """Read a recording's header and validate it.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    AudioInfo
+
+    Raises
+    ------
+    AudioFileError
+        Missing, unreadable, corrupt or empty file.
+    AudioDataError
+        Absurd sample rate.
+    """
+    p = Path(path)
+    with _open(p) as f:
+        return _info(p, f)
+
+
+def _info(p: Path, f: sf.SoundFile) -> AudioInfo:
+    check_sample_rate(f.samplerate, what=str(p))
+    if f.channels < 1:
+        raise AudioFileError(p, "has no channels")
+    if f.frames <= 0:
+        raise AudioFileError(p, "has no audio (0 frames)")
+    return AudioInfo(
+        path=str(p), format=f.format, subtype=f.subtype, sample_rate=int(f.samplerate),
+        channels=int(f.channels), frames=int(f.frames),
+        analysed_channels=min(int(f.channels), MAX_CHANNELS),
+    )
+
+
+def read_blocks(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
+                block_s: float = 1.0, max_channels: int = MAX_CHANNELS) -> Iterator[AudioBlock]:
+    """Read a recording block by block in the analysis format.
+
+    Parameters
+    ----------
+    path : str or path-like
+    sample_rate : int, keyword-only
+        Output rate; the file is resampled (soxr, high quality, streaming).
+    block_s : float, keyword-only
+        Seconds of the file read per step (memory is a few blocks, never the file).
+    max_channels : int, keyword-only
+        Channels kept (the first ones).
+
+    Yields
+    ------
+    AudioBlock
+        ``samples`` of shape (channels, frames), float32, consecutive in time
+        (each block's ``start_s`` is the previous block's ``end_s``).
+
+    Raises
+    ------
+    AudioFileError
+        Missing, unreadable, corrupt or empty file (also if it breaks mid-way).
+    AudioDataError
+        Absurd sample rate, NaN or infinite samples.
+    """
+    if block_s <= 0:
+        raise ValueError(f"block_s must be positive, got {block_s}")
+    if max_channels < 1:
+        raise ValueError(f"max_channels must be >= 1, got {max_channels}")
+    out_rate = check_sample_rate(sample_rate, what="analysis")
+    p = Path(path)
+    with _open(p) as f:
+        info = _info(p, f)
+        channels = min(info.channels, max_channels)
+        in_block = max(1, int(round(block_s * info.sample_rate)))
+        resampler = (None if info.sample_rate == out_rate else
+                     soxr.ResampleStream(info.sample_rate, out_rate, channels,
+                                         dtype="float32", quality="HQ"))
+        frames_out = 0
+        frames_in = 0
+        while True:
+            try:
+                data = f.read(in_block, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise AudioFileError(p, f"read failed at {frames_in / info.sample_rate:.2f} s; "
+                                        f"the file is corrupt or truncated ({exc})") from exc
+            last = data.shape[0] < in_block
+            if frames_in == 0 and data.shape[0] == 0:
+                raise AudioFileError(p, "has no audio (no frames could be decoded)")
+            if data.shape[1] > channels:
+                data = data[:, :channels]
+            check_finite(data, what=str(p), start_s=frames_in / info.sample_rate,
+                         sample_rate=info.sample_rate, frame_axis=0)
+            frames_in += data.shape[0]
+            if resampler is not None:
+                data = resampler.resample_chunk(np.ascontiguousarray(data), last=last)
+            if data.shape[0]:
+                yield AudioBlock(samples=frozen_samples(data.T), sample_rate=out_rate,
+                                 start_s=frames_out / out_rate)
+                frames_out += data.shape[0]
+            if last:
+                break
+
+
+def load(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
+         max_channels: int = MAX_CHANNELS) -> AudioBlock:
+    """Read a whole recording in the analysis format (for short files and tests).
+
+    Long sides should go through :func:`read_blocks` or
+    :func:`vinylmon.audio.windowing.file_windows` instead.
+
+    Returns
+    -------
+    AudioBlock
+        ``samples`` of shape (channels, frames), float32, ``start_s`` 0.
+    """
+    blocks = [b.samples for b in read_blocks(path, sample_rate=sample_rate,
+                                             max_channels=max_channels, block_s=10.0)]
+    return AudioBlock(samples=frozen_samples(np.concatenate(blocks, axis=1)),
+                      sample_rate=sample_rate, start_s=0.0)
+
+
+def resample(samples: np.ndarray, *, from_rate: int, to_rate: int = ANALYSIS_RATE) -> np.ndarray:
+    """Resample channels-first audio (soxr, high quality).
+
+    Parameters
+    ----------
+    samples : np.ndarray, shape (channels, frames)
+    from_rate, to_rate : int, keyword-only
+
+    Returns
+    -------
+    np.ndarray, shape (channels, round(frames * to_rate / from_rate)), float32
+    """
+    if samples.ndim != 2:
+        raise AudioDataError(f"expected (channels, frames) audio, got shape {samples.shape}")
+    check_sample_rate(from_rate)
+    check_sample_rate(to_rate)
+    x = np.ascontiguousarray(samples.T, dtype=np.float32)
+    if from_rate == to_rate:
+        return np.ascontiguousarray(x.T)
+    return np.ascontiguousarray(soxr.resample(x, from_rate, to_rate, quality="HQ").T)
