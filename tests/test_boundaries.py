@@ -20,7 +20,8 @@ def imported_roots(path):
 
 def test_importing_vinylmon_audio_loads_neither_torch_nor_qt():
     code = ("import sys, vinylmon.audio, vinylmon.audio.capture; "
-            "bad = [m for m in ('torch', 'torchaudio', 'PySide6', 'pyqtgraph') if m in sys.modules]; "
+            "bad = [m for m in ('torch', 'torchaudio', 'PySide6', 'pyqtgraph') "
+            "if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

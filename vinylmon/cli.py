@@ -57,8 +57,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
     print(f"{'#':>3}  {'name':40s} {'ch':>3} {'rate':>7}  host API")
     for d in devices:
         mark = "*" if d.is_default else " "
-        print(f"{d.index:>3}{mark} {d.name[:40]:40s} {d.channels:>3} {d.default_sample_rate:>7.0f}  "
-              f"{d.host_api}")
+        print(f"{d.index:>3}{mark} {d.name[:40]:40s} {d.channels:>3} "
+              f"{d.default_sample_rate:>7.0f}  {d.host_api}")
     print("* default input")
     return 0
 

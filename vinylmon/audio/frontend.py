@@ -99,7 +99,8 @@ def mel_spectrogram(samples: np.ndarray, *, sample_rate: int = ANALYSIS_RATE,
     global _DEFAULT
     config = config or MelConfig()
     if sample_rate != config.sample_rate:
-        raise AudioDataError(f"front-end expects {config.sample_rate} Hz audio, got {sample_rate} Hz")
+        raise AudioDataError(
+            f"front-end expects {config.sample_rate} Hz audio, got {sample_rate} Hz")
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim == 1:
         x = x[None, :]

@@ -24,7 +24,14 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from vinylmon.audio.io import read_blocks
-from vinylmon.audio.types import ANALYSIS_RATE, MAX_CHANNELS, AudioBlock, Window, frozen_samples, rms_db
+from vinylmon.audio.types import (
+    ANALYSIS_RATE,
+    MAX_CHANNELS,
+    AudioBlock,
+    Window,
+    frozen_samples,
+    rms_db,
+)
 from vinylmon.errors import AudioDataError
 
 DEFAULT_WINDOW_S = 5.0
