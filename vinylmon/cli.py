@@ -80,6 +80,7 @@ def _print_windows(windows: Iterable, source: str) -> int:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
+    from vinylmon.audio.io import BlockResampler
     from vinylmon.audio.windowing import Windower, file_windows
 
     if args.file:
@@ -105,12 +106,13 @@ def cmd_listen(args: argparse.Namespace) -> int:
         raise
 
     def live():
-        windower = Windower(capture.sample_rate, capture.channels, window_s=args.window_s)
+        resampler = BlockResampler(capture.sample_rate, capture.channels)
+        windower = Windower(resampler.out_rate, capture.channels, window_s=args.window_s)
         deadline = None if args.duration_s is None else time.monotonic() + args.duration_s
         with capture:
             while deadline is None or time.monotonic() < deadline:
                 block = capture.read(0.5)
-                if block is not None:
+                if block is not None and (block := resampler.push(block)) is not None:
                     yield from windower.push(block)
         yield from windower.flush()
 

@@ -4,7 +4,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.audio import ANALYSIS_RATE, audio_info, file_windows, load, read_blocks, resample
+from vinylmon.audio import (
+    ANALYSIS_RATE,
+    AudioBlock,
+    BlockResampler,
+    audio_info,
+    file_windows,
+    load,
+    read_blocks,
+    resample,
+)
+from vinylmon.audio.types import frozen_samples
+from vinylmon.errors import AudioDataError
 
 
 def tones(sample_rate, channels, seconds=1.0):
@@ -123,3 +134,42 @@ def test_file_windows_from_a_file(tmp_path):
     assert [w.frames for w in windows] == [5 * 44100, 5 * 44100, 2 * 44100]
     level = 10 * np.log10((0.5**2 + 0.25**2) / 4)  # mean square of both sines
     assert all(abs(w.level_db - level) < 0.05 for w in windows)
+
+
+def test_block_resampler_streams_like_one_shot(rng):
+    x = rng.uniform(-0.5, 0.5, (2, 48000 * 2)).astype(np.float32)
+    r = BlockResampler(48000, 2)
+    out, pos = [], 0
+    while pos < x.shape[1]:
+        n = int(rng.integers(1, 5000))
+        b = r.push(AudioBlock(frozen_samples(x[:, pos:pos + n]), 48000, 10.0 + pos / 48000,
+                              stream_time_s=500.0 + pos / 48000))
+        pos += n
+        if b is not None:
+            out.append(b)
+    out.append(r.flush())
+    assert out[0].start_s == 10.0 and out[0].stream_time_s == pytest.approx(500.0)
+    for a, b in zip(out, out[1:], strict=False):
+        assert b.start_s == pytest.approx(a.end_s, abs=1e-9)
+        assert b.stream_time_s == pytest.approx(500.0 + b.start_s - 10.0, abs=1e-3)
+    joined = np.concatenate([b.samples for b in out], axis=1)
+    np.testing.assert_allclose(joined, resample(x, from_rate=48000), atol=1e-4)
+
+
+def test_block_resampler_restarts_after_a_gap():
+    r = BlockResampler(44100, 1)
+    one = AudioBlock(frozen_samples(np.zeros((1, 4410))), 44100, 0.0)
+    assert r.push(one).start_s == 0.0
+    later = AudioBlock(frozen_samples(np.zeros((1, 4410))), 44100, 2.0)
+    assert r.push(later).start_s == 2.0
+    assert r.discontinuities == 1
+
+
+def test_block_resampler_refuses_nan_and_mismatch():
+    r = BlockResampler(48000, 2)
+    bad = np.zeros((2, 100), np.float32)
+    bad[1, 50] = np.nan
+    with pytest.raises(AudioDataError, match="live input"):
+        r.push(AudioBlock(frozen_samples(bad), 48000, 0.0))
+    with pytest.raises(AudioDataError, match="does not match"):
+        r.push(AudioBlock(frozen_samples(np.zeros((1, 100))), 48000, 0.0))

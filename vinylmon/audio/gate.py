@@ -7,7 +7,11 @@ RMS, while an idle input is a flat floor. The gate closes (silent) only when
 both are low and opens again when either is clearly up; in between it keeps its
 state (hysteresis), so a record fading out does not flicker.
 
-Measured levels behind the defaults (``python scripts/measure_levels.py``):
+Measured levels behind the defaults. The beds: 1-s windows of each file in
+../shared/data/noise/vinyl through :func:`vinylmon.audio.file_windows`
+(``tests/audio/test_gate.py`` checks every one). The idle input and a bed played
+through a real sound server: ``pytest -s tests/audio/test_capture_gate_levels.py``
+(vinyl5 captured at -49.2..-47.3 dBFS RMS, as in the file).
 
 ============================================  ============  ===========
 recording                                     RMS dBFS      peak dBFS

@@ -203,10 +203,7 @@ def read_blocks(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
         info = _info(p, f)
         channels = min(info.channels, max_channels)
         in_block = max(1, int(round(block_s * info.sample_rate)))
-        resampler = (None if info.sample_rate == out_rate else
-                     soxr.ResampleStream(info.sample_rate, out_rate, channels,
-                                         dtype="float32", quality="HQ"))
-        frames_out = 0
+        resampler = BlockResampler(info.sample_rate, channels, out_rate=out_rate)
         frames_in = 0
         while True:
             try:
@@ -221,15 +218,96 @@ def read_blocks(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
                 data = data[:, :channels]
             check_finite(data, what=str(p), start_s=frames_in / info.sample_rate,
                          sample_rate=info.sample_rate, frame_axis=0)
+            block = resampler.push_frames(data, start_s=frames_in / info.sample_rate)
             frames_in += data.shape[0]
-            if resampler is not None:
-                data = resampler.resample_chunk(np.ascontiguousarray(data), last=last)
-            if data.shape[0]:
-                yield AudioBlock(samples=frozen_samples(data.T), sample_rate=out_rate,
-                                 start_s=frames_out / out_rate)
-                frames_out += data.shape[0]
+            if block is not None:
+                yield block
             if last:
+                tail = resampler.flush()
+                if tail is not None:
+                    yield tail
                 break
+
+
+class BlockResampler:
+    """Streaming conversion of consecutive blocks to the analysis rate (soxr, HQ).
+
+    Serves files and live input alike. Output blocks are consecutive; each
+    ``start_s`` is counted in output frames from the first input block's start,
+    and ``stream_time_s`` (live input) follows the input's device clock. When an
+    input block does not follow the previous one (live input lost samples), the
+    resampler flushes nothing, starts afresh at the new block and counts it in
+    ``discontinuities``.
+
+    Parameters
+    ----------
+    in_rate : int
+    channels : int
+    out_rate : int, keyword-only
+    """
+
+    def __init__(self, in_rate: int, channels: int, *, out_rate: int = ANALYSIS_RATE) -> None:
+        self.in_rate = check_sample_rate(in_rate, what="input")
+        self.out_rate = check_sample_rate(out_rate, what="analysis")
+        self.channels = int(channels)
+        self.discontinuities = 0
+        self._stream: soxr.ResampleStream | None = None
+        self._origin_s: float | None = None  # start_s of the first input frame
+        self._in_frames = 0  # input frames since the origin
+        self._out_frames = 0  # output frames since the origin
+        self._clock: tuple[float, float] | None = None  # (start_s, stream_time_s) reference
+
+    def push(self, block: AudioBlock) -> AudioBlock | None:
+        """Convert one block; None while the resampler is still filling up.
+
+        Raises
+        ------
+        AudioDataError
+            Wrong rate or channel count, NaN or infinite samples.
+        """
+        if block.sample_rate != self.in_rate or block.channels != self.channels:
+            raise AudioDataError(
+                f"block of {block.channels} ch at {block.sample_rate} Hz does not match the "
+                f"stream ({self.channels} ch at {self.in_rate} Hz)")
+        check_finite(block.samples, what="live input", start_s=block.start_s,
+                     sample_rate=block.sample_rate)
+        if block.stream_time_s is not None:
+            self._clock = (block.start_s, block.stream_time_s)
+        return self.push_frames(block.samples.T, start_s=block.start_s)
+
+    def push_frames(self, frames: np.ndarray, *, start_s: float) -> AudioBlock | None:
+        """Convert ``frames`` of shape (frames, channels) starting at ``start_s``."""
+        expected = (None if self._origin_s is None
+                    else self._origin_s + self._in_frames / self.in_rate)
+        if expected is None or abs(start_s - expected) > 0.5 / self.in_rate:
+            if expected is not None:
+                self.discontinuities += 1
+            self._origin_s, self._in_frames, self._out_frames = start_s, 0, 0
+            self._stream = (None if self.in_rate == self.out_rate else soxr.ResampleStream(
+                self.in_rate, self.out_rate, self.channels, dtype="float32", quality="HQ"))
+        self._in_frames += frames.shape[0]
+        if self._stream is None:
+            out = frames
+        else:
+            out = self._stream.resample_chunk(np.ascontiguousarray(frames, dtype=np.float32))
+        return self._emit(out)
+
+    def flush(self) -> AudioBlock | None:
+        """End of stream: the samples the resampler still holds."""
+        if self._stream is None:
+            return None
+        return self._emit(self._stream.resample_chunk(
+            np.zeros((0, self.channels), dtype=np.float32), last=True))
+
+    def _emit(self, out: np.ndarray) -> AudioBlock | None:
+        if out.shape[0] == 0:
+            return None
+        start_s = self._origin_s + self._out_frames / self.out_rate
+        self._out_frames += out.shape[0]
+        stream_time = (None if self._clock is None
+                       else self._clock[1] + (start_s - self._clock[0]))
+        return AudioBlock(samples=frozen_samples(out.T), sample_rate=self.out_rate,
+                          start_s=start_s, stream_time_s=stream_time)
 
 
 def load(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,

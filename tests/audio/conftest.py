@@ -1,0 +1,95 @@
+"""Fixtures for the audio capture tests: PortAudio and a private PulseAudio rig.
+
+A missing system dependency (PortAudio, PulseAudio, ALSA's pulse plugin) skips
+the tests that need it on a developer machine, but fails them when the ``CI``
+environment variable is set: CI installs them, so there a missing one is a bug.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+from collections.abc import Iterator
+
+import pytest
+
+try:  # tests/ as a package, or (pytest's default "prepend" mode) this directory on sys.path
+    from tests.audio.pulse_rig import PulseRig, RigUnavailable, missing_tools, pulse_rig
+except ImportError:  # pragma: no cover - depends on how pytest was started
+    from pulse_rig import PulseRig, RigUnavailable, missing_tools, pulse_rig
+
+from vinylmon.errors import DeviceError
+
+#: A pulse test that takes longer than this is hung: dump all stacks and exit.
+HANG_TIMEOUT_S = 90.0
+
+
+def unavailable(reason: str) -> None:
+    """Skip the test (developer machine) or fail it (``CI`` is set)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def portaudio() -> object:
+    """The ``vinylmon.audio.capture`` module, with PortAudio known to load."""
+    from vinylmon.audio import capture
+
+    try:
+        capture.rescan_devices()
+    except DeviceError as exc:
+        unavailable(str(exc))
+    return capture
+
+
+@pytest.fixture(autouse=True)
+def _hang_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Kill the test process (with all thread stacks) if a pulse test hangs."""
+    if request.node.get_closest_marker("pulse") is None:
+        yield
+        return
+    faulthandler.dump_traceback_later(HANG_TIMEOUT_S, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture
+def pulse_tools() -> None:
+    """Skip (or, under CI, fail) unless the PulseAudio programs are installed."""
+    missing = missing_tools()
+    if missing:
+        unavailable(
+            f"PulseAudio test rig needs {', '.join(missing)} "
+            "(apt-get install pulseaudio pulseaudio-utils)"
+        )
+
+
+@pytest.fixture
+def pulse(portaudio: object) -> Iterator[PulseRig]:
+    """A private PulseAudio daemon with null sink ``vsink``; PortAudio sees it as ``pulse``.
+
+    Yields the :class:`pulse_rig.PulseRig`. PortAudio is re-scanned after the
+    daemon is up and again after it is gone, so no stale device lingers.
+    """
+    capture = portaudio
+    try:
+        rig_cm = pulse_rig(sample_rate=44100)
+        rig = rig_cm.__enter__()
+    except RigUnavailable as exc:
+        unavailable(str(exc))
+    try:
+        capture.rescan_devices()
+        try:
+            capture.find_input_device("pulse")
+        except DeviceError as exc:
+            unavailable(
+                "PortAudio has no ALSA device 'pulse' although PulseAudio runs; "
+                f"install libasound2-plugins ({exc})"
+            )
+        yield rig
+    finally:
+        rig_cm.__exit__(None, None, None)
+        capture.rescan_devices()
