@@ -68,11 +68,11 @@ def test_wav(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray
 
 
 def _align(recording: np.ndarray, reference: np.ndarray) -> int:
-    """Lag of ``reference`` inside ``recording`` (both (2, n)), by FFT cross-correlation."""
+    """Lag of ``reference`` inside ``recording`` (both (channels, n)), by FFT cross-correlation."""
     n = recording.shape[1] + reference.shape[1]
     nfft = 1 << (n - 1).bit_length()
     xc = np.zeros(nfft)
-    for ch in range(2):
+    for ch in range(reference.shape[0]):
         xc += np.fft.irfft(
             np.fft.rfft(recording[ch], nfft) * np.conj(np.fft.rfft(reference[ch], nfft)), nfft
         )
@@ -86,11 +86,14 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
 
 
-def test_records_played_file_exactly(pulse, test_wav) -> None:
+@pytest.mark.parametrize("channels", [2, 1], ids=["stereo", "mono"])
+def test_records_played_file_exactly(pulse, test_wav, channels) -> None:
     path, ref = test_wav
+    if channels == 1:  # a mono input (a microphone): the server mixes L and R
+        ref = ref.mean(axis=0, keepdims=True)
     blocks: list[AudioBlock] = []
-    with LiveCapture("pulse", sample_rate=RATE, channels=2) as cap:
-        assert (cap.sample_rate, cap.channels, cap.device.name) == (RATE, 2, "pulse")
+    with LiveCapture("pulse", sample_rate=RATE, channels=channels) as cap:
+        assert (cap.sample_rate, cap.channels, cap.device.name) == (RATE, channels, "pulse")
         first = cap.read(5.0)  # the ALSA pulse plugin takes ~1.5 s to deliver audio
         assert first is not None, "no audio from the pulse device within 5 s"
         blocks.append(first)
@@ -111,16 +114,17 @@ def test_records_played_file_exactly(pulse, test_wav) -> None:
         overflows, dropped, captured = cap.overflow_count, cap.dropped_frames, cap.frames_captured
 
     rec = np.concatenate([b.samples for b in blocks], axis=1)
-    assert rec.dtype == np.float32 and rec.shape[0] == 2
+    assert rec.dtype == np.float32 and rec.shape[0] == channels
     assert sum(b.frames for b in blocks) == captured
     lag = _align(rec, ref)
     assert lag + ref.shape[1] <= rec.shape[1], "recording stopped before the file ended"
     seg = rec[:, lag : lag + ref.shape[1]]
-    corr = [_corr(seg[ch], ref[ch]) for ch in range(2)]
-    swapped = [_corr(seg[0], ref[1]), _corr(seg[1], ref[0])]
+    corr = [_corr(seg[ch], ref[ch]) for ch in range(channels)]
+    swapped = [_corr(seg[0], ref[1]), _corr(seg[1], ref[0])] if channels == 2 else [0.0, 0.0]
     gain = float(np.sqrt(np.sum(seg.astype(np.float64) ** 2) / np.sum(ref.astype(np.float64) ** 2)))
     print(
-        f"\n[pulse capture] correlation L={corr[0]:.6f} R={corr[1]:.6f} "
+        f"\n[pulse capture, {channels} ch] correlation "
+        f"{' '.join(f'{c:.6f}' for c in corr)} "
         f"(swapped L/R: {swapped[0]:.3f}/{swapped[1]:.3f}), gain {gain:.4f}, "
         f"lag {lag} frames ({lag / RATE:.3f} s), {len(blocks)} blocks, "
         f"{captured} frames, overflows {overflows}, dropped {dropped}"
