@@ -262,9 +262,15 @@ def simulate(music: np.ndarray, spec: DamageSpec, *, sample_rate: int = ANALYSIS
         layer.add(pair, at, ch, "click", float(rng.uniform(-6, 10)), source="skip")
     k = spec.crackle
     lo, hi = k.peak_db
-    for _ in range(rng.poisson(k.rate_per_s * dur)):
-        pair, ch = shapes.to_stereo(rng, shapes.crackle_tick(rng, sr),
-                                    both=rng.random() < k.stereo_fraction)
+    n_crackle = rng.poisson(k.rate_per_s * dur)
+    # ticks are drawn from a few dozen shapes per excerpt (synthesis per tick is
+    # the simulator's slowest step); placement, level, polarity and channels vary
+    prototypes = [shapes.crackle_tick(rng, sr) for _ in range(min(n_crackle, 48))]
+    for _ in range(n_crackle):
+        tick = prototypes[int(rng.integers(0, len(prototypes)))] * rng.choice([-1.0, 1.0])
+        # dust sits in the groove bottom: both walls, at nearly the same level
+        pair, ch = shapes.to_stereo(rng, tick,
+                                    both=rng.random() < k.stereo_fraction, max_ild_db=4.0)
         layer.add(pair, int(rng.integers(0, n_out)), ch, "crackle",
                   lo + (hi - lo) * rng.beta(1.0, 2.5))
     scratch_truth = []

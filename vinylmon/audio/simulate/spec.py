@@ -31,7 +31,7 @@ class CrackleSpec:
 
     rate_per_s: float = 0.0
     peak_db: tuple[float, float] = (-45.0, -12.0)
-    stereo_fraction: float = 0.3
+    stereo_fraction: float = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +226,6 @@ def random_spec(rng: np.random.Generator, *, duration_s: float, grade: str | Non
                          stereo_fraction=float(rng.uniform(0.2, 0.8))),
         crackle=CrackleSpec(rate_per_s=crackle_ps,
                             peak_db=(float(rng.uniform(-48, -35)), float(rng.uniform(-16, -11))),
-                            stereo_fraction=float(rng.uniform(0.1, 0.5))),
+                            stereo_fraction=float(rng.uniform(0.4, 0.95))),
         scratches=tuple(scratches), noise=noise, wow=wow, skips=skips, mic=mic,
         output_level_dbfs=float(rng.uniform(-30, -14)))
