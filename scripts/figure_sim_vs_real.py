@@ -125,7 +125,8 @@ def main() -> int:
     args = ap.parse_args()
     bank = NoiseBank(args.noise_dir)
     rows = [
-        ("crackle", real(bank, "vinyl4", 0.0), "real: vinyl4 crackle", simulated(bank, "crackle", 1),
+        ("crackle", real(bank, "vinyl4", 0.0), "real: vinyl4 crackle",
+         simulated(bank, "crackle", 1),
          "simulated: crackle (100/s, the corpus maximum) on groove noise"),
         ("clicks", real(bank, "vinyl3", 2.0), "real: vinyl3 dust", simulated(bank, "clicks", 2),
          "simulated: clicks and pops (240/min) + crackle (40/s)"),

@@ -105,3 +105,12 @@ def test_resample_rejects_bad_shapes_and_rates():
 def test_bad_options():
     with pytest.raises(ValueError):
         list(read_blocks("x.wav", block_s=0))
+
+
+def test_excerpt_beyond_the_end(tmp_path):
+    path = tmp_path / "short.wav"
+    sf.write(str(path), np.zeros((44100, 1)), 44100)
+    with pytest.raises(AudioFileError, match="after the end"):
+        load(path, start_s=5.0)
+    with pytest.raises(ValueError):
+        load(path, start_s=-1)

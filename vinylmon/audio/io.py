@@ -167,7 +167,8 @@ def _info(p: Path, f: sf.SoundFile) -> AudioInfo:
 
 
 def read_blocks(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
-                block_s: float = 1.0, max_channels: int = MAX_CHANNELS) -> Iterator[AudioBlock]:
+                block_s: float = 1.0, max_channels: int = MAX_CHANNELS,
+                start_s: float = 0.0, duration_s: float | None = None) -> Iterator[AudioBlock]:
     """Read a recording block by block in the analysis format.
 
     Parameters
@@ -179,6 +180,9 @@ def read_blocks(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
         Seconds of the file read per step (memory is a few blocks, never the file).
     max_channels : int, keyword-only
         Channels kept (the first ones).
+    start_s, duration_s : float, keyword-only
+        Read only this part of the file (an excerpt); block times still count
+        from the excerpt's start.
 
     Yields
     ------
@@ -197,6 +201,8 @@ def read_blocks(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
         raise ValueError(f"block_s must be positive, got {block_s}")
     if max_channels < 1:
         raise ValueError(f"max_channels must be >= 1, got {max_channels}")
+    if start_s < 0 or (duration_s is not None and duration_s <= 0):
+        raise ValueError(f"bad excerpt: start_s={start_s}, duration_s={duration_s}")
     out_rate = check_sample_rate(sample_rate, what="analysis")
     p = Path(path)
     with _open(p) as f:
@@ -204,14 +210,23 @@ def read_blocks(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
         channels = min(info.channels, max_channels)
         in_block = max(1, int(round(block_s * info.sample_rate)))
         resampler = BlockResampler(info.sample_rate, channels, out_rate=out_rate)
+        first = int(round(start_s * info.sample_rate))
+        if first >= info.frames:
+            raise AudioFileError(p, f"excerpt starts at {start_s:.2f} s, after the end "
+                                    f"({info.duration_s:.2f} s)")
+        left = (info.frames - first if duration_s is None
+                else int(round(duration_s * info.sample_rate)))
+        if first:
+            f.seek(first)
         frames_in = 0
         while True:
+            want = min(in_block, left - frames_in)
             try:
-                data = f.read(in_block, dtype="float32", always_2d=True)
+                data = f.read(want, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
                 raise AudioFileError(p, f"read failed at {frames_in / info.sample_rate:.2f} s; "
                                         f"the file is corrupt or truncated ({exc})") from exc
-            last = data.shape[0] < in_block
+            last = data.shape[0] < want or frames_in + data.shape[0] >= left
             if frames_in == 0 and data.shape[0] == 0:
                 raise AudioFileError(p, "has no audio (no frames could be decoded)")
             if data.shape[1] > channels:
@@ -311,21 +326,26 @@ class BlockResampler:
 
 
 def load(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
-         max_channels: int = MAX_CHANNELS) -> AudioBlock:
+         max_channels: int = MAX_CHANNELS, start_s: float = 0.0,
+         duration_s: float | None = None) -> AudioBlock:
     """Read a whole recording in the analysis format (for short files and tests).
 
     Long sides should go through :func:`read_blocks` or
     :func:`vinylmon.audio.windowing.file_windows` instead.
 
+    ``start_s`` and ``duration_s`` read an excerpt (see :func:`read_blocks`).
+
     Returns
     -------
     AudioBlock
-        ``samples`` of shape (channels, frames), float32, ``start_s`` 0.
+        ``samples`` of shape (channels, frames), float32; ``start_s`` is the
+        excerpt's start in the file.
     """
     blocks = [b.samples for b in read_blocks(path, sample_rate=sample_rate,
-                                             max_channels=max_channels, block_s=10.0)]
+                                             max_channels=max_channels, block_s=10.0,
+                                             start_s=start_s, duration_s=duration_s)]
     return AudioBlock(samples=frozen_samples(np.concatenate(blocks, axis=1)),
-                      sample_rate=sample_rate, start_s=0.0)
+                      sample_rate=sample_rate, start_s=float(start_s))
 
 
 def resample(samples: np.ndarray, *, from_rate: int, to_rate: int = ANALYSIS_RATE) -> np.ndarray:

@@ -176,11 +176,16 @@ class NoiseBank:
     root : path-like or None
         Folder with ``vinyl/``, ``hum/``, ``machine/``, ``static/``; default from
         ``$VINYLMON_NOISE_DIR`` or ``../shared/data/noise`` beside the repository.
+    exclude : iterable of str, keyword-only
+        Recording names (file stems, or their prefix before ``_``) to leave out,
+        e.g. to hold some out for a test split.
     """
 
-    def __init__(self, root: str | os.PathLike | None = None, *, sample_rate: int = 44100):
+    def __init__(self, root: str | os.PathLike | None = None, *, sample_rate: int = 44100,
+                 exclude: tuple[str, ...] | list[str] | set[str] = ()):
         self.root = Path(root) if root is not None else default_noise_dir()
         self.sample_rate = sample_rate
+        self.exclude = frozenset(exclude)
         self._cache: dict[str, list[Recording]] = {}
         self._hiss_shape: np.ndarray | None = None
 
@@ -192,6 +197,8 @@ class NoiseBank:
         if kind not in self._cache:
             recs = []
             for path in sorted((self.root / kind).glob("*.flac")):
+                if path.stem in self.exclude or path.stem.split("_")[0] in self.exclude:
+                    continue
                 x = load(path, sample_rate=self.sample_rate).samples
                 if x.shape[0] == 1:
                     x = np.repeat(x, 2, axis=0)

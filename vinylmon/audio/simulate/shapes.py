@@ -106,7 +106,8 @@ def crackle_tick(rng: np.random.Generator, sample_rate: int) -> np.ndarray:
 
 
 def to_stereo(rng: np.random.Generator, x: np.ndarray, *, both: bool,
-              channel: int | None = None, max_ild_db: float = 12.0) -> tuple[np.ndarray, int | None]:
+              channel: int | None = None,
+              max_ild_db: float = 12.0) -> tuple[np.ndarray, int | None]:
     """Place a mono shape in a stereo pair.
 
     One channel, or both with an inter-channel level difference (0-``max_ild_db``), delay
