@@ -29,7 +29,6 @@ from vinylmon.audio.types import (
     MAX_CHANNELS,
     AudioBlock,
     Window,
-    frozen_samples,
     rms_db,
 )
 from vinylmon.errors import AudioDataError
@@ -131,7 +130,8 @@ class Windower:
         return out
 
     def _emit(self, frames: int) -> Window:
-        samples = frozen_samples(self._buf[:, :frames].copy())
+        samples = self._buf[:, :frames].copy()  # one copy, out of the reused buffer
+        samples.flags.writeable = False
         stream_time = None
         if self._clock is not None:
             stream_time = self._clock[1] + (self._buf_start - self._clock[0]) / self.sample_rate
