@@ -39,3 +39,9 @@ def test_sounddevice_only_in_capture():
     for path in sorted(PKG.rglob("*.py")):
         if path.name != "capture.py":
             assert "sounddevice" not in imported_roots(path), path
+
+
+def test_models_import_no_qt_and_no_sounddevice():
+    for path in sorted((PKG / "models").glob("*.py")):
+        roots = imported_roots(path)
+        assert not roots & {"PySide6", "pyqtgraph", "sounddevice"}, path

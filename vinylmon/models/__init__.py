@@ -1,0 +1,1 @@
+"""Models: torch and torchaudio live here (never Qt, never sounddevice)."""
