@@ -39,10 +39,7 @@ BED_DB = -40.0  # every clip's non-impulsive bed is scaled to this RMS (dBFS)
 
 
 def bed_scaled(x: np.ndarray) -> np.ndarray:
-    imps = nz.find_impulses(x, SR)
-    mask = np.ones(x.shape[1], dtype=bool)
-    for i in imps:
-        mask[i.start:i.end] = False
+    mask = nz.impulse_mask(nz.find_impulses(x, SR), x.shape[1])
     return nz.set_rms(x, BED_DB + (nz.rms_db(x) - nz.rms_db(x[:, mask])))
 
 
@@ -76,9 +73,7 @@ def tick_stats(x: np.ndarray) -> dict:
     n = x.shape[1] // 1024 * 1024
     x = x[:, :n]
     imps = nz.find_impulses(x, SR)
-    mask = np.ones(n, dtype=bool)
-    for i in imps:
-        mask[i.start:i.end] = False
+    mask = nz.impulse_mask(imps, n)
     bed = nz.rms_db(x[:, mask])
     peaks = np.array([20 * np.log10(i.peak) for i in imps]) - bed
     e90, cent = [], []

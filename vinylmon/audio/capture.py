@@ -273,6 +273,14 @@ def find_input_device(device: int | str | None = None) -> InputDevice:
 
 
 # --------------------------------------------------------------------------- capture
+def _check_seconds(name: str, value: object) -> None:
+    """A duration option: a finite number of seconds > 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be > 0 seconds, got {value}")
+
+
 class LiveCapture:
     """Record from an input device into a ring buffer; read immutable blocks.
 
@@ -338,22 +346,13 @@ class LiveCapture:
                 raise TypeError(f"channels must be an int, not {type(channels).__name__}")
             if channels < 1:
                 raise ValueError(f"channels must be >= 1, got {channels}")
-        if isinstance(buffer_s, bool) or not isinstance(buffer_s, int | float):
-            raise TypeError(f"buffer_s must be a number, not {type(buffer_s).__name__}")
-        if not math.isfinite(buffer_s) or buffer_s <= 0:
-            raise ValueError(f"buffer_s must be > 0 seconds, got {buffer_s}")
+        _check_seconds("buffer_s", buffer_s)
         if isinstance(blocksize, bool) or not isinstance(blocksize, int):
             raise TypeError(f"blocksize must be an int, not {type(blocksize).__name__}")
         if not 16 <= blocksize <= 65536:
             raise ValueError(f"blocksize must be 16..65536 frames, got {blocksize}")
-        if isinstance(stall_timeout_s, bool) or not isinstance(stall_timeout_s, int | float):
-            raise TypeError("stall_timeout_s must be a number")
-        if not math.isfinite(stall_timeout_s) or stall_timeout_s <= 0:
-            raise ValueError(f"stall_timeout_s must be > 0 seconds, got {stall_timeout_s}")
-        if isinstance(start_timeout_s, bool) or not isinstance(start_timeout_s, int | float):
-            raise TypeError("start_timeout_s must be a number")
-        if not math.isfinite(start_timeout_s) or start_timeout_s <= 0:
-            raise ValueError(f"start_timeout_s must be > 0 seconds, got {start_timeout_s}")
+        _check_seconds("stall_timeout_s", stall_timeout_s)
+        _check_seconds("start_timeout_s", start_timeout_s)
         if isinstance(latency, str):
             if latency not in ("low", "high"):
                 raise ValueError(f"latency must be 'low', 'high' or seconds, got {latency!r}")

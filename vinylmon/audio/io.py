@@ -244,6 +244,15 @@ def read_blocks(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
                 break
 
 
+def check_block(block: AudioBlock, *, sample_rate: int, channels: int) -> None:
+    """Raise :class:`AudioDataError` unless ``block`` belongs to a stream of this
+    rate and channel count."""
+    if block.sample_rate != sample_rate or block.channels != channels:
+        raise AudioDataError(
+            f"block of {block.channels} ch at {block.sample_rate} Hz does not match the "
+            f"stream ({channels} ch at {sample_rate} Hz)")
+
+
 class BlockResampler:
     """Streaming conversion of consecutive blocks to the analysis rate (soxr, HQ).
 
@@ -280,10 +289,7 @@ class BlockResampler:
         AudioDataError
             Wrong rate or channel count, NaN or infinite samples.
         """
-        if block.sample_rate != self.in_rate or block.channels != self.channels:
-            raise AudioDataError(
-                f"block of {block.channels} ch at {block.sample_rate} Hz does not match the "
-                f"stream ({self.channels} ch at {self.in_rate} Hz)")
+        check_block(block, sample_rate=self.in_rate, channels=self.channels)
         check_finite(block.samples, what="live input", start_s=block.start_s,
                      sample_rate=block.sample_rate)
         if block.stream_time_s is not None:

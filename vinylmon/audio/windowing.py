@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from vinylmon.audio.io import read_blocks
+from vinylmon.audio.io import check_block, read_blocks
 from vinylmon.audio.types import (
     ANALYSIS_RATE,
     MAX_CHANNELS,
@@ -31,7 +31,6 @@ from vinylmon.audio.types import (
     Window,
     rms_db,
 )
-from vinylmon.errors import AudioDataError
 
 DEFAULT_WINDOW_S = 5.0
 
@@ -90,10 +89,7 @@ class Windower:
         AudioDataError
             If the block's rate or channel count differs from the windower's.
         """
-        if block.sample_rate != self.sample_rate or block.channels != self.channels:
-            raise AudioDataError(
-                f"block of {block.channels} ch at {block.sample_rate} Hz does not match the "
-                f"stream ({self.channels} ch at {self.sample_rate} Hz)")
+        check_block(block, sample_rate=self.sample_rate, channels=self.channels)
         start = int(round(block.start_s * self.sample_rate))
         if start != self._next_in:
             if self._next_in is not None:

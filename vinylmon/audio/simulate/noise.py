@@ -151,6 +151,14 @@ def find_impulses(x: np.ndarray, sample_rate: int, *, threshold: float = 7.0,
     return out
 
 
+def impulse_mask(impulses, frames: int) -> np.ndarray:
+    """True where none of ``impulses`` (anything with start/end) is, shape (frames,)."""
+    mask = np.ones(frames, dtype=bool)
+    for imp in impulses:
+        mask[imp.start:imp.end] = False
+    return mask
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Recording:
     """A real noise recording at the analysis rate, shape (2, frames)."""
@@ -162,10 +170,7 @@ class Recording:
 
     def mask(self) -> np.ndarray:
         """True where no impulse is (the non-impulsive bed), shape (frames,)."""
-        m = np.ones(self.samples.shape[1], dtype=bool)
-        for imp in self.impulses:
-            m[imp.start:imp.end] = False
-        return m
+        return impulse_mask(self.impulses, self.samples.shape[1])
 
 
 class NoiseBank:
@@ -246,7 +251,6 @@ def tile(rng: np.random.Generator, recs: list[Recording], frames: int, *,
     mask : np.ndarray of bool, shape (frames,): True on the non-impulsive bed
     """
     out = np.zeros((2, frames))
-    mask = np.ones(frames, dtype=bool)
     imps: list[BedImpulse] = []
     fade = max(1, int(fade_s * sample_rate))
     ramp = 0.5 * (1 - np.cos(np.linspace(0, np.pi, fade)))
@@ -268,9 +272,8 @@ def tile(rng: np.random.Generator, recs: list[Recording], frames: int, *,
             s, e = imp.start - off, imp.end - off
             if s >= fade and e <= n - fade:
                 imps.append(BedImpulse(pos + s, pos + e, imp.channel, imp.peak))
-                mask[pos + s:pos + e] = False
         pos += max(1, n - fade)
-    return out, imps, mask
+    return out, imps, impulse_mask(imps, frames)
 
 
 def loop(rng: np.random.Generator, rec: Recording, frames: int) -> np.ndarray:
