@@ -1,0 +1,37 @@
+"""Device selection: CUDA when present, CPU otherwise, overrides checked."""
+
+import pytest
+import torch
+
+from vinylmon.errors import VinylmonError
+from vinylmon.models.device import select_device
+
+
+def test_auto():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert select_device().type == expected
+    assert select_device("auto").type == expected
+
+
+def test_cpu_override():
+    assert select_device("cpu") == torch.device("cpu")
+
+
+def test_bad_names():
+    with pytest.raises(VinylmonError, match="unknown device"):
+        select_device("gpu please")
+    with pytest.raises(VinylmonError, match="not supported"):
+        select_device("meta")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_gpu_is_a_clear_error():
+    with pytest.raises(VinylmonError, match="no usable CUDA"):
+        select_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_when_present():
+    assert select_device("cuda").type == "cuda"
+    with pytest.raises(VinylmonError, match="only"):
+        select_device(f"cuda:{torch.cuda.device_count()}")

@@ -1,0 +1,274 @@
+"""The defect detector: a small 1-D CNN over log-mel and high-pass sub-frame energies.
+
+Architecture (``build_detector``) is separate from weights (``weights/detector``).
+Input is a stereo window at 44.1 kHz; everything is measured relative to the
+window's own level, so the detector does not care how loud the record is played.
+
+Per frame (hop 256 samples = 5.8 ms) it gives the probability that an impulse
+(click, pop, crackle tick, scratch tick) starts or sits in the frame, the
+probability that the impulse is click-loud (peak >= L - 10 dB, GRADING.md's c),
+and the impulse's peak in dB re L. Per window it gives the class probabilities
+of :data:`CLASSES`, the surface-noise level and the impulse counts.
+
+:func:`refine_events` turns the frame probabilities into events placed on their
+damaged samples, using the high-pass residual of the audio itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from vinylmon.audio.frontend import MelConfig, MelFrontend
+
+#: Window classes, in the order of the window head's outputs.
+CLASSES = ("clean", "click", "crackle", "scratch", "noise")
+#: Frame outputs: impulse logit, click-loud logit, peak level (dB re L / 20).
+FRAME_OUTPUTS = ("impulse", "click", "level_db")
+#: Window regression outputs (after the class logits).
+WINDOW_REGRESSION = ("noise_db", "log1p_clicks", "log1p_impulses")
+LEVEL_SCALE_DB = 20.0
+#: Turntable speeds whose revolution period the window head looks for in the
+#: click-probability sequence (a repeating scratch ticks once per revolution).
+RPMS = (100.0 / 3.0, 45.0, 78.0)
+PERIOD_TOLERANCE = 0.03
+NOISE_OFFSET_DB = -60.0
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Architecture parameters (stored in meta.json ``params``)."""
+
+    mel: MelConfig = field(default_factory=MelConfig)
+    subframes: int = 8
+    width: int = 64
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1)
+    kernel: int = 3
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["dilations"] = list(self.dilations)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DetectorConfig:
+        d = dict(d)
+        d["mel"] = MelConfig(**d.get("mel", {}))
+        d["dilations"] = tuple(d.get("dilations", cls.dilations))
+        return cls(**d)
+
+
+def highpass(audio: torch.Tensor) -> torch.Tensor:
+    """Second difference, same length (the 'residual' clicks stand out in).
+
+    A music signal is mostly low-passed; its second difference is small, while
+    an impulse's is as large as the impulse. Shape ``(..., samples)``.
+    """
+    d = audio[..., 2:] - 2 * audio[..., 1:-1] + audio[..., :-2]
+    return torch.nn.functional.pad(d, (1, 1))
+
+
+class _Block(nn.Module):
+    def __init__(self, width: int, kernel: int, dilation: int):
+        super().__init__()
+        self.conv = nn.Conv1d(width, width, kernel, padding=dilation * (kernel // 2),
+                              dilation=dilation)
+        self.norm = nn.BatchNorm1d(width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.relu(self.norm(self.conv(x)))
+
+
+class DefectDetector(nn.Module):
+    """CNN defect detector. See the module docstring.
+
+    ``forward(audio)`` takes ``(batch, 2, samples)`` float32 at 44.1 kHz and returns
+    ``(window, frame)``: window ``(batch, len(CLASSES) + 3)`` (class logits, then
+    :data:`WINDOW_REGRESSION`) and frame ``(batch, 3, frames)`` with
+    ``frames = samples // hop + 1`` (:data:`FRAME_OUTPUTS`).
+    """
+
+    def __init__(self, config: DetectorConfig | None = None):
+        super().__init__()
+        self.config = c = config or DetectorConfig()
+        self.frontend = MelFrontend(c.mel)
+        n_in = 2 * (c.mel.n_mels + c.subframes + 1)
+        self.stem = nn.Sequential(nn.Conv1d(n_in, c.width, c.kernel, padding=c.kernel // 2),
+                                  nn.BatchNorm1d(c.width), nn.ReLU())
+        self.blocks = nn.Sequential(*[_Block(c.width, c.kernel, d) for d in c.dilations])
+        self.frame_head = nn.Conv1d(c.width, len(FRAME_OUTPUTS), 1)
+        hop_s = c.mel.hop_length / c.mel.sample_rate
+        self._lags = [(int(60 / r * (1 - PERIOD_TOLERANCE) / hop_s),
+                       int(np.ceil(60 / r * (1 + PERIOD_TOLERANCE) / hop_s)) + 1) for r in RPMS]
+        self.window_head = nn.Sequential(nn.Linear(2 * c.width + len(RPMS), c.width), nn.ReLU(),
+                                         nn.Linear(c.width, len(CLASSES) + len(WINDOW_REGRESSION)))
+
+    def features(self, audio: torch.Tensor) -> torch.Tensor:
+        """``(batch, 2, samples)`` to ``(batch, features, frames)``: dB re window level / 20."""
+        c = self.config
+        hop = c.mel.hop_length
+        b, ch, n = audio.shape
+        level = 10 * torch.log10(audio.pow(2).mean(dim=(1, 2)) + 1e-10)  # (b,)
+        mel = self.frontend(audio)  # (b, 2, mels, T)
+        frames = mel.shape[-1]
+        hp = highpass(audio)
+        # frame f covers samples [f*hop - hop/2, f*hop + hop/2), like the centred STFT
+        hp = torch.nn.functional.pad(hp, (hop // 2, frames * hop - n - hop // 2))
+        sub = hp.reshape(b, ch, frames, c.subframes, hop // c.subframes)
+        sub_db = 10 * torch.log10(sub.pow(2).mean(-1) + 1e-12)  # (b, 2, T, subframes)
+        peak_db = 10 * torch.log10(sub.pow(2).amax(dim=(-1, -2)) + 1e-12)  # (b, 2, T)
+        hp_feats = torch.cat([sub_db, peak_db.unsqueeze(-1)], dim=-1).transpose(-1, -2)
+        x = torch.cat([mel, hp_feats], dim=2)  # (b, 2, mels + sub + 1, T)
+        x = (x - level[:, None, None, None]) / LEVEL_SCALE_DB
+        return x.reshape(b, -1, frames)
+
+    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.blocks(self.stem(self.features(audio)))
+        frame = self.frame_head(h)
+        pooled = torch.cat([h.mean(-1), h.amax(-1), self._periodicity(frame[:, 1])], dim=1)
+        return self.window_head(pooled), frame
+
+    def _periodicity(self, click_logit: torch.Tensor) -> torch.Tensor:
+        """Normalised autocorrelation of click probability at each rpm's period, ``(b, rpms)``."""
+        p = torch.sigmoid(click_logit)
+        t = p.shape[-1]
+        spec = torch.fft.rfft(p, n=2 * t)
+        ac = torch.fft.irfft(spec.real**2 + spec.imag**2, n=2 * t)[..., :t]
+        ac = ac / (ac[..., :1] + 1e-3)
+        feats = [ac[..., lo:min(hi, t)].amax(-1) if lo < t else torch.zeros_like(ac[..., 0])
+                 for lo, hi in self._lags]
+        return torch.stack(feats, dim=-1)
+
+
+def build_detector(params: dict | None = None) -> DefectDetector:
+    """The architecture from meta.json ``params`` (defaults when None)."""
+    return DefectDetector(DetectorConfig.from_dict(params) if params else DetectorConfig())
+
+
+@dataclass(frozen=True)
+class DetectorOutput:
+    """One window's detector output (numpy, CPU).
+
+    Attributes
+    ----------
+    class_probs : np.ndarray, shape (len(CLASSES),)
+    noise_db : float
+        Estimated surface noise, dB re L.
+    clicks, impulses : float
+        Estimated counts in the window (click-loud; all impulses >= L - 50 dB).
+    impulse_prob, click_prob, level_db : np.ndarray, shape (frames,)
+    hop : int
+        Samples per frame.
+    """
+
+    class_probs: np.ndarray
+    noise_db: float
+    clicks: float
+    impulses: float
+    impulse_prob: np.ndarray
+    click_prob: np.ndarray
+    level_db: np.ndarray
+    hop: int
+
+
+def decode(window: torch.Tensor, frame: torch.Tensor, *, hop: int) -> list[DetectorOutput]:
+    """Turn a batch of raw outputs into :class:`DetectorOutput` objects."""
+    w = window.detach().float().cpu()
+    f = frame.detach().float().cpu()
+    probs = torch.softmax(w[:, :len(CLASSES)], dim=1).numpy()
+    reg = w[:, len(CLASSES):].numpy()
+    fp = torch.sigmoid(f[:, :2]).numpy()
+    lv = (f[:, 2] * LEVEL_SCALE_DB).numpy()
+    return [DetectorOutput(probs[i], float(reg[i, 0] * LEVEL_SCALE_DB + NOISE_OFFSET_DB),
+                           float(np.expm1(max(reg[i, 1], 0.0))),
+                           float(np.expm1(max(reg[i, 2], 0.0))),
+                           fp[i, 0], fp[i, 1], lv[i], hop) for i in range(len(probs))]
+
+
+@dataclass(frozen=True, slots=True)
+class SampleEvent:
+    """An impulse placed on samples ``[start, end)`` of its window.
+
+    ``channel`` is 0, 1 or None (both); ``peak_db`` re the window level L;
+    ``prob`` is the detector's impulse probability at the event.
+    """
+
+    start: int
+    end: int
+    channel: int | None
+    peak_db: float
+    click_prob: float
+    prob: float
+
+
+def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 0.5,
+                  min_ratio: float = 6.0, stereo_db: float = 6.0,
+                  max_per_frame: int = 4) -> list[SampleEvent]:
+    """Place detections on their damaged samples.
+
+    Frames whose impulse probability exceeds ``threshold`` form regions; in each,
+    the high-pass residual's peaks that stand ``min_ratio`` times above the
+    residual's local median magnitude (and at least 1 ms apart) become events.
+    An event spans the samples where the residual stays above a fifth of its peak.
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (2, samples)
+        The window the detector saw.
+    out : DetectorOutput
+    threshold, min_ratio, stereo_db, max_per_frame : keyword-only
+        ``stereo_db``: an event is in one channel when that channel's residual
+        peak is this much above the other's, else in both.
+
+    Returns
+    -------
+    list of SampleEvent, sorted by start
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    n = x.shape[1]
+    hop = out.hop
+    pos = out.impulse_prob > threshold
+    if not pos.any():
+        return []
+    hp = np.zeros_like(x)
+    hp[:, 1:-1] = np.abs(x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2])
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], pos.astype(np.int8), [0]])))
+    gap = 44  # 1 ms at 44.1 kHz
+    events: list[SampleEvent] = []
+    for f0, f1 in zip(edges[::2], edges[1::2], strict=True):
+        # frame f of a centred STFT covers samples around f*hop
+        a = max(0, f0 * hop - hop)
+        b = min(n, f1 * hop + hop)
+        ctx0, ctx1 = max(0, a - 8 * hop), min(n, b + 8 * hop)
+        bg = np.median(hp[:, ctx0:ctx1], axis=1) + 1e-12  # (2,)
+        rel = hp[:, a:b] / bg[:, None]
+        comb = rel.max(axis=0)
+        taken = np.zeros(b - a, dtype=bool)
+        budget = max_per_frame * (f1 - f0)
+        while budget > 0:
+            masked = np.where(taken, 0.0, comb)
+            i = int(np.argmax(masked))
+            peak = masked[i]
+            if peak < min_ratio:
+                break
+            budget -= 1
+            lo = i
+            while lo > 0 and i - lo < 2 * gap and comb[lo - 1] > peak / 5:
+                lo -= 1
+            hi = i + 1
+            while hi < b - a and hi - i < 8 * gap and comb[hi] > peak / 5:
+                hi += 1
+            taken[max(0, lo - gap):min(b - a, hi + gap)] = True
+            l0 = rel[0, max(0, i - 22):i + 23].max()
+            l1 = rel[1, max(0, i - 22):i + 23].max()
+            ratio_db = 20 * np.log10((l0 + 1e-12) / (l1 + 1e-12))
+            channel = 0 if ratio_db > stereo_db else 1 if ratio_db < -stereo_db else None
+            frame = min(len(out.level_db) - 1, (a + i + hop // 2) // hop)
+            events.append(SampleEvent(a + lo, a + hi, channel, float(out.level_db[frame]),
+                                      float(out.click_prob[frame]),
+                                      float(out.impulse_prob[frame])))
+    events.sort(key=lambda e: e.start)
+    return events

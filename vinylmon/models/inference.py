@@ -1,0 +1,217 @@
+"""Running the shipped models: load a bundle, batch windows, decode the outputs.
+
+:class:`Detector` and :class:`LearnedGrader` wrap a weights bundle (hash-checked,
+``weights_only``) and run batches of 5-s stereo windows under
+``torch.inference_mode`` on the selected device. :func:`analyse_excerpt` runs
+the detector over a whole excerpt and returns its events in excerpt time with
+peaks re the excerpt's program level L, which is what the measured grader and
+the evaluation need.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vinylmon.audio.gate import SilenceGate
+from vinylmon.audio.types import Window, frozen_samples, rms_db
+from vinylmon.errors import AudioDataError, WeightsError
+from vinylmon.models.bundle import load_bundle
+from vinylmon.models.detector import DetectorOutput, build_detector, decode, refine_events
+from vinylmon.models.device import select_device
+from vinylmon.models.grader import build_grader
+from vinylmon.models.measured import Event
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+#: Event post-processing used when a bundle's meta.json does not say.
+DEFAULT_POSTPROCESS = {"threshold": 0.5, "min_ratio": 6.0}
+
+
+def _check_windows(windows: Sequence[np.ndarray]) -> np.ndarray:
+    if len(windows) == 0:
+        raise AudioDataError("no windows to analyse")
+    n = windows[0].shape[-1]
+    out = np.empty((len(windows), 2, n), np.float32)
+    for i, w in enumerate(windows):
+        a = np.asarray(w, dtype=np.float32)
+        if a.ndim == 1:
+            a = a[None]
+        if a.ndim != 2 or a.shape[0] not in (1, 2) or a.shape[1] != n:
+            raise AudioDataError(f"window {i}: expected (1 or 2, {n}) samples, got {a.shape}")
+        if not np.isfinite(a).all():
+            raise AudioDataError(f"window {i} holds NaN or infinite samples")
+        out[i] = a if a.shape[0] == 2 else np.repeat(a, 2, axis=0)
+    return out
+
+
+def _load(model: torch.nn.Module, state: dict, folder: Path) -> None:
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise WeightsError(f"{folder}: weights do not fit the architecture in meta.json "
+                           f"({str(exc).splitlines()[0][:160]})") from exc
+
+
+class Detector:
+    """The defect detector bundle, ready to run.
+
+    Parameters
+    ----------
+    folder : path-like, optional
+        A bundle folder (default ``weights/detector``).
+    device : str or None, keyword-only
+        ``auto`` (default), ``cpu`` or ``cuda``.
+    batch : int, keyword-only
+    """
+
+    def __init__(self, folder: str | os.PathLike | None = None, *, device: str | None = None,
+                 batch: int = 8):
+        self.folder = Path(folder) if folder else WEIGHTS_DIR / "detector"
+        self.device = select_device(device)
+        state, self.meta = load_bundle(self.folder)
+        self.model = build_detector(self.meta["params"])
+        _load(self.model, state, self.folder)
+        self.model.to(self.device).eval()
+        self.sample_rate = int(self.meta["sample_rate"])
+        self.window_s = float(self.meta.get("window_s", 5.0))
+        self.postprocess = {**DEFAULT_POSTPROCESS, **self.meta.get("postprocess", {})}
+        self.batch = batch
+
+    @property
+    def hop(self) -> int:
+        return self.model.config.mel.hop_length
+
+    def run(self, windows: Sequence[np.ndarray]) -> list[DetectorOutput]:
+        """Outputs for windows of equal length, each ``(channels, samples)``."""
+        x = _check_windows(windows)
+        outs: list[DetectorOutput] = []
+        with torch.inference_mode():
+            for i in range(0, len(x), self.batch):
+                w, f = self.model(torch.from_numpy(x[i:i + self.batch]).to(self.device))
+                outs += decode(w, f, hop=self.hop)
+        return outs
+
+
+class LearnedGrader:
+    """The wav2vec2 grader bundle: per-window grade probabilities."""
+
+    def __init__(self, folder: str | os.PathLike | None = None, *, device: str | None = None,
+                 batch: int = 8):
+        self.folder = Path(folder) if folder else WEIGHTS_DIR / "grader"
+        self.device = select_device(device)
+        state, self.meta = load_bundle(self.folder)
+        params = self.meta["params"]
+        self.model = build_grader(params.get("size", "small"), config=params.get("config"))
+        _load(self.model, state, self.folder)
+        self.model.to(self.device).eval()
+        self.batch = batch
+
+    def run(self, windows: Sequence[np.ndarray]) -> np.ndarray:
+        """Grade probabilities ``(windows, 6)``."""
+        x = _check_windows(windows)
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(x), self.batch):
+                xb = torch.from_numpy(x[i:i + self.batch]).to(self.device)
+                out.append(torch.softmax(self.model(self.model.prepare(xb)), 1).cpu().numpy())
+        return np.concatenate(out)
+
+
+@dataclass(frozen=True)
+class ExcerptAnalysis:
+    """The detector over one excerpt.
+
+    Attributes
+    ----------
+    events : list of Event
+        In excerpt time, peaks re the excerpt's L, non-silent windows only.
+    outputs : list of DetectorOutput
+        One per window.
+    window_starts : np.ndarray, shape (windows,)
+        Sample offsets.
+    window_levels_db : np.ndarray, shape (windows,)
+        RMS of each window, dBFS.
+    silent : np.ndarray of bool, shape (windows,)
+    program_level_db : float
+        L (dBFS) over the non-silent windows.
+    noise_db : float
+        The detector's surface-noise estimate over the excerpt, dB re L.
+    analysed_s : float
+    """
+
+    events: list[Event]
+    outputs: list[DetectorOutput]
+    window_starts: np.ndarray
+    window_levels_db: np.ndarray
+    silent: np.ndarray
+    program_level_db: float
+    noise_db: float
+    analysed_s: float
+
+
+def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
+                    threshold: float | None = None, min_ratio: float | None = None,
+                    outputs: list[DetectorOutput] | None = None) -> ExcerptAnalysis:
+    """Run the detector over ``audio`` (2, samples) in back-to-back windows.
+
+    The last partial window is padded with zeros for the model and its events
+    kept only inside the audio. ``outputs`` from an earlier call skip the model
+    (to try other post-processing).
+    """
+    x = np.asarray(audio, dtype=np.float32)
+    sr = detector.sample_rate
+    n = int(detector.window_s * sr)
+    starts = np.arange(0, max(1, x.shape[1]), n)
+    windows = []
+    for s in starts:
+        w = x[:, s:s + n]
+        windows.append(np.pad(w, ((0, 0), (0, n - w.shape[1]))) if w.shape[1] < n else w)
+    gate = SilenceGate()
+    silent = np.array([gate(Window(frozen_samples(x[:, s:s + n]), sr, s / sr, i,
+                                   rms_db(x[:, s:s + n]))).silent
+                       for i, s in enumerate(starts)])
+    levels = np.array([rms_db(w) for w in windows])
+    outs = detector.run(windows) if outputs is None else outputs
+    live = ~silent
+    lengths = np.array([min(n, x.shape[1] - s) for s in starts])
+    power = np.sum(10 ** (levels[live] / 10) * lengths[live]) / max(1, lengths[live].sum())
+    program = float(10 * np.log10(power)) if live.any() else float("-inf")
+    thr = detector.postprocess["threshold"] if threshold is None else threshold
+    ratio = detector.postprocess["min_ratio"] if min_ratio is None else min_ratio
+    events: list[Event] = []
+    noise_power = []
+    for i, (s, w, out) in enumerate(zip(starts, windows, outs, strict=True)):
+        if silent[i]:
+            continue
+        offset = levels[i] - program  # window level re L
+        noise_power.append(10 ** ((out.noise_db + offset) / 10))
+        for e in refine_events(w, out, threshold=thr, min_ratio=ratio):
+            if e.start >= lengths[i]:
+                continue
+            events.append(Event((s + e.start) / sr, (s + e.end) / sr, e.channel,
+                                e.peak_db + offset, e.prob))
+    noise_db = float(10 * np.log10(np.mean(noise_power))) if noise_power else float("-inf")
+    return ExcerptAnalysis(events, outs, starts, levels, silent, program, noise_db,
+                           float(lengths[live].sum()) / sr)
+
+
+def crackle_rate(analysis: ExcerptAnalysis, source: str = "events") -> float | None:
+    """k (crackle per second) for the measured grader.
+
+    ``events``: None, i.e. counted from the events (the default of
+    :func:`~vinylmon.models.measured.measure`). ``head``: the detector's count
+    head (all impulses down to L - 50 dB, which events under music miss) minus
+    the click-loud events.
+    """
+    if source == "events":
+        return None
+    if source != "head":
+        raise ValueError(f"unknown crackle source {source!r}")
+    live = [o for o, s in zip(analysis.outputs, analysis.silent, strict=True) if not s]
+    clicks = sum(1 for e in analysis.events if e.peak_db >= -10.0)
+    return max(0.0, sum(o.impulses for o in live) - clicks) / max(analysis.analysed_s, 1e-9)

@@ -1,0 +1,134 @@
+"""The measured grader: GRADING.md's c, k, n, s, x from detections, then the rubric.
+
+Inputs are the detector's events over a side (or an excerpt), already placed in
+side time with their peak re the side's program level L, the detector's
+noise-floor estimates per window, and the seconds of non-silent audio analysed.
+The result carries the quantities, the repeating scratches found, and the
+rubric's grade with the criterion that limited it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vinylmon.rubric import Quantities, RubricGrade, grade_quantities
+
+CLICK_FLOOR_DB = -10.0
+#: Revolution periods looked for (33 1/3, 45, 78 rpm), +-3 % (GRADING.md).
+RPMS = (100.0 / 3.0, 45.0, 78.0)
+PERIOD_TOLERANCE = 0.03
+MIN_SCRATCH_TICKS = 3
+#: Ticks of one scratch come from the same groove damage: similar in level.
+SCRATCH_LEVEL_SPREAD_DB = 6.0
+#: Only impulses this loud (re L) are considered as scratch ticks.
+SCRATCH_MIN_PEAK_DB = -20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A detected impulse in side time: ``[start_s, end_s)``, ``peak_db`` re L."""
+
+    start_s: float
+    end_s: float
+    channel: int | None
+    peak_db: float
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Scratch:
+    """A repeating scratch: ``ticks`` start times (s), once per revolution."""
+
+    ticks: tuple[float, ...]
+    period_s: float
+    rpm: float
+    peak_db: float
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    quantities: Quantities
+    scratches: tuple[Scratch, ...]
+    grade: RubricGrade
+
+
+def find_scratches(events: Sequence[Event], *, rpms: Sequence[float] = RPMS,
+                   tolerance: float = PERIOD_TOLERANCE,
+                   min_ticks: int = MIN_SCRATCH_TICKS) -> tuple[Scratch, ...]:
+    """Trains of impulses one revolution apart for >= ``min_ticks`` revolutions.
+
+    Each event belongs to at most one train; longer trains win. Candidates are
+    events at or above L - 20 dB whose levels stay within 6 dB of the train's
+    first tick.
+    """
+    cand = sorted((e for e in events if e.peak_db >= SCRATCH_MIN_PEAK_DB),
+                  key=lambda e: e.start_s)
+    times = np.array([e.start_s for e in cand])
+    peaks = np.array([e.peak_db for e in cand])
+    found: list[tuple[list[int], float, float]] = []
+    for rpm in rpms:
+        period = 60.0 / rpm
+        for i in range(len(cand)):
+            chain, t = [i], times[i]
+            while True:
+                lo = np.searchsorted(times, t + period * (1 - tolerance))
+                hi = np.searchsorted(times, t + period * (1 + tolerance), side="right")
+                nxt = [j for j in range(lo, hi)
+                       if abs(peaks[j] - peaks[i]) <= SCRATCH_LEVEL_SPREAD_DB]
+                if not nxt:
+                    break
+                j = min(nxt, key=lambda j: abs(times[j] - t - period))
+                chain.append(j)
+                t = times[j]
+            if len(chain) >= min_ticks:
+                found.append((chain, period, rpm))
+    found.sort(key=lambda f: -len(f[0]))
+    used: set[int] = set()
+    out = []
+    for chain, _period, rpm in found:
+        if used.intersection(chain):
+            continue
+        used.update(chain)
+        ticks = tuple(float(times[j]) for j in chain)
+        measured = float(np.median(np.diff(ticks)))
+        out.append(Scratch(ticks, measured, rpm, float(max(peaks[j] for j in chain))))
+    return tuple(sorted(out, key=lambda s: s.ticks[0]))
+
+
+def measure(events: Sequence[Event], *, analysed_s: float, noise_db: float,
+            skips: int = 0, crackle_per_s: float | None = None) -> Measurement:
+    """Quantities and rubric grade from detections.
+
+    Parameters
+    ----------
+    events : sequence of Event
+        Every detected impulse in non-silent audio (peaks re L).
+    analysed_s : float, keyword-only
+        Seconds of non-silent audio the events come from (> 0).
+    noise_db : float, keyword-only
+        Surface noise, dB re L (the detector's noise-floor estimate).
+    skips : int, keyword-only
+    crackle_per_s : float or None, keyword-only
+        k from another estimate (e.g. the detector's counts); default: from events.
+
+    Returns
+    -------
+    Measurement
+    """
+    if not analysed_s > 0:
+        raise ValueError(f"analysed_s must be > 0, got {analysed_s}")
+    if not np.isfinite(noise_db):
+        raise ValueError(f"noise_db must be finite, got {noise_db}")
+    clicks = sum(1 for e in events if e.peak_db >= CLICK_FLOOR_DB)
+    crackle = len(events) - clicks
+    scratches = find_scratches(events)
+    q = Quantities(
+        clicks_per_min=clicks / (analysed_s / 60.0),
+        crackle_per_s=crackle / analysed_s if crackle_per_s is None else float(crackle_per_s),
+        surface_noise_db=float(noise_db), scratches=len(scratches),
+        scratch_peak_db=max((s.peak_db for s in scratches), default=float("-inf")),
+        skips=int(skips), analysed_s=float(analysed_s))
+    return Measurement(q, scratches, grade_quantities(q))
