@@ -92,7 +92,7 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _grade_below(value: float, limits: tuple[float, ...], *, inclusive: bool) -> int:
+def grade_below(value: float, limits: tuple[float, ...], *, inclusive: bool) -> int:
     for i, limit in enumerate(limits):
         if value < limit or (inclusive and value == limit):
             return i
@@ -129,9 +129,9 @@ def grade_quantities(q: Quantities) -> RubricGrade:
     if q.clicks_per_min < 0 or q.crackle_per_s < 0 or q.scratches < 0 or q.skips < 0:
         raise ValueError(f"negative quantity in {q}")
     per = {
-        "clicks_per_min": _grade_below(q.clicks_per_min, CLICK_LIMITS, inclusive=False),
-        "crackle_per_s": _grade_below(q.crackle_per_s, CRACKLE_LIMITS, inclusive=False),
-        "surface_noise_db": _grade_below(q.surface_noise_db, NOISE_LIMITS, inclusive=True),
+        "clicks_per_min": grade_below(q.clicks_per_min, CLICK_LIMITS, inclusive=False),
+        "crackle_per_s": grade_below(q.crackle_per_s, CRACKLE_LIMITS, inclusive=False),
+        "surface_noise_db": grade_below(q.surface_noise_db, NOISE_LIMITS, inclusive=True),
         "scratches": _scratch_grade(q.scratches, q.scratch_peak_db),
         "skips": len(GRADES) - 1 if q.skips > 0 else 0,
     }

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from vinylmon.rubric import CLICK_LIMITS, CRACKLE_LIMITS, GRADES, NOISE_LIMITS
+from vinylmon.audio.simulate import CLICK_FLOOR_DB
+from vinylmon.rubric import CLICK_LIMITS, CRACKLE_LIMITS, GRADES, NOISE_LIMITS, grade_below
 
 KINDS = ("click", "pop", "crackle", "scratch")
-CLICK_FLOOR_DB = -10.0
 #: Frame targets: impulses at or above this are "detectable" positives; fainter
 #: ones (down to the corpus's -50 dB count floor) are neither positive nor negative.
 DETECTABLE_DB = -40.0
@@ -105,13 +105,6 @@ def load_split(root: str | Path, split: str) -> list[Clip]:
     return clips
 
 
-def _grade_index(value: float, limits: tuple[float, ...], *, inclusive: bool) -> int:
-    for i, lim in enumerate(limits):
-        if (value <= lim) if inclusive else (value < lim):
-            return i
-    return len(limits)
-
-
 def window_class(clip: Clip, start: int, frames: int) -> int:
     """The class (index into WINDOW_CLASSES) of samples ``[start, start+frames)``."""
     sr = clip.sample_rate
@@ -125,9 +118,9 @@ def window_class(clip: Clip, start: int, frames: int) -> int:
     k = crackle.sum() / dur_s
     severity = {
         3: 5 if scratch else 0,  # a scratch or skip is never better than the worst of the rest
-        1: _grade_index(c, CLICK_LIMITS, inclusive=False),
-        2: _grade_index(k, CRACKLE_LIMITS, inclusive=False),
-        4: _grade_index(clip.surface_noise_db, NOISE_LIMITS, inclusive=True),
+        1: grade_below(c, CLICK_LIMITS, inclusive=False),
+        2: grade_below(k, CRACKLE_LIMITS, inclusive=False),
+        4: grade_below(clip.surface_noise_db, NOISE_LIMITS, inclusive=True),
     }
     worst = max(severity.values())
     if worst == 0:

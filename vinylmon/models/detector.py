@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from vinylmon.audio.frontend import MelConfig, MelFrontend
+from vinylmon.models.measured import PERIOD_TOLERANCE, RPMS
 
 #: Window classes, in the order of the window head's outputs.
 CLASSES = ("clean", "click", "crackle", "scratch", "noise")
@@ -31,10 +32,6 @@ FRAME_OUTPUTS = ("impulse", "click", "level_db")
 #: Window regression outputs (after the class logits).
 WINDOW_REGRESSION = ("noise_db", "log1p_clicks", "log1p_impulses")
 LEVEL_SCALE_DB = 20.0
-#: Turntable speeds whose revolution period the window head looks for in the
-#: click-probability sequence (a repeating scratch ticks once per revolution).
-RPMS = (100.0 / 3.0, 45.0, 78.0)
-PERIOD_TOLERANCE = 0.03
 NOISE_OFFSET_DB = -60.0
 
 
@@ -100,6 +97,8 @@ class DefectDetector(nn.Module):
                                   nn.BatchNorm1d(c.width), nn.ReLU())
         self.blocks = nn.Sequential(*[_Block(c.width, c.kernel, d) for d in c.dilations])
         self.frame_head = nn.Conv1d(c.width, len(FRAME_OUTPUTS), 1)
+        # the window head sees the click sequence's autocorrelation at each
+        # revolution period (a repeating scratch ticks once per revolution)
         hop_s = c.mel.hop_length / c.mel.sample_rate
         self._lags = [(int(60 / r * (1 - PERIOD_TOLERANCE) / hop_s),
                        int(np.ceil(60 / r * (1 + PERIOD_TOLERANCE) / hop_s)) + 1) for r in RPMS]

@@ -25,7 +25,7 @@ from vinylmon.models.bundle import load_bundle
 from vinylmon.models.detector import DetectorOutput, build_detector, decode, refine_events
 from vinylmon.models.device import select_device
 from vinylmon.models.grader import build_grader
-from vinylmon.models.measured import Event
+from vinylmon.models.measured import CLICK_FLOOR_DB, Event
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 #: Event post-processing used when a bundle's meta.json does not say.
@@ -213,5 +213,5 @@ def crackle_rate(analysis: ExcerptAnalysis, source: str = "events") -> float | N
     if source != "head":
         raise ValueError(f"unknown crackle source {source!r}")
     live = [o for o, s in zip(analysis.outputs, analysis.silent, strict=True) if not s]
-    clicks = sum(1 for e in analysis.events if e.peak_db >= -10.0)
+    clicks = sum(1 for e in analysis.events if e.peak_db >= CLICK_FLOOR_DB)
     return max(0.0, sum(o.impulses for o in live) - clicks) / max(analysis.analysed_s, 1e-9)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vinylmon.audio.simulate import CLICK_FLOOR_DB
 from vinylmon.rubric import Quantities, RubricGrade, grade_quantities
 
-CLICK_FLOOR_DB = -10.0
 #: Revolution periods looked for (33 1/3, 45, 78 rpm), +-3 % (GRADING.md).
 RPMS = (100.0 / 3.0, 45.0, 78.0)
 PERIOD_TOLERANCE = 0.03
