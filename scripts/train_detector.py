@@ -44,7 +44,6 @@ from vinylmon.models.detector import (
     DetectorConfig,
     build_detector,
 )
-from vinylmon.models.device import select_device
 from vinylmon.models.training import (
     CurveLog,
     Prefetcher,
@@ -52,6 +51,8 @@ from vinylmon.models.training import (
     one_cycle,
     resume,
     save_atomic,
+    start_run,
+    training_arguments,
 )
 
 WINDOW_S = 5.0
@@ -165,27 +166,13 @@ def export(out: Path, weights: Path):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus", type=Path, default=Path("cache/corpus"))
-    ap.add_argument("--out", type=Path, default=Path("cache/train/detector"))
-    ap.add_argument("--steps", type=int, default=6000)
-    ap.add_argument("--batch", type=int, default=12)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--eval-every", type=int, default=250)
-    ap.add_argument("--ckpt-every", type=int, default=50)
-    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--export", action="store_true", help="write best.pt as a weights bundle")
-    ap.add_argument("--weights", type=Path, default=Path("weights/detector"))
+    training_arguments(ap, name="detector", steps=6000, batch=12, lr=2e-3,
+                       eval_every=250)
     args = ap.parse_args(argv)
     if args.export:
         export(args.out, args.weights)
         return 0
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = select_device(args.device)
-    args.out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(args.seed)
+    device = start_run(args)
     config = DetectorConfig()
     model = build_detector(config.to_dict()).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)

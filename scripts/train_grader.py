@@ -25,7 +25,6 @@ import torch.nn.functional as F
 
 from vinylmon.models.bundle import save_bundle
 from vinylmon.models.corpus import Clip, load_split
-from vinylmon.models.device import select_device
 from vinylmon.models.grader import GRADER_RATE, aggregate, build_grader, load_pretrained_encoder
 from vinylmon.models.training import (
     CurveLog,
@@ -34,6 +33,8 @@ from vinylmon.models.training import (
     one_cycle,
     resume,
     save_atomic,
+    start_run,
+    training_arguments,
 )
 from vinylmon.rubric import GRADES
 
@@ -101,29 +102,15 @@ def export(out: Path, weights: Path):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus", type=Path, default=Path("cache/corpus"))
-    ap.add_argument("--out", type=Path, default=Path("cache/train/grader"))
+    training_arguments(ap, name="grader", steps=4000, batch=8, lr=1e-3,
+                       eval_every=400)
     ap.add_argument("--size", default="small", choices=["small", "base"])
     ap.add_argument("--pretrained", type=Path, help="local wav2vec2 checkpoint for the encoder")
-    ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--eval-every", type=int, default=400)
-    ap.add_argument("--ckpt-every", type=int, default=50)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--export", action="store_true")
-    ap.add_argument("--weights", type=Path, default=Path("weights/grader"))
     args = ap.parse_args(argv)
     if args.export:
         export(args.out, args.weights)
         return 0
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = select_device(args.device)
-    args.out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(args.seed)
+    device = start_run(args)
     model = build_grader(args.size)
     if args.pretrained:
         load_pretrained_encoder(model, args.pretrained)

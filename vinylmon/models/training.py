@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import queue
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from vinylmon.models.device import select_device
 
 
 def save_atomic(obj: dict, path: Path) -> None:
@@ -83,3 +86,30 @@ def checkpoint(path: Path, model, opt, sched, *, step: int, steps: int, best: fl
 def one_cycle(opt: torch.optim.Optimizer, lr: float) -> Callable[[int], object]:
     return lambda steps: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
                                                              pct_start=0.05)
+
+
+def training_arguments(ap: argparse.ArgumentParser, *, name: str, steps: int, batch: int,
+                       lr: float, eval_every: int) -> None:
+    """The options every training script takes (``name``: the model's folder name)."""
+    ap.add_argument("--corpus", type=Path, default=Path("cache/corpus"))
+    ap.add_argument("--out", type=Path, default=Path("cache/train") / name)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--eval-every", type=int, default=eval_every)
+    ap.add_argument("--ckpt-every", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--export", action="store_true", help="write best.pt as a weights bundle")
+    ap.add_argument("--weights", type=Path, default=Path("weights") / name)
+
+
+def start_run(args: argparse.Namespace) -> torch.device:
+    """Threads, device, output folder and seed from :func:`training_arguments`' options."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = select_device(args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    return device
