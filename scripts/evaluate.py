@@ -52,7 +52,7 @@ from vinylmon.rubric import GRADES
 TOL = 44  # 1 ms at 44.1 kHz
 WINDOW_S = 5.0
 SR = 44100
-GRID = [(t, r) for t in (0.3, 0.5, 0.7) for r in (4.0, 8.0, 12.0)]
+GRID = [(t, r) for t in (0.3, 0.5, 0.7) for r in (2.0, 4.0, 8.0)]
 
 
 # ----------------------------------------------------------------------------- matching
@@ -153,7 +153,7 @@ def score_detector(runs, *, threshold: float, min_ratio: float, det: Detector):
         for k_source in grades:
             if a.analysed_s > 0 and np.isfinite(a.noise_db):
                 m = measure(a.events, analysed_s=a.analysed_s, noise_db=a.noise_db,
-                            crackle_per_s=crackle_rate(a, k_source))
+                            skips=len(a.skips), crackle_per_s=crackle_rate(a, k_source))
                 grades[k_source].append((clip.grade_index, GRADES.index(m.grade.grade)))
             else:
                 grades[k_source].append((clip.grade_index, 0))

@@ -8,16 +8,21 @@ loss and window accuracy on a fixed set of validation windows). The best
 checkpoint by validation loss is <out>/best.pt; --export writes it as the
 weights bundle weights/detector (scripts/evaluate.py then adds measured metrics).
 
-Runs on CUDA when there is a GPU (or --device), else CPU; CPU-feasible in the
-background:
+The network's input features depend only on the audio, so the first run
+computes them once for every training window (the clips tiled from 0 s and from
+2.5 s) into <out>/cache-train (float16, about 6 GB for the full corpus) and
+training then runs only the network: several times faster than computing the
+features on every step. Runs on CUDA when there is a GPU (or --device), else CPU;
+CPU-feasible in the background:
 
-    nohup python scripts/train_detector.py --steps 6000 > cache/train/detector.out &
-    python scripts/train_detector.py --export     # best checkpoint -> weights/detector
+    nohup python scripts/train_detector.py > cache/train/detector.out &
+    python scripts/train_detector.py --export --final  # last step -> weights/detector
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -28,6 +33,8 @@ import torch.nn.functional as F
 
 from vinylmon.models.bundle import save_bundle
 from vinylmon.models.corpus import (
+    CLICK_MARGIN_DB,
+    DETECTABLE_DB,
     Clip,
     frame_targets,
     level_offset_db,
@@ -56,33 +63,19 @@ from vinylmon.models.training import (
 )
 
 WINDOW_S = 5.0
-VERSION = "1.0.0"
+POS_WEIGHT = 10.0
+VERSION = "1.1.0"
 
 
-def make_example(clip: Clip, start: int, n: int, hop: int, rng: np.random.Generator | None):
+def make_example(clip: Clip, start: int, n: int, hop: int):
     """One window and its targets; levels re the window's own level (what the model sees)."""
     x = clip.read(start, n)
     offset = float(np.clip(level_offset_db(clip, x), -20, 20))  # near-silent windows: bounded
-    if rng is not None:
-        if rng.random() < 0.5:
-            x = x[::-1].copy()
-        if rng.random() < 0.1:  # a mono input, as played on both channels
-            x = np.repeat(x.mean(axis=0, keepdims=True), 2, axis=0)
-        x = x * np.float32(10 ** (rng.uniform(-20, 6) / 20))
     n_frames = n // hop + 1
     ft = frame_targets(clip, start, n, hop=hop, n_frames=n_frames, offset_db=offset)
     clicks, impulses = window_counts(clip, start, n, offset_db=offset)
     return (x, window_class(clip, start, n), clip.surface_noise_db + offset, clicks, impulses,
             ft)
-
-
-def collate(examples):
-    x = torch.from_numpy(np.stack([e[0] for e in examples]))
-    cls = torch.tensor([e[1] for e in examples])
-    noise = torch.tensor([max(-90.0, min(-10.0, e[2])) for e in examples], dtype=torch.float32)
-    counts = torch.log1p(torch.tensor([[e[3], e[4]] for e in examples], dtype=torch.float32))
-    ft = {k: torch.from_numpy(np.stack([e[5][k] for e in examples])) for k in examples[0][5]}
-    return x, cls, noise, counts, ft
 
 
 def losses(window, frame, cls, noise, counts, ft):
@@ -91,10 +84,14 @@ def losses(window, frame, cls, noise, counts, ft):
     l_noise = F.smooth_l1_loss(window[:, nc], (noise - NOISE_OFFSET_DB) / LEVEL_SCALE_DB)
     l_count = F.smooth_l1_loss(window[:, nc + 1:nc + 3], counts)
     imp_mask = ft["impulse_mask"]
-    l_imp = (F.binary_cross_entropy_with_logits(frame[:, 0], ft["impulse"], reduction="none")
+    # impulse frames are rare (about 1 in 100): positives weigh POS_WEIGHT times
+    pos_weight = frame.new_tensor(POS_WEIGHT)
+    l_imp = (F.binary_cross_entropy_with_logits(frame[:, 0], ft["impulse"], reduction="none",
+                                                pos_weight=pos_weight)
              * imp_mask).sum() / imp_mask.sum().clamp(min=1)
     click_mask = ft["click_mask"]
-    l_click = (F.binary_cross_entropy_with_logits(frame[:, 1], ft["click"], reduction="none")
+    l_click = (F.binary_cross_entropy_with_logits(frame[:, 1], ft["click"], reduction="none",
+                                                  pos_weight=pos_weight)
                * click_mask).sum() / click_mask.sum().clamp(min=1)
     pos = ft["impulse"] > 0
     level = torch.where(pos, ft["level_db"], torch.zeros_like(ft["level_db"])) / LEVEL_SCALE_DB
@@ -102,40 +99,105 @@ def losses(window, frame, cls, noise, counts, ft):
     ).clamp(min=1)
     parts = {"cls": l_cls, "noise": l_noise, "count": l_count, "imp": l_imp, "click": l_click,
              "level": l_level}
-    total = l_cls + l_noise + l_count + 4 * l_imp + 4 * l_click + l_level
+    total = l_cls + l_noise + l_count + 2 * l_imp + 2 * l_click + l_level
     return total, parts
 
 
-def batch_maker(clips: list[Clip], *, batch: int, n: int, hop: int, seed: int):
+FRAME_KEYS = ("impulse", "impulse_mask", "click", "click_mask", "level_db")
+
+
+def build_cache(model, clips: list[Clip], folder: Path, *, n: int, hop: int,
+                offsets: tuple[int, ...], device: torch.device) -> dict:
+    """The model's input features (float16, memory-mapped) and targets of every window.
+
+    Windows tile each clip from each of ``offsets``. Features depend only on the
+    audio (levels are re the window's own), so they are computed once; training
+    then runs only the network. A cache whose description differs is rebuilt; an
+    unfinished one (no ``done`` file) too.
+    """
+    feature_config = {k: v for k, v in model.config.to_dict().items()
+                      if k in ("mel", "subframes", "bands_hz")}
+    desc = {"config": feature_config, "clips": [c.id for c in clips],
+            "offsets": list(offsets), "n": n, "detectable_db": DETECTABLE_DB,
+            "click_margin_db": CLICK_MARGIN_DB}
+    folder.mkdir(parents=True, exist_ok=True)
+    done = folder / "done.json"
+    if done.exists() and json.loads(done.read_text()) == desc:
+        z = np.load(folder / "targets.npz")
+        out = {k: z[k] for k in z.files}
+        out["features"] = np.load(folder / "features.npy", mmap_mode="r")
+        return out
+    done.unlink(missing_ok=True)
+    spans = [(clip, off + k * n) for clip in clips for off in offsets
+             for k in range((clip.frames - off) // n)]
+    n_frames = n // hop + 1
+    with torch.no_grad():
+        n_feat = model.features(torch.zeros(1, 2, n, device=device)).shape[1]
+    feats = np.lib.format.open_memmap(folder / "features.npy", mode="w+", dtype=np.float16,
+                                      shape=(len(spans), n_feat, n_frames))
+    tg = {"cls": [], "noise": [], "counts": [], **{k: [] for k in FRAME_KEYS}}
+    t0 = time.time()
+    for i, (clip, start) in enumerate(spans):
+        x, cls, noise, clicks, impulses, ft = make_example(clip, start, n, hop)
+        with torch.no_grad():
+            f = model.features(torch.from_numpy(x)[None].to(device))
+        feats[i] = f[0].cpu().numpy().astype(np.float16)
+        tg["cls"].append(cls)
+        tg["noise"].append(max(-90.0, min(-10.0, noise)))
+        tg["counts"].append((clicks, impulses))
+        for k in FRAME_KEYS:
+            tg[k].append(ft[k])
+        if i % 500 == 0:
+            print(f"features {i}/{len(spans)} ({time.time() - t0:.0f} s)", flush=True)
+    feats.flush()
+    out = {k: np.asarray(v, dtype=np.int64 if k == "cls" else np.float32) for k, v in tg.items()}
+    np.savez(folder / "targets.npz", **out)
+    done.write_text(json.dumps(desc))
+    out["features"] = np.load(folder / "features.npy", mmap_mode="r")
+    return out
+
+
+def _swap_channels(f: torch.Tensor, per_channel: int) -> torch.Tensor:
+    """Features of the window with left and right exchanged (the side only changes sign,
+    which its energies do not see)."""
+    return torch.cat([f[:, per_channel:2 * per_channel], f[:, :per_channel],
+                      f[:, 2 * per_channel:]], dim=1)
+
+
+def cached_batch(data: dict, idx: np.ndarray, *, swap: np.ndarray | None = None,
+                 per_channel: int = 0):
+    """A training batch from the cache: features and the targets of :func:`losses`."""
+    idx = np.sort(idx)
+    f = torch.from_numpy(np.asarray(data["features"][idx], dtype=np.float32))
+    if swap is not None and swap.any():
+        f[swap] = _swap_channels(f[swap], per_channel)
+    cls = torch.from_numpy(data["cls"][idx])
+    noise = torch.from_numpy(data["noise"][idx])
+    counts = torch.log1p(torch.from_numpy(data["counts"][idx]))
+    ft = {k: torch.from_numpy(data[k][idx]) for k in FRAME_KEYS}
+    return f, cls, noise, counts, ft
+
+
+def batch_maker(data: dict, *, batch: int, seed: int, per_channel: int):
     rng = np.random.default_rng(seed)
+    total = len(data["cls"])
 
     def make():
-        ex = []
-        for _ in range(batch):
-            clip = clips[int(rng.integers(len(clips)))]
-            start = int(rng.integers(0, clip.frames - n + 1))
-            ex.append(make_example(clip, start, n, hop, rng))
-        return collate(ex)
+        idx = rng.choice(total, size=batch, replace=False)
+        return cached_batch(data, idx, swap=rng.random(batch) < 0.5, per_channel=per_channel)
     return make
 
 
-def validation_set(clips: list[Clip], n: int, hop: int):
-    ex = []
-    for clip in clips:
-        for start in range(0, clip.frames - n + 1, n):
-            ex.append(make_example(clip, start, n, hop, None))
-    return ex
-
-
 @torch.no_grad()
-def validate(model, val, device, batch=16):
+def validate(model, data: dict, device, batch=32):
     model.eval()
     total, correct, count = 0.0, 0, 0
-    for i in range(0, len(val), batch):
-        x, cls, noise, counts, ft = collate(val[i:i + batch])
-        x, cls, noise, counts = x.to(device), cls.to(device), noise.to(device), counts.to(device)
+    for i in range(0, len(data["cls"]), batch):
+        f, cls, noise, counts, ft = cached_batch(data, np.arange(i, min(i + batch,
+                                                                          len(data["cls"]))))
+        f, cls, noise, counts = f.to(device), cls.to(device), noise.to(device), counts.to(device)
         ft = {k: v.to(device) for k, v in ft.items()}
-        window, frame = model(x)
+        window, frame = model.head(f)
         loss, _ = losses(window, frame, cls, noise, counts, ft)
         total += float(loss) * len(cls)
         correct += int((window[:, :len(CLASSES)].argmax(1) == cls).sum())
@@ -144,12 +206,23 @@ def validate(model, val, device, batch=16):
     return total / count, correct / count
 
 
-def export(out: Path, weights: Path):
+def export(out: Path, weights: Path, *, final: bool = False):
+    """Write best.pt (lowest validation loss), or with ``final`` the last step's
+    weights (validation loss is mostly the window head's, which overfits first;
+    the frame heads keep improving), as the weights bundle."""
     ck = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    if final:
+        last = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+        rows = [r.split(",") for r in (out / "log.csv").read_text().splitlines()[1:]]
+        val = [r for r in rows if r[10] != "" and int(r[0]) == last["step"]]
+        ck = {**ck, "model": last["model"], "step": last["step"],
+              "val_loss": float(val[-1][10]) if val else None,
+              "val_acc": float(val[-1][11]) if val else None}
     meta = {
         "name": "detector", "version": VERSION,
-        "architecture": "DefectDetector: log-mel (64) + high-pass sub-frame energies per "
-                        "channel, 1-D dilated residual CNN, frame and window heads",
+        "architecture": "DefectDetector: log-mel (64) per channel + sub-frame band and "
+                        "high-pass energies of left, right and side, 1-D dilated residual "
+                        "CNN, frame and window heads",
         "params": ck["config"], "sample_rate": ck["config"]["mel"]["sample_rate"],
         "labels": {"classes": list(CLASSES), "frame": list(FRAME_OUTPUTS),
                    "window_regression": list(WINDOW_REGRESSION)},
@@ -166,34 +239,40 @@ def export(out: Path, weights: Path):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    training_arguments(ap, name="detector", steps=6000, batch=12, lr=2e-3,
+    training_arguments(ap, name="detector", steps=8000, batch=32, lr=2e-3,
                        eval_every=250)
+    ap.add_argument("--width", type=int, default=96, help="channels of the CNN")
+    ap.add_argument("--final", action="store_true",
+                    help="with --export: the last step's weights, not best.pt")
     args = ap.parse_args(argv)
     if args.export:
-        export(args.out, args.weights)
+        export(args.out, args.weights, final=args.final)
         return 0
     device = start_run(args)
-    config = DetectorConfig()
+    config = DetectorConfig(width=args.width)
     model = build_detector(config.to_dict()).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best, args.steps, sched = resume(args.out / "last.pt", model, opt, steps=args.steps,
                                            make_sched=one_cycle(opt, args.lr), device=device)
     n = int(WINDOW_S * config.mel.sample_rate)
     hop = config.mel.hop_length
-    train = load_split(args.corpus, "train")
-    val = validation_set(load_split(args.corpus, "val"), n, hop)
-    batches = Prefetcher(batch_maker(train, batch=args.batch, n=n, hop=hop,
-                                     seed=args.seed * 100003 + step))
+    features = build_cache(model, load_split(args.corpus, "train"), args.out / "cache-train",
+                           n=n, hop=hop, offsets=(0, n // 2), device=device)
+    val = build_cache(model, load_split(args.corpus, "val"), args.out / "cache-val",
+                      n=n, hop=hop, offsets=(0,), device=device)
+    per_channel = config.mel.n_mels + config.subframes * len(config.bands_hz) + 1
+    batches = Prefetcher(batch_maker(features, batch=args.batch, seed=args.seed * 100003 + step,
+                                     per_channel=per_channel))
     log = CurveLog(args.out / "log.csv", ["step", "time", "lr", "loss", "cls", "noise", "count",
                                           "imp", "click", "level", "val_loss", "val_acc"])
     model.train()
     t0 = time.time()
     acc: dict[str, float] = {}
     while step < args.steps:
-        x, cls, noise, counts, ft = batches.next()
-        x, cls, noise, counts = x.to(device), cls.to(device), noise.to(device), counts.to(device)
+        f, cls, noise, counts, ft = batches.next()
+        f, cls, noise, counts = f.to(device), cls.to(device), noise.to(device), counts.to(device)
         ft = {k: v.to(device) for k, v in ft.items()}
-        window, frame = model(x)
+        window, frame = model.head(f)
         loss, parts = losses(window, frame, cls, noise, counts, ft)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -202,7 +281,7 @@ def main(argv=None) -> int:
         sched.step()
         step += 1
         for k, v in {"loss": loss.detach(), **parts}.items():
-            acc[k] = acc.get(k, 0.0) + float(v)
+            acc[k] = acc.get(k, 0.0) + float(v.detach())
         acc["n"] = acc.get("n", 0) + 1
         val_loss = val_acc = ""
         if step % args.eval_every == 0 or step == args.steps:

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 #: Grades from best to worst.
 GRADES = ("NM", "VG+", "VG", "G+", "G", "F")
+#: Record speeds (rpm) whose revolution periods scratches and skips repeat at,
+#: and the tolerance on a period (speed error and wow), GRADING.md.
+RPMS = (100.0 / 3.0, 45.0, 78.0)
+PERIOD_TOLERANCE = 0.03
 
 #: Per grade (NM..G), the upper limits: c strict, k strict, n inclusive.
 CLICK_LIMITS = (0.5, 4.0, 15.0, 40.0, 100.0)  # clicks per minute, c < limit

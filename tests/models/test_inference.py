@@ -47,7 +47,7 @@ def test_bundles_carry_their_metadata():
     assert total < 20e6
 
 
-@pytest.mark.xfail(reason="issue 4 still open: the shipped detector (v1.0.0) is below its "
+@pytest.mark.xfail(reason="issue 4 still open: the shipped detector (v1.1.0) is below its "
                           "event targets (docs/eval/table.md); must pass before it closes",
                    strict=False)
 def test_detector_hears_clicks_within_1ms(detector, rng):
@@ -65,7 +65,7 @@ def test_detector_hears_clicks_within_1ms(detector, rng):
     assert len(a.events) <= len(truth) + 3
 
 
-@pytest.mark.xfail(reason="issue 4 still open: the shipped detector (v1.0.0) is below its "
+@pytest.mark.xfail(reason="issue 4 still open: the shipped detector (v1.1.0) is below its "
                           "event targets (docs/eval/table.md); must pass before it closes",
                    strict=False)
 def test_clean_synthetic_music_has_few_events(detector, rng):

@@ -30,13 +30,14 @@ from vinylmon.audio.simulate import CLICK_FLOOR_DB
 from vinylmon.rubric import CLICK_LIMITS, CRACKLE_LIMITS, GRADES, NOISE_LIMITS, grade_below
 
 KINDS = ("click", "pop", "crackle", "scratch")
-#: Frame targets: impulses at or above this are "detectable" positives; fainter
-#: ones (down to the corpus's -50 dB count floor) are neither positive nor negative.
-DETECTABLE_DB = -40.0
+#: Frame targets: impulses at or above this (dB re the window's level) are
+#: "detectable" positives; fainter ones (down to the corpus's -50 dB count floor)
+#: are neither positive nor negative: under music they are not there to be heard.
+DETECTABLE_DB = -30.0
 #: Window classes count crackle ticks at or above this level.
 AUDIBLE_DB = -40.0
 #: Click targets ignore frames whose loudest impulse is just under the c boundary.
-CLICK_MARGIN_DB = 2.0
+CLICK_MARGIN_DB = 3.0
 WINDOW_CLASSES = ("clean", "click", "crackle", "scratch", "noise")
 
 

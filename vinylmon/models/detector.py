@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from vinylmon.audio.frontend import MelConfig, MelFrontend
-from vinylmon.models.measured import PERIOD_TOLERANCE, RPMS
+from vinylmon.audio.simulate import CLICK_FLOOR_DB
+from vinylmon.rubric import PERIOD_TOLERANCE, RPMS
 
 #: Window classes, in the order of the window head's outputs.
 CLASSES = ("clean", "click", "crackle", "scratch", "noise")
@@ -41,13 +42,16 @@ class DetectorConfig:
 
     mel: MelConfig = field(default_factory=MelConfig)
     subframes: int = 8
-    width: int = 64
+    #: Band edges (Hz) of the short-time (sub-frame) band energies.
+    bands_hz: tuple[float, ...] = (600.0, 2000.0, 4000.0, 7000.0, 11000.0, 16000.0, 22051.0)
+    width: int = 96
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1)
     kernel: int = 3
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["dilations"] = list(self.dilations)
+        d["bands_hz"] = list(self.bands_hz)
         return d
 
     @classmethod
@@ -55,6 +59,7 @@ class DetectorConfig:
         d = dict(d)
         d["mel"] = MelConfig(**d.get("mel", {}))
         d["dilations"] = tuple(d.get("dilations", cls.dilations))
+        d["bands_hz"] = tuple(d.get("bands_hz", cls.bands_hz))
         return cls(**d)
 
 
@@ -92,7 +97,18 @@ class DefectDetector(nn.Module):
         super().__init__()
         self.config = c = config or DetectorConfig()
         self.frontend = MelFrontend(c.mel)
-        n_in = 2 * (c.mel.n_mels + c.subframes + 1)
+        n_bands = len(c.bands_hz) - 1
+        short = c.subframes * (n_bands + 1) + 1  # band energies, high-pass energies, peak
+        n_in = 2 * (c.mel.n_mels + short) + short  # left, right; the side signal L - R
+        sub_hop = c.mel.hop_length // c.subframes
+        self._short_fft = 2 * sub_hop
+        freqs = np.arange(self._short_fft // 2 + 1) * c.mel.sample_rate / self._short_fft
+        bands = np.stack([(freqs >= lo) & (freqs < hi)
+                          for lo, hi in zip(c.bands_hz[:-1], c.bands_hz[1:], strict=True)], 1)
+        self.register_buffer("_bands", torch.tensor(bands, dtype=torch.float32),
+                             persistent=False)  # (bins, bands)
+        self.register_buffer("_short_window", torch.hann_window(self._short_fft),
+                             persistent=False)
         self.stem = nn.Sequential(nn.Conv1d(n_in, c.width, c.kernel, padding=c.kernel // 2),
                                   nn.BatchNorm1d(c.width), nn.ReLU())
         self.blocks = nn.Sequential(*[_Block(c.width, c.kernel, d) for d in c.dilations])
@@ -106,29 +122,60 @@ class DefectDetector(nn.Module):
                                          nn.Linear(c.width, len(CLASSES) + len(WINDOW_REGRESSION)))
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
-        """``(batch, 2, samples)`` to ``(batch, features, frames)``: dB re window level / 20."""
-        c = self.config
-        hop = c.mel.hop_length
-        b, ch, n = audio.shape
-        level = 10 * torch.log10(audio.pow(2).mean(dim=(1, 2)) + 1e-10)  # (b,)
+        """``(batch, 2, samples)`` to ``(batch, features, frames)``: dB re window level / 20.
+
+        Per frame: the log-mel of each channel; and, for the left, right and side
+        (L - R, where centred music cancels and a one-channel click does not)
+        signals, band energies and high-pass energies in each of ``subframes``
+        sub-frames (0.7 ms), and the frame's high-pass peak.
+        """
+        b = audio.shape[0]
+        # everything is measured on the window scaled to unit RMS: dB re its level
+        power = audio.pow(2).mean(dim=(1, 2), keepdim=True)  # (b, 1, 1)
+        audio = audio * torch.rsqrt(power + 1e-12)
         mel = self.frontend(audio)  # (b, 2, mels, T)
         frames = mel.shape[-1]
-        hp = highpass(audio)
-        # frame f covers samples [f*hop - hop/2, f*hop + hop/2), like the centred STFT
-        hp = torch.nn.functional.pad(hp, (hop // 2, frames * hop - n - hop // 2))
-        sub = hp.reshape(b, ch, frames, c.subframes, hop // c.subframes)
-        sub_db = 10 * torch.log10(sub.pow(2).mean(-1) + 1e-12)  # (b, 2, T, subframes)
-        peak_db = 10 * torch.log10(sub.pow(2).amax(dim=(-1, -2)) + 1e-12)  # (b, 2, T)
-        hp_feats = torch.cat([sub_db, peak_db.unsqueeze(-1)], dim=-1).transpose(-1, -2)
-        x = torch.cat([mel, hp_feats], dim=2)  # (b, 2, mels + sub + 1, T)
-        x = (x - level[:, None, None, None]) / LEVEL_SCALE_DB
-        return x.reshape(b, -1, frames)
+        sig = torch.cat([audio, 0.5 * (audio[:, :1] - audio[:, 1:])], dim=1)  # (b, 3, n)
+        short = self._short_features(sig, frames)  # (b, 3, short, T)
+        mel = mel / LEVEL_SCALE_DB
+        lr = torch.cat([mel, short[:, :2]], dim=2).reshape(b, -1, frames)
+        return torch.cat([lr, short[:, 2]], dim=1)
 
-    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.blocks(self.stem(self.features(audio)))
+    def _short_features(self, sig: torch.Tensor, frames: int) -> torch.Tensor:
+        """Sub-frame band and high-pass energies, ``(b, signals, short, frames)``, dB/20."""
+        c = self.config
+        hop = c.mel.hop_length
+        sub_hop = hop // c.subframes
+        b, k, n = sig.shape
+        floor = 1e-9  # -90 dB re the window's level
+        # sub-frame j of frame f covers samples [f*hop - hop/2 + j*sub_hop, + sub_hop),
+        # like the centred STFT's frame f; the short FFT is centred on it
+        lead = hop // 2 + (self._short_fft - sub_hop) // 2
+        total = frames * c.subframes * sub_hop + self._short_fft - sub_hop
+        padded = torch.nn.functional.pad(sig, (lead, total - n - lead))
+        seg = padded.unfold(-1, self._short_fft, sub_hop)[..., :frames * c.subframes, :]
+        spec = torch.fft.rfft(seg * self._short_window, dim=-1)
+        pw = spec.real.square() + spec.imag.square()  # (b, k, sub, bins)
+        band = torch.matmul(pw, self._bands) * (4.0 / float(self._short_window.sum()) ** 2)
+        band_db = 10 * torch.log10(band + floor)
+        band_db = band_db.reshape(b, k, frames, -1)  # (b, k, T, subframes * bands)
+        hp = highpass(sig)
+        hp = torch.nn.functional.pad(hp, (hop // 2, frames * hop - n - hop // 2))
+        sub = hp.reshape(b, k, frames, c.subframes, sub_hop)
+        sub_db = 10 * torch.log10(sub.pow(2).mean(-1) + floor)  # (b, k, T, subframes)
+        peak_db = 10 * torch.log10(sub.pow(2).amax(dim=(-1, -2)) + floor)  # (b, k, T)
+        x = torch.cat([band_db, sub_db, peak_db.unsqueeze(-1)], dim=-1)
+        return (x / LEVEL_SCALE_DB).transpose(-1, -2)
+
+    def head(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network after :meth:`features` (training may cache the features)."""
+        h = self.blocks(self.stem(features))
         frame = self.frame_head(h)
         pooled = torch.cat([h.mean(-1), h.amax(-1), self._periodicity(frame[:, 1])], dim=1)
         return self.window_head(pooled), frame
+
+    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.features(audio))
 
     def _periodicity(self, click_logit: torch.Tensor) -> torch.Tensor:
         """Normalised autocorrelation of click probability at each rpm's period, ``(b, rpms)``."""
@@ -208,10 +255,13 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
                   max_per_frame: int = 4) -> list[SampleEvent]:
     """Place detections on their damaged samples.
 
-    Frames whose impulse probability exceeds ``threshold`` form regions; in each,
+    Frames whose impulse or click-loud probability exceeds ``threshold`` form
+    regions; in each,
     the high-pass residual's peaks that stand ``min_ratio`` times above the
     residual's local median magnitude (and at least 1 ms apart) become events.
     An event spans the samples where the residual stays above a fifth of its peak.
+    Its level is the level head's, kept on the side of the click boundary
+    (:data:`CLICK_FLOOR_DB` re the window) that the click-loud head chose.
 
     Parameters
     ----------
@@ -229,7 +279,7 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
     x = np.asarray(audio, dtype=np.float64)
     n = x.shape[1]
     hop = out.hop
-    pos = out.impulse_prob > threshold
+    pos = np.maximum(out.impulse_prob, out.click_prob) > threshold
     if not pos.any():
         return []
     hp = np.zeros_like(x)
@@ -266,8 +316,11 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
             ratio_db = 20 * np.log10((l0 + 1e-12) / (l1 + 1e-12))
             channel = 0 if ratio_db > stereo_db else 1 if ratio_db < -stereo_db else None
             frame = min(len(out.level_db) - 1, (a + i + hop // 2) // hop)
-            events.append(SampleEvent(a + lo, a + hi, channel, float(out.level_db[frame]),
-                                      float(out.click_prob[frame]),
-                                      float(out.impulse_prob[frame])))
+            click_prob = float(out.click_prob[frame])
+            level = float(out.level_db[frame])
+            level = max(level, CLICK_FLOOR_DB) if click_prob >= 0.5 else \
+                min(level, CLICK_FLOOR_DB - 0.5)
+            events.append(SampleEvent(a + lo, a + hi, channel, level, click_prob,
+                                      max(click_prob, float(out.impulse_prob[frame]))))
     events.sort(key=lambda e: e.start)
     return events

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from vinylmon.audio.gate import SilenceGate
+from vinylmon.audio.skips import find_repeats
 from vinylmon.audio.types import Window, frozen_samples, rms_db
 from vinylmon.errors import AudioDataError, WeightsError
 from vinylmon.models.bundle import load_bundle
 from vinylmon.models.detector import DetectorOutput, build_detector, decode, refine_events
 from vinylmon.models.device import select_device
 from vinylmon.models.grader import build_grader
-from vinylmon.models.measured import CLICK_FLOOR_DB, Event
+from vinylmon.models.measured import CLICK_FLOOR_DB, Event, confirm_skips
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 #: Event post-processing used when a bundle's meta.json does not say.
@@ -142,6 +143,8 @@ class ExcerptAnalysis:
     noise_db : float
         The detector's surface-noise estimate over the excerpt, dB re L.
     analysed_s : float
+    skips : list of Repeat
+        Groove repeats at a revolution period that start with a landing tick.
     """
 
     events: list[Event]
@@ -152,6 +155,7 @@ class ExcerptAnalysis:
     program_level_db: float
     noise_db: float
     analysed_s: float
+    skips: list = field(default_factory=list)
 
 
 def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
@@ -196,8 +200,9 @@ def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
             events.append(Event((s + e.start) / sr, (s + e.end) / sr, e.channel,
                                 e.peak_db + offset, e.prob))
     noise_db = float(10 * np.log10(np.mean(noise_power))) if noise_power else float("-inf")
+    skips = confirm_skips(find_repeats(x, sample_rate=sr), events) if live.any() else []
     return ExcerptAnalysis(events, outs, starts, levels, silent, program, noise_db,
-                           float(lengths[live].sum()) / sr)
+                           float(lengths[live].sum()) / sr, skips)
 
 
 def crackle_rate(analysis: ExcerptAnalysis, source: str = "events") -> float | None:

@@ -15,11 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vinylmon.audio.simulate import CLICK_FLOOR_DB
-from vinylmon.rubric import Quantities, RubricGrade, grade_quantities
+from vinylmon.rubric import PERIOD_TOLERANCE, RPMS, Quantities, RubricGrade, grade_quantities
 
-#: Revolution periods looked for (33 1/3, 45, 78 rpm), +-3 % (GRADING.md).
-RPMS = (100.0 / 3.0, 45.0, 78.0)
-PERIOD_TOLERANCE = 0.03
 MIN_SCRATCH_TICKS = 3
 #: Ticks of one scratch come from the same groove damage: similar in level.
 SCRATCH_LEVEL_SPREAD_DB = 6.0
@@ -96,6 +93,23 @@ def find_scratches(events: Sequence[Event], *, rpms: Sequence[float] = RPMS,
         measured = float(np.median(np.diff(ticks)))
         out.append(Scratch(ticks, measured, rpm, float(max(peaks[j] for j in chain))))
     return tuple(sorted(out, key=lambda s: s.ticks[0]))
+
+
+#: A groove repeat counts as a skip when a click-loud event lands this close to its start.
+SKIP_TICK_S = 0.25
+
+
+def confirm_skips(repeats: Sequence, events: Sequence[Event], *,
+                  min_similarity: float = 0.95) -> list:
+    """The repeats (:class:`vinylmon.audio.skips.Repeat`) that are skips.
+
+    Music can repeat itself at a revolution period too; a skip is a repeat at
+    least ``min_similarity`` alike whose start has the stylus's landing tick: a
+    click-loud event within :data:`SKIP_TICK_S`.
+    """
+    ticks = np.array([e.start_s for e in events if e.peak_db >= CLICK_FLOOR_DB])
+    return [r for r in repeats if r.similarity >= min_similarity
+            and np.any(np.abs(ticks - r.start_s) <= SKIP_TICK_S)]
 
 
 def measure(events: Sequence[Event], *, analysed_s: float, noise_db: float,

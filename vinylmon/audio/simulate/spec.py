@@ -10,9 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from vinylmon.rubric import CLICK_LIMITS, CRACKLE_LIMITS, GRADES, NOISE_LIMITS
-
-RPMS = (100.0 / 3.0, 45.0, 78.0)
+from vinylmon.rubric import CLICK_LIMITS, CRACKLE_LIMITS, GRADES, NOISE_LIMITS, RPMS
 
 
 @dataclass(frozen=True, slots=True)
