@@ -260,9 +260,8 @@ def main(argv=None) -> int:
                            n=n, hop=hop, offsets=(0, n // 2), device=device)
     val = build_cache(model, load_split(args.corpus, "val"), args.out / "cache-val",
                       n=n, hop=hop, offsets=(0,), device=device)
-    per_channel = config.mel.n_mels + config.subframes * len(config.bands_hz) + 1
     batches = Prefetcher(batch_maker(features, batch=args.batch, seed=args.seed * 100003 + step,
-                                     per_channel=per_channel))
+                                     per_channel=config.channel_features))
     log = CurveLog(args.out / "log.csv", ["step", "time", "lr", "loss", "cls", "noise", "count",
                                           "imp", "click", "level", "val_loss", "val_acc"])
     model.train()

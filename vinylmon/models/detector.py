@@ -48,6 +48,18 @@ class DetectorConfig:
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1)
     kernel: int = 3
 
+    @property
+    def short_features(self) -> int:
+        """Input features per signal from the sub-frames: band and high-pass energies
+        of each sub-frame, and the frame's high-pass peak."""
+        return self.subframes * len(self.bands_hz) + 1
+
+    @property
+    def channel_features(self) -> int:
+        """Input features of the left (or right) channel: its log-mel, then its
+        sub-frame features. The side signal's sub-frame features come last."""
+        return self.mel.n_mels + self.short_features
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["dilations"] = list(self.dilations)
@@ -97,9 +109,7 @@ class DefectDetector(nn.Module):
         super().__init__()
         self.config = c = config or DetectorConfig()
         self.frontend = MelFrontend(c.mel)
-        n_bands = len(c.bands_hz) - 1
-        short = c.subframes * (n_bands + 1) + 1  # band energies, high-pass energies, peak
-        n_in = 2 * (c.mel.n_mels + short) + short  # left, right; the side signal L - R
+        n_in = 2 * c.channel_features + c.short_features  # left, right; the side L - R
         sub_hop = c.mel.hop_length // c.subframes
         self._short_fft = 2 * sub_hop
         freqs = np.arange(self._short_fft // 2 + 1) * c.mel.sample_rate / self._short_fft
