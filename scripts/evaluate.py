@@ -145,7 +145,7 @@ def score_detector(runs, *, threshold: float, min_ratio: float, det: Detector):
     grades: dict[str, list] = {"events": [], "head": []}
     for clip, x, base in runs:
         a = analyse_excerpt(x, det, threshold=threshold, min_ratio=min_ratio,
-                            outputs=base.outputs)
+                            outputs=base.outputs, repeats=base.repeats)
         spans = np.array([[round(e.start_s * SR), round(e.end_s * SR)] for e in a.events],
                          dtype=np.int64).reshape(-1, 2)
         is_click = np.array([e.peak_db >= CLICK_FLOOR_DB for e in a.events], bool)

@@ -143,8 +143,10 @@ class ExcerptAnalysis:
     noise_db : float
         The detector's surface-noise estimate over the excerpt, dB re L.
     analysed_s : float
+    repeats : list of Repeat
+        Audio that repeats the previous revolution (music may do so too).
     skips : list of Repeat
-        Groove repeats at a revolution period that start with a landing tick.
+        The repeats that start with a landing tick: skips.
     """
 
     events: list[Event]
@@ -155,17 +157,19 @@ class ExcerptAnalysis:
     program_level_db: float
     noise_db: float
     analysed_s: float
+    repeats: list = field(default_factory=list)
     skips: list = field(default_factory=list)
 
 
 def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
                     threshold: float | None = None, min_ratio: float | None = None,
-                    outputs: list[DetectorOutput] | None = None) -> ExcerptAnalysis:
+                    outputs: list[DetectorOutput] | None = None,
+                    repeats: list | None = None) -> ExcerptAnalysis:
     """Run the detector over ``audio`` (2, samples) in back-to-back windows.
 
     The last partial window is padded with zeros for the model and its events
-    kept only inside the audio. ``outputs`` from an earlier call skip the model
-    (to try other post-processing).
+    kept only inside the audio. ``outputs`` and ``repeats`` from an earlier call
+    skip the model and the repeat search (to try other post-processing).
     """
     x = np.asarray(audio, dtype=np.float32)
     sr = detector.sample_rate
@@ -200,9 +204,11 @@ def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
             events.append(Event((s + e.start) / sr, (s + e.end) / sr, e.channel,
                                 e.peak_db + offset, e.prob))
     noise_db = float(10 * np.log10(np.mean(noise_power))) if noise_power else float("-inf")
-    skips = confirm_skips(find_repeats(x, sample_rate=sr), events) if live.any() else []
+    if repeats is None:
+        repeats = find_repeats(x, sample_rate=sr) if live.any() else []
     return ExcerptAnalysis(events, outs, starts, levels, silent, program, noise_db,
-                           float(lengths[live].sum()) / sr, skips)
+                           float(lengths[live].sum()) / sr, repeats,
+                           confirm_skips(repeats, events))
 
 
 def crackle_rate(analysis: ExcerptAnalysis, source: str = "events") -> float | None:
