@@ -97,3 +97,20 @@ def test_refine_separates_two_ticks_in_one_frame(rng):
     assert len(starts) == 2
     assert abs(starts[0] - 20_000) <= 44 and abs(starts[1] - 20_150) <= 44
     assert all(e.channel is None for e in events)  # in both channels
+
+
+def test_refine_impulse_threshold_apart_from_click_threshold(rng):
+    """A faint impulse the click head does not flag becomes an event only while the
+    impulse threshold lets it; 1.0 keeps click-loud detections alone."""
+    n = SR
+    x = (rng.normal(size=(2, n)) * 0.002).astype(np.float32)
+    x[:, 20_000] += 0.3
+    frames = n // 256 + 1
+    hot = [(20_000 + 128) // 256]
+    imp = np.zeros(frames, np.float32)
+    imp[hot] = 0.95
+    out = DetectorOutput(np.full(5, 0.2), -60.0, 0.0, 0.0, imp, np.zeros(frames, np.float32),
+                         np.full(frames, -20.0, np.float32), 256)
+    assert len(refine_events(x, out, threshold=0.9)) == 1  # impulse threshold = threshold
+    assert refine_events(x, out, threshold=0.9, impulse_threshold=1.0) == []
+    assert refine_events(x, out, threshold=0.9, impulse_threshold=0.99) == []

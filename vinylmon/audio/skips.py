@@ -41,6 +41,34 @@ class Repeat:
     similarity: float
 
 
+def _match_blocks(y: np.ndarray, starts: np.ndarray, *, block: int, lag: int, span: int,
+                  floor: float, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Best normalised correlation of each block with the audio ``lag +- span`` earlier.
+
+    Returns ``(similarity, lag)`` per block start, both ``(len(starts),)``; blocks
+    quieter than ``floor`` (RMS) get similarity 0. All blocks of a chunk share one
+    batched FFT.
+    """
+    sims, lags = np.zeros(len(starts)), np.zeros(len(starts))
+    width = block + 2 * span
+    n_fft = 1 << int(np.ceil(np.log2(width + block)))
+    for c0 in range(0, len(starts), chunk):
+        t = starts[c0:c0 + chunk]
+        a = y[t[:, None] + np.arange(block)]  # (k, block)
+        ref = y[(t - lag - span)[:, None] + np.arange(width)]  # (k, width)
+        na = np.sqrt(np.sum(a * a, axis=1))
+        corr = np.fft.irfft(np.fft.rfft(ref, n_fft) * np.conj(np.fft.rfft(a, n_fft)),
+                            n_fft)[:, :2 * span + 1]
+        cs = np.concatenate([np.zeros((len(t), 1)), np.cumsum(ref * ref, axis=1)], axis=1)
+        energy = cs[:, block:block + 2 * span + 1] - cs[:, :2 * span + 1]
+        ncc = corr / (na[:, None] * np.sqrt(np.maximum(energy, 1e-20)) + 1e-30)
+        j = np.argmax(ncc, axis=1)
+        loud = na / np.sqrt(block) >= floor
+        sims[c0:c0 + chunk] = np.where(loud, ncc[np.arange(len(t)), j], 0.0)
+        lags[c0:c0 + chunk] = np.where(loud, lag + span - j, 0.0)
+    return sims, lags
+
+
 def find_repeats(audio: np.ndarray, *, sample_rate: int, rpms: tuple[float, ...] = RPMS,
                  min_similarity: float = 0.9, min_fraction: float = 0.5) -> list[Repeat]:
     """Stretches of at least ``min_fraction`` of a revolution that repeat the previous one.
@@ -80,19 +108,8 @@ def find_repeats(audio: np.ndarray, *, sample_rate: int, rpms: tuple[float, ...]
         period = 60.0 / rpm * RATE
         span = int(np.ceil(period * PERIOD_TOLERANCE))
         starts = np.arange(int(period) + span, len(y) - block, hop)
-        sims, lags = np.zeros(len(starts)), np.zeros(len(starts))
-        for i, t in enumerate(starts):
-            a = y[t:t + block]
-            na = np.sqrt(np.sum(a * a))
-            if na / np.sqrt(block) < floor:
-                continue
-            lo = t - int(period) - span
-            ref = y[lo:lo + block + 2 * span]
-            corr = signal.correlate(ref, a, mode="valid", method="fft")
-            energy = np.convolve(ref * ref, np.ones(block), mode="valid")
-            ncc = corr / (na * np.sqrt(np.maximum(energy, 1e-20)))
-            j = int(np.argmax(ncc))
-            sims[i], lags[i] = ncc[j], t - (lo + j)
+        sims, lags = _match_blocks(y, starts, block=block, lag=int(period), span=span,
+                                   floor=floor)
         good = sims >= min_similarity
         edges = np.flatnonzero(np.diff(np.concatenate([[0], good.astype(np.int8), [0]])))
         for a0, a1 in zip(edges[::2], edges[1::2], strict=True):

@@ -261,12 +261,12 @@ class SampleEvent:
 
 
 def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 0.5,
-                  min_ratio: float = 6.0, stereo_db: float = 6.0,
-                  max_per_frame: int = 4) -> list[SampleEvent]:
+                  impulse_threshold: float | None = None, min_ratio: float = 6.0,
+                  stereo_db: float = 6.0, max_per_frame: int = 4) -> list[SampleEvent]:
     """Place detections on their damaged samples.
 
-    Frames whose impulse or click-loud probability exceeds ``threshold`` form
-    regions; in each,
+    Frames whose click-loud probability exceeds ``threshold``, or whose impulse
+    probability exceeds ``impulse_threshold``, form regions; in each,
     the high-pass residual's peaks that stand ``min_ratio`` times above the
     residual's local median magnitude (and at least 1 ms apart) become events.
     An event spans the samples where the residual stays above a fifth of its peak.
@@ -278,7 +278,9 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
     audio : np.ndarray, shape (2, samples)
         The window the detector saw.
     out : DetectorOutput
-    threshold, min_ratio, stereo_db, max_per_frame : keyword-only
+    threshold, impulse_threshold, min_ratio, stereo_db, max_per_frame : keyword-only
+        ``impulse_threshold`` is ``threshold`` when None; 1.0 keeps only the
+        click-loud detections (crackle is then counted by the window head).
         ``stereo_db``: an event is in one channel when that channel's residual
         peak is this much above the other's, else in both.
 
@@ -289,7 +291,8 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
     x = np.asarray(audio, dtype=np.float64)
     n = x.shape[1]
     hop = out.hop
-    pos = np.maximum(out.impulse_prob, out.click_prob) > threshold
+    imp = threshold if impulse_threshold is None else impulse_threshold
+    pos = (out.click_prob > threshold) | (out.impulse_prob > imp)
     if not pos.any():
         return []
     hp = np.zeros_like(x)

@@ -30,7 +30,7 @@ from vinylmon.models.measured import CLICK_FLOOR_DB, Event, confirm_skips
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 #: Event post-processing used when a bundle's meta.json does not say.
-DEFAULT_POSTPROCESS = {"threshold": 0.5, "min_ratio": 6.0}
+DEFAULT_POSTPROCESS = {"threshold": 0.5, "impulse_threshold": None, "min_ratio": 6.0}
 
 
 def _check_windows(windows: Sequence[np.ndarray]) -> np.ndarray:
@@ -162,7 +162,8 @@ class ExcerptAnalysis:
 
 
 def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
-                    threshold: float | None = None, min_ratio: float | None = None,
+                    threshold: float | None = None, impulse_threshold: float | None = None,
+                    min_ratio: float | None = None,
                     outputs: list[DetectorOutput] | None = None,
                     repeats: list | None = None) -> ExcerptAnalysis:
     """Run the detector over ``audio`` (2, samples) in back-to-back windows.
@@ -191,6 +192,8 @@ def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
     program = float(10 * np.log10(power)) if live.any() else float("-inf")
     thr = detector.postprocess["threshold"] if threshold is None else threshold
     ratio = detector.postprocess["min_ratio"] if min_ratio is None else min_ratio
+    imp = detector.postprocess["impulse_threshold"] if impulse_threshold is None \
+        else impulse_threshold
     events: list[Event] = []
     noise_power = []
     for i, (s, w, out) in enumerate(zip(starts, windows, outs, strict=True)):
@@ -198,7 +201,8 @@ def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
             continue
         offset = levels[i] - program  # window level re L
         noise_power.append(10 ** ((out.noise_db + offset) / 10))
-        for e in refine_events(w, out, threshold=thr, min_ratio=ratio):
+        for e in refine_events(w, out, threshold=thr, impulse_threshold=imp,
+                               min_ratio=ratio):
             if e.start >= lengths[i]:
                 continue
             events.append(Event((s + e.start) / sr, (s + e.end) / sr, e.channel,
