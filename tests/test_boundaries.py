@@ -45,3 +45,15 @@ def test_models_import_no_qt_and_no_sounddevice():
     for path in sorted((PKG / "models").glob("*.py")):
         roots = imported_roots(path)
         assert not roots & {"PySide6", "pyqtgraph", "sounddevice"}, path
+
+
+def test_engine_imports_no_qt_and_its_report_pieces_no_torch():
+    for path in sorted((PKG / "engine").glob("*.py")):
+        roots = imported_roots(path)
+        assert not roots & {"PySide6", "pyqtgraph", "sounddevice"}, path
+    code = ("import sys, vinylmon.engine.html, vinylmon.engine.schema, "
+            "vinylmon.engine.cli_grade; "
+            "bad = [m for m in ('torch', 'torchaudio', 'PySide6') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -1,4 +1,4 @@
-"""Command line: ``vinylmon [listen|devices] ...``.
+"""Command line: ``vinylmon [listen|grade|devices] ...``.
 
 ``vinylmon`` alone starts the monitor. Until the desktop monitor exists it is the
 console monitor (``vinylmon listen``): one line per analysis window with its
@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--window-s", type=float, default=5.0, help="window length (s)")
     li.add_argument("--duration-s", type=float, default=None, help="stop after this long (s)")
     li.set_defaults(func=cmd_listen)
+
+    from vinylmon.engine.cli_grade import add_parser as add_grade
+    add_grade(sub)
     return p
 
 

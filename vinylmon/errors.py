@@ -42,3 +42,7 @@ class DeviceLostError(DeviceError):
 
 class WeightsError(VinylmonError):
     """A weights bundle is missing, damaged, tampered with or incompatible."""
+
+
+class ReportError(VinylmonError):
+    """A report does not follow vinylmon.report/1."""

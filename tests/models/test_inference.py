@@ -24,24 +24,6 @@ def detector():
     return Detector(device="cpu")
 
 
-def music(rng, seconds=10.0):
-    """Seeded synthetic 'music': decaying harmonic notes over a soft pad, stereo.
-
-    Each note rises over 5 ms, as an instrument's does: a note that starts at
-    full slope is itself a click.
-    """
-    n = int(seconds * SR)
-    t = np.arange(n) / SR
-    x = 0.05 * np.sin(2 * np.pi * 110 * t) * (1 + 0.3 * np.sin(2 * np.pi * 0.25 * t))
-    for start in np.arange(0, seconds, 0.25):
-        f0 = 220 * 2 ** (rng.integers(0, 12) / 12)
-        seg = t[int(start * SR):] - start
-        note = sum(np.sin(2 * np.pi * f0 * h * seg) / h for h in range(1, 6))
-        attack = np.sin(0.5 * np.pi * np.minimum(seg / 0.005, 1.0)) ** 2
-        x[int(start * SR):] += 0.08 * note * np.exp(-seg * 6) * attack
-    return np.stack([x, np.roll(x, 200)]).astype(np.float32)
-
-
 def test_bundles_carry_their_metadata():
     total = 0
     for name in ("detector", "grader"):
@@ -52,8 +34,8 @@ def test_bundles_carry_their_metadata():
     assert total < 20e6
 
 
-def test_detector_hears_clicks_within_1ms(detector, rng):
-    clean = music(rng)
+def test_detector_hears_clicks_within_1ms(detector, music):
+    clean = music()
     spec = DamageSpec(seed=7, clicks=ClickSpec(rate_per_min=60.0, peak_db=(0.0, 12.0)))
     d = simulate(clean, spec)
     truth = [i for i in d.truth.impulses if i.peak_db >= -10]
@@ -67,14 +49,14 @@ def test_detector_hears_clicks_within_1ms(detector, rng):
     assert len(a.events) <= len(truth) + 3
 
 
-def test_clean_synthetic_music_has_few_events(detector, rng):
-    a = analyse_excerpt(music(rng), detector)
+def test_clean_synthetic_music_has_few_events(detector, music):
+    a = analyse_excerpt(music(), detector)
     assert len(a.events) <= 1
 
 
-def test_grader_runs(rng):
+def test_grader_runs(music):
     g = LearnedGrader(device="cpu")
-    p = g.run([music(rng, 5.0)])
+    p = g.run([music(5.0)])
     assert p.shape == (1, len(GRADES))
     assert p.sum() == pytest.approx(1.0, abs=1e-4)
 

@@ -33,6 +33,10 @@ FRAME_OUTPUTS = ("impulse", "click", "level_db")
 #: Window regression outputs (after the class logits).
 WINDOW_REGRESSION = ("noise_db", "log1p_clicks", "log1p_impulses")
 LEVEL_SCALE_DB = 20.0
+#: A weaker residual peak (below TAIL_RATIO of an event's) within TAIL_S after the
+#: event's end is that event's ringing (a damped groove resonance), not a new event.
+TAIL_S = 0.02
+TAIL_RATIO = 0.3
 NOISE_OFFSET_DB = -60.0
 
 
@@ -269,7 +273,8 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
     probability exceeds ``impulse_threshold``, form regions; in each,
     the high-pass residual's peaks that stand ``min_ratio`` times above the
     residual's local median magnitude (and at least 1 ms apart) become events.
-    An event spans the samples where the residual stays above a fifth of its peak.
+    An event spans the samples where the residual stays above a fifth of its peak;
+    weaker peaks in the :data:`TAIL_S` after it are its ringing.
     Its level is the level head's, kept on the side of the click boundary
     (:data:`CLICK_FLOOR_DB` re the window) that the click-loud head chose.
 
@@ -300,6 +305,7 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
     edges = np.flatnonzero(np.diff(np.concatenate([[0], pos.astype(np.int8), [0]])))
     gap = 44  # 1 ms at 44.1 kHz
     events: list[SampleEvent] = []
+    accepted: list[tuple[int, float]] = []  # (end sample, residual peak) of each event
     for f0, f1 in zip(edges[::2], edges[1::2], strict=True):
         # frame f of a centred STFT covers samples around f*hop
         a = max(0, f0 * hop - hop)
@@ -316,6 +322,12 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
             peak = masked[i]
             if peak < min_ratio:
                 break
+            size = float(hp[:, a + i].max())  # the residual's own peak, not re background
+            tail = any(0 <= a + i - end < TAIL_S * 44100 and size < TAIL_RATIO * p
+                       for end, p in accepted)
+            if tail:  # the ringing of a stronger event just before: part of it
+                taken[max(0, i - gap):i + gap] = True
+                continue
             budget -= 1
             lo = i
             while lo > 0 and i - lo < 2 * gap and comb[lo - 1] > peak / 5:
@@ -324,6 +336,7 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
             while hi < b - a and hi - i < 8 * gap and comb[hi] > peak / 5:
                 hi += 1
             taken[max(0, lo - gap):min(b - a, hi + gap)] = True
+            accepted.append((a + hi, size))
             l0 = rel[0, max(0, i - 22):i + 23].max()
             l1 = rel[1, max(0, i - 22):i + 23].max()
             ratio_db = 20 * np.log10((l0 + 1e-12) / (l1 + 1e-12))

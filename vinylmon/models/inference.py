@@ -71,7 +71,7 @@ class Detector:
     """
 
     def __init__(self, folder: str | os.PathLike | None = None, *, device: str | None = None,
-                 batch: int = 8):
+                 batch: int = 2):
         self.folder = Path(folder) if folder else WEIGHTS_DIR / "detector"
         self.device = select_device(device)
         state, self.meta = load_bundle(self.folder)
@@ -102,7 +102,7 @@ class LearnedGrader:
     """The wav2vec2 grader bundle: per-window grade probabilities."""
 
     def __init__(self, folder: str | os.PathLike | None = None, *, device: str | None = None,
-                 batch: int = 8):
+                 batch: int = 2):
         self.folder = Path(folder) if folder else WEIGHTS_DIR / "grader"
         self.device = select_device(device)
         state, self.meta = load_bundle(self.folder)

@@ -22,6 +22,8 @@ MIN_SCRATCH_TICKS = 3
 SCRATCH_LEVEL_SPREAD_DB = 6.0
 #: Only impulses this loud (re L) are considered as scratch ticks.
 SCRATCH_MIN_PEAK_DB = -20.0
+#: Revolutions in a row whose tick may go undetected inside a train.
+MAX_MISSING_TICKS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +55,15 @@ class Measurement:
 
 
 def find_scratches(events: Sequence[Event], *, rpms: Sequence[float] = RPMS,
-                   tolerance: float = PERIOD_TOLERANCE,
-                   min_ticks: int = MIN_SCRATCH_TICKS) -> tuple[Scratch, ...]:
+                   tolerance: float = PERIOD_TOLERANCE, min_ticks: int = MIN_SCRATCH_TICKS,
+                   max_missing: int = MAX_MISSING_TICKS) -> tuple[Scratch, ...]:
     """Trains of impulses one revolution apart for >= ``min_ticks`` revolutions.
 
     Each event belongs to at most one train; longer trains win. Candidates are
     events at or above L - 20 dB whose levels stay within 6 dB of the train's
-    first tick.
+    first tick. A train may bridge up to ``max_missing`` revolutions in a row
+    whose tick was not detected (the next tick then lies that many periods on,
+    within the tolerance of each).
     """
     cand = sorted((e for e in events if e.peak_db >= SCRATCH_MIN_PEAK_DB),
                   key=lambda e: e.start_s)
@@ -71,13 +75,18 @@ def find_scratches(events: Sequence[Event], *, rpms: Sequence[float] = RPMS,
         for i in range(len(cand)):
             chain, t = [i], times[i]
             while True:
-                lo = np.searchsorted(times, t + period * (1 - tolerance))
-                hi = np.searchsorted(times, t + period * (1 + tolerance), side="right")
-                nxt = [j for j in range(lo, hi)
-                       if abs(peaks[j] - peaks[i]) <= SCRATCH_LEVEL_SPREAD_DB]
-                if not nxt:
+                j = None
+                for steps in range(1, max_missing + 2):
+                    lo = np.searchsorted(times, t + steps * period * (1 - tolerance))
+                    hi = np.searchsorted(times, t + steps * period * (1 + tolerance),
+                                         side="right")
+                    nxt = [k for k in range(lo, hi)
+                           if abs(peaks[k] - peaks[i]) <= SCRATCH_LEVEL_SPREAD_DB]
+                    if nxt:
+                        j = min(nxt, key=lambda k: abs(times[k] - t - steps * period))
+                        break
+                if j is None:
                     break
-                j = min(nxt, key=lambda j: abs(times[j] - t - period))
                 chain.append(j)
                 t = times[j]
             if len(chain) >= min_ticks:
@@ -85,12 +94,13 @@ def find_scratches(events: Sequence[Event], *, rpms: Sequence[float] = RPMS,
     found.sort(key=lambda f: -len(f[0]))
     used: set[int] = set()
     out = []
-    for chain, _period, rpm in found:
+    for chain, period, rpm in found:
         if used.intersection(chain):
             continue
         used.update(chain)
         ticks = tuple(float(times[j]) for j in chain)
-        measured = float(np.median(np.diff(ticks)))
+        steps = np.diff(ticks)
+        measured = float(np.median(steps / np.maximum(1, np.round(steps / period))))
         out.append(Scratch(ticks, measured, rpm, float(max(peaks[j] for j in chain))))
     return tuple(sorted(out, key=lambda s: s.ticks[0]))
 

@@ -16,6 +16,7 @@ from vinylmon.audio.simulate.core import (
     program_level,
     simulate,
 )
+from vinylmon.audio.simulate.music import synthetic_music
 from vinylmon.audio.simulate.noise import NoiseBank, find_impulses
 from vinylmon.audio.simulate.spec import (
     ClickSpec,
@@ -33,4 +34,5 @@ __all__ = [
     "CLICK_FLOOR_DB", "COUNT_FLOOR_DB", "ClickSpec", "CrackleSpec", "DamageSpec", "Damaged",
     "Impulse", "MicSpec", "NoiseBank", "NoiseSpec", "ScratchSpec", "ScratchTruth", "SkipSpec",
     "SkipTruth", "Truth", "WowSpec", "find_impulses", "program_level", "random_spec", "simulate",
+    "synthetic_music",
 ]

@@ -1,0 +1,84 @@
+"""Bad input to the engine and to ``vinylmon grade``: clear errors, nothing lost."""
+
+import argparse
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vinylmon.audio.simulate import synthetic_music
+from vinylmon.cli import main
+from vinylmon.engine.cli_grade import parse_rpm
+from vinylmon.engine.engine import Engine
+from vinylmon.engine.report import build_report
+from vinylmon.engine.session import Session
+from vinylmon.errors import AudioDataError, AudioFileError
+
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine(device="cpu", grader=False)
+
+
+def test_missing_file(engine, tmp_path):
+    with pytest.raises(AudioFileError):
+        engine.grade_file(tmp_path / "nope.flac")
+
+
+def test_nan_samples(engine, tmp_path):
+    x = synthetic_music(np.random.default_rng(0), 6.0)
+    x[0, 3 * SR] = np.nan
+    sf.write(tmp_path / "nan.wav", x.T, SR, subtype="FLOAT")
+    with pytest.raises(AudioDataError, match="NaN"):
+        engine.grade_file(tmp_path / "nan.wav")
+
+
+def test_silent_file_has_nothing_to_grade(engine, tmp_path):
+    sf.write(tmp_path / "silent.flac", np.zeros((6 * SR, 2)), SR)
+    result = engine.grade_file(tmp_path / "silent.flac")
+    assert result.state.grade is None and all(w.silent for w in result.windows)
+    with pytest.raises(AudioDataError, match="silent"):
+        build_report(result.state, result.windows, input_name="silent.flac", sample_rate=SR,
+                     channels=2, duration_s=6.0, models=engine.models())
+
+
+def test_silent_file_fails_in_the_cli_with_one_line(tmp_path, capsys):
+    sf.write(tmp_path / "silent.flac", np.zeros((6 * SR, 2)), SR)
+    assert main(["grade", str(tmp_path / "silent.flac"), "--no-grader", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "silent" in err and "Traceback" not in err
+
+
+def test_empty_folder(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["grade", str(tmp_path / "empty")]) == 2
+    assert "no audio files" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["7", "250", "fast", "-45"])
+def test_bad_rpm(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_rpm(text)
+
+
+def test_bad_rpm_in_the_cli_exits_2(tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["grade", str(tmp_path / "x.flac"), "--rpm", "fast"])
+    assert exc.value.code == 2
+
+
+def test_session_refuses_a_bad_rpm():
+    with pytest.raises(ValueError, match="rpm"):
+        Session(rpm=1000.0)
+
+
+def test_unwritable_report_folder_fails_that_file_only(tmp_path, capsys):
+    sf.write(tmp_path / "a.flac", synthetic_music(np.random.default_rng(0), 6.0).T, SR)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    code = main(["grade", str(tmp_path / "a.flac"), "--json", str(blocker / "a.json"),
+                 "--no-grader", "--quiet", "--device", "cpu"])
+    assert code == 2
+    assert "a.flac" in capsys.readouterr().err

@@ -1,0 +1,178 @@
+"""``vinylmon grade``: grade recordings from the command line.
+
+For each file (a folder stands for the audio files in it): a progress bar on
+stderr, then one line of the summary table on stdout; ``--json``/``--html``
+write the report of REPORT.md and the seller's HTML page. One bad file does not
+stop the others; the exit status is 2 if any file failed, 3 if vinylmon itself
+failed on one (the traceback goes to the log file), else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from vinylmon.errors import AudioFileError, VinylmonError
+
+log = logging.getLogger("vinylmon")
+
+AUDIO_SUFFIXES = {".flac", ".wav", ".wave", ".aif", ".aiff", ".ogg", ".oga", ".opus", ".mp3",
+                  ".w64", ".caf", ".rf64"}
+
+
+def parse_rpm(text: str | None) -> float | None:
+    """``33``, ``33.3``, ``33 1/3``, ``45``, ``78`` (or any speed 10-100) to rpm; None/auto."""
+    if text is None or text.strip().lower() in ("", "auto"):
+        return None
+    t = text.strip().replace("⅓", " 1/3")
+    try:
+        if " 1/3" in t:
+            value = float(t.split()[0]) + 1 / 3
+        else:
+            value = float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a speed: {text!r} (33, 45, 78 or auto)") from None
+    if 33.0 <= value < 34.0:
+        value = 100.0 / 3.0
+    if not 10.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"speed {value:g} rpm is outside 10-100")
+    return value
+
+
+def expand_inputs(paths: Sequence[str]) -> list[Path]:
+    """Files as given; a folder gives its audio files (recursively, sorted)."""
+    out: list[Path] = []
+    for text in paths:
+        p = Path(text)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file()
+                           and f.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                raise AudioFileError(p, "no audio files in this folder")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def _target(option: str | None, src: Path, suffix: str, many: bool) -> Path | None:
+    """Where a file's report goes: the path given, or ``<folder>/<stem><suffix>`` for many."""
+    if option is None:
+        return None
+    p = Path(option)
+    if many or p.is_dir():
+        p.mkdir(parents=True, exist_ok=True)
+        return p / (src.stem + suffix)
+    return p
+
+
+class Progress:
+    """A progress bar on a stream: redrawn in place on a terminal, 10 % lines otherwise."""
+
+    def __init__(self, name: str, stream=None, width: int = 30):
+        self.name = name
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.width = width
+        self._last = -1
+
+    def __call__(self, done_s: float, total_s: float) -> None:
+        frac = 0.0 if total_s <= 0 else min(1.0, done_s / total_s)
+        if self.tty:
+            n = int(frac * self.width)
+            self.stream.write(f"\r{self.name[:40]:40s} [{'#' * n}{'.' * (self.width - n)}] "
+                              f"{frac:4.0%} {done_s / 60:5.1f}/{total_s / 60:.1f} min")
+            if frac >= 1.0:
+                self.stream.write("\n")
+        else:
+            step = int(frac * 10)
+            if step > self._last:
+                self._last = step
+                self.stream.write(f"{self.name}: {frac:.0%} ({done_s:.0f} of {total_s:.0f} s)\n")
+        self.stream.flush()
+
+
+def _row(name: str, report: dict, wall_s: float) -> str:
+    s = report["summary"]
+    m = s["measured"]
+    n = "n/a" if m["surface_noise_db"] is None else f"{m['surface_noise_db']:.1f}"
+    speed = report["duration_s"] / wall_s if wall_s > 0 else float("inf")
+    return (f"{name[:32]:32s} {report['duration_s'] / 60:6.1f} {s['grade']:>4s} "
+            f"{s['confidence']:5.0%} {m['clicks_per_min']:7.1f} {m['crackle_per_s']:7.2f} "
+            f"{n:>6s} {m['scratches']:3d} {m['skips']:3d} {len(report['events']):6d} "
+            f"{speed:6.0f}x  {s['reasons'][0]}")
+
+
+HEADER = (f"{'file':32s} {'min':>6s} {'grade':>4s} {'conf':>5s} {'clk/min':>7s} {'crk/s':>7s} "
+          f"{'noise':>6s} {'scr':>3s} {'skp':>3s} {'events':>6s} {'speed':>7s}  reason")
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from vinylmon.engine.engine import Engine
+    from vinylmon.engine.html import render_html
+    from vinylmon.engine.report import build_report, write_report
+
+    files = expand_inputs(args.files)
+    many = len(files) > 1
+    if args.json == "-" and many:
+        raise VinylmonError("--json - prints one report; give a folder for several files")
+    engine = Engine(device=args.device, grader=False if args.no_grader else None)
+    if args.json != "-":
+        print(HEADER, flush=True)
+    status = 0
+    for f in files:
+        try:
+            result = engine.grade_file(f, rpm=args.rpm,
+                                       progress=None if args.quiet else Progress(f.name))
+            report = build_report(result.state, result.windows, input_name=f.name,
+                                  sample_rate=result.sample_rate, channels=result.channels,
+                                  duration_s=result.duration_s, models=engine.models())
+            if args.json == "-":
+                json.dump(report, sys.stdout, indent=1, allow_nan=False)
+                sys.stdout.write("\n")
+            elif (out := _target(args.json, f, ".json", many)) is not None:
+                write_report(report, out)
+            if (out := _target(args.html, f, ".html", many)) is not None:
+                sp = result.spectrogram
+                page = render_html(report, spectrogram_db=sp.db, spectrogram_freqs_hz=sp.freqs_hz,
+                                   spectrogram_hop_s=sp.hop_s)
+                tmp = out.with_name(out.name + ".part")
+                tmp.write_text(page, encoding="utf-8")
+                tmp.replace(out)
+            if args.json != "-":
+                print(_row(f.name, report, result.wall_s), flush=True)
+        except VinylmonError as exc:
+            log.info("grade %s: %s", f, exc)
+            print(f"vinylmon: {f}: {exc}", file=sys.stderr, flush=True)
+            status = max(status, 2)
+        except OSError as exc:  # e.g. the report folder is not writable
+            log.info("grade %s: %s", f, exc)
+            print(f"vinylmon: {f}: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr,
+                  flush=True)
+            status = max(status, 2)
+        except Exception:
+            log.exception("internal error grading %s", f)
+            print(f"vinylmon: {f}: internal error; details were written to the log",
+                  file=sys.stderr, flush=True)
+            status = 3
+    return status
+
+
+def add_parser(sub) -> None:
+    g = sub.add_parser("grade", help="grade recordings: summary table, JSON and HTML reports",
+                       description=__doc__.split("\n")[0])
+    g.add_argument("files", nargs="+", metavar="FILE", help="audio files or folders")
+    g.add_argument("--rpm", type=parse_rpm, default=None,
+                   help="record speed: 33, 45, 78 (default: estimated)")
+    g.add_argument("--json", metavar="OUT",
+                   help="write the JSON report here (a folder for several files; - for stdout)")
+    g.add_argument("--html", metavar="OUT",
+                   help="write the HTML report here (a folder for several files)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    g.add_argument("--no-grader", action="store_true", help="skip the learned grader")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_grade)

@@ -1,0 +1,357 @@
+"""The analysis engine: windows in, analysed windows and a graded session out.
+
+One engine serves both faces of vinylmon. :meth:`Engine.grade_file` streams a
+recording through the silence gate, the detector and the learned grader in
+batches and returns the side's report; :class:`LiveAnalyser` runs the same
+analysis on a worker thread for live input, dropping the oldest windows (and
+counting them) when inference falls behind. No Qt here: the GUI adapts the
+callbacks to signals.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vinylmon.audio.gate import SilenceGate
+from vinylmon.audio.io import audio_info
+from vinylmon.audio.skips import RepeatBuffer
+from vinylmon.audio.types import ANALYSIS_RATE, Window
+from vinylmon.audio.windowing import DEFAULT_WINDOW_S, file_windows
+from vinylmon.engine.grading import learned_weight
+from vinylmon.engine.session import Session, SessionState
+from vinylmon.engine.types import AnalysedWindow, Impulse
+from vinylmon.models.detector import refine_events
+from vinylmon.models.inference import Detector, LearnedGrader
+
+#: Spectrogram picture: columns every SPEC_HOP_S, SPEC_BANDS log-spaced bands.
+SPEC_HOP_S = 0.25
+SPEC_BANDS = 64
+SPEC_FFT = 2048
+
+
+@dataclass(frozen=True)
+class Spectrogram:
+    """A coarse spectrogram of a side, for pictures: ``db`` is (bands, columns)."""
+
+    db: np.ndarray
+    freqs_hz: np.ndarray
+    hop_s: float
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """A graded recording: its session state, spectrogram and file facts."""
+
+    path: Path
+    state: SessionState
+    windows: tuple[AnalysedWindow, ...]
+    spectrogram: Spectrogram
+    sample_rate: int
+    channels: int
+    duration_s: float
+    wall_s: float
+
+
+class _SpectrogramBuilder:
+    def __init__(self, sample_rate: int):
+        self.sample_rate = sample_rate
+        freqs = np.fft.rfftfreq(SPEC_FFT, 1 / sample_rate)
+        edges = np.geomspace(30.0, min(20000.0, sample_rate / 2), SPEC_BANDS + 1)
+        self.freqs_hz = np.sqrt(edges[:-1] * edges[1:])
+        bands = np.stack([(freqs >= lo) & (freqs < hi) for lo, hi in zip(edges[:-1], edges[1:],
+                                                                          strict=True)], 1)
+        # bands narrower than a bin take the nearest bin
+        for j in np.flatnonzero(bands.sum(0) == 0):
+            bands[np.argmin(np.abs(freqs - self.freqs_hz[j])), j] = True
+        self._bands = bands.astype(np.float32) / bands.sum(0)
+        self._win = np.hanning(SPEC_FFT).astype(np.float32)
+        self.columns: list[np.ndarray] = []
+
+    def push(self, samples: np.ndarray) -> None:
+        mono = samples.mean(axis=0)
+        hop = int(SPEC_HOP_S * self.sample_rate)
+        starts = np.arange(0, max(1, len(mono) - SPEC_FFT + 1), hop)
+        if len(mono) < SPEC_FFT:
+            mono = np.pad(mono, (0, SPEC_FFT - len(mono)))
+        frames = mono[starts[:, None] + np.arange(SPEC_FFT)] * self._win
+        pw = np.abs(np.fft.rfft(frames, axis=1)) ** 2 / (self._win.sum() ** 2 / 4)
+        self.columns.append((10 * np.log10(pw @ self._bands + 1e-12)).T.astype(np.float32))
+
+    def result(self) -> Spectrogram:
+        db = np.concatenate(self.columns, axis=1) if self.columns else np.zeros((SPEC_BANDS, 0))
+        return Spectrogram(db, self.freqs_hz, SPEC_HOP_S)
+
+
+class Engine:
+    """Models and settings for analysing windows.
+
+    Parameters
+    ----------
+    detector : Detector, optional, keyword-only
+        Default: the shipped bundle.
+    grader : LearnedGrader or None or False, keyword-only
+        Default (None): the shipped bundle; False: no learned grader.
+    device : str or None, keyword-only
+        ``auto``, ``cpu`` or ``cuda`` for bundles loaded here.
+    gate : SilenceGate, optional, keyword-only
+    batch : int, keyword-only
+        Windows per model call.
+    grader_stride : int, keyword-only
+        When grading a file, the learned grader hears every ``grader_stride``-th
+        window (the others carry no ``grade_probs``); live input: every window.
+    """
+
+    def __init__(self, *, detector: Detector | None = None,
+                 grader: LearnedGrader | None | bool = None, device: str | None = None,
+                 gate: SilenceGate | None = None, batch: int = 8,
+                 grader_stride: int = 2) -> None:
+        self.detector = detector or Detector(device=device)
+        if grader is False:
+            self.grader = None
+        else:
+            self.grader = grader if isinstance(grader, LearnedGrader) else \
+                LearnedGrader(device=device)
+        self.gate = gate or SilenceGate()
+        self.batch = int(batch)
+        if self.batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        self.grader_stride = int(grader_stride)
+        if self.grader_stride < 1:
+            raise ValueError(f"grader_stride must be >= 1, got {grader_stride}")
+        exact = None
+        if self.grader is not None:
+            exact = self.grader.meta.get("metrics", {}).get("test", {}).get("grade", {}) \
+                .get("exact")
+        self.learned_weight = learned_weight(exact)
+        self.window_frames = int(self.detector.window_s * self.detector.sample_rate)
+
+    @property
+    def device(self) -> str:
+        return str(self.detector.device)
+
+    def models(self) -> dict:
+        """REPORT.md's ``models``: NAME@VERSION of each bundle, and the device."""
+        def tag(bundle):
+            return f"{bundle.meta['name']}@{bundle.meta.get('version', '?')}" if bundle else None
+        return {"detector": tag(self.detector), "grader": tag(self.grader),
+                "device": self.device}
+
+    def new_session(self, *, rpm: float | None = None) -> Session:
+        return Session(rpm=rpm, learned_weight=self.learned_weight)
+
+    def analyse(self, windows: Sequence[Window], *, grader_stride: int = 1
+                ) -> list[AnalysedWindow]:
+        """Gate (when not yet gated) and analyse windows at the detector's rate.
+
+        Short windows (the end of a file) are padded with zeros for the models;
+        their events stay inside the audio. The learned grader hears the windows
+        whose ``index`` is a multiple of ``grader_stride``.
+        """
+        sr = self.detector.sample_rate
+        n = self.window_frames
+        gated = [w if w.silent is not None else self.gate(w) for w in windows]
+        for w in gated:
+            if w.sample_rate != sr:
+                raise ValueError(f"window at {w.sample_rate} Hz; the detector needs {sr} Hz")
+        live = [w for w in gated if not w.silent]
+        padded = [np.pad(w.samples, ((0, 0), (0, n - w.frames))) if w.frames < n else
+                  np.asarray(w.samples[:, :n]) for w in live]
+        t0 = time.perf_counter()
+        outs = self.detector.run(padded) if padded else []
+        graded = [j for j, w in enumerate(live) if w.index % grader_stride == 0]
+        probs = {}
+        if graded and self.grader is not None:
+            probs = dict(zip(graded, self.grader.run([padded[j] for j in graded]), strict=True))
+        share = (time.perf_counter() - t0) / max(1, len(live))
+        by_id = {}
+        for j, (w, x, out) in enumerate(zip(live, padded, outs, strict=True)):
+            pp = self.detector.postprocess
+            imps = []
+            for e in refine_events(x, out, threshold=pp["threshold"],
+                                   impulse_threshold=pp["impulse_threshold"],
+                                   min_ratio=pp["min_ratio"]):
+                if e.start >= w.frames:
+                    continue
+                imps.append(Impulse(w.start_s + e.start / sr, w.start_s + min(e.end, w.frames) / sr,
+                                    e.channel, e.peak_db + w.level_db, e.prob))
+            by_id[id(w)] = AnalysedWindow(
+                w.index, w.start_s, w.end_s, False, w.level_db,
+                tuple(float(p) for p in out.class_probs),
+                tuple(float(p) for p in probs[j]) if j in probs else None,
+                out.noise_db, tuple(imps), share)
+        return [by_id.get(id(w)) or AnalysedWindow(w.index, w.start_s, w.end_s, True, w.level_db,
+                                                   None, None, float("nan"), (), 0.0)
+                for w in gated]
+
+    def grade_file(self, path: str | os.PathLike, *, rpm: float | None = None,
+                   progress: Callable[[float, float], None] | None = None) -> FileResult:
+        """Grade one recording end to end.
+
+        Parameters
+        ----------
+        path : path-like
+        rpm : float or None, keyword-only
+        progress : callable, keyword-only
+            Called as ``progress(done_s, total_s)`` after each batch.
+
+        Raises
+        ------
+        AudioFileError, AudioDataError
+            Unreadable, corrupt or unsupported files, NaN samples.
+        """
+        t0 = time.perf_counter()
+        p = Path(path)
+        info = audio_info(p)
+        self.gate.reset()
+        session = self.new_session(rpm=rpm)
+        repeats = RepeatBuffer(ANALYSIS_RATE)
+        spec = _SpectrogramBuilder(ANALYSIS_RATE)
+        total = info.duration_s
+        for batch in _batched(file_windows(p, window_s=self.detector.window_s), self.batch):
+            for w in batch:
+                repeats.push(w.samples)
+                spec.push(w.samples)
+            for a in self.analyse(batch, grader_stride=self.grader_stride):
+                session.add(a)
+            if progress is not None:
+                progress(min(total, batch[-1].end_s), total)
+        if any(not w.silent for w in session.windows):
+            session.set_repeats(repeats.find())
+        state = session.state()
+        return FileResult(p, state, tuple(session.windows), spec.result(), info.sample_rate,
+                          min(info.channels, 2), info.duration_s, time.perf_counter() - t0)
+
+
+def _batched(items: Iterable, n: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class LiveAnalyser:
+    """Analyse live windows on a worker thread, never falling behind.
+
+    A reader thread takes windows from ``windows`` (e.g. capture + windowing) into
+    a queue of at most ``max_pending``; when the queue is full the oldest window
+    is dropped and counted. The worker analyses one window at a time, updates the
+    session and calls ``on_window(analysed, state)``. Errors from either thread
+    end the run and go to ``on_error`` (e.g. a device that was unplugged).
+
+    Parameters
+    ----------
+    engine : Engine
+    windows : iterable of Window
+        Blocking source; ends when the input ends or is stopped.
+    on_window : callable(AnalysedWindow, SessionState), keyword-only
+    on_error : callable(Exception), keyword-only
+    rpm : float or None, keyword-only
+    max_pending : int, keyword-only
+    """
+
+    def __init__(self, engine: Engine, windows: Iterable[Window], *,
+                 on_window: Callable[[AnalysedWindow, SessionState], None],
+                 on_error: Callable[[Exception], None] | None = None,
+                 rpm: float | None = None, max_pending: int = 2) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {max_pending}")
+        self.engine = engine
+        self.session = engine.new_session(rpm=rpm)
+        self._windows = windows
+        self._on_window = on_window
+        self._on_error = on_error
+        self._queue: collections.deque[Window] = collections.deque()
+        self._max = max_pending
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._source_done = False
+        self._repeats: RepeatBuffer | None = None
+        self.error: Exception | None = None
+        self._threads = [threading.Thread(target=self._read, name="vinylmon-reader", daemon=True),
+                         threading.Thread(target=self._work, name="vinylmon-worker", daemon=True)]
+
+    @property
+    def dropped_windows(self) -> int:
+        return self.session.dropped_windows
+
+    def start(self) -> LiveAnalyser:
+        self.engine.gate.reset()
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self, *, timeout_s: float = 5.0) -> None:
+        """Stop after the window being analysed; pending windows are discarded."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout_s)
+
+    def join(self, timeout_s: float | None = None) -> None:
+        """Wait until the source has ended and every queued window is analysed."""
+        for t in self._threads:
+            t.join(timeout_s)
+
+    def _fail(self, exc: Exception) -> None:
+        if self.error is None:
+            self.error = exc
+            if self._on_error is not None:
+                self._on_error(exc)
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _read(self) -> None:
+        try:
+            for w in self._windows:
+                if self._stop.is_set():
+                    break
+                with self._cond:
+                    if len(self._queue) >= self._max:
+                        self._queue.popleft()
+                        self.session.dropped_windows += 1
+                    self._queue.append(w)
+                    self._cond.notify()
+        except Exception as exc:  # device lost, corrupt input: reported, not raised
+            self._fail(exc)
+        finally:
+            with self._cond:
+                self._source_done = True
+                self._cond.notify_all()
+
+    def _work(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not self._queue and not self._source_done and not self._stop.is_set():
+                        self._cond.wait(0.5)
+                    if self._stop.is_set() or (not self._queue and self._source_done):
+                        return
+                    w = self._queue.popleft()
+                if self._repeats is None:
+                    self._repeats = RepeatBuffer(w.sample_rate)
+                self._repeats.push(w.samples)
+                (a,) = self.engine.analyse([w])
+                self.session.add(a)
+                if not a.silent:
+                    self.session.set_repeats(self._repeats.find(recent_s=w.duration_s))
+                self._on_window(a, self.session.state())
+        except Exception as exc:
+            self._fail(exc)
+
+
+__all__ = ["DEFAULT_WINDOW_S", "Engine", "FileResult", "LiveAnalyser", "Spectrogram"]

@@ -1,0 +1,126 @@
+"""One grade for the side so far: the measured rubric, fused with the learned grader.
+
+The measured rubric (GRADING.md applied to the measured c, k, n, s, x) decides the
+grade and gives the reasons. Its probabilities come from counting statistics: c
+and k are rates estimated from a count of events over the audio heard so far, so
+each grade's limits hold with a probability that follows from the rate's
+posterior (Poisson counts, Jeffreys prior: Gamma(count + 1/2, time)). With more
+audio the posterior narrows and the grade's probability tightens. n, s and x are
+taken as measured. The worst criterion decides, so the probability that the
+grade is g or better is the product over criteria.
+
+The learned grader's window probabilities, averaged over the non-silent windows,
+enter as a log-linear pool with weight ``learned_weight`` (0 ignores them): its
+skill over chance on the evaluation split, so a grader at chance level adds
+nothing. The grade moves to the learned grader's only when that weight is at
+least 0.5 and the pooled probabilities favour it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.special import gammainc
+
+from vinylmon.engine.types import GradeResult
+from vinylmon.rubric import (
+    CLICK_LIMITS,
+    CRACKLE_LIMITS,
+    GRADES,
+    Quantities,
+    grade_quantities,
+)
+
+#: The learned grader moves the grade only when it is at least this skilful.
+LEARNED_DECIDES = 0.5
+
+
+def _rate_cdf(count: int, exposure: float, limits: Sequence[float]) -> np.ndarray:
+    """P(grade of this criterion <= g) for each g, from a Poisson count."""
+    out = np.ones(len(GRADES))
+    a = count + 0.5
+    for g, lim in enumerate(limits):
+        out[g] = gammainc(a, lim * exposure)  # P(rate < lim)
+    return out
+
+
+def _step_cdf(grade_index: int) -> np.ndarray:
+    out = np.zeros(len(GRADES))
+    out[grade_index:] = 1.0
+    return out
+
+
+def measured_probs(q: Quantities, *, clicks: int, crackle: int) -> np.ndarray:
+    """Probability of each grade given the counts behind c and k, ``(6,)``."""
+    if not q.analysed_s > 0:
+        raise ValueError(f"analysed_s must be > 0, got {q.analysed_s}")
+    minutes = q.analysed_s / 60.0
+    cdf = _rate_cdf(clicks, minutes, CLICK_LIMITS) * _rate_cdf(crackle, q.analysed_s,
+                                                               CRACKLE_LIMITS)
+    rubric = grade_quantities(q)
+    per = rubric.per_criterion
+    for name in ("surface_noise_db", "scratches", "skips"):
+        cdf = cdf * _step_cdf(GRADES.index(per[name]))
+    probs = np.diff(np.concatenate([[0.0], cdf]))
+    probs = np.clip(probs, 0.0, None)
+    return probs / probs.sum()
+
+
+def learned_weight(exact: float | None) -> float:
+    """Pool weight of a learned grader from its exact accuracy: skill over chance, 0..1."""
+    if exact is None or not np.isfinite(exact):
+        return 0.0
+    chance = 1.0 / len(GRADES)
+    return float(np.clip((exact - chance) / (1.0 - chance), 0.0, 1.0))
+
+
+def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
+               learned_probs: np.ndarray | None = None, weight: float = 0.0) -> GradeResult:
+    """The side's grade from its measured quantities and, optionally, the learned grader.
+
+    Parameters
+    ----------
+    q : Quantities
+        Measured c, k, n, s, x (``analysed_s`` > 0).
+    clicks, crackle : int, keyword-only
+        The event counts behind c and k.
+    learned_probs : np.ndarray, shape (6,), optional, keyword-only
+        The learned grader's probabilities for the side.
+    weight : float, keyword-only
+        Its pool weight (:func:`learned_weight`).
+
+    Returns
+    -------
+    GradeResult
+    """
+    rubric = grade_quantities(q)
+    pm = measured_probs(q, clicks=clicks, crackle=crackle)
+    learned_grade = None
+    lp = None
+    if learned_probs is not None:
+        lp = np.asarray(learned_probs, dtype=np.float64)
+        if lp.shape != (len(GRADES),) or not np.all(np.isfinite(lp)) or lp.sum() <= 0:
+            raise ValueError(f"learned_probs must be {len(GRADES)} finite probabilities")
+        lp = lp / lp.sum()
+        learned_grade = GRADES[int(np.argmax(lp))]
+        pooled = pm * np.power(np.maximum(lp, 1e-9), weight)
+        probs = pooled / pooled.sum()
+    else:
+        probs = pm
+    grade = rubric.grade
+    reasons = [rubric.reason]
+    if learned_grade is not None and weight >= LEARNED_DECIDES \
+            and probs[GRADES.index(learned_grade)] > probs[GRADES.index(grade)]:
+        grade = learned_grade
+        reasons.insert(0, f"{grade}: the learned grader hears {learned_grade} "
+                          f"({lp[GRADES.index(learned_grade)]:.0%}); measured {rubric.grade}")
+    elif learned_grade is not None and learned_grade != rubric.grade:
+        reasons.append(f"learned grader: {learned_grade} (weight {weight:.2f}; "
+                       f"the measured rubric decides)")
+    minutes, seconds = divmod(int(round(q.analysed_s)), 60)
+    reasons.append(f"measured on {minutes}:{seconds:02d} of audio")
+    i = GRADES.index(grade)
+    return GradeResult(grade, tuple(float(p) for p in probs), float(probs[i]),
+                       rubric.limited_by, tuple(reasons), q, rubric.grade, learned_grade,
+                       None if lp is None else tuple(float(p) for p in lp))

@@ -1,0 +1,122 @@
+"""The JSON report of a side (``vinylmon.report/1``, ../shared/spec/REPORT.md).
+
+:func:`build_report` turns a session's state and windows into the exact shape of
+REPORT.md (plus a few extra keys, which the contract allows: ``vinylmon``,
+``scope``, ``summary.confidence``, ``summary.dropped_windows``, ``scratches[].rpm``
+and ``scratches[].peak_db``, ``windows[].level_db``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from vinylmon import __version__
+from vinylmon.engine.session import SessionState
+from vinylmon.engine.types import AnalysedWindow
+from vinylmon.errors import AudioDataError
+from vinylmon.models.detector import CLASSES
+from vinylmon.rubric import GRADES
+
+SCHEMA = "vinylmon.report/1"
+SCOPE = ("Audio only: Goldmine's visual criteria (sleeve, label, visible marks) "
+         "are not graded.")
+
+
+def _num(x: float, digits: int = 6) -> float | None:
+    return round(float(x), digits) if x is not None and math.isfinite(x) else None
+
+
+def _probs(names: Sequence[str], values: Sequence[float] | None) -> dict | None:
+    if values is None:
+        return None
+    total = sum(values)
+    return {n: round(v / total, 6) for n, v in zip(names, values, strict=True)}
+
+
+def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, input_name: str,
+                 sample_rate: int, channels: int, duration_s: float, models: dict) -> dict:
+    """The report dict of REPORT.md.
+
+    Parameters
+    ----------
+    state : SessionState
+    windows : sequence of AnalysedWindow
+        Every window heard, silent ones included, in order.
+    input_name : str, keyword-only
+        The file name (or a description of the live input).
+    sample_rate, channels : int, keyword-only
+        Of the input.
+    duration_s : float, keyword-only
+    models : dict, keyword-only
+        ``detector``, ``grader`` (NAME@VERSION or None) and ``device``.
+
+    Raises
+    ------
+    AudioDataError
+        When nothing was graded (the audio is silent throughout).
+    """
+    g = state.grade
+    if g is None:
+        raise AudioDataError(f"{input_name}: nothing to grade, the audio is silent throughout "
+                             f"({state.heard_s:.1f} s heard)")
+    q = g.quantities
+    summary = {
+        "grade": g.grade,
+        "grade_probs": _probs(GRADES, g.grade_probs),
+        "confidence": _num(g.confidence, 4),
+        "limited_by": g.limited_by,
+        "reasons": list(g.reasons),
+        "measured": {
+            "clicks_per_min": _num(q.clicks_per_min, 3),
+            "crackle_per_s": _num(q.crackle_per_s, 3),
+            "surface_noise_db": _num(q.surface_noise_db, 2),
+            "scratches": q.scratches,
+            "skips": q.skips,
+            "analysed_s": _num(state.analysed_s, 3),
+        },
+        "learned_grade": g.learned_grade,
+        "measured_grade": g.measured_grade,
+        "learned_grade_probs": _probs(GRADES, g.learned_probs),
+        "dropped_windows": state.dropped_windows,
+    }
+    return {
+        "schema": SCHEMA,
+        "vinylmon": __version__,
+        "scope": SCOPE,
+        "input": input_name,
+        "sample_rate": int(sample_rate),
+        "channels": int(channels),
+        "duration_s": _num(duration_s, 4),
+        "rpm": _num(state.rpm, 3),
+        "program_level_dbfs": _num(state.program_level_db, 2),
+        "models": dict(models),
+        "events": [{"kind": e.kind, "start_s": _num(e.start_s), "end_s": _num(e.end_s),
+                    "channel": e.channel, "peak_db": _num(e.peak_db, 2),
+                    "confidence": _num(e.confidence, 4), "scratch_id": e.scratch_id}
+                   for e in state.events],
+        "scratches": [{"id": s.id, "period_s": _num(s.period_s, 4), "first_s": _num(s.first_s),
+                       "last_s": _num(s.last_s), "count": s.count,
+                       "confidence": _num(s.confidence, 4), "rpm": _num(s.rpm, 3),
+                       "peak_db": _num(s.peak_db, 2)} for s in state.scratches],
+        "skips": [{"start_s": _num(r.start_s, 3), "end_s": _num(r.end_s, 3),
+                   "period_s": _num(r.period_s, 4), "similarity": _num(r.similarity, 4)}
+                  for r in state.skips],
+        "windows": [{"start_s": _num(w.start_s), "end_s": _num(w.end_s), "silent": w.silent,
+                     "level_db": _num(w.level_db, 2),
+                     "defect_probs": _probs(CLASSES, w.defect_probs),
+                     "grade_probs": _probs(GRADES, w.grade_probs)} for w in windows],
+        "summary": summary,
+    }
+
+
+def write_report(report: dict, path: str | os.PathLike) -> Path:
+    """Write ``report`` as JSON, atomically (a half-written report never lands)."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".part")
+    tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+    return p
