@@ -18,13 +18,18 @@ def imported_roots(path):
     return roots
 
 
-def test_importing_vinylmon_audio_loads_neither_torch_nor_qt():
-    code = ("import sys, vinylmon.audio, vinylmon.audio.capture; "
-            "bad = [m for m in ('torch', 'torchaudio', 'PySide6', 'pyqtgraph') "
-            "if m in sys.modules]; "
+def assert_import_loads_none_of(modules, forbidden):
+    """Importing ``modules`` in a fresh interpreter loads none of ``forbidden``."""
+    code = (f"import sys, {', '.join(modules)}; "
+            f"bad = [m for m in {tuple(forbidden)!r} if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_importing_vinylmon_audio_loads_neither_torch_nor_qt():
+    assert_import_loads_none_of(["vinylmon.audio", "vinylmon.audio.capture"],
+                                ["torch", "torchaudio", "PySide6", "pyqtgraph"])
 
 
 def test_audio_sources_import_no_qt_and_torch_only_in_frontend():
@@ -51,9 +56,6 @@ def test_engine_imports_no_qt_and_its_report_pieces_no_torch():
     for path in sorted((PKG / "engine").glob("*.py")):
         roots = imported_roots(path)
         assert not roots & {"PySide6", "pyqtgraph", "sounddevice"}, path
-    code = ("import sys, vinylmon.engine.html, vinylmon.engine.schema, "
-            "vinylmon.engine.cli_grade; "
-            "bad = [m for m in ('torch', 'torchaudio', 'PySide6') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert_import_loads_none_of(
+        ["vinylmon.engine.html", "vinylmon.engine.schema", "vinylmon.engine.cli_grade"],
+        ["torch", "torchaudio", "PySide6"])
