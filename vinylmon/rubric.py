@@ -20,6 +20,8 @@ GRADES = ("NM", "VG+", "VG", "G+", "G", "F")
 #: and the tolerance on a period (speed error and wow), GRADING.md.
 RPMS = (100.0 / 3.0, 45.0, 78.0)
 PERIOD_TOLERANCE = 0.03
+#: c counts events at or above L - 10 dB; k those below.
+CLICK_FLOOR_DB = -10.0
 
 #: Per grade (NM..G), the upper limits: c strict, k strict, n inclusive.
 CLICK_LIMITS = (0.5, 4.0, 15.0, 40.0, 100.0)  # clicks per minute, c < limit

@@ -60,3 +60,18 @@ def test_other_sample_rates_and_mono(rng):
     mono48 = resample_poly(x[0], 160, 147)
     found = find_repeats(mono48, sample_rate=48000)
     assert len(found) == 1 and found[0].period_s == pytest.approx(1.8, abs=0.005)
+
+
+def test_decimation_matches_scipy_resample_poly():
+    """The numpy decimator gives resample_poly's numbers (same filter, same alignment)."""
+    from scipy import signal
+
+    from vinylmon.audio.skips import _to_rate
+
+    rng = np.random.default_rng(3)
+    for n, rate in ((220_537, 44_100), (7, 44_100), (401, 44_100), (88_200, 88_200)):
+        x = rng.normal(size=n)
+        want = signal.resample_poly(x, 1, rate // 2205)
+        got = _to_rate(x, rate)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=1e-12)

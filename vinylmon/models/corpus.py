@@ -26,8 +26,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from vinylmon.audio.simulate import CLICK_FLOOR_DB
-from vinylmon.rubric import CLICK_LIMITS, CRACKLE_LIMITS, GRADES, NOISE_LIMITS, grade_below
+from vinylmon.rubric import (
+    CLICK_FLOOR_DB,
+    CLICK_LIMITS,
+    CRACKLE_LIMITS,
+    GRADES,
+    NOISE_LIMITS,
+    grade_below,
+)
 
 KINDS = ("click", "pop", "crackle", "scratch")
 #: Frame targets: impulses at or above this (dB re the window's level) are

@@ -23,8 +23,7 @@ import torch
 from torch import nn
 
 from vinylmon.audio.frontend import MelConfig, MelFrontend
-from vinylmon.audio.simulate import CLICK_FLOOR_DB
-from vinylmon.rubric import PERIOD_TOLERANCE, RPMS
+from vinylmon.rubric import CLICK_FLOOR_DB, PERIOD_TOLERANCE, RPMS
 
 #: Window classes, in the order of the window head's outputs.
 CLASSES = ("clean", "click", "crackle", "scratch", "noise")
@@ -175,9 +174,9 @@ class DefectDetector(nn.Module):
         band_db = band_db.reshape(b, k, frames, -1)  # (b, k, T, subframes * bands)
         hp = highpass(sig)
         hp = torch.nn.functional.pad(hp, (hop // 2, frames * hop - n - hop // 2))
-        sub = hp.reshape(b, k, frames, c.subframes, sub_hop)
-        sub_db = 10 * torch.log10(sub.pow(2).mean(-1) + floor)  # (b, k, T, subframes)
-        peak_db = 10 * torch.log10(sub.pow(2).amax(dim=(-1, -2)) + floor)  # (b, k, T)
+        sub = hp.reshape(b, k, frames, c.subframes, sub_hop).square()
+        sub_db = 10 * torch.log10(sub.mean(-1) + floor)  # (b, k, T, subframes)
+        peak_db = 10 * torch.log10(sub.amax(dim=(-1, -2)) + floor)  # (b, k, T)
         x = torch.cat([band_db, sub_db, peak_db.unsqueeze(-1)], dim=-1)
         return (x / LEVEL_SCALE_DB).transpose(-1, -2)
 

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vinylmon.audio.simulate import CLICK_FLOOR_DB
-from vinylmon.rubric import PERIOD_TOLERANCE, RPMS, Quantities, RubricGrade, grade_quantities
+from vinylmon.rubric import (
+    CLICK_FLOOR_DB,
+    PERIOD_TOLERANCE,
+    RPMS,
+    Quantities,
+    RubricGrade,
+    grade_quantities,
+)
 
 MIN_SCRATCH_TICKS = 3
 #: Ticks of one scratch come from the same groove damage: similar in level.

@@ -12,15 +12,13 @@ from vinylmon.audio.simulate import noise as nz
 from vinylmon.audio.simulate import shapes, transport
 from vinylmon.audio.simulate.spec import DamageSpec
 from vinylmon.audio.types import ANALYSIS_RATE, Window, frozen_samples, rms_db
-from vinylmon.rubric import Quantities, RubricGrade, grade_quantities
+from vinylmon.rubric import CLICK_FLOOR_DB, Quantities, RubricGrade, grade_quantities
 
 #: Impulses below L - 50 dB are not counted as events: under music they are not
 #: heard as discrete ticks, and real beds hold countless of them. They stay in
 #: the audio as part of the noise bed. (GRADING.md gives k no lower level; this
 #: floor is our reading, so that k is a finite, learnable number.)
 COUNT_FLOOR_DB = -50.0
-#: c counts events at or above L - 10 dB; k those below (GRADING.md).
-CLICK_FLOOR_DB = -10.0
 #: A repeating scratch needs this many consecutive revolutions (ticks).
 MIN_SCRATCH_TICKS = 3
 ANALYSIS_WINDOW_S = 5.0
