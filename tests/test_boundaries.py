@@ -1,4 +1,5 @@
-"""Package boundaries: audio/ never pulls in Qt or torch (except its front-end)."""
+"""Package boundaries: audio/ never pulls in Qt or torch (except its front-end); gui/ never
+pulls in torch or sounddevice (the engine reaches it through signals)."""
 
 import ast
 import subprocess
@@ -59,3 +60,12 @@ def test_engine_imports_no_qt_and_its_report_pieces_no_torch():
     assert_import_loads_none_of(
         ["vinylmon.engine.html", "vinylmon.engine.schema", "vinylmon.engine.cli_grade"],
         ["torch", "torchaudio", "PySide6"])
+
+
+def test_gui_never_imports_torch_or_sounddevice():
+    modules = sorted(f"vinylmon.gui.{p.stem}" for p in (PKG / "gui").glob("*.py")
+                     if p.stem != "__init__")
+    assert "vinylmon.gui.main_window" in modules
+    for path in sorted((PKG / "gui").glob("*.py")):
+        assert not imported_roots(path) & {"torch", "torchaudio", "sounddevice"}, path
+    assert_import_loads_none_of(modules, ["torch", "torchaudio", "sounddevice"])

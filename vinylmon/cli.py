@@ -1,8 +1,9 @@
-"""Command line: ``vinylmon [listen|grade|devices] ...``.
+"""Command line: ``vinylmon [monitor|listen|grade|devices] ...``.
 
-``vinylmon`` alone starts the monitor. Until the desktop monitor exists it is the
-console monitor (``vinylmon listen``): one line per analysis window with its
-time, level and silence-gate state, from the default input or from a file.
+``vinylmon`` alone starts the desktop monitor (``vinylmon monitor``, see
+:mod:`vinylmon.app`). ``vinylmon listen`` is the console monitor: one line per
+analysis window with its time, level and silence-gate state, from the default
+input or from a file.
 
 Errors a user can cause print one clear line and exit with status 2; anything
 else is a bug, logged with its traceback to the log file, and exits with 3.
@@ -139,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from vinylmon.engine.cli_grade import add_parser as add_grade
     add_grade(sub)
+    from vinylmon.app import add_parser as add_monitor
+    add_monitor(sub)
     return p
 
 
@@ -146,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["listen", *(argv or [])])
+        args = parser.parse_args(["monitor", *(argv or [])])
     _setup_logging()
     try:
         return int(args.func(args) or 0)

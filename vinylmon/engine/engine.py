@@ -11,6 +11,7 @@ callbacks to signals.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import threading
 import time
@@ -248,7 +249,8 @@ class LiveAnalyser:
     a queue of at most ``max_pending``; when the queue is full the oldest window
     is dropped and counted. The worker analyses one window at a time, updates the
     session and calls ``on_window(analysed, state)``. Errors from either thread
-    end the run and go to ``on_error`` (e.g. a device that was unplugged).
+    end the run and go to ``on_error`` (e.g. a device that was unplugged); the
+    windows read before a source error are still analysed.
 
     Parameters
     ----------
@@ -257,18 +259,25 @@ class LiveAnalyser:
         Blocking source; ends when the input ends or is stopped.
     on_window : callable(AnalysedWindow, SessionState), keyword-only
     on_error : callable(Exception), keyword-only
+    on_finished : callable(), keyword-only
+        Called once from the worker when it ends (source done, stopped or failed).
     rpm : float or None, keyword-only
     max_pending : int, keyword-only
+    session : Session, keyword-only
+        Go on with this session (e.g. after the input came back); default: a new one.
     """
 
     def __init__(self, engine: Engine, windows: Iterable[Window], *,
                  on_window: Callable[[AnalysedWindow, SessionState], None],
                  on_error: Callable[[Exception], None] | None = None,
-                 rpm: float | None = None, max_pending: int = 2) -> None:
+                 on_finished: Callable[[], None] | None = None,
+                 rpm: float | None = None, max_pending: int = 2,
+                 session: Session | None = None) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.engine = engine
-        self.session = engine.new_session(rpm=rpm)
+        self.session = session if session is not None else engine.new_session(rpm=rpm)
+        self._on_finished = on_finished
         self._windows = windows
         self._on_window = on_window
         self._on_error = on_error
@@ -277,7 +286,11 @@ class LiveAnalyser:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._source_done = False
+        # this run's groove-repeat buffer starts at its first window (a resumed
+        # session keeps the repeats found before)
         self._repeats: RepeatBuffer | None = None
+        self._repeats_origin_s = 0.0
+        self._earlier_repeats: list = []
         self.error: Exception | None = None
         self._threads = [threading.Thread(target=self._read, name="vinylmon-reader", daemon=True),
                          threading.Thread(target=self._work, name="vinylmon-worker", daemon=True)]
@@ -306,11 +319,14 @@ class LiveAnalyser:
         for t in self._threads:
             t.join(timeout_s)
 
-    def _fail(self, exc: Exception) -> None:
+    def _report(self, exc: Exception) -> None:
         if self.error is None:
             self.error = exc
             if self._on_error is not None:
                 self._on_error(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        self._report(exc)
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
@@ -326,8 +342,8 @@ class LiveAnalyser:
                         self.session.dropped_windows += 1
                     self._queue.append(w)
                     self._cond.notify()
-        except Exception as exc:  # device lost, corrupt input: reported, not raised
-            self._fail(exc)
+        except Exception as exc:  # device lost, corrupt input: reported, not raised;
+            self._report(exc)  # the windows already read are still analysed
         finally:
             with self._cond:
                 self._source_done = True
@@ -344,14 +360,22 @@ class LiveAnalyser:
                     w = self._queue.popleft()
                 if self._repeats is None:
                     self._repeats = RepeatBuffer(w.sample_rate)
+                    self._repeats_origin_s = w.start_s
+                    self._earlier_repeats = list(self.session.repeats)
                 self._repeats.push(w.samples)
                 (a,) = self.engine.analyse([w])
                 self.session.add(a)
                 if not a.silent:
-                    self.session.set_repeats(self._repeats.find(recent_s=w.duration_s))
+                    t0 = self._repeats_origin_s
+                    found = [dataclasses.replace(r, start_s=r.start_s + t0, end_s=r.end_s + t0)
+                             for r in self._repeats.find(recent_s=w.duration_s)]
+                    self.session.set_repeats(self._earlier_repeats + found)
                 self._on_window(a, self.session.state())
         except Exception as exc:
             self._fail(exc)
+        finally:
+            if self._on_finished is not None:
+                self._on_finished()
 
 
 __all__ = ["DEFAULT_WINDOW_S", "Engine", "FileResult", "LiveAnalyser", "Spectrogram"]

@@ -7,7 +7,7 @@ probabilities that sum to 1, events and windows in time order, ``end_s >= start_
 scratch ids that are unique and that events name correctly, no NaN or infinity.
 
 This module imports neither numpy nor torch nor Qt. The schema check needs
-``jsonschema``, a development dependency, imported only when a report is checked.
+``jsonschema``, imported only when a report is checked.
 """
 
 from __future__ import annotations

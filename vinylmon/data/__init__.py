@@ -1,0 +1,1 @@
+"""Data shipped with vinylmon: the demo recording and its truth (see DEMO.md)."""

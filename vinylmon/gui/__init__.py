@@ -1,0 +1,1 @@
+"""The desktop monitor: PySide6 + pyqtgraph widgets and the main window (no torch)."""

@@ -1,0 +1,559 @@
+"""The monitor's main window: what a collector watches while a record plays.
+
+Layout: a toolbar (input, speed, start/stop, record details, elapsed time), the
+live spectrogram and the session's scratch timeline on the left, the grade badge,
+grade and defect confidence bars and the level meter on the right, and a status
+bar (input, CUDA/CPU, inference time per window, dropped windows, overflows).
+
+Threads: the monitor's results arrive as signals from :class:`MonitorBridge` and
+only store data; a 30-fps timer takes the live scope's new columns and levels
+and repaints. Nothing here waits on the models, the device or the disk: saving
+and exporting run as background tasks.
+
+The window is handed a *backend* (built in :mod:`vinylmon.app`) that owns the
+monitor and knows the inputs; this package never imports torch or sounddevice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vinylmon.engine.types import DefectEvent, ScratchTrack
+from vinylmon.gui import style
+from vinylmon.gui.bars import ConfidenceBars, GradeBadge
+from vinylmon.gui.bridge import MonitorBridge
+from vinylmon.gui.meter import LevelMeter
+from vinylmon.gui.settings import Settings, SettingsDialog, load_settings, save_settings
+from vinylmon.gui.spectrogram import ScrollingSpectrogram
+from vinylmon.gui.timeline import ScratchTimeline
+from vinylmon.gui.zoom import EventZoomDialog
+from vinylmon.rubric import GRADES, RPMS
+
+log = logging.getLogger(__name__)
+
+#: Defect classes of the detector's window head (the order of ``defect_probs``).
+DEFECT_CLASSES = ("clean", "click", "crackle", "scratch", "noise")
+DEMO_INPUT = "Demo recording"
+FRAME_INTERVAL_MS = 33  # ~30 frames per second
+ZOOM_MARGIN_S = 0.05
+
+
+def events_from_report(report: dict) -> tuple[list[DefectEvent], list[ScratchTrack]]:
+    """A saved report's events and scratches as the engine's records."""
+    events = [DefectEvent(e["kind"], float(e["start_s"]), float(e["end_s"]), e["channel"],
+                          float(e["peak_db"]), float(e["confidence"]), e.get("scratch_id"))
+              for e in report.get("events", [])]
+    scratches = [ScratchTrack(int(s["id"]), float(s["period_s"]), float(s["first_s"]),
+                              float(s["last_s"]), int(s["count"]), float(s["confidence"]),
+                              float(s.get("rpm") or 0.0), float(s.get("peak_db") or 0.0))
+                 for s in report.get("scratches", [])]
+    return events, scratches
+
+
+class MainWindow(QMainWindow):
+    """vinylmon's monitor window.
+
+    Parameters
+    ----------
+    backend : vinylmon.app.AppBackend
+        Owns the monitor; lists inputs; makes live and file sources.
+    settings : Settings, optional, keyword-only
+        Default: loaded from QSettings.
+    qsettings : QSettings, optional, keyword-only
+        Where settings persist (tests pass their own).
+    """
+
+    #: Emitted after each repaint tick with the seconds it took on the GUI thread.
+    ticked = Signal(float)
+
+    def __init__(self, backend, *, settings: Settings | None = None, qsettings=None) -> None:
+        super().__init__()
+        self.backend = backend
+        self.monitor = backend.monitor
+        self._qsettings = qsettings
+        self.settings = settings or load_settings(qsettings)
+        self.bridge = MonitorBridge(self.monitor, self)
+        self.bridge.windowAnalysed.connect(self._on_window)
+        self.bridge.failed.connect(self._on_failed)
+        self.bridge.finished.connect(self._on_finished)
+        self.bridge.taskDone.connect(self._on_task_done)
+        self.bridge.taskFailed.connect(self._on_task_failed)
+        self._resume_after_error = False
+        self._loaded_audio: Path | None = None  # a reopened session's audio
+        self._open_dialogs: dict[str, QMessageBox] = {}
+        self.error_messages: list[str] = []  # every problem shown, for tests and logs
+        self._dirty_session = False
+        self._latest = None  # (AnalysedWindow, SessionState)
+        self._session_view: tuple = ([], [], [], 0.0)
+        # measured: frame rate and the GUI thread's CPU share
+        self._tick_count = 0
+        self._tick_cpu_s = 0.0
+        self._handler_cpu_s = 0.0
+        self._tick_wall0 = time.monotonic()
+        self._last_tick: float | None = None
+        self._max_gap_s = 0.0
+        self.setWindowTitle("vinylmon")
+        style.apply_dark(self)
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setInterval(FRAME_INTERVAL_MS)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+        self._update_controls()
+
+    # ---- building ------------------------------------------------------------------
+
+    def _build(self) -> None:
+        bar = QToolBar("Session", self)
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.input_combo = QComboBox()
+        self.input_combo.setMinimumWidth(220)
+        self.input_combo.setToolTip("Input: a microphone or line-in, or the demo recording")
+        self.rpm_combo = QComboBox()
+        for label, rpm in (("Auto rpm", None), ("33 1/3", RPMS[0]), ("45", RPMS[1]),
+                           ("78", RPMS[2])):
+            self.rpm_combo.addItem(label, rpm)
+        self.start_button = QPushButton("Start")
+        self.start_button.setMinimumWidth(80)
+        self.start_button.clicked.connect(self.toggle)
+        self.artist_edit = QLineEdit()
+        self.artist_edit.setPlaceholderText("Artist")
+        self.title_edit = QLineEdit()
+        self.title_edit.setPlaceholderText("Title")
+        self.side_edit = QLineEdit()
+        self.side_edit.setPlaceholderText("Side")
+        self.side_edit.setMaximumWidth(60)
+        self.elapsed_label = QLabel("0:00")
+        self.elapsed_label.setFont(style.font(point_size=style.LARGE_PT + 4, bold=True))
+        self.elapsed_label.setMinimumWidth(90)
+        self.elapsed_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.settings_button = QPushButton("Settings…")
+        self.settings_button.clicked.connect(self.open_settings)
+        for w in (QLabel(" Input "), self.input_combo, QLabel(" Speed "), self.rpm_combo,
+                  self.start_button, QLabel("  "), self.artist_edit, self.title_edit,
+                  self.side_edit, self.elapsed_label, self.settings_button):
+            bar.addWidget(w)
+        self.refresh_inputs()
+
+        menu = self.menuBar().addMenu("&Session")
+        menu.addAction("&New session", self.new_session)
+        menu.addAction("&Open session…", self._ask_open_session)
+        menu.addAction("&Save session…", self._ask_save_session)
+        menu.addAction("Export &HTML report…", self._ask_export_html)
+        menu.addAction("&Play a recording…", self._ask_play_file)
+        menu.addSeparator()
+        menu.addAction("&Quit", self.close)
+
+        left = QSplitter(Qt.Orientation.Vertical)
+        self.spectrogram = ScrollingSpectrogram(
+            freqs_hz=self.backend.scope_freqs_hz, column_hop_s=self.backend.scope_hop_s,
+            visible_s=self.settings.spectrogram_visible_s)
+        self.timeline = ScratchTimeline()
+        self.timeline.eventClicked.connect(self.show_event)
+        left.addWidget(self.spectrogram)
+        left.addWidget(self.timeline)
+        left.setSizes([420, 260])
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(6, 0, 0, 0)
+        self.badge = GradeBadge()
+        self.grade_bars = ConfidenceBars(GRADES, colors=style.GRADE_COLORS,
+                                         title="Grade of the side so far")
+        self.defect_bars = ConfidenceBars(DEFECT_CLASSES, colors=style.CLASS_COLORS,
+                                          title="What it hears now (latest window)")
+        self.meter = LevelMeter()
+        rl.addWidget(self.badge)
+        rl.addWidget(self.grade_bars)
+        rl.addWidget(self.defect_bars)
+        rl.addSpacing(12)
+        rl.addWidget(self.meter)
+        rl.addStretch(1)
+        right.setMinimumWidth(300)
+        right.setMaximumWidth(380)
+
+        central = QWidget()
+        cl = QHBoxLayout(central)
+        cl.setContentsMargins(6, 6, 6, 6)
+        cl.addWidget(left, 1)
+        cl.addWidget(right)
+        self.setCentralWidget(central)
+
+        sb = self.statusBar()
+        self.status_input = QLabel()
+        self.status_compute = QLabel()
+        self.status_inference = QLabel()
+        self.status_dropped = QLabel()
+        self.status_overflow = QLabel()
+        for w in (self.status_input, self.status_compute, self.status_inference,
+                  self.status_dropped, self.status_overflow):
+            w.setStyleSheet(f"padding: 0 10px; border-left: 1px solid {style.GRID};")
+            sb.addPermanentWidget(w)
+        self.defect_bars.set_values(None, note="not listening")
+        self.grade_bars.set_values(None, note="no grade yet")
+        self.badge.set_grade(None, confidence=None, reason="")
+        self.resize(1400, 860)
+
+    def refresh_inputs(self) -> None:
+        """List the inputs (and the demo); keep the chosen one when it is still there."""
+        current = self.input_combo.currentText()
+        names = self.backend.input_names()
+        self.input_combo.blockSignals(True)
+        self.input_combo.clear()
+        for n in names:
+            self.input_combo.addItem(n)
+        self.input_combo.addItem(DEMO_INPUT)
+        wanted = current or self.settings.input_device or (names[0] if names else DEMO_INPUT)
+        i = self.input_combo.findText(wanted)
+        self.input_combo.setCurrentIndex(i if i >= 0 else 0)
+        self.input_combo.blockSignals(False)
+        rpm = self.settings.rpm
+        j = self.rpm_combo.findData(rpm) if rpm is not None else 0
+        self.rpm_combo.setCurrentIndex(max(0, j))
+
+    # ---- running -------------------------------------------------------------------
+
+    @property
+    def details(self) -> dict:
+        return {k: v for k, v in (("artist", self.artist_edit.text().strip()),
+                                  ("title", self.title_edit.text().strip()),
+                                  ("side", self.side_edit.text().strip())) if v}
+
+    def toggle(self) -> None:
+        if self.monitor.running:
+            self.stop()
+        else:
+            self.start()
+
+    def start(self, *, input_name: str | None = None, speed: float | None = 1.0) -> bool:
+        """Start listening to the chosen input (or ``input_name``). Returns False on error."""
+        name = input_name or self.input_combo.currentText()
+        try:
+            if name == DEMO_INPUT:
+                source = self.backend.file_source(self.backend.demo_path, speed=speed,
+                                                  name="demo recording")
+            else:
+                source = self.backend.live_source(name, sample_rate=self.settings.sample_rate)
+        except Exception as exc:
+            self.show_error("Cannot open the input", exc)
+            return False
+        return self.start_source(source)
+
+    def start_source(self, source) -> bool:
+        if self.monitor.running:  # still finishing its last window after a stop
+            self.monitor.stop(timeout_s=2.0)
+        resume = self._resume_after_error and self.monitor.session is not None
+        if not resume:
+            self._clear_view()
+        self._loaded_audio = None
+        try:
+            self.monitor.start(source, rpm=self.rpm_combo.currentData(),
+                               window_s=self.settings.window_s,
+                               silence_threshold_db=self.settings.silence_threshold_db,
+                               resume=resume)
+        except Exception as exc:
+            self.show_error("Cannot start listening", exc)
+            return False
+        self._resume_after_error = False
+        self.statusBar().showMessage(("Resumed: " if resume else "Listening to ") + source.name,
+                                     5000)
+        self._update_controls()
+        return True
+
+    def stop(self) -> None:
+        """Ask the monitor to stop; it finishes its window on its own thread and says
+        so with ``finished`` (the GUI thread does not wait for it)."""
+        self.monitor.stop(timeout_s=0.0)
+        self.start_button.setText("Stopping…")
+        self.start_button.setEnabled(False)
+
+    def new_session(self) -> None:
+        if self.monitor.running:
+            self.monitor.stop(timeout_s=0.0)
+        self._resume_after_error = False
+        self._clear_view()
+        self._update_controls()
+
+    def _clear_view(self) -> None:
+        self._latest = None
+        self._session_view = ([], [], [], 0.0)
+        self.spectrogram.clear()
+        self.timeline.set_session(events=[], scratches=[], silent_spans=[], duration_s=0.0)
+        self.defect_bars.set_values(None, note="waiting for the first window")
+        self.grade_bars.set_values(None, note="no grade yet")
+        self.badge.set_grade(None, confidence=None, reason="")
+        self.meter.reset()
+
+    def _update_controls(self) -> None:
+        running = self.monitor.running
+        self.start_button.setEnabled(True)
+        self.start_button.setText("Stop" if running else ("Resume" if self._resume_after_error
+                                                          else "Start"))
+        self.input_combo.setEnabled(not running)
+        self.rpm_combo.setEnabled(not running)
+
+    # ---- results (GUI thread, from signals) ----------------------------------------
+
+    def _on_window(self, analysed, state) -> None:
+        c0 = time.thread_time()
+        self._latest = (analysed, state)
+        silent = [(w.start_s, w.end_s) for w in self.monitor.windows if w.silent]
+        self._session_view = (state.events, state.scratches, silent, state.heard_s)
+        self.timeline.set_session(events=state.events, scratches=state.scratches,
+                                  silent_spans=silent,
+                                  duration_s=max(state.heard_s, analysed.end_s))
+        if analysed.silent:
+            self.defect_bars.set_values(None, note="silent window: not analysed")
+        else:
+            self.defect_bars.set_values(analysed.defect_probs)
+        g = state.grade
+        if g is not None:
+            self.grade_bars.set_values(g.grade_probs)
+            self.badge.set_grade(g.grade, confidence=g.confidence,
+                                 reason=g.reasons[0] if g.reasons else "")
+        self._dirty_session = True
+        self._handler_cpu_s += time.thread_time() - c0
+
+    def _on_failed(self, exc) -> None:
+        self._resume_after_error = True
+        self.show_error("Listening stopped",
+                        exc, hint="The session is kept: press Resume to go on when the input "
+                                  "is back, or choose another input.")
+        self._update_controls()
+
+    def _on_finished(self) -> None:
+        self._update_controls()
+        if not self._resume_after_error:
+            self.statusBar().showMessage("Stopped; the session is kept until you start again.",
+                                         8000)
+
+    # ---- repaint timer -----------------------------------------------------------
+
+    def _tick(self) -> None:
+        c0 = time.thread_time()
+        now = time.monotonic()
+        if self._last_tick is not None:  # the longest the GUI thread went without a tick
+            self._max_gap_s = max(self._max_gap_s, now - self._last_tick)
+        self._last_tick = now
+        scope = self.monitor.scope
+        if scope is not None:
+            frame = scope.take()
+            if len(frame.columns_db):
+                self.spectrogram.append(frame.columns_db)
+            if math.isfinite(frame.end_s) and frame.rms_dbfs and \
+                    math.isfinite(frame.rms_dbfs[0]):
+                self.meter.set_levels(peak_dbfs=frame.peak_dbfs, rms_dbfs=frame.rms_dbfs,
+                                      clipped=frame.clipped_samples > 0,
+                                      overflows=self.monitor.stats().overflows)
+        self.spectrogram.refresh()
+        self.meter.refresh()
+        self.timeline.refresh()
+        self._tick_count += 1
+        if self._tick_count % 8 == 0:
+            self._update_status()
+        dt = time.thread_time() - c0
+        self._tick_cpu_s += dt
+        self.ticked.emit(dt)
+
+    def _update_status(self) -> None:
+        st = self.monitor.stats()
+        self.elapsed_label.setText(style.format_time(st.elapsed_s))
+        self.status_input.setText(f"Input: {st.input_name}" + ("" if st.running else
+                                                               " (stopped)"))
+        self.status_compute.setText(f"Models on {st.compute_device.upper()}")
+        self.status_inference.setText(
+            "Inference: " + (f"{1000 * st.last_inference_s:.0f} ms/window"
+                             if st.last_inference_s is not None else "–"))
+        self.status_dropped.setText(f"Dropped windows: {st.dropped_windows}")
+        self.status_overflow.setText(f"Overflows: {st.overflows}")
+        stopping = not self.start_button.isEnabled()
+        if (stopping and not st.running) or (not stopping and
+                                             st.running != (self.start_button.text() == "Stop")):
+            self._update_controls()
+
+    def frame_stats(self) -> dict:
+        """Measured since the window opened (or the last reset): repaint ticks per
+        second, spectrogram frames drawn per second, the GUI thread's CPU share (of
+        one core) in the paint timer alone and with the engine's signal handlers, and
+        the longest gap between two ticks (how long the GUI thread was ever busy)."""
+        wall = max(1e-9, time.monotonic() - self._tick_wall0)
+        return {"ticks_per_s": self._tick_count / wall,
+                "frames_per_s": self.spectrogram.frames_drawn / wall,
+                "tick_cpu_share": self._tick_cpu_s / wall,
+                "gui_cpu_share": (self._tick_cpu_s + self._handler_cpu_s) / wall,
+                "max_tick_gap_s": self._max_gap_s,
+                "wall_s": wall}
+
+    def reset_frame_stats(self) -> None:
+        self._tick_count = 0
+        self._tick_cpu_s = 0.0
+        self._handler_cpu_s = 0.0
+        self._last_tick = None
+        self._max_gap_s = 0.0
+        self.spectrogram.frames_drawn = 0
+        self._tick_wall0 = time.monotonic()
+
+    # ---- events, sessions ----------------------------------------------------------
+
+    def show_event(self, event: DefectEvent) -> EventZoomDialog | None:
+        """Open the zoomed waveform and spectrogram around ``event``."""
+        a = max(0.0, event.start_s - ZOOM_MARGIN_S)
+        b = event.end_s + ZOOM_MARGIN_S
+        try:
+            if self._loaded_audio is not None:
+                samples, sr = self.backend.read_excerpt(self._loaded_audio, a, b)
+            else:
+                samples = self.monitor.excerpt(a, b)
+                sr = self.monitor.recording.sample_rate if self.monitor.recording else 44100
+            if samples.shape[-1] == 0:
+                raise ValueError("the audio around this event is not available")
+            dialog = EventZoomDialog(event, np.asarray(samples), sample_rate=sr, start_s=a,
+                                     parent=self)
+        except Exception as exc:
+            self.show_error("Cannot show this event", exc)
+            return None
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.zoom_dialog = dialog
+        return dialog
+
+    def save_session(self, folder) -> None:
+        """Save report + audio in the background (``taskDone('save', folder)``)."""
+        details = self.details
+        self.bridge.run_task("save", lambda: self.monitor.save_session(folder, details=details))
+
+    def export_html(self, path) -> None:
+        details = self.details
+        self.bridge.run_task("export", lambda: self.monitor.export_html(path, details=details))
+
+    def open_session(self, folder) -> bool:
+        """Show a saved session (its report and, when present, its audio for zooming)."""
+        if self.monitor.running:
+            self.monitor.stop(timeout_s=2.0)
+        try:
+            report, audio = self.backend.open_session(folder)
+        except Exception as exc:
+            self.show_error("Cannot open the session", exc)
+            return False
+        self._clear_view()
+        events, scratches = events_from_report(report)
+        silent = [(w["start_s"], w["end_s"]) for w in report.get("windows", []) if w["silent"]]
+        self.timeline.set_session(events=events, scratches=scratches, silent_spans=silent,
+                                  duration_s=float(report["duration_s"]))
+        s = report["summary"]
+        self.grade_bars.set_values([s["grade_probs"][g] for g in GRADES])
+        self.badge.set_grade(s["grade"], confidence=s["grade_probs"][s["grade"]],
+                             reason=s["reasons"][0] if s["reasons"] else "")
+        self.defect_bars.set_values(None, note="saved session (not listening)")
+        rec = report.get("record", {})
+        self.artist_edit.setText(rec.get("artist", ""))
+        self.title_edit.setText(rec.get("title", ""))
+        self.side_edit.setText(rec.get("side", ""))
+        self.elapsed_label.setText(style.format_time(float(report["duration_s"])))
+        self._loaded_audio = audio
+        self._session_view = (events, scratches, silent, float(report["duration_s"]))
+        self.statusBar().showMessage(f"Opened {folder}", 8000)
+        return True
+
+    def _ask_save_session(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save the session into a folder")
+        if folder:
+            self.save_session(folder)
+
+    def _ask_open_session(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a saved session (its folder)")
+        if folder:
+            self.open_session(folder)
+
+    def _ask_export_html(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the HTML report", "report.html",
+                                              "HTML (*.html)")
+        if path:
+            self.export_html(path)
+
+    def _ask_play_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Play a recording through the monitor", "",
+                                              "Audio (*.flac *.wav *.ogg *.aiff *.mp3)")
+        if path:
+            try:
+                source = self.backend.file_source(path, speed=1.0)
+            except Exception as exc:
+                self.show_error("Cannot play this recording", exc)
+                return
+            self.start_source(source)
+
+    def _on_task_done(self, name: str, result) -> None:
+        self.statusBar().showMessage({"save": "Session saved to ", "export": "Report written to "}
+                                     .get(name, f"{name}: ") + str(result), 8000)
+
+    def _on_task_failed(self, name: str, exc) -> None:
+        self.show_error({"save": "Cannot save the session",
+                         "export": "Cannot export the report"}.get(name, name), exc)
+
+    # ---- settings, errors ----------------------------------------------------------
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, input_devices=self.backend.input_names(),
+                                profiles=self.backend.profiles(),
+                                cuda_available=self.backend.cuda_available, parent=self)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
+        dialog.open()
+        self.settings_dialog = dialog
+        return dialog
+
+    def apply_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        if not save_settings(settings, self._qsettings):
+            self.show_error("Cannot save the settings", OSError("the settings store is not "
+                                                                "writable"))
+        self.spectrogram.set_visible_s(settings.spectrogram_visible_s)
+        if not self.monitor.running:
+            self.refresh_inputs()
+            if settings.input_device:
+                i = self.input_combo.findText(settings.input_device)
+                if i >= 0:
+                    self.input_combo.setCurrentIndex(i)
+
+    def show_error(self, title: str, exc: BaseException, *, hint: str = "") -> QMessageBox:
+        """One non-blocking dialog per problem; the traceback goes to the log."""
+        text = str(exc) or type(exc).__name__
+        log.error("%s: %s", title, text, exc_info=exc if exc.__traceback__ else None)
+        self.error_messages.append(f"{title}: {text}")
+        key = f"{title}: {text}"
+        if key in self._open_dialogs:
+            return self._open_dialogs[key]
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
+                          self)
+        if hint:
+            box.setInformativeText(hint)
+        box.finished.connect(lambda _=0, k=key: self._open_dialogs.pop(k, None))
+        self._open_dialogs[key] = box
+        box.open()
+        return box
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self._timer.stop()
+        if self.monitor.running:
+            self.monitor.stop(timeout_s=2.0)
+        super().closeEvent(event)
