@@ -29,3 +29,25 @@ def noise_dir():
 def music(rng):
     """``music(seconds)``: :func:`synthetic_music` from the test's seeded generator."""
     return lambda seconds=10.0: synthetic_music(rng, seconds)
+
+
+@pytest.fixture(scope="session")
+def cpu_engine():
+    """The shipped models on the CPU (loaded once per test run)."""
+    from vinylmon.engine.engine import Engine
+
+    return Engine(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def clicked_file(tmp_path_factory):
+    """12 s of synthetic music with loud clicks, as FLAC: ``(path, click start times in s)``."""
+    import soundfile as sf
+
+    from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate
+
+    x = synthetic_music(np.random.default_rng(7), 12.0)
+    d = simulate(x, DamageSpec(seed=2, clicks=ClickSpec(rate_per_min=30.0, peak_db=(2.0, 6.0))))
+    path = tmp_path_factory.mktemp("clicked") / "clicked.flac"
+    sf.write(path, d.audio.T, 44100)
+    return path, np.array(sorted({i.start for i in d.truth.impulses})) / 44100

@@ -6,28 +6,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate, synthetic_music
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
-from vinylmon.engine.engine import Engine
 from vinylmon.engine.monitor import FileSource, Monitor, load_session
 from vinylmon.engine.schema import report_problems
 from vinylmon.errors import DeviceLostError
 
 SR = ANALYSIS_RATE
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return Engine(device="cpu")
-
-
-@pytest.fixture(scope="module")
-def clicked(tmp_path_factory):
-    x = synthetic_music(np.random.default_rng(7), 12.0)
-    d = simulate(x, DamageSpec(seed=2, clicks=ClickSpec(rate_per_min=30.0, peak_db=(2.0, 6.0))))
-    path = tmp_path_factory.mktemp("mon") / "clicked.flac"
-    sf.write(path, d.audio.T, SR)
-    return path, np.array(sorted({i.start for i in d.truth.impulses})) / SR
 
 
 class Recorder:
@@ -39,9 +23,9 @@ class Recorder:
         monitor.on_finished = self.done.set
 
 
-def test_a_file_through_the_live_pipeline(engine, clicked, tmp_path):
-    path, truth_s = clicked
-    mon = Monitor(engine, journal_dir=tmp_path / "journal")
+def test_a_file_through_the_live_pipeline(cpu_engine, clicked_file, tmp_path):
+    path, truth_s = clicked_file
+    mon = Monitor(cpu_engine, journal_dir=tmp_path / "journal")
     rec = Recorder(mon)
     mon.start(FileSource(path, speed=None))
     assert rec.done.wait(60)
@@ -83,10 +67,11 @@ class FlakySource:
         raise DeviceLostError("input 'flaky' disappeared")
 
 
-def test_device_loss_keeps_the_session_and_resume_goes_on(engine, clicked, tmp_path):
-    path, _ = clicked
+def test_device_loss_keeps_the_session_and_resume_goes_on(cpu_engine, clicked_file,
+                                                           tmp_path):
+    path, _ = clicked_file
     x, _ = sf.read(path, dtype="float32", always_2d=True)
-    mon = Monitor(engine, journal_dir=tmp_path / "j")
+    mon = Monitor(cpu_engine, journal_dir=tmp_path / "j")
     rec = Recorder(mon)
     mon.start(FlakySource(x.T, 10.0))
     assert rec.done.wait(60)
@@ -103,9 +88,9 @@ def test_device_loss_keeps_the_session_and_resume_goes_on(engine, clicked, tmp_p
     assert {e.start_s for e in events_before} <= {e.start_s for e in mon.state.events}
 
 
-def test_a_new_session_starts_from_nothing(engine, clicked, tmp_path):
-    path, _ = clicked
-    mon = Monitor(engine, journal_dir=tmp_path / "j")
+def test_a_new_session_starts_from_nothing(cpu_engine, clicked_file, tmp_path):
+    path, _ = clicked_file
+    mon = Monitor(cpu_engine, journal_dir=tmp_path / "j")
     rec = Recorder(mon)
     for _ in range(2):
         rec.done.clear()
@@ -114,9 +99,9 @@ def test_a_new_session_starts_from_nothing(engine, clicked, tmp_path):
         assert [w.start_s for w in mon.windows] == [0.0, 5.0, 10.0]
 
 
-def test_real_time_pace_and_stop(engine, clicked, tmp_path):
-    path, _ = clicked
-    mon = Monitor(engine, journal_dir=tmp_path / "j")
+def test_real_time_pace_and_stop(cpu_engine, clicked_file, tmp_path):
+    path, _ = clicked_file
+    mon = Monitor(cpu_engine, journal_dir=tmp_path / "j")
     rec = Recorder(mon)
     mon.start(FileSource(path, speed=1.0))
     assert not rec.done.wait(1.0)  # 12 s of audio at real time: still playing after 1 s

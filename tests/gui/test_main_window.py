@@ -7,9 +7,7 @@ import soundfile as sf
 from PySide6.QtCore import QSettings
 
 from vinylmon.app import DEMO_PATH, AppBackend
-from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate, synthetic_music
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
-from vinylmon.engine.engine import Engine
 from vinylmon.errors import DeviceLostError
 from vinylmon.gui.main_window import DEMO_INPUT, MainWindow
 from vinylmon.gui.settings import Settings
@@ -17,27 +15,13 @@ from vinylmon.gui.settings import Settings
 SR = ANALYSIS_RATE
 
 
-@pytest.fixture(scope="module")
-def engine():
-    return Engine(device="cpu")
-
-
-@pytest.fixture(scope="module")
-def clicked(tmp_path_factory):
-    x = synthetic_music(np.random.default_rng(11), 11.0)
-    d = simulate(x, DamageSpec(seed=4, clicks=ClickSpec(rate_per_min=30.0, peak_db=(2.0, 6.0))))
-    path = tmp_path_factory.mktemp("gui") / "clicked.flac"
-    sf.write(path, d.audio.T, SR)
-    return path
-
-
 @pytest.fixture
-def make_window(qtbot, engine, tmp_path):
+def make_window(qtbot, cpu_engine, tmp_path):
     windows = []
 
     def make(**kw):
         qs = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        backend = AppBackend(engine=engine, journal_dir=tmp_path / f"journal{len(windows)}")
+        backend = AppBackend(engine=cpu_engine, journal_dir=tmp_path / f"journal{len(windows)}")
         w = MainWindow(backend, qsettings=qs, **kw)
         qtbot.addWidget(w)
         windows.append(w)
@@ -79,9 +63,9 @@ def test_demo_starts_scrolls_and_stops(qtbot, make_window):
     qtbot.waitUntil(lambda: w.start_button.text() == "Start", timeout=2_000)
 
 
-def test_timeline_bars_and_badge_show_the_engines_results(qtbot, make_window, clicked):
+def test_timeline_bars_and_badge_show_the_engines_results(qtbot, make_window, clicked_file):
     w = make_window()
-    _run_to_end(qtbot, w, w.backend.file_source(clicked, speed=None))
+    _run_to_end(qtbot, w, w.backend.file_source(clicked_file[0], speed=None))
     qtbot.waitUntil(lambda: len(w.monitor.windows) == 3, timeout=5_000)
     state = w.monitor.state
     assert len(state.events) > 0
@@ -128,9 +112,9 @@ class VanishingSource:
         raise DeviceLostError("the input 'USB turntable' disappeared (unplugged?)")
 
 
-def test_a_vanished_device_shows_an_error_and_keeps_the_session(qtbot, make_window, clicked):
+def test_a_vanished_device_shows_an_error_and_keeps_the_session(qtbot, make_window, clicked_file):
     w = make_window()
-    _run_to_end(qtbot, w, VanishingSource(clicked, 10.2))
+    _run_to_end(qtbot, w, VanishingSource(clicked_file[0], 10.2))
     qtbot.waitUntil(lambda: len(w.error_messages) == 1, timeout=5_000)
     assert "disappeared" in w.error_messages[0]
     assert w._open_dialogs, "an error dialog is shown"
@@ -139,17 +123,17 @@ def test_a_vanished_device_shows_an_error_and_keeps_the_session(qtbot, make_wind
     assert len(kept) == len(w.monitor.state.events) > 0
     assert w.start_button.text() == "Resume"
     # the input comes back: resume goes on with the same session
-    _run_to_end(qtbot, w, w.backend.file_source(clicked, speed=None))
+    _run_to_end(qtbot, w, w.backend.file_source(clicked_file[0], speed=None))
     # new audio follows the old on the timeline (the 0.2 s before the loss never
     # made a whole window)
     assert [x.start_s for x in w.monitor.windows][:3] == pytest.approx([0.0, 5.0, 10.2], abs=1e-3)
     assert set(np.round(kept, 4)) <= set(np.round(w.timeline.event_times(), 4))
 
 
-def test_save_and_reopen_a_session(qtbot, make_window, clicked, tmp_path):
+def test_save_and_reopen_a_session(qtbot, make_window, clicked_file, tmp_path):
     w = make_window()
     w.artist_edit.setText("Test Artist")
-    _run_to_end(qtbot, w, w.backend.file_source(clicked, speed=None))
+    _run_to_end(qtbot, w, w.backend.file_source(clicked_file[0], speed=None))
     qtbot.waitUntil(lambda: len(w.monitor.windows) == 3, timeout=5_000)
     with qtbot.waitSignal(w.bridge.taskDone, timeout=30_000):
         w.save_session(tmp_path / "saved")
