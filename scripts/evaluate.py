@@ -30,7 +30,6 @@ import argparse
 import json
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -42,14 +41,21 @@ from vinylmon.models.corpus import (
     Clip,
     frame_targets,
     load_split,
-    window_class,
+)
+from vinylmon.models.evaluation import (  # noqa: F401 (match, prf: this script's API too)
+    TOL,
+    EventTally,
+    class_scores,
+    confusion,
+    match,
+    prf,
+    window_truth,
 )
 from vinylmon.models.grader import aggregate
 from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt, crackle_rate
 from vinylmon.models.measured import measure
 from vinylmon.rubric import GRADES
 
-TOL = 44  # 1 ms at 44.1 kHz
 WINDOW_S = 5.0
 SR = 44100
 #: (click threshold, impulse threshold, min_ratio); an impulse threshold of 1.0
@@ -57,80 +63,6 @@ SR = 44100
 GRID = [(t, i, r) for t in (0.5, 0.7, 0.9) for i in (0.9, 0.99, 1.0) for r in (4.0, 8.0, 16.0)]
 #: Budget of false events per minute on clean music (issue 4's target).
 FALSE_BUDGET = 1.0
-
-
-# ----------------------------------------------------------------------------- matching
-def match(det: np.ndarray, truth: np.ndarray, *, tol: int = TOL) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matching of spans (rows of start, end in samples).
-
-    Returns boolean arrays: which detections and which truth spans are matched.
-    """
-    dm = np.zeros(len(det), bool)
-    tm = np.zeros(len(truth), bool)
-    if len(det) == 0 or len(truth) == 0:
-        return dm, tm
-    order = np.argsort(truth[:, 0])
-    ts, te = truth[order, 0], truth[order, 1]
-    maxlen = int((te - ts).max())
-    pairs = []
-    for i, (s, e) in enumerate(det):
-        lo = np.searchsorted(ts, s - tol - maxlen)
-        hi = np.searchsorted(ts, e + tol)
-        for j in range(lo, hi):
-            if ts[j] < e + tol and te[j] > s - tol:
-                pairs.append((abs(int(ts[j]) - int(s)), i, j))
-    for _, i, j in sorted(pairs):
-        if not dm[i] and not tm[j]:
-            dm[i] = tm[j] = True
-    out = np.zeros(len(truth), bool)
-    out[order] = tm
-    return dm, out
-
-
-def prf(tp_p: int, n_p: int, tp_r: int, n_r: int) -> dict:
-    p = tp_p / n_p if n_p else 1.0
-    r = tp_r / n_r if n_r else 1.0
-    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-            "detections": n_p, "truth": n_r}
-
-
-class EventTally:
-    """Click precision/recall and false events, summed over excerpts."""
-
-    def __init__(self):
-        self.c = defaultdict(float)
-
-    def add(self, clip: Clip, det: np.ndarray, det_click: np.ndarray, minutes: float):
-        truth = np.stack([clip.starts, clip.ends], 1) if len(clip.starts) else np.zeros((0, 2))
-        dm, tm = match(det, truth)
-        click_truth = clip.peak_db >= CLICK_FLOOR_DB
-        for tag in ("all", "drum") if clip.drum_heavy else ("all",):
-            self.c[tag + ".det_click"] += det_click.sum()
-            self.c[tag + ".det_click_ok"] += (det_click & dm).sum()
-            self.c[tag + ".truth_click"] += click_truth.sum()
-            self.c[tag + ".truth_click_ok"] += (click_truth & tm).sum()
-        if clip.grade == "NM":
-            tag = "clean_drum" if clip.drum_heavy else "clean_other"
-            self.c[tag + ".false"] += (~dm).sum()
-            self.c[tag + ".false_click"] += (~dm & det_click).sum()
-            self.c[tag + ".minutes"] += minutes
-
-    def summary(self) -> dict:
-        c = self.c
-        out = {}
-        for tag in ("all", "drum"):
-            out["click_" + tag] = prf(int(c[tag + ".det_click_ok"]), int(c[tag + ".det_click"]),
-                                      int(c[tag + ".truth_click_ok"]),
-                                      int(c[tag + ".truth_click"]))
-        mins = {t: c[t + ".minutes"] for t in ("clean_drum", "clean_other")}
-        for t, m in mins.items():
-            out[f"false_per_min_{t}"] = c[t + ".false"] / m if m else float("nan")
-            out[f"false_click_per_min_{t}"] = c[t + ".false_click"] / m if m else float("nan")
-        total = sum(mins.values())
-        out["false_per_min_clean"] = (c["clean_drum.false"] + c["clean_other.false"]) / total \
-            if total else float("nan")
-        out["clean_minutes"] = total
-        return out
 
 
 # ----------------------------------------------------------------------------- our models
@@ -170,30 +102,6 @@ def grade_scores(pairs: np.ndarray) -> dict:
     t, p = pairs[:, 0], pairs[:, 1]
     return {"exact": float(np.mean(t == p)), "within_one": float(np.mean(np.abs(t - p) <= 1)),
             "confusion": confusion(t, p, len(GRADES)).tolist()}
-
-
-def confusion(t, p, k):
-    m = np.zeros((k, k), int)
-    for a, b in zip(t, p, strict=True):
-        m[a, b] += 1
-    return m
-
-
-def class_scores(t, p) -> dict:
-    m = confusion(t, p, len(WINDOW_CLASSES))
-    per = {}
-    for i, name in enumerate(WINDOW_CLASSES):
-        tp = m[i, i]
-        prec = tp / m[:, i].sum() if m[:, i].sum() else float("nan")
-        rec = tp / m[i].sum() if m[i].sum() else float("nan")
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        per[name] = {"precision": prec, "recall": rec, "f1": f1, "support": int(m[i].sum())}
-    return {"accuracy": float(np.trace(m) / m.sum()), "per_class": per, "confusion": m.tolist()}
-
-
-def window_truth(clip: Clip) -> list[int]:
-    n = int(WINDOW_S * SR)
-    return [window_class(clip, s, min(n, clip.frames - s)) for s in range(0, clip.frames, n)]
 
 
 # ----------------------------------------------------------------------------- baselines

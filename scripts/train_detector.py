@@ -29,32 +29,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vinylmon.models.bundle import save_bundle
 from vinylmon.models.corpus import (
     CLICK_MARGIN_DB,
     DETECTABLE_DB,
     Clip,
-    frame_targets,
-    level_offset_db,
     load_split,
-    window_class,
-    window_counts,
 )
 from vinylmon.models.detector import (
     CLASSES,
     FRAME_OUTPUTS,
-    LEVEL_SCALE_DB,
-    NOISE_OFFSET_DB,
     WINDOW_REGRESSION,
     DetectorConfig,
     build_detector,
 )
-from vinylmon.models.training import (
+from vinylmon.models.training import (  # noqa: F401 (POS_WEIGHT: this script's API too)
+    FRAME_KEYS,
+    POS_WEIGHT,
     CurveLog,
     Prefetcher,
     checkpoint,
+    losses,
+    make_example,
     one_cycle,
     resume,
     save_atomic,
@@ -63,47 +60,7 @@ from vinylmon.models.training import (
 )
 
 WINDOW_S = 5.0
-POS_WEIGHT = 10.0
 VERSION = "1.1.0"
-
-
-def make_example(clip: Clip, start: int, n: int, hop: int):
-    """One window and its targets; levels re the window's own level (what the model sees)."""
-    x = clip.read(start, n)
-    offset = float(np.clip(level_offset_db(clip, x), -20, 20))  # near-silent windows: bounded
-    n_frames = n // hop + 1
-    ft = frame_targets(clip, start, n, hop=hop, n_frames=n_frames, offset_db=offset)
-    clicks, impulses = window_counts(clip, start, n, offset_db=offset)
-    return (x, window_class(clip, start, n), clip.surface_noise_db + offset, clicks, impulses,
-            ft)
-
-
-def losses(window, frame, cls, noise, counts, ft):
-    nc = len(CLASSES)
-    l_cls = F.cross_entropy(window[:, :nc], cls)
-    l_noise = F.smooth_l1_loss(window[:, nc], (noise - NOISE_OFFSET_DB) / LEVEL_SCALE_DB)
-    l_count = F.smooth_l1_loss(window[:, nc + 1:nc + 3], counts)
-    imp_mask = ft["impulse_mask"]
-    # impulse frames are rare (about 1 in 100): positives weigh POS_WEIGHT times
-    pos_weight = frame.new_tensor(POS_WEIGHT)
-    l_imp = (F.binary_cross_entropy_with_logits(frame[:, 0], ft["impulse"], reduction="none",
-                                                pos_weight=pos_weight)
-             * imp_mask).sum() / imp_mask.sum().clamp(min=1)
-    click_mask = ft["click_mask"]
-    l_click = (F.binary_cross_entropy_with_logits(frame[:, 1], ft["click"], reduction="none",
-                                                  pos_weight=pos_weight)
-               * click_mask).sum() / click_mask.sum().clamp(min=1)
-    pos = ft["impulse"] > 0
-    level = torch.where(pos, ft["level_db"], torch.zeros_like(ft["level_db"])) / LEVEL_SCALE_DB
-    l_level = (F.smooth_l1_loss(frame[:, 2], level, reduction="none") * pos).sum() / pos.sum(
-    ).clamp(min=1)
-    parts = {"cls": l_cls, "noise": l_noise, "count": l_count, "imp": l_imp, "click": l_click,
-             "level": l_level}
-    total = l_cls + l_noise + l_count + 2 * l_imp + 2 * l_click + l_level
-    return total, parts
-
-
-FRAME_KEYS = ("impulse", "impulse_mask", "click", "click_mask", "level_db")
 
 
 def build_cache(model, clips: list[Clip], folder: Path, *, n: int, hop: int,

@@ -36,16 +36,25 @@ class AppBackend:
         ``auto``, ``cpu`` or ``cuda``.
     demo_path : path-like, keyword-only
     journal_dir : path-like, optional, keyword-only
+    profiles_root : path-like, optional, keyword-only
+        Where microphone profiles live (default: the user data folder; see
+        :mod:`vinylmon.engine.profiles`).
     """
 
     def __init__(self, *, engine=None, device: str = "auto", demo_path=DEMO_PATH,
-                 journal_dir=None) -> None:
+                 journal_dir=None, profiles_root=None) -> None:
         from vinylmon.audio.scope import Scope
         from vinylmon.audio.types import ANALYSIS_RATE
         from vinylmon.engine.engine import Engine
         from vinylmon.engine.monitor import Monitor
 
         self.engine = engine or Engine(device=device)
+        self.device = device
+        self.profiles_root = profiles_root
+        #: The engine with the base models (profiles are made from these).
+        self.base_engine = self.engine
+        #: The profile whose models the engine runs (None: the base models).
+        self.active_profile: str | None = None
         self.monitor = Monitor(self.engine, journal_dir=journal_dir)
         self.demo_path = Path(demo_path)
         probe = Scope(ANALYSIS_RATE, 2)
@@ -81,8 +90,163 @@ class AppBackend:
 
         return FileSource(path, speed=speed, name=name)
 
+    # ---- microphone profiles (Qt-free; the GUI runs the slow ones on a worker thread) ----
+
     def profiles(self) -> list[str]:
-        return ["base"]
+        """``base`` and the names of the enabled, usable profiles."""
+        from vinylmon.engine.profiles import list_profiles
+
+        return ["base", *(p.name for p in list_profiles(self.profiles_root)
+                          if p.enabled and p.problem is None)]
+
+    def profile_infos(self) -> list:
+        """Every profile with its device, state and metrics (ProfileInfo), broken ones too."""
+        from vinylmon.engine.profiles import list_profiles
+
+        return list_profiles(self.profiles_root)
+
+    def profile_for_device(self, device_name: str | None) -> str | None:
+        """The name of the enabled profile made for this input device, if any."""
+        from vinylmon.engine.profiles import profile_for_device
+
+        info = profile_for_device(device_name, root=self.profiles_root)
+        return info.name if info is not None else None
+
+    def use_profile(self, name: str | None) -> str | None:
+        """Run the models of profile ``name`` (None or ``base``: the base models).
+
+        Builds a new engine and hands it to the monitor; not while it is listening.
+
+        Returns
+        -------
+        str or None
+            A warning when the profile could not be used (missing, broken or
+            tampered): the base models run instead.
+        """
+        from vinylmon.engine.engine import Engine
+        from vinylmon.engine.profiles import RESERVED, load_profile_models
+
+        if self.monitor.running:
+            raise VinylmonError("stop listening before switching the model profile")
+        if name is None or str(name).strip().lower() in RESERVED:
+            engine, active, warning = self.base_engine, None, None
+        else:
+            detector, grader, warning = load_profile_models(name, device=self.device,
+                                                            root=self.profiles_root)
+            if warning is not None:
+                engine, active = self.base_engine, None
+            else:
+                engine = Engine(detector=detector,
+                                grader=grader if grader is not None else False,
+                                gate=self.engine.gate, batch=self.engine.batch,
+                                grader_stride=self.engine.grader_stride)
+                active = str(name).strip()
+        self.engine = engine
+        self.monitor.engine = engine
+        self.active_profile = active
+        return warning
+
+    def use_profile_for_device(self, device_name: str | None) -> tuple[str | None, str | None]:
+        """Select the profile of an input device (the base models when it has none):
+        ``(profile name or None, warning or None)``."""
+        name = self.profile_for_device(device_name)
+        warning = self.use_profile(name)
+        return self.active_profile, warning
+
+    def rename_profile(self, old: str, new: str):
+        from vinylmon.engine.profiles import rename_profile
+
+        info = rename_profile(old, new, root=self.profiles_root)
+        if self.active_profile == old:
+            self.active_profile = info.name
+        return info
+
+    def remove_profile(self, name: str) -> None:
+        from vinylmon.engine.profiles import remove_profile
+
+        remove_profile(name, root=self.profiles_root)
+        if self.active_profile == name and not self.monitor.running:
+            self.use_profile(None)
+
+    def set_profile_enabled(self, name: str, enabled: bool):
+        from vinylmon.engine.profiles import set_enabled
+
+        return set_enabled(name, enabled, root=self.profiles_root)
+
+    def take_from_file(self, path) -> np.ndarray:
+        """A calibration take from a recording: ``(2, frames)`` float32 at 44.1 kHz
+        (1-5 minutes; a longer one is cut to 5 minutes)."""
+        from vinylmon.engine.cli_finetune import load_take
+
+        return load_take(str(path), stream=_NullStream())
+
+    def record_take(self, device_name: str | None, *, seconds: float = 120.0,
+                    progress=None, cancel=None) -> np.ndarray:
+        """Record a calibration take from an input device.
+
+        Parameters
+        ----------
+        device_name : str or None
+            The input (None: the default input).
+        seconds : float, keyword-only
+        progress : callable(float, str), keyword-only
+            Fraction recorded and a message.
+        cancel : threading.Event, keyword-only
+            Set to stop: raises :class:`~vinylmon.errors.Cancelled`.
+
+        Returns
+        -------
+        np.ndarray, shape (2, frames), float32 at 44.1 kHz
+        """
+        import time
+
+        from vinylmon.audio.capture import LiveCapture
+        from vinylmon.audio.io import BlockResampler
+        from vinylmon.audio.types import ANALYSIS_RATE
+        from vinylmon.errors import Cancelled
+
+        if not seconds > 0:
+            raise ValueError(f"seconds must be > 0, got {seconds}")
+        want = int(round(seconds * ANALYSIS_RATE))
+        parts, have = [], 0
+        capture = LiveCapture(device_name)
+        resampler = BlockResampler(capture.sample_rate, capture.channels)
+        deadline = time.monotonic() + seconds * 2 + 10  # a stalled input does not hang us
+        with capture:
+            while have < want:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("recording cancelled")
+                if time.monotonic() > deadline:
+                    raise DeviceError(f"{capture.device.name}: the input delivered "
+                                      f"{have / ANALYSIS_RATE:.1f} s in {seconds * 2 + 10:.0f} s")
+                block = capture.read(0.1)
+                if block is not None and (out := resampler.push(block)) is not None:
+                    parts.append(np.asarray(out.samples))
+                    have += out.frames
+                    if progress is not None:
+                        progress(min(1.0, have / want),
+                                 f"recording {have / ANALYSIS_RATE:.0f} of {seconds:.0f} s")
+        x = np.concatenate(parts, axis=1)[:, :want].astype(np.float32)
+        return np.ascontiguousarray(np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x[:2])
+
+    def run_finetune(self, take: np.ndarray, *, grade: str = "NM", name: str,
+                     device_name: str | None, progress=None, cancel=None, config=None):
+        """Fine-tune the base models on a take and save the result as a profile.
+
+        Returns
+        -------
+        (ProfileInfo, FinetuneResult)
+        """
+        from vinylmon.engine.profiles import check_name, save_profile
+        from vinylmon.models.finetune import check_grade, finetune
+
+        check_name(name)  # before minutes of work, not after
+        check_grade(grade)
+        result = finetune(take, grade=grade, detector=self.base_engine.detector,
+                          grader=self.base_engine.grader, config=config, progress=progress,
+                          cancel=cancel)
+        info = save_profile(name, result, device_name=device_name, root=self.profiles_root)
+        return info, result
 
     def open_session(self, folder):
         from vinylmon.engine.monitor import load_session
@@ -102,6 +266,15 @@ class AppBackend:
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise AudioFileError(path, f"cannot be read ({exc})") from exc
         return x.T, int(sr)
+
+
+class _NullStream:
+    def write(self, text: str) -> int:
+        log.info(text.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def add_parser(sub) -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``vinylmon [monitor|listen|grade|devices] ...``.
+"""Command line: ``vinylmon [monitor|listen|grade|finetune|devices] ...``.
 
 ``vinylmon`` alone starts the desktop monitor (``vinylmon monitor``, see
 :mod:`vinylmon.app`). ``vinylmon listen`` is the console monitor: one line per
@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from vinylmon.engine.cli_grade import add_parser as add_grade
     add_grade(sub)
+    from vinylmon.engine.cli_finetune import add_parser as add_finetune
+    add_finetune(sub)
     from vinylmon.app import add_parser as add_monitor
     add_monitor(sub)
     return p

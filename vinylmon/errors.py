@@ -46,3 +46,7 @@ class WeightsError(VinylmonError):
 
 class ReportError(VinylmonError):
     """A report does not follow vinylmon.report/1."""
+
+
+class Cancelled(VinylmonError):
+    """The user stopped a long operation (a fine-tuning, a recording) before it ended."""

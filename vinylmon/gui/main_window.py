@@ -16,6 +16,7 @@ monitor and knows the inputs; this package never imports torch or sounddevice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -43,6 +44,7 @@ from vinylmon.gui import style
 from vinylmon.gui.bars import ConfidenceBars, GradeBadge
 from vinylmon.gui.bridge import MonitorBridge
 from vinylmon.gui.meter import LevelMeter
+from vinylmon.gui.microphone import MicrophonePage
 from vinylmon.gui.settings import Settings, SettingsDialog, load_settings, save_settings
 from vinylmon.gui.spectrogram import ScrollingSpectrogram
 from vinylmon.gui.timeline import ScratchTimeline
@@ -99,6 +101,8 @@ class MainWindow(QMainWindow):
         self.bridge.taskDone.connect(self._on_task_done)
         self.bridge.taskFailed.connect(self._on_task_failed)
         self._resume_after_error = False
+        #: options for fine-tuning runs started from the settings (tests shorten them)
+        self.finetune_options: dict = {}
         self._loaded_audio: Path | None = None  # a reopened session's audio
         self._open_dialogs: dict[str, QMessageBox] = {}
         self.error_messages: list[str] = []  # every problem shown, for tests and logs
@@ -255,10 +259,25 @@ class MainWindow(QMainWindow):
                                                   name="demo recording")
             else:
                 source = self.backend.live_source(name, sample_rate=self.settings.sample_rate)
+            if not (self._resume_after_error and self.monitor.session is not None):
+                self.select_models(name)
         except Exception as exc:
             self.show_error("Cannot open the input", exc)
             return False
         return self.start_source(source)
+
+    def select_models(self, input_name: str | None) -> str:
+        """Use the profile of ``input_name`` (an enabled one made for it), else the profile
+        chosen in the settings, else the base models. Returns the profile in use."""
+        name = None
+        if input_name and input_name != DEMO_INPUT:
+            name = self.backend.profile_for_device(input_name)
+        if name is None and self.settings.model_profile != "base":
+            name = self.settings.model_profile
+        warning = self.backend.use_profile(name)
+        if warning:
+            self.show_error("Using the base models", RuntimeError(warning))
+        return self.backend.active_profile
 
     def start_source(self, source) -> bool:
         if self.monitor.running:  # still finishing its last window after a stop
@@ -381,7 +400,8 @@ class MainWindow(QMainWindow):
         self.elapsed_label.setText(style.format_time(st.elapsed_s))
         self.status_input.setText(f"Input: {st.input_name}" + ("" if st.running else
                                                                " (stopped)"))
-        self.status_compute.setText(f"Models on {st.compute_device.upper()}")
+        self.status_compute.setText(f"Models: {self.backend.active_profile or 'base'} on "
+                                    f"{st.compute_device.upper()}")
         self.status_inference.setText(
             "Inference: " + (f"{1000 * st.last_inference_s:.0f} ms/window"
                              if st.last_inference_s is not None else "–"))
@@ -517,10 +537,26 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.settings, input_devices=self.backend.input_names(),
                                 profiles=self.backend.profiles(),
                                 cuda_available=self.backend.cuda_available, parent=self)
+        current = self.input_combo.currentText()
+        self.microphone_page = MicrophonePage(
+            self.backend, device_name=None if current == DEMO_INPUT else current,
+            finetune_options=self.finetune_options)
+        self.microphone_page.profileSaved.connect(
+            lambda name: self._profile_saved(dialog, name))
+        dialog.add_page(self.microphone_page, "Microphone")
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
         dialog.open()
         self.settings_dialog = dialog
         return dialog
+
+    def _profile_saved(self, dialog: SettingsDialog, name: str) -> None:
+        """A fine-tuned profile was saved and is in use: the settings say so too."""
+        if dialog.profile_combo.findData(name) < 0:
+            dialog.profile_combo.addItem(name, name)
+        dialog.profile_combo.setCurrentIndex(dialog.profile_combo.findData(name))
+        self.settings = dataclasses.replace(self.settings, model_profile=name)
+        save_settings(self.settings, self._qsettings)
+        self._update_status()
 
     def apply_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -529,6 +565,7 @@ class MainWindow(QMainWindow):
                                                                 "writable"))
         self.spectrogram.set_visible_s(settings.spectrogram_visible_s)
         if not self.monitor.running:
+            self.select_models(self.input_combo.currentText())
             self.refresh_inputs()
             if settings.input_device:
                 i = self.input_combo.findText(settings.input_device)

@@ -20,7 +20,7 @@ the rubric applied to one window, naming the defect that limits it:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,8 @@ class Clip:
 
     ``starts``/``ends`` are impulse sample spans; ``channel`` -1 means both;
     ``peak_db`` re L; ``scratch_tick`` marks ticks of trains of >= 3 revolutions.
+    ``audio`` (2, frames), when set, is the excerpt held in memory
+    (:func:`clip_from_truth`); otherwise :meth:`read` reads ``path``.
     """
 
     id: str
@@ -72,6 +74,7 @@ class Clip:
     kind: np.ndarray
     scratch_tick: np.ndarray
     row: dict
+    audio: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def grade_index(self) -> int:
@@ -80,8 +83,11 @@ class Clip:
     def read(self, start: int = 0, frames: int | None = None) -> np.ndarray:
         """Audio ``(2, frames)`` float32 from sample ``start``."""
         n = self.frames - start if frames is None else frames
-        x, _ = sf.read(self.path, start=start, frames=n, dtype="float32", always_2d=True)
-        x = x.T
+        if self.audio is not None:
+            x = np.asarray(self.audio[:, start:start + n], dtype=np.float32)
+        else:
+            x, _ = sf.read(self.path, start=start, frames=n, dtype="float32", always_2d=True)
+            x = x.T
         if x.shape[1] < n:
             x = np.pad(x, ((0, 0), (0, n - x.shape[1])))
         return np.ascontiguousarray(x)
@@ -89,31 +95,85 @@ class Clip:
 
 def load_split(root: str | Path, split: str) -> list[Clip]:
     """All clips of one split, sorted by id."""
-    root = Path(root)
-    folder = root / split
+    return [load_clip(root, p, split=split) for p in split_files(root, split)]
+
+
+def split_files(root: str | Path, split: str) -> list[Path]:
+    """The manifest rows (``<split>/<id>.json``) of one split, sorted by id."""
+    folder = Path(root) / split
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such corpus split (run scripts/make_corpus.py)")
-    clips = []
-    for meta_path in sorted(folder.glob("*.json")):
-        row = json.loads(meta_path.read_text())
-        z = np.load(root / row["truth_impulses"])
-        trains = {s["id"] for s in row["scratches"] if s["count"] >= 3}
-        sid = z["scratch_id"]
-        clips.append(Clip(
-            id=row["id"], split=split, path=root / row["audio"], frames=int(row["frames"]),
-            sample_rate=int(row["sample_rate"]), grade=row["grade"],
-            surface_noise_db=float(row["surface_noise_db"]), drum_heavy=bool(row["drum_heavy"]),
-            silent_windows=tuple(row["silent_windows"]),
-            skip_times_s=tuple(float(s["time_s"]) for s in row["skips"]),
-            starts=z["start"].astype(np.int64), ends=z["end"].astype(np.int64),
-            channel=z["channel"].astype(np.int8), peak_db=z["peak_db"].astype(np.float32),
-            kind=z["kind"].astype(np.int8),
-            scratch_tick=np.isin(sid, list(trains)) & (sid >= 0), row=row))
-    return clips
+    return sorted(folder.glob("*.json"))
+
+
+def load_clip(root: str | Path, meta_path: str | Path, *, split: str | None = None) -> Clip:
+    """One clip from its manifest row (a path from :func:`split_files`); ``split``
+    defaults to the row's."""
+    root = Path(root)
+    row = json.loads(Path(meta_path).read_text())
+    z = np.load(root / row["truth_impulses"])
+    trains = {s["id"] for s in row["scratches"] if s["count"] >= 3}
+    sid = z["scratch_id"]
+    return Clip(
+        id=row["id"], split=split or row["split"], path=root / row["audio"],
+        frames=int(row["frames"]),
+        sample_rate=int(row["sample_rate"]), grade=row["grade"],
+        surface_noise_db=float(row["surface_noise_db"]), drum_heavy=bool(row["drum_heavy"]),
+        silent_windows=tuple(row["silent_windows"]),
+        skip_times_s=tuple(float(s["time_s"]) for s in row["skips"]),
+        starts=z["start"].astype(np.int64), ends=z["end"].astype(np.int64),
+        channel=z["channel"].astype(np.int8), peak_db=z["peak_db"].astype(np.float32),
+        kind=z["kind"].astype(np.int8),
+        scratch_tick=np.isin(sid, list(trains)) & (sid >= 0), row=row)
+
+
+def clip_from_truth(truth, audio: np.ndarray, *, id: str = "memory", split: str = "memory",
+                    surface_noise_db: float | None = None) -> Clip:
+    """A :class:`Clip` held in memory, from the simulator's output (no files).
+
+    The same truth that ``scripts/make_corpus.py`` writes to a corpus clip, so the
+    target functions of this module give what they give for that clip.
+
+    Parameters
+    ----------
+    truth : vinylmon.audio.simulate.Truth
+    audio : np.ndarray, shape (2, truth.frames)
+        The damaged audio (``Damaged.audio``).
+    id, split : str, keyword-only
+    surface_noise_db : float or None, keyword-only
+        Overrides the truth's n (e.g. -inf where the record's own noise is not known
+        and must not decide the window class).
+    """
+    imps = truth.impulses
+    trains = {s.id for s in truth.scratches if s.count >= 3}
+    sid = np.array([-1 if i.scratch_id is None else i.scratch_id for i in imps], np.int64)
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] != 2 or x.shape[1] != truth.frames:
+        raise ValueError(f"audio must be (2, {truth.frames}), got {x.shape}")
+    noise = truth.surface_noise_db if surface_noise_db is None else surface_noise_db
+    return Clip(
+        id=id, split=split, path=Path(f"<memory:{id}>"), frames=int(truth.frames),
+        sample_rate=int(truth.sample_rate), grade=truth.grade.grade,
+        surface_noise_db=float(noise), drum_heavy=False,
+        silent_windows=tuple(truth.silent_windows),
+        skip_times_s=tuple(float(s.time_s) for s in truth.skips),
+        starts=np.array([i.start for i in imps], np.int64),
+        ends=np.array([i.end for i in imps], np.int64),
+        channel=np.array([-1 if i.channel is None else i.channel for i in imps], np.int8),
+        peak_db=np.array([i.peak_db for i in imps], np.float32),
+        kind=np.array([KINDS.index(i.kind) for i in imps], np.int8),
+        scratch_tick=np.isin(sid, list(trains)) & (sid >= 0),
+        row={"program_level_dbfs": float(truth.program_level_dbfs)}, audio=x)
 
 
 def window_class(clip: Clip, start: int, frames: int) -> int:
     """The class (index into WINDOW_CLASSES) of samples ``[start, start+frames)``."""
+    return window_severity(clip, start, frames)[1]
+
+
+def window_severity(clip: Clip, start: int, frames: int) -> tuple[int, int]:
+    """The rubric grade (index into GRADES) the window's worst criterion gives, and
+    the window class (index into WINDOW_CLASSES) it names."""
     sr = clip.sample_rate
     dur_s = frames / sr
     inside = (clip.starts >= start) & (clip.starts < start + frames)
@@ -131,10 +191,10 @@ def window_class(clip: Clip, start: int, frames: int) -> int:
     }
     worst = max(severity.values())
     if worst == 0:
-        return 0
+        return 0, 0
     for cls in (3, 1, 2, 4):
         if severity[cls] == worst:
-            return cls
+            return worst, cls
     raise AssertionError("unreachable")
 
 

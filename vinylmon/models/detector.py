@@ -182,7 +182,23 @@ class DefectDetector(nn.Module):
 
     def head(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The network after :meth:`features` (training may cache the features)."""
-        h = self.blocks(self.stem(features))
+        return self.upper(self.lower(features, 0), 0)
+
+    def lower(self, features: torch.Tensor, blocks: int) -> torch.Tensor:
+        """The stem and the first ``blocks`` residual blocks: ``(batch, width, frames)``.
+
+        ``upper(lower(f, k), k)`` is :meth:`head` ``(f)`` for any ``k``; fine-tuning
+        computes a frozen lower part once and trains only the upper one.
+        """
+        h = self.stem(features)
+        for block in self.blocks[:blocks]:
+            h = block(h)
+        return h
+
+    def upper(self, h: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The residual blocks from ``start`` on, then the frame and window heads."""
+        for block in self.blocks[start:]:
+            h = block(h)
         frame = self.frame_head(h)
         pooled = torch.cat([h.mean(-1), h.amax(-1), self._periodicity(frame[:, 1])], dim=1)
         return self.window_head(pooled), frame

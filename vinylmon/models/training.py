@@ -1,4 +1,5 @@
-"""Plumbing shared by the training scripts: checkpoints, curves, background batches."""
+"""Plumbing shared by the training scripts: checkpoints, curves, background batches;
+and the detector's examples and losses (training and fine-tuning use the same)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,79 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
+from vinylmon.models.corpus import (
+    Clip,
+    frame_targets,
+    level_offset_db,
+    window_class,
+    window_counts,
+)
+from vinylmon.models.detector import CLASSES, LEVEL_SCALE_DB, NOISE_OFFSET_DB
 from vinylmon.models.device import select_device
+
+#: Impulse and click frames weigh this many times more than others in the loss.
+POS_WEIGHT = 10.0
+#: The frame targets of :func:`~vinylmon.models.corpus.frame_targets` that training uses.
+FRAME_KEYS = ("impulse", "impulse_mask", "click", "click_mask", "level_db")
+#: A window class target that is not known (fine-tuning): no class loss for it.
+UNKNOWN_CLASS = -100
+
+
+def make_example(clip: Clip, start: int, n: int, hop: int):
+    """One window and its targets; levels re the window's own level (what the model sees)."""
+    x = clip.read(start, n)
+    offset = float(np.clip(level_offset_db(clip, x), -20, 20))  # near-silent windows: bounded
+    n_frames = n // hop + 1
+    ft = frame_targets(clip, start, n, hop=hop, n_frames=n_frames, offset_db=offset)
+    clicks, impulses = window_counts(clip, start, n, offset_db=offset)
+    return (x, window_class(clip, start, n), clip.surface_noise_db + offset, clicks, impulses,
+            ft)
+
+
+def losses(window, frame, cls, noise, counts, ft, *, noise_weight=None):
+    """The detector's training loss and its parts.
+
+    ``cls`` may hold :data:`UNKNOWN_CLASS` (no class loss for that window);
+    ``noise_weight`` (per window, 0 or 1) leaves out the surface-noise target of
+    windows where it is not known. Without either, every window counts.
+    """
+    nc = len(CLASSES)
+    known = cls != UNKNOWN_CLASS
+    if bool(known.all()):
+        l_cls = F.cross_entropy(window[:, :nc], cls)
+    elif bool(known.any()):
+        l_cls = F.cross_entropy(window[known, :nc], cls[known])
+    else:
+        l_cls = window.sum() * 0.0
+    if noise_weight is None:
+        l_noise = F.smooth_l1_loss(window[:, nc], (noise - NOISE_OFFSET_DB) / LEVEL_SCALE_DB)
+    else:
+        l_noise = (F.smooth_l1_loss(window[:, nc], (noise - NOISE_OFFSET_DB) / LEVEL_SCALE_DB,
+                                    reduction="none") * noise_weight).sum() / \
+            noise_weight.sum().clamp(min=1)
+    l_count = F.smooth_l1_loss(window[:, nc + 1:nc + 3], counts)
+    imp_mask = ft["impulse_mask"]
+    # impulse frames are rare (about 1 in 100): positives weigh POS_WEIGHT times
+    pos_weight = frame.new_tensor(POS_WEIGHT)
+    l_imp = (F.binary_cross_entropy_with_logits(frame[:, 0], ft["impulse"], reduction="none",
+                                                pos_weight=pos_weight)
+             * imp_mask).sum() / imp_mask.sum().clamp(min=1)
+    click_mask = ft["click_mask"]
+    l_click = (F.binary_cross_entropy_with_logits(frame[:, 1], ft["click"], reduction="none",
+                                                  pos_weight=pos_weight)
+               * click_mask).sum() / click_mask.sum().clamp(min=1)
+    pos = ft["impulse"] > 0
+    level = torch.where(pos, ft["level_db"], torch.zeros_like(ft["level_db"])) / LEVEL_SCALE_DB
+    l_level = (F.smooth_l1_loss(frame[:, 2], level, reduction="none") * pos).sum() / pos.sum(
+    ).clamp(min=1)
+    parts = {"cls": l_cls, "noise": l_noise, "count": l_count, "imp": l_imp, "click": l_click,
+             "level": l_level}
+    total = l_cls + l_noise + l_count + 2 * l_imp + 2 * l_click + l_level
+    return total, parts
 
 
 def save_atomic(obj: dict, path: Path) -> None:
