@@ -146,3 +146,65 @@ def test_models_given_are_not_changed(cpu_engine, take):
     after = cpu_engine.detector.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert any(not torch.equal(before[k], result.detector_state[k]) for k in before)
+
+
+class FakeCapture:
+    """A 48 kHz mono input that delivers 0.1-s blocks of a tone (or stalls)."""
+
+    def __init__(self, device=None, *, sample_rate=None, stall=False):
+        from types import SimpleNamespace
+
+        self.device = SimpleNamespace(name=str(device))
+        self.sample_rate, self.channels, self._pos, self.stall = 48000, 1, 0, stall
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def read(self, timeout_s):
+        from vinylmon.audio.types import AudioBlock, frozen_samples
+
+        if self.stall:
+            time.sleep(timeout_s)
+            return None
+        n = 4800
+        t = (self._pos + np.arange(n)) / self.sample_rate
+        block = AudioBlock(frozen_samples(0.1 * np.sin(2 * np.pi * 440 * t)[None]
+                                          .astype(np.float32)), self.sample_rate,
+                           self._pos / self.sample_rate)
+        self._pos += n
+        return block
+
+
+def test_record_take_resamples_to_stereo_44k(backend, monkeypatch):
+    import vinylmon.audio.capture as capture
+
+    monkeypatch.setattr(capture, "LiveCapture", FakeCapture)
+    seen = []
+    x = backend.record_take("USB Mic", seconds=2.0, progress=lambda f, m: seen.append(f))
+    assert x.shape == (2, 2 * 44100) and x.dtype == np.float32
+    assert np.array_equal(x[0], x[1]) and np.abs(x).max() > 0.05
+    assert seen[-1] == pytest.approx(1.0)
+
+
+def test_record_take_cancelled(backend, monkeypatch):
+    import vinylmon.audio.capture as capture
+
+    monkeypatch.setattr(capture, "LiveCapture", FakeCapture)
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        backend.record_take("USB Mic", seconds=60.0, cancel=cancel,
+                            progress=lambda f, m: cancel.set() if f > 0.01 else None)
+
+
+def test_take_from_file(backend, tmp_path):
+    import soundfile as sf
+
+    path = tmp_path / "take.wav"
+    sf.write(path, np.full((44100 * 61, 2), 0.1, np.float32), 44100)
+    assert backend.take_from_file(path).shape == (2, 44100 * 61)
+    sf.write(path, np.full((44100 * 5, 2), 0.1, np.float32), 44100)
+    with pytest.raises(AudioDataError, match="at least 60 s"):
+        backend.take_from_file(path)
