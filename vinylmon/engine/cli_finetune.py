@@ -17,32 +17,16 @@ import argparse
 import sys
 import time
 
+from vinylmon.engine.cli_grade import ProgressBar
 from vinylmon.errors import AudioDataError, VinylmonError
 
 
-class StderrProgress:
-    """Fine-tuning progress on a stream: redrawn in place on a terminal, else a line per 10 %."""
-
-    def __init__(self, stream=None, width: int = 30):
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.width = width
-        self._last = -1
+class StderrProgress(ProgressBar):
+    """Fine-tuning progress, ``progress(frac, message)``."""
 
     def __call__(self, frac: float, message: str) -> None:
         frac = max(0.0, min(1.0, frac))
-        if self.tty:
-            n = int(frac * self.width)
-            self.stream.write(f"\r[{'#' * n}{'.' * (self.width - n)}] {frac:4.0%} "
-                              f"{message[:60]:60s}")
-            if frac >= 1.0:
-                self.stream.write("\n")
-        else:
-            step = int(frac * 10)
-            if step > self._last:
-                self._last = step
-                self.stream.write(f"{frac:4.0%} {message}\n")
-        self.stream.flush()
+        self.draw(frac, bar="", tail=f"{message[:60]:60s}", line=f"{frac:4.0%} {message}")
 
 
 def load_take(path: str, *, min_s: float | None = None, max_s: float | None = None,

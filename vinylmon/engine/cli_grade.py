@@ -70,30 +70,43 @@ def _target(option: str | None, src: Path, suffix: str, many: bool) -> Path | No
     return p
 
 
-class Progress:
-    """A progress bar on a stream: redrawn in place on a terminal, 10 % lines otherwise."""
+class ProgressBar:
+    """A progress bar on a stream: redrawn in place on a terminal, a line per 10 % otherwise."""
 
-    def __init__(self, name: str, stream=None, width: int = 30):
-        self.name = name
+    def __init__(self, stream=None, width: int = 30):
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.width = width
         self._last = -1
 
-    def __call__(self, done_s: float, total_s: float) -> None:
-        frac = 0.0 if total_s <= 0 else min(1.0, done_s / total_s)
+    def draw(self, frac: float, *, bar: str, tail: str, line: str) -> None:
+        """Show ``frac`` (0..1): ``bar [###...] frac tail`` on a terminal, else ``line``
+        once per 10 %."""
         if self.tty:
             n = int(frac * self.width)
-            self.stream.write(f"\r{self.name[:40]:40s} [{'#' * n}{'.' * (self.width - n)}] "
-                              f"{frac:4.0%} {done_s / 60:5.1f}/{total_s / 60:.1f} min")
+            self.stream.write(f"\r{bar}[{'#' * n}{'.' * (self.width - n)}] {frac:4.0%} {tail}")
             if frac >= 1.0:
                 self.stream.write("\n")
         else:
             step = int(frac * 10)
             if step > self._last:
                 self._last = step
-                self.stream.write(f"{self.name}: {frac:.0%} ({done_s:.0f} of {total_s:.0f} s)\n")
+                self.stream.write(line + "\n")
         self.stream.flush()
+
+
+class Progress(ProgressBar):
+    """Grading progress of one file, ``progress(done_s, total_s)``."""
+
+    def __init__(self, name: str, stream=None, width: int = 30):
+        super().__init__(stream, width)
+        self.name = name
+
+    def __call__(self, done_s: float, total_s: float) -> None:
+        frac = 0.0 if total_s <= 0 else min(1.0, done_s / total_s)
+        self.draw(frac, bar=f"{self.name[:40]:40s} ",
+                  tail=f"{done_s / 60:5.1f}/{total_s / 60:.1f} min",
+                  line=f"{self.name}: {frac:.0%} ({done_s:.0f} of {total_s:.0f} s)")
 
 
 def _row(name: str, report: dict, wall_s: float) -> str:
