@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vinylmon.errors import VinylmonError
-from vinylmon.models.device import select_device
+from vinylmon.models.device import cpu_threads, select_device, threads_beside_reader
 
 
 def test_auto():
@@ -35,3 +35,17 @@ def test_cuda_when_present():
     assert select_device("cuda").type == "cuda"
     with pytest.raises(VinylmonError, match="only"):
         select_device(f"cuda:{torch.cuda.device_count()}")
+
+
+def test_cpu_threads_sets_and_restores():
+    before = torch.get_num_threads()
+    with cpu_threads(1) as n:
+        assert n == 1 and torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with cpu_threads(None) as n:
+        assert n == before
+    with pytest.raises(ValueError):
+        with cpu_threads(0):
+            pass
+    assert torch.get_num_threads() == before
+    assert 1 <= threads_beside_reader() <= before

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,6 +31,7 @@ from vinylmon.engine.grading import learned_weight
 from vinylmon.engine.session import Session, SessionState
 from vinylmon.engine.types import AnalysedWindow, Impulse
 from vinylmon.models.detector import refine_events
+from vinylmon.models.device import cpu_threads, threads_beside_reader
 from vinylmon.models.inference import Detector, LearnedGrader
 
 #: Spectrogram picture: columns every SPEC_HOP_S, SPEC_BANDS log-spaced bands.
@@ -83,7 +85,9 @@ class _SpectrogramBuilder:
         if len(mono) < SPEC_FFT:
             mono = np.pad(mono, (0, SPEC_FFT - len(mono)))
         frames = mono[starts[:, None] + np.arange(SPEC_FFT)] * self._win
-        pw = np.abs(np.fft.rfft(frames, axis=1)) ** 2 / (self._win.sum() ** 2 / 4)
+        spec = np.fft.rfft(frames.astype(np.float32, copy=False), axis=1)
+        pw = spec.real ** 2 + spec.imag ** 2
+        pw *= np.float32(4 / self._win.sum() ** 2)
         self.columns.append((10 * np.log10(pw @ self._bands + 1e-12)).T.astype(np.float32))
 
     def result(self) -> Spectrogram:
@@ -128,9 +132,12 @@ class Engine:
         if self.grader_stride < 1:
             raise ValueError(f"grader_stride must be >= 1, got {grader_stride}")
         exact = None
-        if self.grader is not None:
-            exact = self.grader.meta.get("metrics", {}).get("test", {}).get("grade", {}) \
-                .get("exact")
+        if self.grader is not None:  # meta.json's measured accuracy (none: weight 0)
+            exact = self.grader.meta
+            for key in ("metrics", "test", "grade", "exact"):
+                exact = exact.get(key) if isinstance(exact, dict) else None
+            if isinstance(exact, bool) or not isinstance(exact, int | float):
+                exact = None
         self.learned_weight = learned_weight(exact)
         self.window_frames = int(self.detector.window_s * self.detector.sample_rate)
 
@@ -216,14 +223,21 @@ class Engine:
         repeats = RepeatBuffer(ANALYSIS_RATE)
         spec = _SpectrogramBuilder(ANALYSIS_RATE)
         total = info.duration_s
-        for batch in _batched(file_windows(p, window_s=self.detector.window_s), self.batch):
-            for w in batch:
-                repeats.push(w.samples)
-                spec.push(w.samples)
-            for a in self.analyse(batch, grader_stride=self.grader_stride):
-                session.add(a)
-            if progress is not None:
-                progress(min(total, batch[-1].end_s), total)
+
+        def read() -> Iterator[list[Window]]:  # on the reader thread, beside the models
+            for batch in _batched(file_windows(p, window_s=self.detector.window_s), self.batch):
+                for w in batch:
+                    repeats.push(w.samples)
+                    spec.push(w.samples)
+                yield batch
+
+        on_cpu = self.detector.device.type == "cpu"
+        with cpu_threads(threads_beside_reader() if on_cpu else None):
+            for batch in _prefetched(read(), depth=2):
+                for a in self.analyse(batch, grader_stride=self.grader_stride):
+                    session.add(a)
+                if progress is not None:
+                    progress(min(total, batch[-1].end_s), total)
         if any(not w.silent for w in session.windows):
             session.set_repeats(repeats.find())
         state = session.state()
@@ -240,6 +254,51 @@ def _batched(items: Iterable, n: int) -> Iterator[list]:
             batch = []
     if batch:
         yield batch
+
+
+def _prefetched(items: Iterable, *, depth: int) -> Iterator:
+    """Iterate ``items`` on a thread of its own, at most ``depth`` items ahead.
+
+    Decoding, resampling and the numpy work on each window then overlap with
+    the models (which release the GIL). An exception in ``items`` is raised
+    here, where it would have been; leaving the loop early stops the thread.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((done, exc))
+            return
+        put((done, None))
+
+    thread = threading.Thread(target=run, name="vinylmon-file-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 class LiveAnalyser:
@@ -290,6 +349,7 @@ class LiveAnalyser:
         # session keeps the repeats found before)
         self._repeats: RepeatBuffer | None = None
         self._repeats_origin_s = 0.0
+        self._repeats_end_s = 0.0
         self._earlier_repeats: list = []
         self.error: Exception | None = None
         self._threads = [threading.Thread(target=self._read, name="vinylmon-reader", daemon=True),
@@ -305,8 +365,14 @@ class LiveAnalyser:
             t.start()
         return self
 
+    @property
+    def pending(self) -> int:
+        """Windows waiting for the engine now (at most ``max_pending``)."""
+        return len(self._queue)
+
     def stop(self, *, timeout_s: float = 5.0) -> None:
-        """Stop after the window being analysed; pending windows are discarded."""
+        """Stop after the window being analysed; pending windows are discarded (and
+        counted as dropped: every window read is analysed or counted)."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
@@ -334,9 +400,10 @@ class LiveAnalyser:
     def _read(self) -> None:
         try:
             for w in self._windows:
-                if self._stop.is_set():
-                    break
                 with self._cond:
+                    if self._stop.is_set():  # read, never to be analysed
+                        self.session.dropped_windows += 1
+                        break
                     if len(self._queue) >= self._max:
                         self._queue.popleft()
                         self.session.dropped_windows += 1
@@ -358,11 +425,16 @@ class LiveAnalyser:
                     if self._stop.is_set() or (not self._queue and self._source_done):
                         return
                     w = self._queue.popleft()
-                if self._repeats is None:
+                # The repeat buffer holds contiguous audio: after a gap (dropped
+                # windows, audio lost by the input) it starts afresh at this window,
+                # so that the repeats it finds stay at their times.
+                if self._repeats is None or abs(w.start_s - self._repeats_end_s) > \
+                        0.5 / w.sample_rate:
                     self._repeats = RepeatBuffer(w.sample_rate)
                     self._repeats_origin_s = w.start_s
                     self._earlier_repeats = list(self.session.repeats)
                 self._repeats.push(w.samples)
+                self._repeats_end_s = w.end_s
                 (a,) = self.engine.analyse([w])
                 self.session.add(a)
                 if not a.silent:
@@ -374,6 +446,12 @@ class LiveAnalyser:
         except Exception as exc:
             self._fail(exc)
         finally:
+            reader = self._threads[0]
+            if reader.is_alive() and reader is not threading.current_thread():
+                reader.join(2.0)  # stopped: it puts nothing more in the queue
+            with self._cond:  # stopped or failed: what was waiting is never analysed
+                self.session.dropped_windows += len(self._queue)
+                self._queue.clear()
             if self._on_finished is not None:
                 self._on_finished()
 
