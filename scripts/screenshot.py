@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,8 +41,11 @@ def main(argv=None) -> int:
     from vinylmon.gui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])
-    backend = AppBackend(device=args.compute)
-    win = MainWindow(backend)
+    # its own journal folder: the user's unfinished sessions are neither offered
+    # (and shown in the screenshot) nor joined by this one
+    backend = AppBackend(device=args.compute,
+                         journal_dir=tempfile.mkdtemp(prefix="vinylmon-screenshot-"))
+    win = MainWindow(backend, offer_restore=False)
     win.artist_edit.setText("Demo Orchestra")
     win.title_edit.setText("Battle Themes")
     win.side_edit.setText("A")
@@ -66,6 +70,7 @@ def main(argv=None) -> int:
     QTimer.singleShot(int(args.seconds * 1000), finish)
     app.exec()
     st = win.monitor.stats()
+    win.monitor.discard()  # its journal goes
     print(f"screenshot: {args.out}")
     print(f"over {result['wall_s']:.1f} s: {result['ticks_per_s']:.1f} repaint ticks/s, "
           f"{result['frames_per_s']:.1f} spectrogram frames/s, GUI thread CPU "

@@ -51,3 +51,10 @@ def clicked_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("clicked") / "clicked.flac"
     sf.write(path, d.audio.T, 44100)
     return path, np.array(sorted({i.start for i in d.truth.impulses})) / 44100
+
+
+@pytest.fixture(autouse=True)
+def _private_state_folder(tmp_path_factory, monkeypatch):
+    """Session journals of a test that names no folder go to a temporary state folder,
+    never to the user's ~/.local/state/vinylmon."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))

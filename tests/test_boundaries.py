@@ -58,7 +58,8 @@ def test_engine_imports_no_qt_and_its_report_pieces_no_torch():
         roots = imported_roots(path)
         assert not roots & {"PySide6", "pyqtgraph", "sounddevice"}, path
     assert_import_loads_none_of(
-        ["vinylmon.engine.html", "vinylmon.engine.schema", "vinylmon.engine.cli_grade"],
+        ["vinylmon.engine.html", "vinylmon.engine.schema", "vinylmon.engine.cli_grade",
+         "vinylmon.engine.journal"],
         ["torch", "torchaudio", "PySide6"])
 
 

@@ -36,6 +36,8 @@ class AppBackend:
         ``auto``, ``cpu`` or ``cuda``.
     demo_path : path-like, keyword-only
     journal_dir : path-like, optional, keyword-only
+        Where session journals are kept (default: the user state folder; see
+        :mod:`vinylmon.engine.journal`).
     profiles_root : path-like, optional, keyword-only
         Where microphone profiles live (default: the user data folder; see
         :mod:`vinylmon.engine.profiles`).
@@ -253,6 +255,34 @@ class AppBackend:
 
         return load_session(folder)
 
+    # ---- sessions left behind by a killed vinylmon (the journal) ----
+
+    def unfinished_session(self):
+        """The newest session a killed (or closed, unsaved) vinylmon left behind, as a
+        :class:`~vinylmon.engine.journal.JournalInfo` (input_name, duration_s, events,
+        modified, ...), or None. Journals with nothing to restore are removed first."""
+        from vinylmon.engine.journal import prune_sessions, unfinished_sessions
+
+        root = self.monitor.journal_root
+        try:
+            prune_sessions(root)
+            found = unfinished_sessions(root)
+        except OSError as exc:
+            log.warning("cannot look for unfinished sessions in %s: %s", root, exc)
+            return None
+        return found[0] if found else None
+
+    def restore_session(self, folder):
+        """Have the monitor take up that session (``RestoredSession``); raises
+        :class:`~vinylmon.engine.journal.JournalError` when it cannot."""
+        return self.monitor.restore(folder)
+
+    def discard_session(self, folder) -> None:
+        """Mark that session finished (its journal is removed): not offered again."""
+        from vinylmon.engine.journal import discard_session
+
+        discard_session(folder)
+
     def read_excerpt(self, path, start_s: float, end_s: float) -> tuple[np.ndarray, int]:
         """``(channels, frames)`` float32 of a saved session's audio, and its rate."""
         import soundfile as sf
@@ -305,15 +335,21 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     app.setOrganizationName("vinylmon")
     try:
         backend = AppBackend(device=args.compute)
-    except VinylmonError as exc:
+    except VinylmonError as exc:  # e.g. damaged shipped weights: one line, one dialog
         log.error("cannot start: %s", exc, exc_info=exc)
+        print(f"vinylmon: cannot start: {exc}", file=sys.stderr, flush=True)
         QMessageBox.critical(None, "vinylmon cannot start", str(exc))
         return 2
     from vinylmon.gui.main_window import DEMO_INPUT, MainWindow
 
     window = MainWindow(backend)
     window.show()
-    if args.file:
+    if window.pending_restore is not None:
+        # the window asks whether to restore the session a killed vinylmon left; it
+        # does not start listening over it
+        window.statusBar().showMessage("A session was left unfinished: restore or discard "
+                                       "it, then press Start.", 15000)
+    elif args.file:
         try:
             window.start_source(backend.file_source(args.file, speed=1.0))
         except VinylmonError as exc:

@@ -26,3 +26,23 @@ def test_excerpts_gaps_and_flac(tmp_path):
     assert sr == SR and y.shape == (rec.frames, 2)
     np.testing.assert_allclose(y[:SR].T, x, atol=1 / 32767)
     rec.close()
+
+
+def test_append_mode_goes_on_after_what_was_recorded(tmp_path):
+    """A journal left by a killed process: reopened, a torn last frame cut off, excerpts
+    read back and new blocks follow the old."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-0.5, 0.5, (2, SR)).astype(np.float32)
+    rec = SessionRecording(tmp_path / "a.raw", sample_rate=SR, channels=2)
+    rec.append(AudioBlock(x[:, :SR // 2], SR, 0.0))
+    rec.close()
+    with open(tmp_path / "a.raw", "ab") as f:
+        f.write(b"\x07\x00\x01")  # killed mid-frame
+    again = SessionRecording(tmp_path / "a.raw", sample_rate=SR, channels=2, append=True)
+    assert again.frames == SR // 2
+    np.testing.assert_allclose(again.segment(0.0, 0.5), x[:, :SR // 2], atol=1 / 32767)
+    again.append(AudioBlock(x[:, SR // 2:], SR, 0.5))
+    again.sync()
+    assert again.frames == SR
+    np.testing.assert_allclose(again.segment(0.0, 1.0), x, atol=1 / 32767)
+    again.close()

@@ -4,7 +4,9 @@ A whole side at 44.1 kHz stereo is 10 MB a minute as 16-bit samples: too much to
 hold in memory for an evening of monitoring. :class:`SessionRecording` appends
 each block to a raw 16-bit file (the journal), reads any excerpt back (the GUI's
 zoom on an event) and writes the whole of it to FLAC when the session is saved.
-Memory stays flat however long the session runs.
+Memory stays flat however long the session runs. A journal left behind by a
+process that was killed can be reopened with ``append=True`` (for excerpts, and
+to go on recording after it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from vinylmon.audio.types import AudioBlock
-from vinylmon.errors import AudioDataError
+from vinylmon.errors import AudioDataError, AudioFileError
 
 _SCALE = 32767.0
 
@@ -28,9 +30,17 @@ class SessionRecording:
     Parameters
     ----------
     path : path-like
-        The raw journal file (created or truncated).
+        The raw journal file (created or truncated; with ``append``, reopened).
     sample_rate : int
     channels : int
+    append : bool, keyword-only
+        Reopen an existing journal and go on after its end (a torn last frame,
+        from a process killed mid-write, is cut off).
+
+    Raises
+    ------
+    AudioFileError
+        With ``append``: the file is missing or cannot be opened.
 
     Notes
     -----
@@ -39,17 +49,31 @@ class SessionRecording:
     filled with silence so stream time and file position stay the same.
     """
 
-    def __init__(self, path: str | os.PathLike, *, sample_rate: int, channels: int) -> None:
+    def __init__(self, path: str | os.PathLike, *, sample_rate: int, channels: int,
+                 append: bool = False) -> None:
         if sample_rate <= 0 or channels < 1:
             raise ValueError(f"need a positive rate and >= 1 channel, got {sample_rate}, "
                              f"{channels}")
         self.path = Path(path)
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "wb")  # closed in close()
-        self._frames = 0
         self._lock = threading.Lock()
+        if append:
+            try:
+                self._file = open(self.path, "r+b")  # closed in close()
+                size = os.fstat(self._file.fileno()).st_size
+                whole = size - size % (2 * self.channels)
+                if whole != size:  # killed mid-write: the torn frame goes
+                    self._file.truncate(whole)
+                self._file.seek(whole)
+            except OSError as exc:
+                raise AudioFileError(self.path, f"cannot be reopened ({exc.strerror or exc})"
+                                     ) from exc
+            self._frames = whole // (2 * self.channels)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "wb")  # closed in close()
+            self._frames = 0
 
     @property
     def frames(self) -> int:
@@ -109,6 +133,13 @@ class SessionRecording:
                 f.write(x.T)
         tmp.replace(out)
         return out
+
+    def sync(self) -> None:
+        """Make what was appended durable (fsync): it survives a power cut too."""
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
+                os.fsync(self._file.fileno())
 
     def close(self) -> None:
         with self._lock:

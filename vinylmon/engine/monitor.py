@@ -9,12 +9,20 @@ Data flow, one thread each::
 
     source (live capture or a paced file) -> resample to 44.1 kHz -> scope (live
     spectrogram, levels) -> journal (16-bit audio on disk) -> 5-s windows
-    -> [queue of at most 2; the oldest dropped] -> engine -> session -> on_window
+    -> [queue of at most 2; the oldest dropped] -> engine -> session
+    -> journal (windows.jsonl) -> on_window
 
 Everything blocking (opening a device, loading a file) happens on the reader
 thread, so :meth:`Monitor.start` returns at once; a failure arrives at
 ``on_error``. A stopped or failed run keeps its session: the timeline and the
 grade stay, and :meth:`Monitor.start` with ``resume=True`` goes on with them.
+
+Each session is journalled as it runs (:mod:`vinylmon.engine.journal`): its
+audio and every analysed window are on disk before ``on_window`` is called, so
+a killed process loses at most the window being analysed, and
+:meth:`Monitor.restore` brings the session back on the next start. Starting a
+new session (or :meth:`Monitor.discard`) finishes the old journal (it is removed);
+:meth:`Monitor.close` keeps it when it holds windows that were never saved.
 """
 
 from __future__ import annotations
@@ -37,7 +45,13 @@ from vinylmon.audio.scope import Scope
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
 from vinylmon.audio.windowing import DEFAULT_WINDOW_S, Windower
 from vinylmon.engine.engine import Engine, LiveAnalyser, _SpectrogramBuilder
-from vinylmon.engine.session import SessionState
+from vinylmon.engine.journal import (
+    RestoredSession,
+    SessionJournal,
+    restore_session,
+    sessions_root,
+)
+from vinylmon.engine.session import Session, SessionState
 from vinylmon.engine.types import AnalysedWindow
 from vinylmon.errors import AudioDataError, AudioFileError
 
@@ -91,12 +105,17 @@ class LiveSource:
         See :func:`vinylmon.audio.capture.find_input_device`; None: the default input.
     sample_rate : int or None, keyword-only
         None: the device's default rate.
+    buffer_s : float, keyword-only
+        Seconds the capture buffers while the reader thread is busy; beyond
+        that audio is lost and counted in :attr:`overflows`.
     """
 
-    def __init__(self, device: int | str | None = None, *, sample_rate: int | None = None) -> None:
+    def __init__(self, device: int | str | None = None, *, sample_rate: int | None = None,
+                 buffer_s: float = 30.0) -> None:
         self.device = device
         self.sample_rate = ANALYSIS_RATE
         self.requested_rate = sample_rate
+        self.buffer_s = buffer_s
         self.name = "default input" if device is None else str(device)
         self.channels: int | None = None
         self._capture = None
@@ -108,7 +127,8 @@ class LiveSource:
     def blocks(self, stop: threading.Event) -> Iterator[AudioBlock]:
         from vinylmon.audio.capture import LiveCapture
 
-        capture = LiveCapture(self.device, sample_rate=self.requested_rate)
+        capture = LiveCapture(self.device, sample_rate=self.requested_rate,
+                              buffer_s=self.buffer_s)
         self._capture = capture
         self.name = f"{capture.device.name} ({capture.sample_rate} Hz)"
         self.channels = capture.channels
@@ -118,6 +138,15 @@ class LiveSource:
                 block = capture.read(0.1)
                 if block is not None and (out := resampler.push(block)) is not None:
                     yield out
+
+
+class _RestoredSource:
+    """Stands for the input of a restored session (its name; nothing to read)."""
+
+    overflows = 0
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +170,8 @@ class Monitor:
     ----------
     engine : Engine
     journal_dir : path-like or None, keyword-only
-        Where the session's audio is kept while it runs (default: a temporary folder).
+        Where session journals are kept, one folder per session (default: the
+        user state folder, :func:`vinylmon.engine.journal.sessions_root`).
     max_pending : int, keyword-only
         Windows waiting for the engine at most; older ones are dropped and counted.
 
@@ -151,12 +181,13 @@ class Monitor:
     on_error : callable(Exception)
     on_finished : callable()
         Set by the GUI's adapter; called on worker threads.
+    restored : RestoredSession or None
+        The journal the current session was restored from (None: it was not).
     """
 
     def __init__(self, engine: Engine, *, journal_dir=None, max_pending: int = 2) -> None:
         self.engine = engine
-        self._journal_dir = Path(journal_dir) if journal_dir else Path(
-            tempfile.mkdtemp(prefix="vinylmon-session-"))
+        self._journal_dir = sessions_root(journal_dir or None)
         self.max_pending = int(max_pending)
         self.on_window: Callable[[AnalysedWindow, SessionState], None] = lambda a, s: None
         self.on_error: Callable[[Exception], None] = lambda exc: None
@@ -167,6 +198,12 @@ class Monitor:
         self.state: SessionState | None = None
         self.windows: list[AnalysedWindow] = []
         self.rpm: float | None = None
+        self.restored: RestoredSession | None = None
+        self.journal: SessionJournal | None = None
+        self._session: Session | None = None
+        self._details: dict | None = None
+        self._models: dict | None = None  # of a restored session's journal
+        self._window_s: float | None = None
         self._analyser: LiveAnalyser | None = None
         self._stop = threading.Event()
         self._offset_s = 0.0
@@ -181,30 +218,38 @@ class Monitor:
         return a is not None and any(t.is_alive() for t in a._threads)
 
     @property
-    def session(self):
-        return self._analyser.session if self._analyser is not None else None
+    def journal_root(self) -> Path:
+        """The folder holding one journal folder per session."""
+        return self._journal_dir
+
+    @property
+    def session(self) -> Session | None:
+        """The engine session being listened to, stopped or restored (None: none yet)."""
+        return self._session
 
     def start(self, source, *, rpm: float | None = None, window_s: float = DEFAULT_WINDOW_S,
-              silence_threshold_db: float | None = None, resume: bool = False) -> None:
+              silence_threshold_db: float | None = None, resume: bool = False,
+              details: dict | None = None) -> None:
         """Start listening to ``source`` (a :class:`LiveSource` or :class:`FileSource`).
 
         Returns at once. With ``resume``, the current session goes on (its events,
-        grade and audio are kept; new audio follows the old on the timeline).
+        grade and audio are kept; new audio follows the old on the timeline, and
+        its journal goes on); otherwise the current session's journal is finished
+        and a new one begins. ``details``: the record's (artist, title, side), kept
+        in the journal.
         """
         if self.running:
             raise RuntimeError("the monitor is already running; stop it first")
         session = None
-        if resume and self._analyser is not None:
-            session = self._analyser.session
+        if resume and self._session is not None:
+            session = self._session
             self._offset_s = self.recording.duration_s if self.recording else 0.0
         else:
-            self._offset_s = 0.0
-            self.windows = []
-            self.state = None
-            if self.recording is not None:
-                self.recording.close()
-            self.recording = None
-            self.scope = None
+            self._drop_session()
+        if details is not None:
+            self.set_details(details)
+        self._models = None  # the report names the models that ran last
+        self._window_s = window_s
         if silence_threshold_db is not None:
             self.engine.gate = SilenceGate(threshold_db=silence_threshold_db)
         self.rpm = rpm
@@ -215,7 +260,101 @@ class Monitor:
             self.engine, self._windows(source, window_s), on_window=self._window,
             on_error=self._error, on_finished=self._finished, rpm=rpm,
             max_pending=self.max_pending, session=session)
+        self._session = self._analyser.session
         self._analyser.start()
+
+    def _drop_session(self) -> None:
+        """Forget the current session; its journal is finished (removed)."""
+        self._offset_s = 0.0
+        with self._lock:
+            self.windows = []
+            self.state = None
+        self._session = None
+        self._models = None
+        self.restored = None
+        self.source = None
+        if self.recording is not None:
+            self.recording.close()
+        self.recording = None
+        self.scope = None
+        if self.journal is not None:
+            self.journal.finish()
+        self.journal = None
+
+    def set_details(self, details: dict | None) -> None:
+        """The record's details (artist, title, side): kept in the journal."""
+        self._details = {str(k): str(v) for k, v in details.items() if v} if details else None
+        if self.journal is not None:
+            self.journal.set_record(self._details)
+
+    @property
+    def details(self) -> dict | None:
+        """The record's details last given (or restored from the journal)."""
+        return dict(self._details) if self._details else None
+
+    def restore(self, folder) -> RestoredSession:
+        """Take up the session of an unfinished journal, as if it had stopped there.
+
+        Its events, grade and audio are back (:meth:`report`, :meth:`save_session`,
+        :meth:`export_html`, :meth:`excerpt`), and ``start(..., resume=True)``
+        goes on with it, appending to the same journal. The current session (if
+        any) is dropped, as by a new session, but only once the journal has loaded.
+
+        Raises
+        ------
+        vinylmon.engine.journal.JournalError
+            The journal is missing, damaged, foreign, finished or in use; the
+            monitor is then unchanged.
+        """
+        if self.running:
+            raise RuntimeError("the monitor is listening; stop it before restoring a session")
+        restored = restore_session(folder)
+        try:
+            journal = SessionJournal.reopen(restored.folder)
+        except BaseException:
+            restored.recording.close()
+            raise
+        self._drop_session()
+        journal.recording = restored.recording
+        c = restored.contents
+        self.journal = journal
+        self.restored = restored
+        self.recording = restored.recording
+        self._session = restored.session
+        with self._lock:
+            self.windows = list(restored.windows)
+            self.state = restored.state
+        self.rpm = c.rpm
+        self.source = _RestoredSource(c.input_name)
+        self._details = dict(c.record) if c.record else None
+        self._models = dict(c.header["models"]) or None
+        self._window_s = c.header.get("window_s") or DEFAULT_WINDOW_S
+        return restored
+
+    def mark_saved(self, windows: int, folder) -> None:
+        if self.journal is not None:
+            self.journal.mark_saved(windows, folder)
+
+    def discard(self) -> None:
+        """Stop and forget the current session; its journal is finished (removed)."""
+        self.stop()
+        self.join(5.0)
+        self._drop_session()
+
+    def close(self) -> None:
+        """Stop and close the journal: kept (restorable) when it holds unsaved windows,
+        finished otherwise."""
+        self.stop()
+        self.join(5.0)
+        j = self.journal
+        if j is not None:
+            if j.unsaved:
+                j.close()
+            else:
+                j.finish()
+        self.journal = None
+        if self.recording is not None:
+            self.recording.close()
 
     def stop(self, *, timeout_s: float = 5.0) -> None:
         """Stop listening (the window being analysed is finished; the session stays)."""
@@ -240,13 +379,19 @@ class Monitor:
                 if self.scope is None or self.scope.channels != block.channels:
                     self.scope = Scope(block.sample_rate, block.channels)
                 if self.recording is None:
+                    self.journal = self._new_journal(source, block)
+                    path = self.journal.audio_path if self.journal is not None else Path(
+                        tempfile.mkdtemp(prefix="vinylmon-session-")) / "audio.raw"
                     self.recording = SessionRecording(
-                        self._journal_dir / "audio.raw", sample_rate=block.sample_rate,
-                        channels=block.channels)
+                        path, sample_rate=block.sample_rate, channels=block.channels)
+                    if self.journal is not None:
+                        self.journal.recording = self.recording
                 elif self.recording.channels != block.channels:
                     raise AudioDataError(
                         f"the input now has {block.channels} channel(s); the session was "
                         f"recorded with {self.recording.channels}: start a new session")
+                elif self.journal is not None:
+                    self.journal.mark_resumed(offset, getattr(source, "name", "input"))
                 windower = Windower(block.sample_rate, block.channels, window_s=window_s)
             self.scope.push(block)
             self.recording.append(block)
@@ -254,7 +399,24 @@ class Monitor:
         if windower is not None and not stop.is_set():
             yield from windower.flush()
 
+    def _new_journal(self, source, block: AudioBlock) -> SessionJournal | None:
+        try:
+            return SessionJournal.create(
+                self._journal_dir, input_name=getattr(source, "name", "input"),
+                sample_rate=block.sample_rate, channels=block.channels, rpm=self.rpm,
+                record=self._details, window_s=self._window_s,
+                learned_weight=self.engine.learned_weight, models=self.engine.models())
+        except OSError as exc:
+            log.error("cannot write a session journal in %s (%s): this session cannot be "
+                      "restored after a crash", self._journal_dir, exc)
+            return None
+
     def _window(self, a: AnalysedWindow, state: SessionState) -> None:
+        session = self._session
+        if self.journal is not None:  # on disk before anyone hears of it
+            self.journal.add_window(
+                a, dropped=session.dropped_windows if session is not None else None,
+                repeats=session.repeats if session is not None else None)
         with self._lock:
             self.windows.append(a)
             self.state = state
@@ -265,6 +427,11 @@ class Monitor:
         self.on_error(exc)
 
     def _finished(self) -> None:
+        j, session = self.journal, self._session
+        if j is not None:
+            if session is not None:
+                j.set_dropped(session.dropped_windows)
+            j.sync()
         self.on_finished()
 
     def stats(self) -> MonitorStats:
@@ -297,7 +464,8 @@ class Monitor:
         rep = build_report(state, windows, input_name=getattr(self.source, "name", "input"),
                            sample_rate=self.recording.sample_rate,
                            channels=self.recording.channels,
-                           duration_s=self.recording.duration_s, models=self.engine.models())
+                           duration_s=self.recording.duration_s,
+                           models=self._models or self.engine.models())
         if details:
             rep["record"] = {k: str(v) for k, v in details.items()}
         return rep
@@ -311,6 +479,7 @@ class Monitor:
         rep = self.report(details=details)
         self.recording.save_flac(out / "audio.flac")
         write_report(rep, out / "report.json")
+        self.mark_saved(len(rep["windows"]), out)  # not offered for restoring any more
         return out
 
     def export_html(self, path, *, details: dict | None = None) -> Path:

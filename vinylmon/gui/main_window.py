@@ -12,6 +12,11 @@ and exporting run as background tasks.
 
 The window is handed a *backend* (built in :mod:`vinylmon.app`) that owns the
 monitor and knows the inputs; this package never imports torch or sounddevice.
+
+On start-up, when a killed vinylmon left a session unfinished (its journal:
+:mod:`vinylmon.engine.journal`), the window asks once whether to restore it:
+Restore shows its timeline, bars and grade, ready to Resume or Save; Discard
+forgets it for good.
 """
 
 from __future__ import annotations
@@ -83,12 +88,16 @@ class MainWindow(QMainWindow):
         Default: loaded from QSettings.
     qsettings : QSettings, optional, keyword-only
         Where settings persist (tests pass their own).
+    offer_restore : bool, keyword-only
+        Ask, once the window is up, whether to restore the session a killed
+        vinylmon left unfinished (``pending_restore``), when there is one.
     """
 
     #: Emitted after each repaint tick with the seconds it took on the GUI thread.
     ticked = Signal(float)
 
-    def __init__(self, backend, *, settings: Settings | None = None, qsettings=None) -> None:
+    def __init__(self, backend, *, settings: Settings | None = None, qsettings=None,
+                 offer_restore: bool = True) -> None:
         super().__init__()
         self.backend = backend
         self.monitor = backend.monitor
@@ -124,6 +133,16 @@ class MainWindow(QMainWindow):
         self._timer.timeout.connect(self._tick)
         self._timer.start()
         self._update_controls()
+        #: the unfinished session offered for restoring (a JournalInfo), until answered
+        self.pending_restore = None
+        self.restore_prompt: QMessageBox | None = None
+        if offer_restore:
+            try:
+                self.pending_restore = backend.unfinished_session()
+            except Exception as exc:  # a journal problem must not stop the window opening
+                log.warning("cannot look for an unfinished session: %s", exc, exc_info=exc)
+            if self.pending_restore is not None:
+                QTimer.singleShot(0, self.offer_unfinished_session)
 
     # ---- building ------------------------------------------------------------------
 
@@ -158,6 +177,8 @@ class MainWindow(QMainWindow):
                   self.start_button, QLabel("  "), self.artist_edit, self.title_edit,
                   self.side_edit, self.elapsed_label, self.settings_button):
             bar.addWidget(w)
+        for edit in (self.artist_edit, self.title_edit, self.side_edit):  # into the journal
+            edit.editingFinished.connect(lambda: self.monitor.set_details(self.details))
         self.refresh_inputs()
 
         menu = self.menuBar().addMenu("&Session")
@@ -290,7 +311,7 @@ class MainWindow(QMainWindow):
             self.monitor.start(source, rpm=self.rpm_combo.currentData(),
                                window_s=self.settings.window_s,
                                silence_threshold_db=self.settings.silence_threshold_db,
-                               resume=resume)
+                               resume=resume, details=self.details)
         except Exception as exc:
             self.show_error("Cannot start listening", exc)
             return False
@@ -308,8 +329,12 @@ class MainWindow(QMainWindow):
         self.start_button.setEnabled(False)
 
     def new_session(self) -> None:
-        if self.monitor.running:
-            self.monitor.stop(timeout_s=0.0)
+        """Forget the current session (its journal too: it is not offered again)."""
+        try:
+            self.monitor.discard()
+        except Exception as exc:
+            self.show_error("Cannot discard the session", exc)
+        self._loaded_audio = None
         self._resume_after_error = False
         self._clear_view()
         self._update_controls()
@@ -496,6 +521,89 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opened {folder}", 8000)
         return True
 
+    # ---- a session left unfinished (restore from its journal) ----------------------
+
+    def offer_unfinished_session(self) -> QMessageBox | None:
+        """Ask (once, without blocking) whether to restore ``pending_restore``."""
+        info = self.pending_restore
+        if info is None or self.restore_prompt is not None:
+            return self.restore_prompt
+        when = info.modified.astimezone().strftime("%Y-%m-%d %H:%M")
+        events = f"{info.events} event" + ("" if info.events == 1 else "s")
+        box = QMessageBox(QMessageBox.Icon.Question, "Restore the unfinished session?",
+                          f"vinylmon was closed while listening to {info.input_name} "
+                          f"({style.format_time(info.duration_s)}, {events}) at {when}. "
+                          "Restore that session?", QMessageBox.StandardButton.NoButton, self)
+        self.restore_button = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+        self.discard_button = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(self.restore_button)
+        box.setInformativeText("Discard forgets it for good.")
+        box.buttonClicked.connect(self._restore_answered)
+        self.restore_prompt = box
+        box.open()
+        return box
+
+    def _restore_answered(self, button) -> None:
+        if button is self.restore_button:
+            self.restore_unfinished()
+        else:
+            self.discard_unfinished()
+
+    def restore_unfinished(self) -> bool:
+        """Restore the offered session: its timeline, bars and grade; Resume goes on."""
+        info, self.pending_restore = self.pending_restore, None
+        if info is None:
+            return False
+        if self.monitor.running:
+            self.monitor.stop(timeout_s=2.0)
+        try:
+            self.backend.restore_session(info.folder)
+        except Exception as exc:
+            self.show_error("Cannot restore the session", exc,
+                            hint="Its journal is kept where it is: " + str(info.folder))
+            return False
+        self._clear_view()
+        self._loaded_audio = None
+        state, windows = self.monitor.state, list(self.monitor.windows)
+        silent = [(w.start_s, w.end_s) for w in windows if w.silent]
+        duration = max([state.heard_s, *(w.end_s for w in windows)])
+        self._session_view = (state.events, state.scratches, silent, duration)
+        self.timeline.set_session(events=state.events, scratches=state.scratches,
+                                  silent_spans=silent, duration_s=duration)
+        g = state.grade
+        if g is not None:
+            self.grade_bars.set_values(g.grade_probs)
+            self.badge.set_grade(g.grade, confidence=g.confidence,
+                                 reason=g.reasons[0] if g.reasons else "")
+        last = next((w for w in reversed(windows) if not w.silent), None)
+        if last is not None:
+            self.defect_bars.set_values(last.defect_probs)
+        else:
+            self.defect_bars.set_values(None, note="restored session (not listening)")
+        rec = self.monitor.details or {}
+        self.artist_edit.setText(rec.get("artist", ""))
+        self.title_edit.setText(rec.get("title", ""))
+        self.side_edit.setText(rec.get("side", ""))
+        self.elapsed_label.setText(style.format_time(self.monitor.stats().elapsed_s))
+        self._latest = (windows[-1], state) if windows else None
+        self._dirty_session = True
+        self._resume_after_error = True  # Start goes on with this session: "Resume"
+        self._update_controls()
+        self._update_status()
+        self.statusBar().showMessage(f"Restored the session of {info.input_name}: press "
+                                     "Resume to go on, or save it.", 10000)
+        return True
+
+    def discard_unfinished(self) -> None:
+        """Forget the offered session for good (it is not offered again)."""
+        info, self.pending_restore = self.pending_restore, None
+        if info is None:
+            return
+        try:
+            self.backend.discard_session(info.folder)
+        except Exception as exc:
+            self.show_error("Cannot discard the session", exc)
+
     def _ask_save_session(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Save the session into a folder")
         if folder:
@@ -593,4 +701,8 @@ class MainWindow(QMainWindow):
         self._timer.stop()
         if self.monitor.running:
             self.monitor.stop(timeout_s=2.0)
+        try:  # an unsaved session's journal stays, to be offered next time
+            self.monitor.close()
+        except Exception as exc:
+            log.warning("closing the session journal: %s", exc, exc_info=exc)
         super().closeEvent(event)
