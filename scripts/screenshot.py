@@ -17,6 +17,7 @@ inference time and dropped windows.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -30,6 +31,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("docs/monitor.png"))
     ap.add_argument("--file", type=Path, help="play this recording instead of the demo")
     ap.add_argument("--compute", default="cpu")
+    ap.add_argument("--idle-seconds", type=float, default=0.0,
+                    help="first measure the window this long with no input (a baseline)")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
     if not os.environ.get("DISPLAY"):
         print("no X display: run under xvfb-run (see the docstring)", file=sys.stderr)
@@ -50,16 +54,25 @@ def main(argv=None) -> int:
     win.title_edit.setText("Battle Themes")
     win.side_edit.setText("A")
     win.show()
-    source = backend.file_source(args.file or backend.demo_path, speed=1.0,
-                                 name=None if args.file else "demo recording")
-    win.start_source(source)
-    win.reset_frame_stats()
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    result = {}
+    idle: dict = {}
+    result: dict = {}
+    clock = {"cpu": time.process_time(), "wall": time.monotonic()}
+
+    def play() -> None:
+        if args.idle_seconds > 0:  # the same window with nothing playing: the baseline
+            idle.update(win.frame_stats())
+            idle["process_cpu_share"] = (time.process_time() - clock["cpu"]) / idle["wall_s"]
+        source = backend.file_source(args.file or backend.demo_path, speed=1.0,
+                                     name=None if args.file else "demo recording")
+        win.start_source(source)
+        win.reset_frame_stats()
+        clock.update(cpu=time.process_time(), wall=time.monotonic())
+        QTimer.singleShot(int(args.seconds * 1000), finish)
 
     def finish() -> None:
         result.update(win.frame_stats())
-        result["process_cpu_share"] = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+        result["process_cpu_share"] = ((time.process_time() - clock["cpu"])
+                                       / (time.monotonic() - clock["wall"]))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         screen = app.primaryScreen().grabWindow(0)  # what the X server shows
         win_rect = win.frameGeometry()
@@ -67,7 +80,8 @@ def main(argv=None) -> int:
         win.monitor.stop()
         app.quit()
 
-    QTimer.singleShot(int(args.seconds * 1000), finish)
+    win.reset_frame_stats()
+    QTimer.singleShot(int(args.idle_seconds * 1000), play)
     app.exec()
     st = win.monitor.stats()
     win.monitor.discard()  # its journal goes
@@ -81,6 +95,15 @@ def main(argv=None) -> int:
     print(f"engine: {st.windows} windows, last inference "
           f"{1000 * (st.last_inference_s or 0):.0f} ms/window, dropped {st.dropped_windows}, "
           f"overflows {st.overflows}, models on {st.compute_device}")
+    if idle:
+        print(f"baseline, idle window over {idle['wall_s']:.1f} s: {idle['ticks_per_s']:.1f} "
+              f"repaint ticks/s, GUI thread CPU {100 * idle['gui_cpu_share']:.1f} % of one "
+              f"core, whole process {100 * idle['process_cpu_share']:.0f} %")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "playing": result, "idle": idle, "windows": st.windows,
+            "last_inference_s": st.last_inference_s, "dropped_windows": st.dropped_windows,
+            "overflows": st.overflows, "compute_device": st.compute_device}, indent=1))
     return 0
 
 
