@@ -75,6 +75,17 @@ def test_refine_places_click_within_1ms(rng):
     assert e.peak_db == -3.0
 
 
+def test_refine_mono_event_is_in_every_channel(rng):
+    n = 5 * SR
+    x = (rng.normal(size=(1, n)) * 0.005).astype(np.float32)
+    at = 99_001
+    shape = np.exp(-np.arange(40) / 6.0) * np.sign(np.sin(np.arange(40)))
+    x[0, at:at + 40] += 0.4 * shape.astype(np.float32)
+    events = refine_events(x, _output(n // 256 + 1, [(at + 128) // 256]))
+    assert any(abs(e.start - at) <= 44 and e.peak_db == -3.0 for e in events)
+    assert all(e.channel is None for e in events)
+
+
 def test_refine_nothing_when_no_frame_fires(rng):
     x = (rng.normal(size=(2, SR)) * 0.1).astype(np.float32)
     assert refine_events(x, _output(SR // 256 + 1, [], prob=0.0)) == []

@@ -29,6 +29,19 @@ from vinylmon.errors import AudioDataError, AudioFileError
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192000
 
+#: Samples of a file beyond this magnitude (+120 dBFS; full scale is 1) are damage,
+#: not sound: no recording is that loud, and the analysis (float32) would overflow
+#: on them (resampled to NaN, squared to infinity).
+MAX_SAMPLE_ABS = 1e6
+
+#: No format libsndfile reads packs more frames than this into one byte (a FLAC
+#: frame holds at most 65535 samples in more than 8 bytes; a Vorbis or Opus packet at
+#: most 8192 in at least one). A header that claims more lies (e.g. an MP3's Xing
+#: frame count or a FLAC STREAMINFO total overwritten with 0xFFFFFFFF...).
+MAX_FRAMES_PER_BYTE = 65536
+
+_UNKNOWN_LENGTH = 2**63 - 1  # libsndfile's frame count when a header gives none (SF_COUNT_MAX)
+
 
 @dataclass(frozen=True, slots=True)
 class AudioInfo:
@@ -89,7 +102,8 @@ def check_sample_rate(sample_rate: float, *, what: str = "audio") -> int:
 
 
 def check_finite(samples: np.ndarray, *, what: str = "audio", start_s: float = 0.0,
-                 sample_rate: int | None = None, frame_axis: int = 1) -> None:
+                 sample_rate: int | None = None, frame_axis: int = 1,
+                 max_abs: float | None = None) -> None:
     """Raise :class:`AudioDataError` if ``samples`` holds NaN or infinity.
 
     Parameters
@@ -101,17 +115,25 @@ def check_finite(samples: np.ndarray, *, what: str = "audio", start_s: float = 0
         Used to say at what time the first bad sample is.
     frame_axis : int, keyword-only
         1 for channels-first arrays (the analysis format), 0 for frames-first.
+    max_abs : float or None, keyword-only
+        Also refuse finite samples beyond ``±max_abs`` (see :data:`MAX_SAMPLE_ABS`).
     """
     finite = np.isfinite(samples)
     if finite.all():
-        return
+        if max_abs is None:
+            return
+        bad = np.abs(samples) > max_abs
+        if not bad.any():
+            return
+        problem = f"are beyond ±{max_abs:g}, far above full scale (1)"
+    else:
+        bad, problem = ~finite, "are NaN or infinite"
     where = ""
     if sample_rate:
-        first = int(np.argmax(~finite.all(axis=1 - frame_axis)))
+        first = int(np.argmax(bad.any(axis=1 - frame_axis)))
         where = f" (first at {start_s + first / sample_rate:.3f} s)"
-    count = int(finite.size - np.count_nonzero(finite))
-    raise AudioDataError(f"{what}: {count} samples are NaN or infinite{where}; "
-                         "the recording is damaged")
+    count = int(np.count_nonzero(bad))
+    raise AudioDataError(f"{what}: {count} samples {problem}{where}; the recording is damaged")
 
 
 def _open(path: Path) -> sf.SoundFile:
@@ -124,10 +146,23 @@ def _open(path: Path) -> sf.SoundFile:
     if path.stat().st_size == 0:
         raise AudioFileError(path, "is empty (0 bytes)")
     try:
-        return sf.SoundFile(str(path))
+        # as bytes: soundfile cannot encode a name that is not valid UTF-8 itself
+        return sf.SoundFile(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        detail = str(exc).split(":")[-1].strip() or type(exc).__name__
-        raise AudioFileError(path, f"not a readable recording or corrupt ({detail})") from exc
+        raise AudioFileError(path, f"not a readable recording or corrupt ({_detail(exc)})"
+                             ) from exc
+
+
+def _detail(exc: Exception) -> str:
+    """libsndfile's own words for an error, without the path it repeats."""
+    detail = (getattr(exc, "error_string", "") or str(exc).split(":")[-1]).strip()
+    if "does not exist" in detail:
+        # libsndfile's message when a decoder (mpg123) gives up on a file that is
+        # there: the file exists (checked above), its contents are not audio
+        detail = "format not recognised"
+    elif "SF_INFO" in detail:  # libsndfile's words for a header it found incomplete
+        detail = "the header's sample rate, channel count or length is invalid"
+    return detail.rstrip(".") or type(exc).__name__
 
 
 def audio_info(path: str | os.PathLike) -> AudioInfo:
@@ -144,7 +179,8 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     Raises
     ------
     AudioFileError
-        Missing, unreadable, corrupt or empty file.
+        Missing, unreadable, corrupt or empty file, or a header that claims more
+        frames than the file's size can hold (see :data:`MAX_FRAMES_PER_BYTE`).
     AudioDataError
         Absurd sample rate.
     """
@@ -159,6 +195,14 @@ def _info(p: Path, f: sf.SoundFile) -> AudioInfo:
         raise AudioFileError(p, "has no channels")
     if f.frames <= 0:
         raise AudioFileError(p, "has no audio (0 frames)")
+    if f.frames >= _UNKNOWN_LENGTH:  # e.g. a FLAC stream whose STREAMINFO says 0 frames
+        raise AudioFileError(p, "header does not give the length of the audio; the file is "
+                                "corrupt or a stream of unknown length, which cannot be read")
+    size = p.stat().st_size
+    if f.frames > MAX_FRAMES_PER_BYTE * size:
+        raise AudioFileError(p, f"header claims {f.frames} frames "
+                                f"({f.frames / f.samplerate:.0f} s), more than its {size} "
+                                "bytes can hold; the file is corrupt")
     return AudioInfo(
         path=str(p), format=f.format, subtype=f.subtype, sample_rate=int(f.samplerate),
         channels=int(f.channels), frames=int(f.frames),
@@ -193,9 +237,11 @@ def read_blocks(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
     Raises
     ------
     AudioFileError
-        Missing, unreadable, corrupt or empty file (also if it breaks mid-way).
+        Missing, unreadable, corrupt or empty file (also if it breaks mid-way), or
+        too short to give a single sample at ``sample_rate``.
     AudioDataError
-        Absurd sample rate, NaN or infinite samples.
+        Absurd sample rate, NaN or infinite samples, or samples beyond
+        :data:`MAX_SAMPLE_ABS`.
     """
     if block_s <= 0:
         raise ValueError(f"block_s must be positive, got {block_s}")
@@ -217,31 +263,42 @@ def read_blocks(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
         left = (info.frames - first if duration_s is None
                 else int(round(duration_s * info.sample_rate)))
         if first:
-            f.seek(first)
+            try:
+                f.seek(first)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise AudioFileError(p, f"cannot seek to {start_s:.2f} s; the file is corrupt "
+                                        f"or truncated ({_detail(exc)})") from exc
         frames_in = 0
+        emitted = False
         while True:
             want = min(in_block, left - frames_in)
             try:
                 data = f.read(want, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
                 raise AudioFileError(p, f"read failed at {frames_in / info.sample_rate:.2f} s; "
-                                        f"the file is corrupt or truncated ({exc})") from exc
+                                        f"the file is corrupt or truncated ({_detail(exc)})"
+                                     ) from exc
             last = data.shape[0] < want or frames_in + data.shape[0] >= left
             if frames_in == 0 and data.shape[0] == 0:
                 raise AudioFileError(p, "has no audio (no frames could be decoded)")
             if data.shape[1] > channels:
                 data = data[:, :channels]
             check_finite(data, what=str(p), start_s=frames_in / info.sample_rate,
-                         sample_rate=info.sample_rate, frame_axis=0)
+                         sample_rate=info.sample_rate, frame_axis=0, max_abs=MAX_SAMPLE_ABS)
             block = resampler.push_frames(data, start_s=frames_in / info.sample_rate)
             frames_in += data.shape[0]
             if block is not None:
+                emitted = True
                 yield block
             if last:
                 tail = resampler.flush()
                 if tail is not None:
+                    emitted = True
                     yield tail
                 break
+        if not emitted:  # e.g. one frame at 192 kHz: less than one sample at 44.1 kHz
+            raise AudioFileError(p, f"is too short to analyse ({frames_in} frames at "
+                                    f"{info.sample_rate} Hz make no sample at {out_rate} Hz)")
 
 
 def check_block(block: AudioBlock, *, sample_rate: int, channels: int) -> None:
@@ -346,6 +403,11 @@ def load(path: str | os.PathLike, *, sample_rate: int = ANALYSIS_RATE,
     AudioBlock
         ``samples`` of shape (channels, frames), float32; ``start_s`` is the
         excerpt's start in the file.
+
+    Raises
+    ------
+    AudioFileError, AudioDataError
+        As :func:`read_blocks`.
     """
     blocks = [b.samples for b in read_blocks(path, sample_rate=sample_rate,
                                              max_channels=max_channels, block_s=10.0,

@@ -44,19 +44,48 @@ def parse_rpm(text: str | None) -> float | None:
 
 
 def expand_inputs(paths: Sequence[str]) -> list[Path]:
-    """Files as given; a folder gives its audio files (recursively, sorted)."""
+    """Files as given; a folder gives its audio files (recursively, sorted).
+
+    Raises
+    ------
+    AudioFileError
+        A folder with no audio files in it.
+    """
     out: list[Path] = []
     for text in paths:
-        p = Path(text)
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file()
-                           and f.suffix.lower() in AUDIO_SUFFIXES)
-            if not found:
-                raise AudioFileError(p, "no audio files in this folder")
-            out += found
-        else:
-            out.append(p)
+        out += _expand(Path(text))
     return out
+
+
+def _expand(p: Path) -> list[Path]:
+    if not p.is_dir():
+        return [p]
+    found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+    if not found:
+        raise AudioFileError(shown(p), "no audio files in this folder")
+    return found
+
+
+def shown(text: object) -> str:
+    """``text`` (a path, a message naming one) safe to print and log: bytes of a
+    file name that are not UTF-8 are written ``\\xNN`` instead of failing the output."""
+    s = str(text)
+    try:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _message(path: Path, exc: BaseException) -> str:
+    """One line about a file that failed: its path, then what is wrong (the path once,
+    although most messages start with the path or the file's name themselves)."""
+    text = shown(exc).replace("\n", " ")
+    full = shown(path)
+    for prefix in (f"{full}: ", f"{shown(path.name)}: "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
+    return f"{full}: {text}"
 
 
 def _target(option: str | None, src: Path, suffix: str, many: bool) -> Path | None:
@@ -129,19 +158,28 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from vinylmon.engine.html import render_html
     from vinylmon.engine.report import build_report, write_report
 
-    files = expand_inputs(args.files)
+    files: list[Path] = []
+    status = 0
+    for text in args.files:  # a folder without audio is reported; the other inputs go on
+        try:
+            files += _expand(Path(text))
+        except VinylmonError as exc:
+            print(f"vinylmon: {shown(exc)}", file=sys.stderr, flush=True)
+            status = 2
+    if not files:
+        return status
     many = len(files) > 1
     if args.json == "-" and many:
         raise VinylmonError("--json - prints one report; give a folder for several files")
     engine = Engine(device=args.device, grader=False if args.no_grader else None)
     if args.json != "-":
         print(HEADER, flush=True)
-    status = 0
     for f in files:
+        name = shown(f.name)
         try:
             result = engine.grade_file(f, rpm=args.rpm,
-                                       progress=None if args.quiet else Progress(f.name))
-            report = build_report(result.state, result.windows, input_name=f.name,
+                                       progress=None if args.quiet else Progress(name))
+            report = build_report(result.state, result.windows, input_name=name,
                                   sample_rate=result.sample_rate, channels=result.channels,
                                   duration_s=result.duration_s, models=engine.models())
             if args.json == "-":
@@ -157,19 +195,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 tmp.write_text(page, encoding="utf-8")
                 tmp.replace(out)
             if args.json != "-":
-                print(_row(f.name, report, result.wall_s), flush=True)
+                print(_row(name, report, result.wall_s), flush=True)
         except VinylmonError as exc:
-            log.info("grade %s: %s", f, exc)
-            print(f"vinylmon: {f}: {exc}", file=sys.stderr, flush=True)
+            log.info("grade %s", _message(f, exc))
+            print(f"vinylmon: {_message(f, exc)}", file=sys.stderr, flush=True)
             status = max(status, 2)
         except OSError as exc:  # e.g. the report folder is not writable
-            log.info("grade %s: %s", f, exc)
-            print(f"vinylmon: {f}: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr,
-                  flush=True)
+            log.info("grade %s: %s", shown(f), shown(exc))
+            print(f"vinylmon: {shown(f)}: {shown(exc.strerror or exc)}: "
+                  f"{shown(exc.filename or '')}", file=sys.stderr, flush=True)
             status = max(status, 2)
         except Exception:
-            log.exception("internal error grading %s", f)
-            print(f"vinylmon: {f}: internal error; details were written to the log",
+            log.exception("internal error grading %s", shown(f))
+            print(f"vinylmon: {shown(f)}: internal error; details were written to the log",
                   file=sys.stderr, flush=True)
             status = 3
     return status

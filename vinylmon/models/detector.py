@@ -295,8 +295,9 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
 
     Parameters
     ----------
-    audio : np.ndarray, shape (2, samples)
-        The window the detector saw.
+    audio : np.ndarray, shape (channels, samples)
+        The window the detector saw (one or two channels; a mono event has
+        ``channel`` None: it is in every channel).
     out : DetectorOutput
     threshold, impulse_threshold, min_ratio, stereo_db, max_per_frame : keyword-only
         ``impulse_threshold`` is ``threshold`` when None; 1.0 keeps only the
@@ -352,10 +353,13 @@ def refine_events(audio: np.ndarray, out: DetectorOutput, *, threshold: float = 
                 hi += 1
             taken[max(0, lo - gap):min(b - a, hi + gap)] = True
             accepted.append((a + hi, size))
-            l0 = rel[0, max(0, i - 22):i + 23].max()
-            l1 = rel[1, max(0, i - 22):i + 23].max()
-            ratio_db = 20 * np.log10((l0 + 1e-12) / (l1 + 1e-12))
-            channel = 0 if ratio_db > stereo_db else 1 if ratio_db < -stereo_db else None
+            if len(rel) == 1:  # mono: the event is in every channel there is
+                channel = None
+            else:
+                l0 = rel[0, max(0, i - 22):i + 23].max()
+                l1 = rel[1, max(0, i - 22):i + 23].max()
+                ratio_db = 20 * np.log10((l0 + 1e-12) / (l1 + 1e-12))
+                channel = 0 if ratio_db > stereo_db else 1 if ratio_db < -stereo_db else None
             frame = min(len(out.level_db) - 1, (a + i + hop // 2) // hop)
             click_prob = float(out.click_prob[frame])
             level = float(out.level_db[frame])
