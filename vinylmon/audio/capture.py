@@ -21,6 +21,11 @@ audio is kept and the newest is dropped** (counted in
 :attr:`LiveCapture.dropped_frames`). Blocks never span such a gap: the block
 after a gap starts at the true stream time of its first sample, so
 ``block.start_s`` jumps forward by the length of the lost audio.
+:attr:`LiveCapture.overflow_count` counts the callbacks that lost audio, here
+or upstream (PortAudio's input-overflow flag). ALSA's PulseAudio plugin does not
+raise that flag (measured: callbacks held off for 1.5 s got their audio late, with
+no flag; the server buffers for the client), so with PulseAudio the overflows
+vinylmon sees are those of its own ring buffer.
 
 Device loss
 -----------
@@ -412,7 +417,7 @@ class LiveCapture:
         self._chunk_dropped = 0  # producer: frames lost because the chunk table was full
 
         self._frames_captured = 0  # producer: frames delivered by PortAudio
-        self._overflows = 0  # producer: callbacks flagged input_overflow
+        self._overflows = 0  # producer: callbacks that lost audio (flagged or ring full)
         self._last_callback = 0.0  # producer: time.monotonic() of the last callback
         self._callback_error: BaseException | None = None
         self._finished = False  # set by finished_callback
@@ -446,7 +451,9 @@ class LiveCapture:
 
     @property
     def overflow_count(self) -> int:
-        """Callbacks in which PortAudio reported an input overflow (audio lost upstream)."""
+        """Input overflows: callbacks that lost audio, because PortAudio reported an
+        input overflow (lost upstream) or the ring buffer was full (the reader fell
+        behind; the frames are in :attr:`dropped_frames`)."""
         return self._overflows
 
     @property
@@ -481,17 +488,19 @@ class LiveCapture:
             return
         try:
             now = self._last_callback = time.monotonic()
-            if status and status.input_overflow:
-                self._overflows += 1
             first_frame = self._frames_captured
             self._frames_captured = first_frame + frames
+            # One overflow per callback that lost audio, upstream (flagged) or here.
+            flagged = bool(status and status.input_overflow)
             ring = self._ring
             if ring.free <= 0:
                 ring.write(indata)  # stores nothing, counts the frames as dropped
+                self._overflows += 1
                 return
             cw = self._chunk_w
             if cw - self._chunk_r >= self._n_chunks:
                 self._chunk_dropped += frames  # chunk table full (pathological)
+                self._overflows += 1
                 return
             # Publish the chunk row before the frames: a reader that sees a frame
             # is then sure to see the row that places it in the stream. At least
@@ -502,7 +511,10 @@ class LiveCapture:
             # Host APIs without timestamps report 0: fall back to a clock that runs.
             self._chunk_adc[slot] = time_info.inputBufferAdcTime or time_info.currentTime or now
             self._chunk_w = cw + 1
+            dropped = ring.dropped_frames
             ring.write(indata)
+            if flagged or ring.dropped_frames != dropped:
+                self._overflows += 1
         except BaseException as exc:  # nothing may escape into PortAudio
             self._callback_error = exc
 

@@ -306,8 +306,11 @@ class LiveAnalyser:
 
     A reader thread takes windows from ``windows`` (e.g. capture + windowing) into
     a queue of at most ``max_pending``; when the queue is full the oldest window
-    is dropped and counted. The worker analyses one window at a time, updates the
-    session and calls ``on_window(analysed, state)``. Errors from either thread
+    is dropped and counted (so are the windows still waiting when it is stopped:
+    every window read is analysed or counted). The worker analyses one window at a
+    time, updates the session and calls ``on_window(analysed, state)``. A gap
+    between windows (dropped ones, audio lost by the input) restarts the
+    groove-repeat search, which needs contiguous audio. Errors from either thread
     end the run and go to ``on_error`` (e.g. a device that was unplugged); the
     windows read before a source error are still analysed.
 
@@ -447,7 +450,8 @@ class LiveAnalyser:
             self._fail(exc)
         finally:
             reader = self._threads[0]
-            if reader.is_alive() and reader is not threading.current_thread():
+            if self.error is None and reader.is_alive() and \
+                    reader is not threading.current_thread():
                 reader.join(2.0)  # stopped: it puts nothing more in the queue
             with self._cond:  # stopped or failed: what was waiting is never analysed
                 self.session.dropped_windows += len(self._queue)

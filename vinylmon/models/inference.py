@@ -20,13 +20,20 @@ import torch
 
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.skips import find_repeats
-from vinylmon.audio.types import Window, frozen_samples, rms_db
+from vinylmon.audio.types import ANALYSIS_RATE, Window, frozen_samples, rms_db
 from vinylmon.errors import AudioDataError, WeightsError
-from vinylmon.models.bundle import load_bundle
-from vinylmon.models.detector import DetectorOutput, build_detector, decode, refine_events
+from vinylmon.models.bundle import META_FILE, load_bundle
+from vinylmon.models.detector import (
+    CLASSES,
+    DetectorOutput,
+    build_detector,
+    decode,
+    refine_events,
+)
 from vinylmon.models.device import select_device
-from vinylmon.models.grader import build_grader
+from vinylmon.models.grader import GRADER_RATE, build_grader
 from vinylmon.models.measured import CLICK_FLOOR_DB, Event, confirm_skips
+from vinylmon.rubric import GRADES
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 #: Event post-processing used when a bundle's meta.json does not say.
@@ -48,6 +55,61 @@ def _check_windows(windows: Sequence[np.ndarray]) -> np.ndarray:
             raise AudioDataError(f"window {i} holds NaN or infinite samples")
         out[i] = a if a.shape[0] == 2 else np.repeat(a, 2, axis=0)
     return out
+
+
+def _bad_meta(folder: Path, what: str) -> WeightsError:
+    return WeightsError(f"{folder / META_FILE}: {what}: the file is damaged or was changed")
+
+
+def _short(value: object) -> str:
+    """A value from meta.json for a message (a tampered one may be huge)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _build(folder: Path, what: str, build):
+    """The architecture ``meta.json`` describes; a WeightsError when it describes none."""
+    try:
+        return build()
+    except WeightsError:
+        raise
+    except Exception as exc:  # unknown keys, wrong types, absurd sizes: all one answer
+        raise _bad_meta(folder, f"'params' do not describe {what} "
+                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+                        ) from exc
+
+
+def _number(folder: Path, meta: dict, key: str, lo: float, hi: float, *,
+            default: float | None = None, optional: bool = False,
+            within: str = "") -> float | None:
+    """``meta[key]`` as a finite number in ``[lo, hi]`` (``within``: the object it is in)."""
+    v = meta.get(key, default)
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+        raise _bad_meta(folder, f"'{within}{key}' is {_short(v)}, not a number in {lo:g}..{hi:g}")
+    return v
+
+
+def _detector_settings(folder: Path, meta: dict) -> tuple[int, float, dict]:
+    """Sample rate, window length and event post-processing from a detector's meta."""
+    rate = _number(folder, meta, "sample_rate", 1, 10**6)
+    if rate != ANALYSIS_RATE:
+        raise _bad_meta(folder, f"'sample_rate' is {_short(rate)}; vinylmon analyses at "
+                                f"{ANALYSIS_RATE} Hz")
+    window_s = float(_number(folder, meta, "window_s", 0.5, 60.0, default=5.0))
+    labels = meta["labels"]
+    classes = labels.get("classes") if isinstance(labels, dict) else None
+    if not isinstance(classes, list) or tuple(classes) != CLASSES:
+        raise _bad_meta(folder, f"'labels.classes' is {_short(classes)}, not {list(CLASSES)}")
+    pp = meta.get("postprocess", {})
+    if not isinstance(pp, dict):
+        raise _bad_meta(folder, f"'postprocess' is {_short(pp)}, not an object")
+    pp = {**DEFAULT_POSTPROCESS, **pp}
+    _number(folder, pp, "threshold", 1e-6, 1.0, within="postprocess.")
+    _number(folder, pp, "impulse_threshold", 1e-6, 1.0, optional=True, within="postprocess.")
+    _number(folder, pp, "min_ratio", 1e-6, 1e6, within="postprocess.")
+    return int(rate), window_s, pp
 
 
 def _load(model: torch.nn.Module, state: dict, folder: Path) -> None:
@@ -75,12 +137,14 @@ class Detector:
         self.folder = Path(folder) if folder else WEIGHTS_DIR / "detector"
         self.device = select_device(device)
         state, self.meta = load_bundle(self.folder)
-        self.model = build_detector(self.meta["params"])
+        self.sample_rate, self.window_s, self.postprocess = _detector_settings(self.folder,
+                                                                               self.meta)
+        params = self.meta["params"]
+        if not isinstance(params, dict):
+            raise _bad_meta(self.folder, f"'params' is {_short(params)}, not an object")
+        self.model = _build(self.folder, "a detector", lambda: build_detector(params))
         _load(self.model, state, self.folder)
         self.model.to(self.device).eval()
-        self.sample_rate = int(self.meta["sample_rate"])
-        self.window_s = float(self.meta.get("window_s", 5.0))
-        self.postprocess = {**DEFAULT_POSTPROCESS, **self.meta.get("postprocess", {})}
         self.batch = batch
 
     @property
@@ -106,8 +170,20 @@ class LearnedGrader:
         self.folder = Path(folder) if folder else WEIGHTS_DIR / "grader"
         self.device = select_device(device)
         state, self.meta = load_bundle(self.folder)
-        params = self.meta["params"]
-        self.model = build_grader(params.get("size", "small"), config=params.get("config"))
+        meta = self.meta
+        labels = meta["labels"]
+        if not isinstance(labels, list) or tuple(labels) != GRADES:
+            raise _bad_meta(self.folder, f"'labels' is {_short(labels)}, not {list(GRADES)}")
+        if _number(self.folder, meta, "sample_rate", 1, 10**6) != GRADER_RATE:
+            raise _bad_meta(self.folder, f"'sample_rate' is {_short(meta['sample_rate'])}; the "
+                                         f"grader hears {GRADER_RATE} Hz")
+        if not isinstance(meta["metrics"], dict):
+            raise _bad_meta(self.folder, f"'metrics' is {_short(meta['metrics'])}, not an object")
+        params = meta["params"]
+        if not isinstance(params, dict):
+            raise _bad_meta(self.folder, f"'params' is {_short(params)}, not an object")
+        self.model = _build(self.folder, "a grader", lambda: build_grader(
+            params.get("size", "small"), config=params.get("config")))
         _load(self.model, state, self.folder)
         self.model.to(self.device).eval()
         self.batch = batch

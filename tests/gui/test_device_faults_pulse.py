@@ -1,0 +1,171 @@
+"""The window against real input faults: a PulseAudio null sink recorded through
+PortAudio's ALSA ``pulse`` device (the rig of tests/audio), the real engine, offscreen.
+
+- The input vanishes mid-session (the sink is unloaded) and comes back: one error
+  dialog, the timeline kept, Resume goes on with the same session.
+- The input overflows (the reader stalls for longer than the capture buffers): the
+  status bar and the level meter count it, and listening goes on.
+"""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from vinylmon.app import AppBackend
+from vinylmon.audio.recording import SessionRecording
+from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate
+from vinylmon.audio.types import ANALYSIS_RATE
+from vinylmon.engine.monitor import LiveSource
+from vinylmon.gui.main_window import MainWindow
+from vinylmon.gui.settings import Settings
+
+pytestmark = pytest.mark.pulse
+SR = ANALYSIS_RATE
+
+
+def _music(rng, seconds):
+    n = int(seconds * SR)
+    x = np.zeros(n)
+    for start in np.arange(0, seconds, 0.23):
+        i = int(start * SR)
+        t = np.arange(min(n - i, SR)) / SR
+        x[i:i + len(t)] += (rng.uniform(0.05, 0.2) * np.exp(-t * rng.uniform(2, 8))
+                            * np.sin(2 * np.pi * rng.uniform(110, 880) * t + rng.uniform(0, 6)))
+    x += 0.01 * rng.standard_normal(n)
+    return np.stack([x, 0.9 * x]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clicky_wav(tmp_path_factory):
+    """3 s of music with loud clicks (faded in and out: a step is a click too)."""
+    x = _music(np.random.default_rng(11), 3.0)
+    d = simulate(x, DamageSpec(seed=4, clicks=ClickSpec(rate_per_min=90.0, peak_db=(4.0, 8.0))))
+    audio = d.audio.copy()
+    fade = np.linspace(0.0, 1.0, int(0.05 * SR))
+    audio[:, :len(fade)] *= fade
+    audio[:, -len(fade):] *= fade[::-1]
+    path = tmp_path_factory.mktemp("faults") / "clicky.wav"
+    sf.write(path, audio.T, SR, subtype="FLOAT")
+    return path
+
+
+@pytest.fixture
+def window(qtbot, cpu_engine, tmp_path):
+    backend = AppBackend(engine=cpu_engine, journal_dir=tmp_path / "journal",
+                         profiles_root=tmp_path / "profiles")
+    qs = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(backend, qsettings=qs, settings=Settings(window_s=1.0, hop_s=1.0))
+    qtbot.addWidget(w)
+    yield w
+    w.monitor.stop()
+
+
+def _sink_module(rig):
+    out = rig.pactl("list", "short", "modules").stdout
+    return next(line.split()[0] for line in out.splitlines() if "module-null-sink" in line)
+
+
+def _play(rig, path):
+    player = rig.play(path)
+    assert player.wait(timeout=20) == 0, player.stderr.read().decode()
+
+
+def test_a_vanished_input_shows_one_dialog_keeps_the_timeline_and_resumes(qtbot, pulse,
+                                                                         window, clicky_wav):
+    w = window
+    assert w.start(input_name="pulse")
+    qtbot.waitUntil(lambda: w.monitor.stats().elapsed_s > 0.3, timeout=10_000)
+    _play(pulse, clicky_wav)
+    played = w.monitor.recording.duration_s
+    qtbot.waitUntil(lambda: bool(w.monitor.windows) and w.monitor.windows[-1].end_s >= played,
+                    timeout=15_000)
+    qtbot.waitUntil(lambda: len(w.timeline.event_times()) == len(w.monitor.state.events),
+                    timeout=5_000)
+    kept = list(w.timeline.event_times())
+    windows_before = list(w.monitor.windows)
+    assert len(kept) >= 2
+
+    # the input is unplugged
+    assert pulse.pactl("unload-module", _sink_module(pulse)).returncode == 0
+    qtbot.waitUntil(lambda: len(w.error_messages) == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: not w.monitor.running and w.start_button.text() == "Resume",
+                    timeout=10_000)
+    qtbot.wait(500)  # nothing more comes of it
+    assert len(w.error_messages) == 1, w.error_messages
+    msg = w.error_messages[0]
+    assert msg.startswith("Listening stopped: ") and "'pulse'" in msg and "unplugged" in msg
+    dialogs = [d for d in w.findChildren(QMessageBox) if d.isVisible()]
+    assert len(dialogs) == 1 and len(w._open_dialogs) == 1
+    assert "'pulse'" in dialogs[0].text() and "Resume" in dialogs[0].informativeText()
+    # the session is still on screen
+    assert list(w.timeline.event_times()) == kept
+    assert w.monitor.windows == windows_before
+    lost_at = w.monitor.recording.duration_s
+
+    # it comes back; the user closes the dialog and presses Resume
+    r = pulse.pactl("load-module", "module-null-sink", f"sink_name={pulse.sink}",
+                    f"rate={pulse.sample_rate}", "channels=2")
+    assert r.returncode == 0, r.stderr
+    qtbot.waitUntil(lambda: pulse.pactl("get-default-source").stdout.strip() == pulse.source,
+                    timeout=5_000)
+    dialogs[0].button(QMessageBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not w._open_dialogs, timeout=2_000)
+    w.start_button.click()
+    qtbot.waitUntil(lambda: w.monitor.running and w.start_button.text() == "Stop",
+                    timeout=5_000)
+    qtbot.waitUntil(lambda: w.monitor.recording.duration_s > lost_at + 0.3, timeout=10_000)
+    _play(pulse, clicky_wav)
+    played = w.monitor.recording.duration_s
+    qtbot.waitUntil(lambda: w.monitor.windows[-1].end_s >= played, timeout=15_000)
+    w.stop()
+    qtbot.waitUntil(lambda: not w.monitor.running, timeout=10_000)
+    qtbot.waitUntil(lambda: len(w.timeline.event_times()) == len(w.monitor.state.events),
+                    timeout=5_000)
+    assert len(w.error_messages) == 1, w.error_messages[1:]
+    new = w.monitor.windows[len(windows_before):]
+    assert w.monitor.windows[:len(windows_before)] == windows_before
+    assert new and new[0].start_s == pytest.approx(lost_at, abs=1.5 / SR)
+    shown = np.round(w.timeline.event_times(), 4)
+    assert set(np.round(kept, 4)) <= set(shown)  # the old events are still there
+    assert any(t > lost_at for t in shown)  # and the new ones follow them
+
+
+def test_the_status_bar_counts_input_overflows_and_listening_goes_on(qtbot, pulse, window,
+                                                                     monkeypatch):
+    """The journal stalls for 1 s (a slow disk): the capture's 0.25-s buffer overflows."""
+    w = window
+    backend = w.backend
+    monkeypatch.setattr(backend, "live_source", lambda name, sample_rate=None: LiveSource(
+        name, sample_rate=sample_rate, buffer_s=0.25))
+    stalled, resumed = threading.Event(), threading.Event()
+    append = SessionRecording.append
+
+    def slow_append(self, block):
+        if not stalled.is_set() and self.duration_s > 1.0:
+            stalled.set()
+            time.sleep(1.0)
+            resumed.set()
+        append(self, block)
+
+    monkeypatch.setattr(SessionRecording, "append", slow_append)
+    assert w.start(input_name="pulse")
+    qtbot.waitUntil(resumed.is_set, timeout=10_000)
+    qtbot.wait(300)  # the reader has caught up: no more losses
+    n = w.monitor.stats().overflows
+    assert n > 0
+    qtbot.waitUntil(lambda: w.status_overflow.text() == f"Overflows: {n}", timeout=3_000)
+    qtbot.waitUntil(lambda: w.meter.overflows == n, timeout=3_000)
+    assert "overflow" in w.meter.overflow_label.text() and str(n) in w.meter.overflow_label.text()
+    # listening goes on: more audio, more windows, no error
+    after_s, after_windows = w.monitor.recording.duration_s, len(w.monitor.windows)
+    qtbot.waitUntil(lambda: w.monitor.recording.duration_s > after_s + 1.5
+                    and len(w.monitor.windows) > after_windows, timeout=10_000)
+    assert w.monitor.running and w.error_messages == []
+    assert w.monitor.stats().overflows == n  # no new losses once the reader keeps up
+    w.stop()
+    qtbot.waitUntil(lambda: not w.monitor.running, timeout=10_000)
