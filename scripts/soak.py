@@ -170,6 +170,12 @@ class SoakResult:
         return "\n".join(lines)
 
 
+def second_half_growth_mb(samples: list[dict]) -> float:
+    """RSS at the end minus the lowest RSS of the run's second half (MB)."""
+    half = [s["rss_mb"] for s in samples if s["audio_s"] >= samples[-1]["audio_s"] / 2]
+    return half[-1] - min(half) if half else 0.0
+
+
 def _growth_per_hour(samples: list[dict]) -> float:
     """Slope of RSS against audio time over the run's second half (MB per hour)."""
     half = [s for s in samples if s["audio_s"] >= samples[-1]["audio_s"] / 2]

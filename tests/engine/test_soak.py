@@ -18,7 +18,10 @@ pytestmark = pytest.mark.slow
 def test_minutes_of_input_hold_memory_queue_and_every_event(cpu_engine, tmp_path):
     res = soak.run_soak(cpu_engine, total_s=180.0, speed=20.0, sample_s=0.25,
                         journal_dir=tmp_path, timeout_s=240)
-    assert res.problems() == [], res.summary()
+    # 90 s of audio is too short for a per-hour slope (a few MB of noise is 100 MB/h):
+    # the memory check here is the second half's absolute growth
+    assert res.problems(max_growth_mb_per_hour=float("inf")) == [], res.summary()
+    assert soak.second_half_growth_mb(res.samples) < 40, res.summary()
     assert res.windows_expected == 36
     assert res.windows_analysed > 0 and len(res.samples) > 10
     assert res.max_queue <= 2
