@@ -14,9 +14,15 @@ from collections.abc import Iterator
 import pytest
 
 try:  # tests/ as a package, or (pytest's default "prepend" mode) this directory on sys.path
-    from tests.audio.pulse_rig import PulseRig, RigUnavailable, missing_tools, pulse_rig
+    from tests.audio.pulse_rig import (
+        PulseRig,
+        RigUnavailable,
+        missing_tools,
+        pulse_rig,
+        quick_music,
+    )
 except ImportError:  # pragma: no cover - depends on how pytest was started
-    from pulse_rig import PulseRig, RigUnavailable, missing_tools, pulse_rig
+    from pulse_rig import PulseRig, RigUnavailable, missing_tools, pulse_rig, quick_music
 
 from vinylmon.errors import DeviceError
 
@@ -93,3 +99,24 @@ def pulse(portaudio: object) -> Iterator[PulseRig]:
     finally:
         rig_cm.__exit__(None, None, None)
         capture.rescan_devices()
+
+
+@pytest.fixture(scope="session")
+def clicky_wav(tmp_path_factory: pytest.TempPathFactory):
+    """3 s of music with loud clicks to play into the rig (faded in and out: a step
+    is a click too)."""
+    import numpy as np
+    import soundfile as sf
+
+    from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate
+
+    x = quick_music(np.random.default_rng(11), 3.0)
+    d = simulate(x, DamageSpec(seed=4, clicks=ClickSpec(rate_per_min=90.0, peak_db=(4.0, 8.0))))
+    audio = d.audio.copy()
+    fade = np.linspace(0.0, 1.0, int(0.05 * 44100))
+    audio[:, :len(fade)] *= fade
+    audio[:, -len(fade):] *= fade[::-1]
+    path = tmp_path_factory.mktemp("faults") / "clicky.wav"
+    sf.write(path, audio.T, 44100, subtype="FLOAT")
+    return path
+

@@ -99,6 +99,34 @@ class PulseRig:
         self.children.append(proc)
         return proc
 
+    def play_and_wait(self, path: str | os.PathLike, *, timeout_s: float = 20.0) -> None:
+        """Play ``path`` into the null sink to its end (``paplay`` must succeed)."""
+        player = self.play(path)
+        assert player.wait(timeout=timeout_s) == 0, player.stderr.read().decode()
+
+    def unplug_sink(self) -> None:
+        """Unload the null sink (and with it its monitor, the source being recorded),
+        as when a USB interface is pulled out."""
+        out = self.pactl("list", "short", "modules").stdout
+        ids = [line.split()[0] for line in out.splitlines() if "module-null-sink" in line]
+        assert ids, "the rig has no null sink to unplug"
+        r = self.pactl("unload-module", ids[0])
+        assert r.returncode == 0, r.stderr
+        assert self.sink not in self.pactl("list", "short", "sinks").stdout
+
+    def replug_sink(self, *, timeout_s: float = 5.0) -> None:
+        """Load the null sink again, as it was, and wait until PulseAudio has made its
+        monitor the default source again by itself (the name it remembers), as it
+        would for a USB device plugged back in."""
+        r = self.pactl("load-module", "module-null-sink", f"sink_name={self.sink}",
+                       f"rate={self.sample_rate}", "channels=2")
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + timeout_s
+        while self.pactl("get-default-source").stdout.strip() != self.source:
+            assert time.monotonic() < deadline, \
+                "the sink's monitor did not become the default source again"
+            time.sleep(0.02)
+
     def kill_daemon(self) -> None:
         """SIGKILL the daemon now (simulates a sound server crash / device loss)."""
         if self.daemon.poll() is None:
@@ -272,3 +300,20 @@ def pulse_rig(*, sample_rate: int = 44100, start_timeout_s: float = 10.0) -> Ite
             shutil.rmtree(rt, ignore_errors=True)
     if left:
         raise RuntimeError("PulseAudio test rig left processes running: " + "; ".join(left))
+
+
+def quick_music(rng, seconds: float, *, sample_rate: int = 44100):
+    """Non-repeating stereo music, quick to make: random decaying notes over a noise
+    floor, ``(2, frames)`` float32 (something to play into the rig)."""
+    import numpy as np
+
+    n = int(seconds * sample_rate)
+    x = np.zeros(n)
+    for start in np.arange(0, seconds, 0.23):
+        i = int(start * sample_rate)
+        t = np.arange(min(n - i, sample_rate)) / sample_rate
+        x[i:i + len(t)] += (rng.uniform(0.05, 0.2) * np.exp(-t * rng.uniform(2, 8))
+                            * np.sin(2 * np.pi * rng.uniform(110, 880) * t + rng.uniform(0, 6)))
+    x += 0.01 * rng.standard_normal(n)
+    return np.stack([x, 0.9 * x]).astype(np.float32)
+

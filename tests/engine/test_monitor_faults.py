@@ -22,7 +22,7 @@ import soundfile as sf
 
 from vinylmon.audio.capture import LiveCapture
 from vinylmon.audio.recording import SessionRecording
-from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate, transport
+from vinylmon.audio.simulate import transport
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
 from vinylmon.audio.windowing import Windower
 from vinylmon.engine.engine import Engine, LiveAnalyser
@@ -30,13 +30,15 @@ from vinylmon.engine.monitor import FileSource, LiveSource, Monitor
 from vinylmon.errors import DeviceError, DeviceLostError
 
 try:  # the PulseAudio rig's fixtures (tests/ as a package, or tests/audio on sys.path)
-    from tests.audio.conftest import _hang_guard, portaudio, pulse  # noqa: F401
+    from tests.audio.conftest import _hang_guard, clicky_wav, portaudio, pulse  # noqa: F401
+    from tests.audio.pulse_rig import quick_music as music
 except ImportError:  # pragma: no cover
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "audio"))
-    from conftest import _hang_guard, portaudio, pulse  # noqa: F401
+    from conftest import _hang_guard, clicky_wav, portaudio, pulse  # noqa: F401
+    from pulse_rig import quick_music as music
 
 SR = ANALYSIS_RATE
 
@@ -52,71 +54,12 @@ class Recorder:
         monitor.on_finished = self.done.set
 
 
-def music(rng, seconds: float) -> np.ndarray:
-    """Non-repeating stereo music, quick to make: random decaying notes over a noise floor."""
-    n = int(seconds * SR)
-    x = np.zeros(n)
-    for start in np.arange(0, seconds, 0.23):
-        i = int(start * SR)
-        t = np.arange(min(n - i, SR)) / SR
-        x[i:i + len(t)] += (rng.uniform(0.05, 0.2) * np.exp(-t * rng.uniform(2, 8))
-                            * np.sin(2 * np.pi * rng.uniform(110, 880) * t + rng.uniform(0, 6)))
-    x += 0.01 * rng.standard_normal(n)
-    return np.stack([x, 0.9 * x]).astype(np.float32)
-
-
 def wait_until(cond, timeout_s, what):
     deadline = time.monotonic() + timeout_s
     while not cond():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(0.02)
-
-
-@pytest.fixture(scope="module")
-def clicky_wav(tmp_path_factory):
-    """3 s of music with loud clicks (faded in and out: a step is a click too)."""
-    x = music(np.random.default_rng(11), 3.0)
-    d = simulate(x, DamageSpec(seed=4, clicks=ClickSpec(rate_per_min=90.0, peak_db=(4.0, 8.0))))
-    audio = d.audio.copy()
-    fade = np.linspace(0.0, 1.0, int(0.05 * SR))
-    audio[:, :len(fade)] *= fade
-    audio[:, -len(fade):] *= fade[::-1]
-    path = tmp_path_factory.mktemp("faults") / "clicky.wav"
-    sf.write(path, audio.T, SR, subtype="FLOAT")
-    return path
-
-
-# ---- the rig's null sink, unplugged and plugged back -----------------------------------
-
-def _sink_module(rig) -> str | None:
-    out = rig.pactl("list", "short", "modules").stdout
-    ids = [line.split()[0] for line in out.splitlines() if "module-null-sink" in line]
-    return ids[0] if ids else None
-
-
-def unplug(rig) -> None:
-    """Unload the null sink (and with it its monitor, the source being recorded)."""
-    module = _sink_module(rig)
-    assert module is not None, "the rig has no null sink to unplug"
-    r = rig.pactl("unload-module", module)
-    assert r.returncode == 0, r.stderr
-    assert rig.sink not in rig.pactl("list", "short", "sinks").stdout
-
-
-def replug(rig) -> None:
-    """Load the null sink again, as it was; PulseAudio makes its monitor the default
-    source again by itself (the name it remembers), as it would for a USB device."""
-    r = rig.pactl("load-module", "module-null-sink", f"sink_name={rig.sink}",
-                  f"rate={rig.sample_rate}", "channels=2")
-    assert r.returncode == 0, r.stderr
-    wait_until(lambda: rig.pactl("get-default-source").stdout.strip() == rig.source, 5.0,
-               "the sink's monitor to be the default source again")
-
-
-def _play(rig, path) -> None:
-    player = rig.play(path)
-    assert player.wait(timeout=20) == 0, player.stderr.read().decode()
 
 
 # ---- 1. the input vanishes and comes back ----------------------------------------------
@@ -129,7 +72,7 @@ def test_input_vanishes_mid_session_and_resume_goes_on(pulse, cpu_engine, clicky
     mon.start(LiveSource("pulse", sample_rate=SR), window_s=1.0)
     wait_until(lambda: mon.recording is not None and mon.recording.duration_s > 0.3, 10,
                "the first audio from the pulse device")
-    _play(pulse, clicky_wav)
+    pulse.play_and_wait(clicky_wav)
     played_until = mon.recording.duration_s
     wait_until(lambda: mon.windows and mon.windows[-1].end_s >= played_until, 15,
                "the windows of the played file")
@@ -139,7 +82,7 @@ def test_input_vanishes_mid_session_and_resume_goes_on(pulse, cpu_engine, clicky
 
     # unplugged mid-session
     t0 = time.monotonic()
-    unplug(pulse)
+    pulse.unplug_sink()
     assert rec.done.wait(10), "the monitor did not notice the input was gone"
     noticed_s = time.monotonic() - t0
     assert not mon.running
@@ -165,12 +108,12 @@ def test_input_vanishes_mid_session_and_resume_goes_on(pulse, cpu_engine, clicky
     assert mon.windows[:len(before)] == before and mon.recording.duration_s == lost_at
 
     # plugged back: resume goes on with the same session, on the same timeline
-    replug(pulse)
+    pulse.replug_sink()
     rec.done.clear()
     mon.start(LiveSource("pulse", sample_rate=SR), window_s=1.0, resume=True)
     wait_until(lambda: mon.recording.duration_s > lost_at + 0.3, 10,
                "audio again after the input came back")
-    _play(pulse, clicky_wav)
+    pulse.play_and_wait(clicky_wav)
     played_until = mon.recording.duration_s
     wait_until(lambda: mon.windows[-1].end_s >= played_until, 15,
                "the windows of the file played after resuming")
@@ -246,7 +189,7 @@ def test_monitor_shows_overflows_and_keeps_listening(pulse, cpu_engine, tmp_path
     n = mon.stats().overflows
     assert n > 0
     after = mon.recording.duration_s
-    _play(pulse, _tone(tmp_path))  # something audible after the stall
+    pulse.play_and_wait(_tone(tmp_path))  # something audible after the stall
     wait_until(lambda: mon.recording.duration_s > after + 2.0, 10, "audio after the overflow")
     wait_until(lambda: len(mon.windows) >= 4, 10, "windows after the overflow")
     mon.stop()

@@ -12,13 +12,11 @@ import time
 
 import numpy as np
 import pytest
-import soundfile as sf
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from vinylmon.app import AppBackend
 from vinylmon.audio.recording import SessionRecording
-from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate
 from vinylmon.audio.types import ANALYSIS_RATE
 from vinylmon.engine.monitor import LiveSource
 from vinylmon.gui.main_window import MainWindow
@@ -26,32 +24,6 @@ from vinylmon.gui.settings import Settings
 
 pytestmark = pytest.mark.pulse
 SR = ANALYSIS_RATE
-
-
-def _music(rng, seconds):
-    n = int(seconds * SR)
-    x = np.zeros(n)
-    for start in np.arange(0, seconds, 0.23):
-        i = int(start * SR)
-        t = np.arange(min(n - i, SR)) / SR
-        x[i:i + len(t)] += (rng.uniform(0.05, 0.2) * np.exp(-t * rng.uniform(2, 8))
-                            * np.sin(2 * np.pi * rng.uniform(110, 880) * t + rng.uniform(0, 6)))
-    x += 0.01 * rng.standard_normal(n)
-    return np.stack([x, 0.9 * x]).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def clicky_wav(tmp_path_factory):
-    """3 s of music with loud clicks (faded in and out: a step is a click too)."""
-    x = _music(np.random.default_rng(11), 3.0)
-    d = simulate(x, DamageSpec(seed=4, clicks=ClickSpec(rate_per_min=90.0, peak_db=(4.0, 8.0))))
-    audio = d.audio.copy()
-    fade = np.linspace(0.0, 1.0, int(0.05 * SR))
-    audio[:, :len(fade)] *= fade
-    audio[:, -len(fade):] *= fade[::-1]
-    path = tmp_path_factory.mktemp("faults") / "clicky.wav"
-    sf.write(path, audio.T, SR, subtype="FLOAT")
-    return path
 
 
 @pytest.fixture
@@ -65,22 +37,12 @@ def window(qtbot, cpu_engine, tmp_path):
     w.monitor.stop()
 
 
-def _sink_module(rig):
-    out = rig.pactl("list", "short", "modules").stdout
-    return next(line.split()[0] for line in out.splitlines() if "module-null-sink" in line)
-
-
-def _play(rig, path):
-    player = rig.play(path)
-    assert player.wait(timeout=20) == 0, player.stderr.read().decode()
-
-
 def test_a_vanished_input_shows_one_dialog_keeps_the_timeline_and_resumes(qtbot, pulse,
                                                                          window, clicky_wav):
     w = window
     assert w.start(input_name="pulse")
     qtbot.waitUntil(lambda: w.monitor.stats().elapsed_s > 0.3, timeout=10_000)
-    _play(pulse, clicky_wav)
+    pulse.play_and_wait(clicky_wav)
     played = w.monitor.recording.duration_s
     qtbot.waitUntil(lambda: bool(w.monitor.windows) and w.monitor.windows[-1].end_s >= played,
                     timeout=15_000)
@@ -91,7 +53,7 @@ def test_a_vanished_input_shows_one_dialog_keeps_the_timeline_and_resumes(qtbot,
     assert len(kept) >= 2
 
     # the input is unplugged
-    assert pulse.pactl("unload-module", _sink_module(pulse)).returncode == 0
+    pulse.unplug_sink()
     qtbot.waitUntil(lambda: len(w.error_messages) == 1, timeout=10_000)
     qtbot.waitUntil(lambda: not w.monitor.running and w.start_button.text() == "Resume",
                     timeout=10_000)
@@ -108,18 +70,14 @@ def test_a_vanished_input_shows_one_dialog_keeps_the_timeline_and_resumes(qtbot,
     lost_at = w.monitor.recording.duration_s
 
     # it comes back; the user closes the dialog and presses Resume
-    r = pulse.pactl("load-module", "module-null-sink", f"sink_name={pulse.sink}",
-                    f"rate={pulse.sample_rate}", "channels=2")
-    assert r.returncode == 0, r.stderr
-    qtbot.waitUntil(lambda: pulse.pactl("get-default-source").stdout.strip() == pulse.source,
-                    timeout=5_000)
+    pulse.replug_sink()
     dialogs[0].button(QMessageBox.StandardButton.Ok).click()
     qtbot.waitUntil(lambda: not w._open_dialogs, timeout=2_000)
     w.start_button.click()
     qtbot.waitUntil(lambda: w.monitor.running and w.start_button.text() == "Stop",
                     timeout=5_000)
     qtbot.waitUntil(lambda: w.monitor.recording.duration_s > lost_at + 0.3, timeout=10_000)
-    _play(pulse, clicky_wav)
+    pulse.play_and_wait(clicky_wav)
     played = w.monitor.recording.duration_s
     qtbot.waitUntil(lambda: w.monitor.windows[-1].end_s >= played, timeout=15_000)
     w.stop()
