@@ -138,8 +138,6 @@ class FinetuneConfig:
     thresholds : tuple of float
         Candidate click thresholds for this microphone (:func:`choose_threshold`;
         NM takes only); empty: the base post-processing is kept.
-    min_ratios : tuple of float
-        Candidate residual ratios for this microphone, tried with each threshold.
     batch : int
     replay_fraction : float
         Share of each batch drawn from the replay set (base training data).
@@ -182,7 +180,6 @@ class FinetuneConfig:
     l2sp: float = 1.0
     distill: float = 5.0
     thresholds: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5)
-    min_ratios: tuple[float, ...] = (6.0, 4.0)
     batch: int = 16
     replay_fraction: float = 0.5
     held_out_fraction: float = 0.25
@@ -224,7 +221,6 @@ class FinetuneConfig:
         d = dataclasses.asdict(self)
         d["trainable"] = list(self.trainable)
         d["thresholds"] = list(self.thresholds)
-        d["min_ratios"] = list(self.min_ratios)
         return d
 
 
@@ -774,59 +770,44 @@ def with_postprocess(detector: Detector, postprocess: dict) -> Detector:
 
 def choose_threshold(detector: Detector, take: EvalSet, take_outputs: Sequence,
                      replay: EvalSet, replay_outputs: Sequence, *,
-                     base_replay_outputs: Sequence, candidates: Sequence[float],
-                     ratios: Sequence[float] = ()) -> tuple[dict, list[dict]]:
-    """The click threshold (and residual ratio) for a microphone, chosen on the take.
+                     base_replay_outputs: Sequence,
+                     candidates: Sequence[float]) -> tuple[dict, list[dict]]:
+    """The click threshold for a microphone, chosen on the take's training windows.
 
-    A microphone can leave clicks less sure to the click head than line-in, and
-    its coloration and reverb smear them, so their high-pass residual stands
-    less far above the music's; its threshold (``postprocess["threshold"]``) and
-    residual ratio (``postprocess["min_ratio"]``) may then be lowered, but only
-    where that costs nothing: the pair with the best event F1 on the take's
+    A microphone can leave clicks less sure to the click head than line-in; its
+    threshold (``postprocess["threshold"]``) may then be lowered, but only where
+    that costs nothing: the candidate with the best event F1 on the take's
     (damaged) training windows among those that keep false events on its
     undamaged windows within :data:`FALSE_BUDGET` per minute (or the base
-    post-processing's rate, if higher) and event F1 on the replay windows (base
+    threshold's rate, if higher) and event F1 on the replay windows (base
     training data) within 0.005 of the base detector's. Ties keep the higher
-    threshold, then the higher ratio; with no better candidate the base
-    post-processing stays.
-
-    Parameters
-    ----------
-    candidates : sequence of float, keyword-only
-        Click thresholds to try (the base one is always tried).
-    ratios : sequence of float, keyword-only
-        Residual ratios to try (the base one is always tried).
+    threshold; with no better candidate the base threshold stays.
 
     Returns
     -------
     postprocess : dict
     table : list of dict
-        ``threshold``, ``min_ratio``, ``take_f1``, ``take_false_per_min``,
-        ``replay_f1``, ``allowed``.
+        ``threshold``, ``take_f1``, ``take_false_per_min``, ``replay_f1``, ``allowed``.
     """
     base_t = float(detector.postprocess["threshold"])
-    base_r = float(detector.postprocess["min_ratio"])
     ref = score_detector(detector, replay, base_replay_outputs)["event_f1"]
     base_false = score_detector(detector, take, take_outputs)["false_per_min_clean"]
     budget = max(FALSE_BUDGET, base_false) if np.isfinite(base_false) else FALSE_BUDGET
     table, best = [], None
     for t in sorted({base_t, *map(float, candidates)}, reverse=True):
-        for r in sorted({base_r, *map(float, ratios)}, reverse=True):
-            d = with_postprocess(detector, {"threshold": t, "min_ratio": r})
-            tk = score_detector(d, take, take_outputs)
-            false = tk["false_per_min_clean"]
-            within = not np.isfinite(false) or false <= budget + 1e-9
-            # the replay check only where the take's says yes (it is the costly one)
-            rp = score_detector(d, replay, replay_outputs)["event_f1"] if within else None
-            allowed = bool(within and rp >= ref - 0.005)
-            table.append({"threshold": t, "min_ratio": r, "take_f1": round(tk["event_f1"], 4),
-                          "take_false_per_min": round(false, 3) if np.isfinite(false) else None,
-                          "replay_f1": None if rp is None else round(rp, 4),
-                          "allowed": allowed})
-            if allowed and (best is None or tk["event_f1"] > best[0] + 1e-9):
-                best = (tk["event_f1"], t, r)
-    chosen = (best[1], best[2]) if best is not None else (base_t, base_r)
-    return {**detector.postprocess, "threshold": chosen[0], "min_ratio": chosen[1]}, table
+        d = with_postprocess(detector, {"threshold": t})
+        tk = score_detector(d, take, take_outputs)
+        rp = score_detector(d, replay, replay_outputs)
+        false = tk["false_per_min_clean"]
+        allowed = bool((not np.isfinite(false) or false <= budget + 1e-9)
+                       and rp["event_f1"] >= ref - 0.005)
+        table.append({"threshold": t, "take_f1": round(tk["event_f1"], 4),
+                      "take_false_per_min": round(false, 3) if np.isfinite(false) else None,
+                      "replay_f1": round(rp["event_f1"], 4), "allowed": allowed})
+        if allowed and (best is None or tk["event_f1"] > best[0] + 1e-9):
+            best = (tk["event_f1"], t)
+    chosen = best[1] if best is not None else base_t
+    return {**detector.postprocess, "threshold": chosen}, table
 
 
 # ----------------------------------------------------------------------------- result
@@ -854,10 +835,9 @@ class FinetuneResult:
         The take and its sets (:meth:`TakeSet.info`).
     postprocess : dict
         The fine-tuned detector's event post-processing (meta.json ``postprocess``):
-        the base one, with the click threshold and residual ratio chosen for
-        this microphone.
+        the base one, with the click threshold chosen for this microphone.
     threshold_selection : list of dict
-        Each candidate threshold and ratio with its scores (:func:`choose_threshold`).
+        Each candidate threshold with its scores (:func:`choose_threshold`).
     grader_kept : bool or None
         Whether the fine-tuned grader head was kept (False: it did worse than the
         base head on held-back replay windows, and ``grader_state`` is None);
@@ -1111,7 +1091,7 @@ def _finetune(take, *, grade, detector, grader, config, progress, cancel, corpus
             _outputs(model, h_take, start, device, hop), replay.as_eval(replay_source),
             _outputs(model, h_replay, start, device, hop), base_replay_outputs=[
                 o for w, f in base_out for o in decode(w, f, hop=hop)],
-            candidates=config.thresholds, ratios=config.min_ratios)
+            candidates=config.thresholds)
     tuned = with_postprocess(detector, postprocess)
     clock.report("eval", 0.2, "evaluating")
     after = {"take": score_detector(tuned, take_set.held_out,
