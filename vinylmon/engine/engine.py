@@ -155,32 +155,59 @@ class Engine:
     def new_session(self, *, rpm: float | None = None) -> Session:
         return Session(rpm=rpm, learned_weight=self.learned_weight)
 
-    def analyse(self, windows: Sequence[Window], *, grader_stride: int = 1
+    def _gated(self, windows: Sequence[Window]) -> list[Window]:
+        """The windows through the silence gate (those not gated yet), rate checked."""
+        sr = self.detector.sample_rate
+        gated = [w if w.silent is not None else self.gate(w) for w in windows]
+        for w in gated:
+            if w.sample_rate != sr:
+                raise ValueError(f"window at {w.sample_rate} Hz; the detector needs {sr} Hz")
+        return gated
+
+    def _model_input(self, w: Window) -> np.ndarray:
+        """A window as the models take it: short ones (a file's end) padded with zeros."""
+        n = self.window_frames
+        return np.pad(w.samples, ((0, 0), (0, n - w.frames))) if w.frames < n else \
+            np.asarray(w.samples[:, :n])
+
+    def grade_windows(self, windows: Sequence[Window], *, grader_stride: int = 1
+                      ) -> tuple[dict[int, tuple[float, ...]], float]:
+        """The learned grader on gated windows: ``({index: grade probs}, seconds)``.
+
+        It hears the non-silent windows whose ``index`` is a multiple of
+        ``grader_stride``; none without a grader.
+        """
+        graded = [w for w in self._gated(windows)
+                  if not w.silent and w.index % grader_stride == 0]
+        if not graded or self.grader is None:
+            return {}, 0.0
+        t0 = time.perf_counter()
+        probs = self.grader.run([self._model_input(w) for w in graded])
+        return ({w.index: tuple(float(p) for p in row) for w, row in
+                 zip(graded, probs, strict=True)}, time.perf_counter() - t0)
+
+    def analyse(self, windows: Sequence[Window], *, grader_stride: int = 1,
+                grades: tuple[dict[int, tuple[float, ...]], float] | None = None
                 ) -> list[AnalysedWindow]:
         """Gate (when not yet gated) and analyse windows at the detector's rate.
 
         Short windows (the end of a file) are padded with zeros for the models;
         their events stay inside the audio. The learned grader hears the windows
-        whose ``index`` is a multiple of ``grader_stride``.
+        whose ``index`` is a multiple of ``grader_stride``, unless ``grades`` (from
+        :meth:`grade_windows` on the same windows, e.g. on another thread) are given.
         """
         sr = self.detector.sample_rate
-        n = self.window_frames
-        gated = [w if w.silent is not None else self.gate(w) for w in windows]
-        for w in gated:
-            if w.sample_rate != sr:
-                raise ValueError(f"window at {w.sample_rate} Hz; the detector needs {sr} Hz")
+        gated = self._gated(windows)
         live = [w for w in gated if not w.silent]
-        padded = [np.pad(w.samples, ((0, 0), (0, n - w.frames))) if w.frames < n else
-                  np.asarray(w.samples[:, :n]) for w in live]
+        padded = [self._model_input(w) for w in live]
         t0 = time.perf_counter()
         outs = self.detector.run(padded) if padded else []
-        graded = [j for j, w in enumerate(live) if w.index % grader_stride == 0]
-        probs = {}
-        if graded and self.grader is not None:
-            probs = dict(zip(graded, self.grader.run([padded[j] for j in graded]), strict=True))
-        share = (time.perf_counter() - t0) / max(1, len(live))
+        detector_s = time.perf_counter() - t0
+        probs, grader_s = grades if grades is not None else \
+            self.grade_windows(live, grader_stride=grader_stride)
+        share = (detector_s + grader_s) / max(1, len(live))
         by_id = {}
-        for j, (w, x, out) in enumerate(zip(live, padded, outs, strict=True)):
+        for w, x, out in zip(live, padded, outs, strict=True):
             pp = self.detector.postprocess
             imps = []
             for e in refine_events(x, out, threshold=pp["threshold"],
@@ -192,8 +219,7 @@ class Engine:
                                     e.channel, e.peak_db + w.level_db, e.prob))
             by_id[id(w)] = AnalysedWindow(
                 w.index, w.start_s, w.end_s, False, w.level_db,
-                tuple(float(p) for p in out.class_probs),
-                tuple(float(p) for p in probs[j]) if j in probs else None,
+                tuple(float(p) for p in out.class_probs), probs.get(w.index),
                 out.noise_db, tuple(imps), share)
         return [by_id.get(id(w)) or AnalysedWindow(w.index, w.start_s, w.end_s, True, w.level_db,
                                                    None, None, float("nan"), (), 0.0)
@@ -224,17 +250,20 @@ class Engine:
         spec = _SpectrogramBuilder(ANALYSIS_RATE)
         total = info.duration_s
 
-        def read() -> Iterator[list[Window]]:  # on the reader thread, beside the models
+        def read() -> Iterator[tuple[list[Window], tuple]]:
+            # on the reader thread, beside the detector: decoding, the gate (in
+            # order), the repeat buffer, the picture and the learned grader
             for batch in _batched(file_windows(p, window_s=self.detector.window_s), self.batch):
+                batch = self._gated(batch)
                 for w in batch:
                     repeats.push(w.samples)
                     spec.push(w.samples)
-                yield batch
+                yield batch, self.grade_windows(batch, grader_stride=self.grader_stride)
 
         on_cpu = self.detector.device.type == "cpu"
         with cpu_threads(threads_beside_reader() if on_cpu else None):
-            for batch in _prefetched(read(), depth=2):
-                for a in self.analyse(batch, grader_stride=self.grader_stride):
+            for batch, grades in _prefetched(read(), depth=2):
+                for a in self.analyse(batch, grades=grades):
                     session.add(a)
                 if progress is not None:
                     progress(min(total, batch[-1].end_s), total)
