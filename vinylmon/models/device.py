@@ -67,9 +67,12 @@ def threads_beside_reader() -> int:
     """Intra-op threads for the models while a reader thread decodes beside them.
 
     One core is left to the reader (decoding, resampling, the numpy work of
-    each window). On 2 cores that is one thread for the models, which is also
-    what keeps them fast when other processes share the machine: measured on
-    the 2-core VM, a 5-minute side took 4.5-5.1 s this way, 11-13 s with two
-    model threads beside the reader, 6-9 s with no reader thread at all.
+    each window, the learned grader). On 2 cores that is one thread for the
+    detector, which is also what keeps it fast when other processes share the
+    machine. Measured on the 2-core VM (in one process, alternating), the
+    20-minute bench side took 12.1-14.0 s this way and 15.6-16.2 s with the
+    reader's work in line and two model threads; with the machine loaded by
+    another job, a 5-minute side took 4.5-5.1 s this way, 11-13 s with two
+    model threads beside the reader and 6-9 s with no reader thread.
     """
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
