@@ -120,3 +120,27 @@ def clicky_wav(tmp_path_factory: pytest.TempPathFactory):
     sf.write(path, audio.T, 44100, subtype="FLOAT")
     return path
 
+
+@pytest.fixture
+def journal_stall(monkeypatch: pytest.MonkeyPatch):
+    """The session's audio journal stalls once for 1 s after its first second (a slow
+    disk): the capture thread cannot read, and a small capture buffer overflows.
+    Returns the event set when the stall is over."""
+    import threading
+    import time
+
+    from vinylmon.audio.recording import SessionRecording
+
+    stalled, resumed = threading.Event(), threading.Event()
+    append = SessionRecording.append
+
+    def slow_append(self, block):
+        if not stalled.is_set() and self.duration_s > 1.0:
+            stalled.set()
+            time.sleep(1.0)
+            resumed.set()
+        append(self, block)
+
+    monkeypatch.setattr(SessionRecording, "append", slow_append)
+    return resumed
+

@@ -21,7 +21,6 @@ import pytest
 import soundfile as sf
 
 from vinylmon.audio.capture import LiveCapture
-from vinylmon.audio.recording import SessionRecording
 from vinylmon.audio.simulate import transport
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
 from vinylmon.audio.windowing import Windower
@@ -30,14 +29,20 @@ from vinylmon.engine.monitor import FileSource, LiveSource, Monitor
 from vinylmon.errors import DeviceError, DeviceLostError
 
 try:  # the PulseAudio rig's fixtures (tests/ as a package, or tests/audio on sys.path)
-    from tests.audio.conftest import _hang_guard, clicky_wav, portaudio, pulse  # noqa: F401
+    from tests.audio.conftest import (  # noqa: F401
+        _hang_guard,
+        clicky_wav,
+        journal_stall,
+        portaudio,
+        pulse,
+    )
     from tests.audio.pulse_rig import quick_music as music
 except ImportError:  # pragma: no cover
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "audio"))
-    from conftest import _hang_guard, clicky_wav, portaudio, pulse  # noqa: F401
+    from conftest import _hang_guard, clicky_wav, journal_stall, portaudio, pulse  # noqa: F401
     from pulse_rig import quick_music as music
 
 SR = ANALYSIS_RATE
@@ -167,19 +172,9 @@ def test_capture_counts_an_overflow_and_goes_on(pulse):
 
 @pytest.mark.pulse
 def test_monitor_shows_overflows_and_keeps_listening(pulse, cpu_engine, tmp_path,
-                                                     monkeypatch):
+                                                     journal_stall):
     """The journal stalls for 1 s (a slow disk): the capture's 0.25-s buffer overflows."""
-    stalled, resumed = threading.Event(), threading.Event()
-    append = SessionRecording.append
-
-    def slow_append(self, block):
-        if not stalled.is_set() and self.duration_s > 1.0:
-            stalled.set()
-            time.sleep(1.0)
-            resumed.set()
-        append(self, block)
-
-    monkeypatch.setattr(SessionRecording, "append", slow_append)
+    resumed = journal_stall
     mon = Monitor(cpu_engine, journal_dir=tmp_path / "journal")
     rec = Recorder(mon)
     source = LiveSource("pulse", sample_rate=SR, buffer_s=0.25)

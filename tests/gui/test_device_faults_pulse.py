@@ -7,8 +7,6 @@ PortAudio's ALSA ``pulse`` device (the rig of tests/audio), the real engine, off
   status bar and the level meter count it, and listening goes on.
 """
 
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from vinylmon.app import AppBackend
-from vinylmon.audio.recording import SessionRecording
 from vinylmon.audio.types import ANALYSIS_RATE
 from vinylmon.engine.monitor import LiveSource
 from vinylmon.gui.main_window import MainWindow
@@ -94,23 +91,14 @@ def test_a_vanished_input_shows_one_dialog_keeps_the_timeline_and_resumes(qtbot,
 
 
 def test_the_status_bar_counts_input_overflows_and_listening_goes_on(qtbot, pulse, window,
-                                                                     monkeypatch):
+                                                                     monkeypatch,
+                                                                     journal_stall):
     """The journal stalls for 1 s (a slow disk): the capture's 0.25-s buffer overflows."""
     w = window
     backend = w.backend
     monkeypatch.setattr(backend, "live_source", lambda name, sample_rate=None: LiveSource(
         name, sample_rate=sample_rate, buffer_s=0.25))
-    stalled, resumed = threading.Event(), threading.Event()
-    append = SessionRecording.append
-
-    def slow_append(self, block):
-        if not stalled.is_set() and self.duration_s > 1.0:
-            stalled.set()
-            time.sleep(1.0)
-            resumed.set()
-        append(self, block)
-
-    monkeypatch.setattr(SessionRecording, "append", slow_append)
+    resumed = journal_stall
     assert w.start(input_name="pulse")
     qtbot.waitUntil(resumed.is_set, timeout=10_000)
     qtbot.wait(300)  # the reader has caught up: no more losses
