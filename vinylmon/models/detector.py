@@ -78,14 +78,15 @@ class DetectorConfig:
         return cls(**d)
 
 
-def highpass(audio: torch.Tensor) -> torch.Tensor:
+def highpass(audio: torch.Tensor, *, pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
     """Second difference, same length (the 'residual' clicks stand out in).
 
     A music signal is mostly low-passed; its second difference is small, while
-    an impulse's is as large as the impulse. Shape ``(..., samples)``.
+    an impulse's is as large as the impulse. Shape ``(..., samples)``; ``pad``
+    adds that many zeros before and after (one pad instead of two).
     """
     d = audio[..., 2:] - 2 * audio[..., 1:-1] + audio[..., :-2]
-    return torch.nn.functional.pad(d, (1, 1))
+    return torch.nn.functional.pad(d, (1 + pad[0], 1 + pad[1]))
 
 
 class _Block(nn.Module):
@@ -168,12 +169,12 @@ class DefectDetector(nn.Module):
         padded = torch.nn.functional.pad(sig, (lead, total - n - lead))
         seg = padded.unfold(-1, self._short_fft, sub_hop)[..., :frames * c.subframes, :]
         spec = torch.fft.rfft(seg * self._short_window, dim=-1)
-        pw = spec.real.square() + spec.imag.square()  # (b, k, sub, bins)
+        parts = torch.view_as_real(spec).square_()  # in place: see MelFrontend.forward
+        pw = parts[..., 0] + parts[..., 1]  # (b, k, sub, bins)
         band = torch.matmul(pw, self._bands) * (4.0 / float(self._short_window.sum()) ** 2)
         band_db = 10 * torch.log10(band + floor)
         band_db = band_db.reshape(b, k, frames, -1)  # (b, k, T, subframes * bands)
-        hp = highpass(sig)
-        hp = torch.nn.functional.pad(hp, (hop // 2, frames * hop - n - hop // 2))
+        hp = highpass(sig, pad=(hop // 2, frames * hop - n - hop // 2))
         sub = hp.reshape(b, k, frames, c.subframes, sub_hop).square()
         sub_db = 10 * torch.log10(sub.mean(-1) + floor)  # (b, k, T, subframes)
         peak_db = 10 * torch.log10(sub.amax(dim=(-1, -2)) + floor)  # (b, k, T)
