@@ -1,10 +1,17 @@
 """Device selection: CUDA when present, CPU otherwise, overrides checked."""
 
+import platform
+
 import pytest
 import torch
 
 from vinylmon.errors import VinylmonError
-from vinylmon.models.device import cpu_threads, select_device, threads_beside_reader
+from vinylmon.models.device import (
+    cpu_threads,
+    keep_freed_memory,
+    select_device,
+    threads_beside_reader,
+)
 
 
 def test_auto():
@@ -49,3 +56,10 @@ def test_cpu_threads_sets_and_restores():
             pass
     assert torch.get_num_threads() == before
     assert 1 <= threads_beside_reader() <= before
+
+
+def test_keep_freed_memory_is_applied_once_and_says_so():
+    first = keep_freed_memory()
+    assert keep_freed_memory() is first  # once per process, same answer
+    if platform.libc_ver()[0] == "glibc":  # Debian, Ubuntu: applied
+        assert first is True

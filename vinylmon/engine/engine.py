@@ -31,7 +31,7 @@ from vinylmon.engine.grading import learned_weight
 from vinylmon.engine.session import Session, SessionState
 from vinylmon.engine.types import AnalysedWindow, Impulse
 from vinylmon.models.detector import refine_events
-from vinylmon.models.device import cpu_threads, threads_beside_reader
+from vinylmon.models.device import cpu_threads, keep_freed_memory, threads_beside_reader
 from vinylmon.models.inference import Detector, LearnedGrader
 
 #: Spectrogram picture: columns every SPEC_HOP_S, SPEC_BANDS log-spaced bands.
@@ -118,6 +118,7 @@ class Engine:
                  grader: LearnedGrader | None | bool = None, device: str | None = None,
                  gate: SilenceGate | None = None, batch: int = 8,
                  grader_stride: int = 2) -> None:
+        keep_freed_memory()  # the models' buffers are reused, not faulted in anew
         self.detector = detector or Detector(device=device)
         if grader is False:
             self.grader = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 from collections.abc import Iterator
 
@@ -76,3 +77,33 @@ def threads_beside_reader() -> int:
     model threads beside the reader and 6-9 s with no reader thread.
     """
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
+
+
+#: glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_allocator_tuned: bool | None = None
+
+
+def keep_freed_memory() -> bool:
+    """Let the C allocator reuse the models' freed buffers instead of unmapping them.
+
+    A detector call allocates tensors of several MB; glibc's malloc serves those
+    with fresh ``mmap`` pages and returns them on free, so every window paid
+    the page faults of zeroing them again. Here allocations up to 256 MB come
+    from the heap and up to 512 MB of free heap is kept for the next window.
+    Peak memory stays the same (the 20-minute bench side: 740-752 MB with,
+    727-751 MB without), and grading it took 9.2-10.9 s with, 11.3-14.2 s
+    without (alternating runs on the 2-core VM). Once per process; returns
+    whether it applied (False off glibc, e.g. macOS or musl: nothing changes).
+    """
+    global _allocator_tuned
+    if _allocator_tuned is None:
+        _allocator_tuned = False
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            mallopt = libc.mallopt
+        except (OSError, AttributeError):
+            return False
+        _allocator_tuned = bool(mallopt(_M_MMAP_THRESHOLD, 256 << 20)
+                                and mallopt(_M_TRIM_THRESHOLD, 512 << 20))
+    return _allocator_tuned
