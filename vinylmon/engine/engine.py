@@ -251,25 +251,31 @@ class Engine:
         spec = _SpectrogramBuilder(ANALYSIS_RATE)
         total = info.duration_s
 
+        found: list = []  # the groove repeats, searched once all audio is in
+
         def read() -> Iterator[tuple[list[Window], tuple]]:
             # on the reader thread, beside the detector: decoding, the gate (in
-            # order), the repeat buffer, the picture and the learned grader
+            # order), the repeat buffer, the picture and the learned grader; at
+            # the end the repeat search, while the detector takes the last batches
+            heard = False
             for batch in _batched(file_windows(p, window_s=self.detector.window_s), self.batch):
                 batch = self._gated(batch)
                 for w in batch:
                     repeats.push(w.samples)
                     spec.push(w.samples)
+                    heard = heard or not w.silent
                 yield batch, self.grade_windows(batch, grader_stride=self.grader_stride)
+            if heard:
+                found.extend(repeats.find())
 
         on_cpu = self.detector.device.type == "cpu"
         with cpu_threads(threads_beside_reader() if on_cpu else None):
-            for batch, grades in _prefetched(read(), depth=2):
+            for batch, grades in _prefetched(read(), depth=3):
                 for a in self.analyse(batch, grades=grades):
                     session.add(a)
                 if progress is not None:
                     progress(min(total, batch[-1].end_s), total)
-        if any(not w.silent for w in session.windows):
-            session.set_repeats(repeats.find())
+        session.set_repeats(found)
         state = session.state()
         return FileResult(p, state, tuple(session.windows), spec.result(), info.sample_rate,
                           min(info.channels, 2), info.duration_s, time.perf_counter() - t0)
