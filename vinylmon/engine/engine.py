@@ -118,7 +118,6 @@ class Engine:
                  grader: LearnedGrader | None | bool = None, device: str | None = None,
                  gate: SilenceGate | None = None, batch: int = 8,
                  grader_stride: int = 2) -> None:
-        keep_freed_memory()  # the models' buffers are reused, not faulted in anew
         self.detector = detector or Detector(device=device)
         if grader is False:
             self.grader = None
@@ -243,6 +242,9 @@ class Engine:
             Unreadable, corrupt or unsupported files, NaN samples.
         """
         t0 = time.perf_counter()
+        # batch speed: the models' buffers are reused, not faulted in anew (not for
+        # live input, which has time to spare and where it would keep more memory)
+        keep_freed_memory()
         p = Path(path)
         info = audio_info(p)
         self.gate.reset()
