@@ -13,7 +13,6 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from vinylmon.errors import AudioFileError, VinylmonError
@@ -43,21 +42,14 @@ def parse_rpm(text: str | None) -> float | None:
     return value
 
 
-def expand_inputs(paths: Sequence[str]) -> list[Path]:
-    """Files as given; a folder gives its audio files (recursively, sorted).
+def expand_input(p: Path) -> list[Path]:
+    """A file as given; a folder gives its audio files (recursively, sorted).
 
     Raises
     ------
     AudioFileError
         A folder with no audio files in it.
     """
-    out: list[Path] = []
-    for text in paths:
-        out += _expand(Path(text))
-    return out
-
-
-def _expand(p: Path) -> list[Path]:
     if not p.is_dir():
         return [p]
     found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
@@ -162,7 +154,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     status = 0
     for text in args.files:  # a folder without audio is reported; the other inputs go on
         try:
-            files += _expand(Path(text))
+            files += expand_input(Path(text))
         except VinylmonError as exc:
             print(f"vinylmon: {shown(exc)}", file=sys.stderr, flush=True)
             status = 2
