@@ -1,4 +1,6 @@
 import os
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,45 @@ def cpu_engine():
     from vinylmon.engine.engine import Engine
 
     return Engine(device="cpu")
+
+
+class Throttled:
+    """The detector, slower than real time: each call also sleeps ``delay_s`` a window.
+
+    ``busy`` is set while a call runs; ``calls`` counts the windows it was given.
+    """
+
+    def __init__(self, detector, delay_s: float):
+        self._detector = detector
+        self.delay_s = delay_s
+        self.calls = 0
+        self.busy = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self._detector, name)
+
+    def run(self, windows):
+        self.busy.set()
+        try:
+            self.calls += len(windows)
+            time.sleep(self.delay_s * len(windows))
+            return self._detector.run(windows)
+        finally:
+            self.busy.clear()
+
+
+@pytest.fixture
+def throttled_engine(cpu_engine):
+    """``throttled_engine(delay_s)``: ``(engine, detector)``, the shipped models with a
+    detector that also sleeps ``delay_s`` per window (inference slower than real time,
+    on any machine)."""
+    from vinylmon.engine.engine import Engine
+
+    def make(delay_s: float):
+        det = Throttled(cpu_engine.detector, delay_s)
+        return Engine(detector=det, grader=cpu_engine.grader), det
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from vinylmon.audio.capture import LiveCapture
 from vinylmon.audio.simulate import transport
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
 from vinylmon.audio.windowing import Windower
-from vinylmon.engine.engine import Engine, LiveAnalyser
+from vinylmon.engine.engine import LiveAnalyser
 from vinylmon.engine.monitor import FileSource, LiveSource, Monitor
 from vinylmon.errors import DeviceError, DeviceLostError
 
@@ -210,23 +210,6 @@ def _tone(tmp_path):
 
 # ---- 3. inference slower than real time ----------------------------------------------
 
-class Throttled:
-    """The detector, slower than real time: each call also sleeps ``delay_s`` a window."""
-
-    def __init__(self, detector, delay_s: float):
-        self._detector = detector
-        self.delay_s = delay_s
-        self.calls = 0
-
-    def __getattr__(self, name):
-        return getattr(self._detector, name)
-
-    def run(self, windows):
-        self.calls += len(windows)
-        time.sleep(self.delay_s * len(windows))
-        return self._detector.run(windows)
-
-
 WINDOW_S = 1.0
 SPEED = 20.0  # the file plays 20x faster than real time: a window every 50 ms
 
@@ -277,16 +260,11 @@ def _sample_pending(mon, stop, out):
         time.sleep(0.001)
 
 
-def _throttled_engine(cpu_engine):
-    # two window lengths of sleep per window at the file's speed (plus the real models)
-    det = Throttled(cpu_engine.detector, 2 * WINDOW_S / SPEED)
-    return Engine(detector=det, grader=cpu_engine.grader), det
-
-
-def test_slow_inference_drops_windows_counted_and_bounded(cpu_engine, side_with_a_gap,
+def test_slow_inference_drops_windows_counted_and_bounded(throttled_engine, side_with_a_gap,
                                                           window_census, tmp_path):
     path, n_windows = side_with_a_gap
-    engine, det = _throttled_engine(cpu_engine)
+    # two window lengths of sleep per window at the file's speed (plus the real models)
+    engine, det = throttled_engine(2 * WINDOW_S / SPEED)
     mon = Monitor(engine, journal_dir=tmp_path / "journal", max_pending=2)
     rec = Recorder(mon)
     pending, stop = [], threading.Event()
@@ -326,11 +304,11 @@ def test_slow_inference_drops_windows_counted_and_bounded(cpu_engine, side_with_
     assert all(abs(s / WINDOW_S - round(s / WINDOW_S)) < 1e-9 for s in starts)
 
 
-def test_stopping_a_throttled_run_accounts_for_the_pending_windows(cpu_engine,
+def test_stopping_a_throttled_run_accounts_for_the_pending_windows(throttled_engine,
                                                                    side_with_a_gap,
                                                                    window_census, tmp_path):
     path, _ = side_with_a_gap
-    engine, _ = _throttled_engine(cpu_engine)
+    engine, _ = throttled_engine(2 * WINDOW_S / SPEED)
     mon = Monitor(engine, journal_dir=tmp_path / "journal", max_pending=2)
     rec = Recorder(mon)
     mon.start(FileSource(path, speed=SPEED), window_s=WINDOW_S)

@@ -7,7 +7,6 @@ for, and the GUI thread never waits for the models: the repaint timer keeps tick
 an event posted to it runs at once, also while the model is busy.
 """
 
-import threading
 import time
 
 import numpy as np
@@ -17,7 +16,6 @@ from PySide6.QtCore import QSettings, QTimer
 
 from vinylmon.app import AppBackend
 from vinylmon.audio.types import ANALYSIS_RATE
-from vinylmon.engine.engine import Engine
 from vinylmon.gui.main_window import MainWindow
 from vinylmon.gui.settings import Settings
 
@@ -25,28 +23,6 @@ SR = ANALYSIS_RATE
 WINDOW_S = 1.0
 SPEED = 20.0
 WINDOWS = 30
-
-
-class Throttled:
-    """The detector, slower than real time: each call also sleeps ``delay_s`` a window."""
-
-    def __init__(self, detector, delay_s: float):
-        self._detector = detector
-        self.delay_s = delay_s
-        self.calls = 0
-        self.busy = threading.Event()
-
-    def __getattr__(self, name):
-        return getattr(self._detector, name)
-
-    def run(self, windows):
-        self.busy.set()
-        try:
-            self.calls += len(windows)
-            time.sleep(self.delay_s * len(windows))
-            return self._detector.run(windows)
-        finally:
-            self.busy.clear()
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +38,10 @@ def side(tmp_path_factory):
     return path
 
 
-def test_slow_models_drop_windows_counted_and_the_window_stays_responsive(qtbot, cpu_engine,
+def test_slow_models_drop_windows_counted_and_the_window_stays_responsive(qtbot,
+                                                                          throttled_engine,
                                                                           side, tmp_path):
-    det = Throttled(cpu_engine.detector, 2 * WINDOW_S / SPEED)
-    engine = Engine(detector=det, grader=cpu_engine.grader)
+    engine, det = throttled_engine(2 * WINDOW_S / SPEED)
     backend = AppBackend(engine=engine, journal_dir=tmp_path / "journal",
                          profiles_root=tmp_path / "profiles")
     qs = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
