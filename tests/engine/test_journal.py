@@ -22,6 +22,7 @@ import pytest
 import soundfile as sf
 
 from vinylmon.audio.recording import SessionRecording
+from vinylmon.audio.scope import Scope
 from vinylmon.audio.skips import Repeat
 from vinylmon.audio.types import AudioBlock
 from vinylmon.engine.journal import (
@@ -121,6 +122,14 @@ def test_round_trip_restores_windows_events_grade_and_report(cpu_engine, journal
     assert mon.details == {"artist": "A", "side": "1"}
     assert mon.report(details=mon.details) == journalled["report"]
     x, _ = sf.read(clicked_file[0], dtype="float32", always_2d=True)
+    # the spectrogram of what was heard (the journal's audio), not its levels
+    frame = mon.scope.take()
+    fresh = Scope(SR, 2)
+    fresh.push(AudioBlock(x.T.copy(), SR, 0.0))
+    expected = fresh.take().columns_db
+    assert frame.end_s == pytest.approx(12.0, abs=0.01)
+    assert frame.columns_db.shape == expected.shape and len(expected) > 1000
+    assert np.corrcoef(frame.columns_db.ravel(), expected.ravel())[0, 1] > 0.99
     ev = mon.state.events[0]
     np.testing.assert_allclose(mon.excerpt(ev.start_s, ev.end_s + 0.01),
                                x[int(round(ev.start_s * SR)):int(round((ev.end_s + 0.01) * SR))].T,

@@ -60,6 +60,7 @@ def test_restore_shows_the_session_and_it_goes_on(qtbot, make_window, left_behin
     assert w.badge.grade == state.grade.grade
     assert w.grade_bars.values() == pytest.approx(state.grade.grade_probs)
     assert w.defect_bars.values() is not None
+    assert w.spectrogram.columns_total > 1000  # the 12 s heard, not "waiting for audio"
     assert w.artist_edit.text() == "Left Behind"
     assert w.start_button.text() == "Resume"
     # clicking an event shows its audio, read back from the journal

@@ -320,6 +320,7 @@ class Monitor:
         self.journal = journal
         self.restored = restored
         self.recording = restored.recording
+        self.scope = _scope_of_tail(restored.recording, seconds=RESTORED_SCOPE_S)
         self._session = restored.session
         with self._lock:
             self.windows = list(restored.windows)
@@ -520,3 +521,21 @@ def load_session(folder) -> tuple[dict, Path | None]:
         raise AudioFileError(path, "is not a vinylmon report: " + "; ".join(problems[:3]))
     audio = path.parent / "audio.flac"
     return rep, audio if audio.exists() else None
+
+
+#: Seconds of a restored session's audio its scope holds (the spectrogram's widest view)
+RESTORED_SCOPE_S = 60.0
+
+
+def _scope_of_tail(recording: SessionRecording, *, seconds: float) -> Scope | None:
+    """A scope holding the spectrogram columns of the recording's last ``seconds``
+    (what a restored session shows before it resumes); None when it holds no audio."""
+    if recording.frames == 0:
+        return None
+    end_s = recording.duration_s
+    start_s = max(0.0, end_s - seconds)
+    samples = recording.segment(start_s, end_s)
+    samples.setflags(write=False)
+    scope = Scope(recording.sample_rate, recording.channels)
+    scope.push(AudioBlock(samples, recording.sample_rate, start_s))
+    return scope

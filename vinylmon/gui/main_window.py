@@ -564,6 +564,8 @@ class MainWindow(QMainWindow):
             return False
         self._clear_view()
         self._loaded_audio = None
+        if self.monitor.scope is not None:  # the last minute heard, not its levels
+            self.spectrogram.append(self.monitor.scope.take().columns_db)
         state, windows = self.monitor.state, list(self.monitor.windows)
         silent = [(w.start_s, w.end_s) for w in windows if w.silent]
         duration = max([state.heard_s, *(w.end_s for w in windows)])
