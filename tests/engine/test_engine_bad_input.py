@@ -1,6 +1,7 @@
 """Bad input to the engine and to ``vinylmon grade``: clear errors, nothing lost."""
 
 import argparse
+import json
 
 import numpy as np
 import pytest
@@ -82,3 +83,25 @@ def test_unwritable_report_folder_fails_that_file_only(tmp_path, capsys):
                  "--no-grader", "--quiet", "--device", "cpu"])
     assert code == 2
     assert "a.flac" in capsys.readouterr().err
+
+
+def test_a_truncated_mp3_is_graded_for_what_decodes_and_says_so(engine, tmp_path, capsys):
+    """Its header (Xing) still claims the whole length; the decoder stops early."""
+    path = tmp_path / "cut.mp3"
+    sf.write(path, synthetic_music(np.random.default_rng(4), 30.0).T, SR, format="MP3")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    declared = sf.info(path).duration
+    assert declared == pytest.approx(30.0, abs=0.1)  # the header does not know
+    result = engine.grade_file(path)
+    assert result.declared_s == pytest.approx(declared)
+    assert 7.0 < result.duration_s < 13.0 and result.short_by_s > 15.0
+    assert result.windows[-1].end_s == result.duration_s
+
+    code = main(["grade", str(path), "--json", str(tmp_path / "r.json"), "--quiet",
+                 "--device", "cpu", "--no-grader"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "cut.mp3: warning: its header says 30.0 s, but only" in err and "truncated" in err
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["duration_s"] == pytest.approx(result.duration_s, abs=1e-3)
+    assert report["summary"]["measured"]["analysed_s"] <= report["duration_s"] + 1e-3

@@ -171,6 +171,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
         try:
             result = engine.grade_file(f, rpm=args.rpm,
                                        progress=None if args.quiet else Progress(name))
+            if result.short_by_s > max(1.0, 0.01 * result.declared_s):
+                print(f"vinylmon: {name}: warning: its header says "
+                      f"{result.declared_s:.1f} s, but only {result.duration_s:.1f} s could "
+                      "be decoded (is the file truncated?); the grade covers those "
+                      f"{result.duration_s:.1f} s", file=sys.stderr, flush=True)
             report = build_report(result.state, result.windows, input_name=name,
                                   sample_rate=result.sample_rate, channels=result.channels,
                                   duration_s=result.duration_s, models=engine.models())

@@ -51,7 +51,11 @@ class Spectrogram:
 
 @dataclass(frozen=True)
 class FileResult:
-    """A graded recording: its session state, spectrogram and file facts."""
+    """A graded recording: its session state, spectrogram and file facts.
+
+    ``duration_s`` is the audio decoded and graded; ``declared_s`` what the file's
+    header claims (more when the file is truncated: see :attr:`short_by_s`).
+    """
 
     path: Path
     state: SessionState
@@ -61,6 +65,12 @@ class FileResult:
     channels: int
     duration_s: float
     wall_s: float
+    declared_s: float
+
+    @property
+    def short_by_s(self) -> float:
+        """Seconds the header claims beyond what could be decoded (0 when none)."""
+        return max(0.0, self.declared_s - self.duration_s)
 
 
 class _SpectrogramBuilder:
@@ -279,8 +289,12 @@ class Engine:
                     progress(min(total, batch[-1].end_s), total)
         session.set_repeats(found)
         state = session.state()
-        return FileResult(p, state, tuple(session.windows), spec.result(), info.sample_rate,
-                          min(info.channels, 2), info.duration_s, time.perf_counter() - t0)
+        windows = tuple(session.windows)
+        # the decoder can end before the header's length (a truncated MP3, say)
+        decoded = windows[-1].end_s if windows else 0.0
+        return FileResult(p, state, windows, spec.result(), info.sample_rate,
+                          min(info.channels, 2), decoded, time.perf_counter() - t0,
+                          declared_s=info.duration_s)
 
 
 def _batched(items: Iterable, n: int) -> Iterator[list]:
