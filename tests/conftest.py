@@ -1,12 +1,16 @@
+import faulthandler
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pulse_rig import PulseRig, RigUnavailable, missing_tools, pulse_rig, quick_music
 
 from vinylmon.audio.simulate import synthetic_music
+from vinylmon.errors import DeviceError
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -99,3 +103,128 @@ def _private_state_folder(tmp_path_factory, monkeypatch):
     """Session journals of a test that names no folder go to a temporary state folder,
     never to the user's ~/.local/state/vinylmon."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+
+
+# ---- PortAudio and a private PulseAudio rig (the capture, monitor and GUI tests) ----
+# A missing system dependency (PortAudio, PulseAudio, ALSA's pulse plugin) skips the
+# tests that need it on a developer machine, but fails them when the ``CI``
+# environment variable is set: CI installs them, so there a missing one is a bug.
+
+#: A pulse test that takes longer than this is hung: dump all stacks and exit.
+HANG_TIMEOUT_S = 90.0
+
+
+def unavailable(reason: str) -> None:
+    """Skip the test (developer machine) or fail it (``CI`` is set)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def portaudio() -> object:
+    """The ``vinylmon.audio.capture`` module, with PortAudio known to load."""
+    from vinylmon.audio import capture
+
+    try:
+        capture.rescan_devices()
+    except DeviceError as exc:
+        unavailable(str(exc))
+    return capture
+
+
+@pytest.fixture(autouse=True)
+def _hang_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Kill the test process (with all thread stacks) if a pulse test hangs."""
+    if request.node.get_closest_marker("pulse") is None:
+        yield
+        return
+    faulthandler.dump_traceback_later(HANG_TIMEOUT_S, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture
+def pulse_tools() -> None:
+    """Skip (or, under CI, fail) unless the PulseAudio programs are installed."""
+    missing = missing_tools()
+    if missing:
+        unavailable(
+            f"PulseAudio test rig needs {', '.join(missing)} "
+            "(apt-get install pulseaudio pulseaudio-utils)"
+        )
+
+
+@pytest.fixture
+def pulse(portaudio: object) -> Iterator[PulseRig]:
+    """A private PulseAudio daemon with null sink ``vsink``; PortAudio sees it as ``pulse``.
+
+    Yields the :class:`pulse_rig.PulseRig`. PortAudio is re-scanned after the
+    daemon is up and again after it is gone, so no stale device lingers.
+    """
+    capture = portaudio
+    try:
+        rig_cm = pulse_rig(sample_rate=44100)
+        rig = rig_cm.__enter__()
+    except RigUnavailable as exc:
+        unavailable(str(exc))
+    try:
+        capture.rescan_devices()
+        try:
+            capture.find_input_device("pulse")
+        except DeviceError as exc:
+            unavailable(
+                "PortAudio has no ALSA device 'pulse' although PulseAudio runs; "
+                f"install libasound2-plugins ({exc})"
+            )
+        yield rig
+    finally:
+        rig_cm.__exit__(None, None, None)
+        capture.rescan_devices()
+
+
+@pytest.fixture(scope="session")
+def clicky_wav(tmp_path_factory: pytest.TempPathFactory):
+    """3 s of music with loud clicks to play into the rig (faded in and out: a step
+    is a click too)."""
+    import numpy as np
+    import soundfile as sf
+
+    from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate
+
+    x = quick_music(np.random.default_rng(11), 3.0)
+    d = simulate(x, DamageSpec(seed=4, clicks=ClickSpec(rate_per_min=90.0, peak_db=(4.0, 8.0))))
+    audio = d.audio.copy()
+    fade = np.linspace(0.0, 1.0, int(0.05 * 44100))
+    audio[:, :len(fade)] *= fade
+    audio[:, -len(fade):] *= fade[::-1]
+    path = tmp_path_factory.mktemp("faults") / "clicky.wav"
+    sf.write(path, audio.T, 44100, subtype="FLOAT")
+    return path
+
+
+@pytest.fixture
+def journal_stall(monkeypatch: pytest.MonkeyPatch):
+    """The session's audio journal stalls once for 1 s after its first second (a slow
+    disk): the capture thread cannot read, and a small capture buffer overflows.
+    Returns the event set when the stall is over."""
+    import threading
+    import time
+
+    from vinylmon.audio.recording import SessionRecording
+
+    stalled, resumed = threading.Event(), threading.Event()
+    append = SessionRecording.append
+
+    def slow_append(self, block):
+        if not stalled.is_set() and self.duration_s > 1.0:
+            stalled.set()
+            time.sleep(1.0)
+            resumed.set()
+        append(self, block)
+
+    monkeypatch.setattr(SessionRecording, "append", slow_append)
+    return resumed
+

@@ -16,15 +16,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import soundfile as sf
+from pulse_rig import leftovers, pulse_rig
 
 from vinylmon.audio.capture import LiveCapture
 from vinylmon.audio.types import AudioBlock
 from vinylmon.errors import DeviceLostError
-
-try:  # see conftest.py
-    from tests.audio.pulse_rig import leftovers, pulse_rig
-except ImportError:  # pragma: no cover
-    from pulse_rig import leftovers, pulse_rig
 
 pytestmark = pytest.mark.pulse
 

@@ -9,7 +9,7 @@
   counted, the queue stays bounded, so does the audio held, and every window is
   accounted for.
 
-The pulse tests start a private PulseAudio daemon (``tests/audio/pulse_rig.py``).
+The pulse tests start a private PulseAudio daemon (``tests/pulse_rig.py``).
 """
 
 import threading
@@ -19,6 +19,7 @@ import weakref
 import numpy as np
 import pytest
 import soundfile as sf
+from pulse_rig import quick_music as music  # (the rig's fixtures are in tests/conftest.py)
 
 from vinylmon.audio.capture import LiveCapture
 from vinylmon.audio.simulate import transport
@@ -27,23 +28,6 @@ from vinylmon.audio.windowing import Windower
 from vinylmon.engine.engine import LiveAnalyser
 from vinylmon.engine.monitor import FileSource, LiveSource, Monitor
 from vinylmon.errors import DeviceError, DeviceLostError
-
-try:  # the PulseAudio rig's fixtures (tests/ as a package, or tests/audio on sys.path)
-    from tests.audio.conftest import (  # noqa: F401
-        _hang_guard,
-        clicky_wav,
-        journal_stall,
-        portaudio,
-        pulse,
-    )
-    from tests.audio.pulse_rig import quick_music as music
-except ImportError:  # pragma: no cover
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "audio"))
-    from conftest import _hang_guard, clicky_wav, journal_stall, portaudio, pulse  # noqa: F401
-    from pulse_rig import quick_music as music
 
 SR = ANALYSIS_RATE
 

@@ -1,5 +1,5 @@
 """The window against real input faults: a PulseAudio null sink recorded through
-PortAudio's ALSA ``pulse`` device (the rig of tests/audio), the real engine, offscreen.
+PortAudio's ALSA ``pulse`` device (the rig of tests/pulse_rig.py), the real engine, offscreen.
 
 - The input vanishes mid-session (the sink is unloaded) and comes back: one error
   dialog, the timeline kept, Resume goes on with the same session.
