@@ -4,32 +4,14 @@ keeps settings across restarts, survives a vanished device with the session kept
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QSettings
 
-from vinylmon.app import DEMO_PATH, AppBackend
+from vinylmon.app import DEMO_PATH
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
 from vinylmon.errors import DeviceLostError
-from vinylmon.gui.main_window import DEMO_INPUT, MainWindow
+from vinylmon.gui.main_window import DEMO_INPUT
 from vinylmon.gui.settings import Settings
 
 SR = ANALYSIS_RATE
-
-
-@pytest.fixture
-def make_window(qtbot, cpu_engine, tmp_path):
-    windows = []
-
-    def make(**kw):
-        qs = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        backend = AppBackend(engine=cpu_engine, journal_dir=tmp_path / f"journal{len(windows)}")
-        w = MainWindow(backend, qsettings=qs, **kw)
-        qtbot.addWidget(w)
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        w.monitor.stop()
 
 
 def _run_to_end(qtbot, window, source):

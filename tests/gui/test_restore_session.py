@@ -2,11 +2,8 @@
 shows its events, bars and grade and can Resume and Save; Discard forgets it for good."""
 
 import pytest
-from PySide6.QtCore import QSettings
 
-from vinylmon.app import AppBackend
 from vinylmon.engine.monitor import FileSource, Monitor
-from vinylmon.gui.main_window import MainWindow
 
 
 @pytest.fixture
@@ -26,26 +23,10 @@ def left_behind(cpu_engine, clicked_file, tmp_path):
     return root, folder, state
 
 
-@pytest.fixture
-def make_window(qtbot, cpu_engine, tmp_path):
-    windows = []
-
-    def make(root):
-        qs = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        w = MainWindow(AppBackend(engine=cpu_engine, journal_dir=root), qsettings=qs)
-        qtbot.addWidget(w)
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        w.monitor.stop()
-
-
 def test_restore_shows_the_session_and_it_goes_on(qtbot, make_window, left_behind,
                                                    clicked_file, tmp_path):
     root, folder, state = left_behind
-    w = make_window(root)
+    w = make_window(journal_dir=root)
     assert w.pending_restore is not None and w.pending_restore.folder == folder
     qtbot.waitUntil(lambda: w.restore_prompt is not None and w.restore_prompt.isVisible(),
                     timeout=5_000)
@@ -80,7 +61,7 @@ def test_restore_shows_the_session_and_it_goes_on(qtbot, make_window, left_behin
     assert (tmp_path / "saved" / "report.json").exists()
     w.close()
     assert not folder.exists()
-    again = make_window(root)
+    again = make_window(journal_dir=root)
     assert again.pending_restore is None
     qtbot.wait(50)
     assert again.restore_prompt is None
@@ -88,7 +69,7 @@ def test_restore_shows_the_session_and_it_goes_on(qtbot, make_window, left_behin
 
 def test_discard_is_not_offered_again(qtbot, make_window, left_behind):
     root, folder, _ = left_behind
-    w = make_window(root)
+    w = make_window(journal_dir=root)
     qtbot.waitUntil(lambda: w.restore_prompt is not None and w.restore_prompt.isVisible(),
                     timeout=5_000)
     w.discard_button.click()
@@ -96,7 +77,7 @@ def test_discard_is_not_offered_again(qtbot, make_window, left_behind):
     assert w.monitor.session is None and len(w.timeline.event_times()) == 0
     assert not folder.exists()
     w.close()
-    again = make_window(root)
+    again = make_window(journal_dir=root)
     assert again.pending_restore is None
     qtbot.wait(50)
     assert again.restore_prompt is None
@@ -106,6 +87,6 @@ def test_a_damaged_journal_is_not_offered_and_the_window_opens(qtbot, make_windo
                                                                 left_behind):
     root, folder, _ = left_behind
     (folder / "windows.jsonl").write_bytes(b"garbage\n" * 3)
-    w = make_window(root)
+    w = make_window(journal_dir=root)
     assert w.pending_restore is None
     assert folder.exists(), "a journal it cannot read is left alone"
