@@ -60,12 +60,18 @@ def _output(frames, hot, prob=0.9):
                                                                         np.float32), 256)
 
 
+def _noise_with_click(rng, *, channels, channel, at, n=5 * SR):
+    """Quiet noise with a 40-sample decaying click at sample ``at`` of ``channel``."""
+    x = (rng.normal(size=(channels, n)) * 0.005).astype(np.float32)
+    shape = np.exp(-np.arange(40) / 6.0) * np.sign(np.sin(np.arange(40)))
+    x[channel, at:at + 40] += 0.4 * shape.astype(np.float32)
+    return x
+
+
 def test_refine_places_click_within_1ms(rng):
     n = 5 * SR
-    x = (rng.normal(size=(2, n)) * 0.005).astype(np.float32)
     at = 123_457
-    shape = np.exp(-np.arange(40) / 6.0) * np.sign(np.sin(np.arange(40)))
-    x[1, at:at + 40] += 0.4 * shape.astype(np.float32)
+    x = _noise_with_click(rng, channels=2, channel=1, at=at, n=n)
     frames = n // 256 + 1
     events = refine_events(x, _output(frames, [(at + 128) // 256]))
     assert len(events) == 1
@@ -77,10 +83,8 @@ def test_refine_places_click_within_1ms(rng):
 
 def test_refine_mono_event_is_in_every_channel(rng):
     n = 5 * SR
-    x = (rng.normal(size=(1, n)) * 0.005).astype(np.float32)
     at = 99_001
-    shape = np.exp(-np.arange(40) / 6.0) * np.sign(np.sin(np.arange(40)))
-    x[0, at:at + 40] += 0.4 * shape.astype(np.float32)
+    x = _noise_with_click(rng, channels=1, channel=0, at=at, n=n)
     events = refine_events(x, _output(n // 256 + 1, [(at + 128) // 256]))
     assert any(abs(e.start - at) <= 44 and e.peak_db == -3.0 for e in events)
     assert all(e.channel is None for e in events)
