@@ -5,6 +5,10 @@ Splits are by song (never by window of one song), stratified per package, about
 80/10/10 of the music's duration. Drum kits and real noise recordings are split
 too, so validation and test hear drums and noise the training never heard.
 
+Two more splits hold clean control music: ``control`` (``control_val``) has NM
+excerpts of the test (val) songs at other offsets, half of them with drums mixed
+in (--control-per-song).
+
 Each clip is a 30-s stereo 44.1 kHz excerpt damaged by a random spec aimed at a
 grade (grades taken in turn, so the corpus is balanced over grades; the limiting
 defect is random among those that can give the grade). Hard negatives: a share
@@ -16,7 +20,8 @@ records a drum score and ``drum_heavy``.
 Output (never committed), under --out (default cache/corpus):
   <split>/<id>.flac   damaged audio, PCM_24
   <split>/<id>.npz    truth impulses: start, end (samples), channel (-1 both),
-                      kind, peak_db (re L), scratch_id (-1 none), source
+                      kind, peak_db (re L), scratch_id (-1 none), source,
+                      detect_db (how far it stands over the music above 8 kHz)
   <split>/<id>.json   the clip's manifest row (resume: existing clips are kept)
   manifest.jsonl      all rows, sorted by id
   summary.json        clips, hours, grades, limiting criteria per split; speed
@@ -52,6 +57,9 @@ SR = 44100
 CLIP_S = 30.0
 MARGIN_S = 3.0  # extra music for skips that lose a groove
 SPLITS = ("train", "val", "test")
+#: Clean control music: NM excerpts of the test (val) songs at other offsets, half with
+#: drums: split name -> the split whose songs, kits and noise it uses.
+CONTROLS = {"control": "test", "control_val": "val"}
 KINDS = ("click", "pop", "crackle", "scratch")
 SOURCES = ("synthetic", "real bed", "skip")
 #: Real noise recordings held out of training (by name prefix).
@@ -171,6 +179,37 @@ def insert_drums(x: np.ndarray, rng, pool: list[tuple[str, str]], level_db: floa
     return added
 
 
+DETECT_HZ = 8000.0
+DETECT_CONTEXT_S = 0.010
+
+
+def detectability_db(damaged, impulses) -> np.ndarray:
+    """How far each impulse stands over the music above 8 kHz, in dB.
+
+    The mean power of the high-passed impulsive damage over the impulse's span,
+    over the mean power of the high-passed clean music within +-10 ms of it, in
+    the impulse's channel (the louder of the two when it is in both); both as
+    cut in the groove, before any microphone path. A real bed's tick (its
+    samples are in the bed, not the impulse layer) gets -inf.
+    """
+    sos = signal.butter(4, DETECT_HZ, btype="highpass", fs=SR, output="sos")
+    dmg = signal.sosfilt(sos, damaged.impulses.astype(np.float64), axis=1)
+    mus = signal.sosfilt(sos, damaged.clean.astype(np.float64), axis=1)
+    ctx = int(DETECT_CONTEXT_S * SR)
+    out = np.zeros(len(impulses), np.float32)
+    n = dmg.shape[1]
+    for i, imp in enumerate(impulses):
+        a, b = imp.start, max(imp.end, imp.start + 1)
+        rows = [0, 1] if imp.channel is None else [imp.channel]
+        best = -np.inf
+        for r in rows:
+            e = np.mean(dmg[r, a:b] ** 2)
+            m = np.mean(mus[r, max(0, a - ctx):min(n, b + ctx)] ** 2)
+            best = max(best, 10 * np.log10((e + 1e-30) / (m + 1e-30)))
+        out[i] = best
+    return out
+
+
 _BANKS: dict[str, NoiseBank] = {}
 _DRUMS: dict[str, list] = {}
 _DRUM_CACHE: dict = {}
@@ -181,6 +220,9 @@ def _init(drums: dict, noise_dir: str | None) -> None:
     for split in SPLITS:
         held = set().union(*(v for k, v in HELD_OUT_NOISE.items() if k != split))
         _BANKS[split] = NoiseBank(noise_dir, exclude=held)
+    for name, of in CONTROLS.items():
+        _BANKS[name] = _BANKS[of]
+        _DRUMS[name] = _DRUMS.get(of, [])
 
 
 def make_clip(job: Job, out: str) -> dict:
@@ -214,6 +256,7 @@ def make_clip(job: Job, out: str) -> dict:
         if damaged.truth.grade.grade == job.grade or attempts == 3:
             break
     truth = damaged.truth
+    detect = detectability_db(damaged, truth.impulses)
     folder.mkdir(parents=True, exist_ok=True)
     sf.write(str(folder / f"{job.id}.flac"), damaged.audio.T, SR, subtype="PCM_24")
     imps = truth.impulses
@@ -226,7 +269,8 @@ def make_clip(job: Job, out: str) -> dict:
         peak_db=np.array([i.peak_db for i in imps], np.float32),
         scratch_id=np.array([-1 if i.scratch_id is None else i.scratch_id for i in imps],
                             np.int16),
-        source=np.array([SOURCES.index(i.source) for i in imps], np.uint8))
+        source=np.array([SOURCES.index(i.source) for i in imps], np.uint8),
+        detect_db=detect)
     t = truth.to_dict()
     t.pop("impulses")
     row = {"id": job.id, "split": job.split, "audio": f"{job.split}/{job.id}.flac",
@@ -265,6 +309,16 @@ def plan(args) -> tuple[list[Job], dict]:
                 jobs.append(Job(f"{split}-{len(jobs):05d}", split, path, pkg, offs, grade,
                                 bool(rng.random() < args.drum_fraction),
                                 int(rng.integers(0, 2**31 - 1))))
+    # clean control music (drawn after the splits, so it changes none of their clips)
+    for name, of in CONTROLS.items():
+        for path, pkg, dur in songs:
+            if assign[path] != of:
+                continue
+            span = dur - CLIP_S - MARGIN_S - 1
+            for _ in range(args.control_per_song):
+                offs = tuple(round(float(rng.uniform(0, span)), 3) for _ in range(3))
+                jobs.append(Job(f"{name}-{len(jobs):05d}", name, path, pkg, offs, "NM",
+                                bool(rng.random() < 0.5), int(rng.integers(0, 2**31 - 1))))
     return jobs, drums
 
 
@@ -282,9 +336,19 @@ def main() -> int:
     ap.add_argument("--drum-fraction", type=float, default=0.25)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick try)")
+    ap.add_argument("--control-per-song", type=int, default=2,
+                    help="clean (NM) control excerpts per test (val) song, split 'control' "
+                         "('control_val')")
+    ap.add_argument("--splits", default=",".join(SPLITS),
+                    help="comma-separated splits to build (default all; the plan, and so every "
+                         "clip, is the same whichever are built)")
     args = ap.parse_args()
 
     jobs, drums = plan(args)
+    wanted = {s.strip() for s in args.splits.split(",") if s.strip()}
+    if not wanted or not wanted <= set(SPLITS) | set(CONTROLS):
+        sys.exit(f"--splits: choose among {', '.join(SPLITS + tuple(CONTROLS))}")
+    jobs = [j for j in jobs if j.split in wanted]
     if args.limit:
         jobs = jobs[: args.limit]
     print(f"{len(jobs)} clips planned: " + ", ".join(
@@ -313,7 +377,7 @@ def main() -> int:
     done = [r for r in rows if "skipped" not in r]
     summary = {"seed": args.seed, "clip_s": CLIP_S, "wall_s": round(wall, 1), "jobs": args.jobs,
                "skipped": sum("skipped" in r for r in rows), "splits": {}}
-    for s in SPLITS:
+    for s in SPLITS + tuple(CONTROLS):
         mine = [r for r in done if r["split"] == s]
         if not mine:
             continue

@@ -30,7 +30,6 @@ from vinylmon.audio.windowing import DEFAULT_WINDOW_S, file_windows
 from vinylmon.engine.grading import learned_weight
 from vinylmon.engine.session import Session, SessionState
 from vinylmon.engine.types import AnalysedWindow, Impulse
-from vinylmon.models.detector import refine_events
 from vinylmon.models.device import cpu_threads, keep_freed_memory, threads_beside_reader
 from vinylmon.models.inference import Detector, LearnedGrader
 
@@ -218,11 +217,8 @@ class Engine:
         share = (detector_s + grader_s) / max(1, len(live))
         by_id = {}
         for w, x, out in zip(live, padded, outs, strict=True):
-            pp = self.detector.postprocess
             imps = []
-            for e in refine_events(x, out, threshold=pp["threshold"],
-                                   impulse_threshold=pp["impulse_threshold"],
-                                   min_ratio=pp["min_ratio"]):
+            for e in self.detector.events(x, out):
                 if e.start >= w.frames:
                     continue
                 imps.append(Impulse(w.start_s + e.start / sr, w.start_s + min(e.end, w.frames) / sr,

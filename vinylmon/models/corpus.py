@@ -74,6 +74,8 @@ class Clip:
     kind: np.ndarray
     scratch_tick: np.ndarray
     row: dict
+    #: How far each impulse stands over the music above 8 kHz (dB); NaN where unknown.
+    detect_db: np.ndarray | None = field(default=None, repr=False)
     audio: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -124,7 +126,9 @@ def load_clip(root: str | Path, meta_path: str | Path, *, split: str | None = No
         starts=z["start"].astype(np.int64), ends=z["end"].astype(np.int64),
         channel=z["channel"].astype(np.int8), peak_db=z["peak_db"].astype(np.float32),
         kind=z["kind"].astype(np.int8),
-        scratch_tick=np.isin(sid, list(trains)) & (sid >= 0), row=row)
+        scratch_tick=np.isin(sid, list(trains)) & (sid >= 0), row=row,
+        detect_db=z["detect_db"].astype(np.float32) if "detect_db" in z.files
+        else np.full(len(z["start"]), np.nan, np.float32))
 
 
 def clip_from_truth(truth, audio: np.ndarray, *, id: str = "memory", split: str = "memory",

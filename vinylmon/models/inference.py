@@ -26,6 +26,7 @@ from vinylmon.models.bundle import META_FILE, load_bundle
 from vinylmon.models.detector import (
     CLASSES,
     DetectorOutput,
+    SampleEvent,
     build_detector,
     decode,
     refine_events,
@@ -33,6 +34,8 @@ from vinylmon.models.detector import (
 from vinylmon.models.device import select_device
 from vinylmon.models.grader import GRADER_RATE, build_grader
 from vinylmon.models.measured import CLICK_FLOOR_DB, Event, confirm_skips
+from vinylmon.models.verifier import OUTPUTS as VERIFIER_OUTPUTS
+from vinylmon.models.verifier import build_verifier, find_impulses
 from vinylmon.rubric import GRADES
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
@@ -120,8 +123,35 @@ def _load(model: torch.nn.Module, state: dict, folder: Path) -> None:
                            f"({str(exc).splitlines()[0][:160]})") from exc
 
 
+def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float]:
+    """The click verifier bundle (hash-checked) and its acceptance probability."""
+    state, meta = load_bundle(folder)
+    labels = meta["labels"]
+    outs = labels.get("outputs") if isinstance(labels, dict) else None
+    if not isinstance(outs, list) or tuple(outs) != VERIFIER_OUTPUTS:
+        raise _bad_meta(folder, f"'labels.outputs' is {_short(outs)}, not "
+                                f"{list(VERIFIER_OUTPUTS)}")
+    if _number(folder, meta, "sample_rate", 1, 10**6) != ANALYSIS_RATE:
+        raise _bad_meta(folder, f"'sample_rate' is {_short(meta['sample_rate'])}; vinylmon "
+                                f"analyses at {ANALYSIS_RATE} Hz")
+    pp = meta.get("postprocess", {})
+    if not isinstance(pp, dict):
+        raise _bad_meta(folder, f"'postprocess' is {_short(pp)}, not an object")
+    accept = float(_number(folder, pp, "accept", 0.0, 1.0, default=0.5, within="postprocess."))
+    params = meta["params"]
+    if not isinstance(params, dict):
+        raise _bad_meta(folder, f"'params' is {_short(params)}, not an object")
+    model = _build(folder, "a click verifier", lambda: build_verifier(params))
+    _load(model, state, folder)
+    return model.to(device).eval(), accept
+
+
 class Detector:
     """The defect detector bundle, ready to run.
+
+    Events come from the click verifier (candidates, verified: see
+    :mod:`vinylmon.models.verifier`) when its bundle is there, else from the
+    detector's frame heads (:func:`~vinylmon.models.detector.refine_events`).
 
     Parameters
     ----------
@@ -130,10 +160,13 @@ class Detector:
     device : str or None, keyword-only
         ``auto`` (default), ``cpu`` or ``cuda``.
     batch : int, keyword-only
+    verifier : path-like, False or None, keyword-only
+        The click verifier's bundle folder (default ``weights/verifier``, when it
+        exists); False: none (events from the frame heads).
     """
 
     def __init__(self, folder: str | os.PathLike | None = None, *, device: str | None = None,
-                 batch: int = 2):
+                 batch: int = 2, verifier: str | os.PathLike | bool | None = None):
         self.folder = Path(folder) if folder else WEIGHTS_DIR / "detector"
         self.device = select_device(device)
         state, self.meta = load_bundle(self.folder)
@@ -146,10 +179,35 @@ class Detector:
         _load(self.model, state, self.folder)
         self.model.to(self.device).eval()
         self.batch = batch
+        self.verifier: torch.nn.Module | None = None
+        self.accept = 0.5
+        vfolder = WEIGHTS_DIR / "verifier" if verifier in (None, True) else \
+            None if verifier is False else Path(verifier)
+        if vfolder is not None and (verifier not in (None, True) or (vfolder / META_FILE).exists()):
+            self.verifier, self.accept = load_verifier(vfolder, self.device)
+            self.verifier_folder = vfolder
 
     @property
     def hop(self) -> int:
         return self.model.config.mel.hop_length
+
+    def events(self, audio: np.ndarray, out: DetectorOutput, *,
+               accept: float | None = None) -> list[SampleEvent]:
+        """The impulses of one window (``audio`` as the detector saw it), placed on
+        its samples, peaks re the window's level.
+
+        With the verifier: its accepted, merged candidates (``accept`` overrides
+        the bundle's probability); otherwise the frame heads with the bundle's
+        post-processing.
+        """
+        if self.verifier is not None:
+            a = self.accept if accept is None else accept
+            return [SampleEvent(d.start, d.end, d.channel, d.peak_db,
+                                d.prob if d.peak_db >= CLICK_FLOOR_DB else 0.0, d.prob)
+                    for d in find_impulses(self.verifier, audio, accept=a, device=self.device)]
+        pp = self.postprocess
+        return refine_events(audio, out, threshold=pp["threshold"],
+                             impulse_threshold=pp["impulse_threshold"], min_ratio=pp["min_ratio"])
 
     def run(self, windows: Sequence[np.ndarray]) -> list[DetectorOutput]:
         """Outputs for windows of equal length, each ``(channels, samples)``."""
@@ -239,7 +297,7 @@ class ExcerptAnalysis:
 
 def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
                     threshold: float | None = None, impulse_threshold: float | None = None,
-                    min_ratio: float | None = None,
+                    min_ratio: float | None = None, accept: float | None = None,
                     outputs: list[DetectorOutput] | None = None,
                     repeats: list | None = None) -> ExcerptAnalysis:
     """Run the detector over ``audio`` (2, samples) in back-to-back windows.
@@ -247,6 +305,8 @@ def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
     The last partial window is padded with zeros for the model and its events
     kept only inside the audio. ``outputs`` and ``repeats`` from an earlier call
     skip the model and the repeat search (to try other post-processing).
+    ``accept`` is the verifier's acceptance probability (when the detector has
+    one; ``threshold``, ``impulse_threshold`` and ``min_ratio`` then do nothing).
     """
     x = np.asarray(audio, dtype=np.float32)
     sr = detector.sample_rate
@@ -277,8 +337,9 @@ def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
             continue
         offset = levels[i] - program  # window level re L
         noise_power.append(10 ** ((out.noise_db + offset) / 10))
-        for e in refine_events(w, out, threshold=thr, impulse_threshold=imp,
-                               min_ratio=ratio):
+        found = detector.events(w, out, accept=accept) if detector.verifier is not None else \
+            refine_events(w, out, threshold=thr, impulse_threshold=imp, min_ratio=ratio)
+        for e in found:
             if e.start >= lengths[i]:
                 continue
             events.append(Event((s + e.start) / sr, (s + e.end) / sr, e.channel,

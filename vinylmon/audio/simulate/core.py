@@ -126,11 +126,15 @@ class Damaged:
         without defects, noise or microphone path: ``audio - clean`` is the damage
         (exactly, when there is no microphone path).
     truth : Truth
+    impulses : np.ndarray, shape (2, frames), float32
+        The impulsive damage alone (clicks, pops, crackle, scratch ticks), at the
+        output gain, before any microphone path (real beds' ticks are in the bed).
     """
 
     audio: np.ndarray
     clean: np.ndarray
     truth: Truth
+    impulses: np.ndarray
 
 
 def program_level(x: np.ndarray, *, sample_rate: int,
@@ -375,4 +379,5 @@ def simulate(music: np.ndarray, spec: DamageSpec, *, sample_rate: int = ANALYSIS
         skips=len(skips), analysed_s=analysed_s)
     truth = Truth(sr, n_out, float(out_level), tuple(items), tuple(scratch_truth), tuple(skips),
                   float(noise_db), room_db, silent, q, grade_quantities(q), spec)
-    return Damaged(audio.astype(np.float32), clean.astype(np.float32), truth)
+    return Damaged(audio.astype(np.float32), clean.astype(np.float32), truth,
+                   (layer.x * gain).astype(np.float32))

@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Click detection on the corpus test split: vinylmon beside grooveclean, one table.
+
+Scored like scripts/evaluate.py (vinylmon.models.evaluation): a detection
+matches a true impulse whose span it overlaps within +-1 ms, one to one, nearest
+first; detections of all channels pooled (overlapping ones merged into one).
+Click truth: impulses with peak >= L - 10 dB. Precision counts the detections a
+detector calls click-loud (grooveclean calls every detection a click).
+
+Rows (the targets of issue 16):
+- click precision, recall, F1 over all test excerpts and over drum-heavy ones;
+- faint clicks (L-10..L-3 dB): recall, and F1 with the overall precision;
+- recall of clicks >= L+10 dB, and of clicks that stand >= 20 dB over the music
+  above 8 kHz (the corpus's ``detect_db``: see scripts/make_corpus.py);
+- false events per minute on clean music (NM excerpts, drum-heavy ones
+  included): detections that match no true impulse;
+- repeating scratches reported on clean music (vinylmon only);
+- recall by level band and by detectability band.
+
+vinylmon's verifier acceptance is chosen on the *validation* split (best click
+F1 within 1 false event per minute on clean music), never on test. grooveclean
+(PyPI, MIT) runs in its own environment (--grooveclean, never a dependency of
+vinylmon): ``grooveclean batch --dry-run`` writes a report per file, kept under
+cache/eval/grooveclean/<split>/ and reused.
+
+    python scripts/evaluate_clicks.py                      # docs/eval/table.md + clicks.json
+    python scripts/evaluate_clicks.py --grooveclean /work/bench-env/bin/grooveclean
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vinylmon.models.corpus import Clip, load_split
+from vinylmon.models.evaluation import match, prf
+from vinylmon.models.inference import Detector, analyse_excerpt
+from vinylmon.models.measured import find_scratches
+from vinylmon.rubric import CLICK_FLOOR_DB
+
+SR = 44100
+ACCEPTS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+FALSE_BUDGET = 1.0
+LEVEL_BANDS = ((-10, -3), (-3, 0), (0, 10), (10, 99))
+DETECT_BANDS = ((-99, 0), (0, 10), (10, 20), (20, 99))
+TARGETS = {"click_all.f1": ">= 0.90", "click_drum.f1": ">= 0.88", "click_all.precision": ">= 0.93",
+           "recall_loud": ">= 0.98", "recall_detectable": ">= 0.97",
+           "false_per_min_clean": "<= 1", "scratches_clean": "0"}
+
+
+def merge(spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Overlapping spans (rows start, end, is_click) pooled into one; returns spans and
+    whether any of the pooled ones was click-loud."""
+    if len(spans) == 0:
+        return np.zeros((0, 2), np.int64), np.zeros(0, bool)
+    s = spans[np.argsort(spans[:, 0], kind="stable")]
+    out, click = [list(s[0, :2])], [bool(s[0, 2])]
+    for a, b, c in s[1:]:
+        if a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+            click[-1] = click[-1] or bool(c)
+        else:
+            out.append([a, b])
+            click.append(bool(c))
+    return np.array(out, np.int64), np.array(click, bool)
+
+
+class Tally:
+    """Counts over excerpts for every row of the table."""
+
+    def __init__(self):
+        self.c: dict[str, float] = {}
+
+    def _add(self, key: str, v: float) -> None:
+        self.c[key] = self.c.get(key, 0.0) + float(v)
+
+    def add(self, clip: Clip, det: np.ndarray, det_click: np.ndarray,
+            scratches: int | None = None) -> None:
+        truth = np.stack([clip.starts, clip.ends], 1) if len(clip.starts) else np.zeros((0, 2))
+        dm, tm = match(det, truth)
+        pk = clip.peak_db
+        dd = clip.detect_db if clip.detect_db is not None else np.full(len(pk), np.nan)
+        is_click = pk >= CLICK_FLOOR_DB
+        for tag in ("all", "drum") if clip.drum_heavy else ("all",):
+            self._add(f"{tag}.det", det_click.sum())
+            self._add(f"{tag}.det_ok", (det_click & dm).sum())
+            self._add(f"{tag}.truth", is_click.sum())
+            self._add(f"{tag}.truth_ok", (is_click & tm).sum())
+        for lo, hi in LEVEL_BANDS:
+            m = (pk >= lo) & (pk < hi)
+            self._add(f"level{lo}.n", m.sum())
+            self._add(f"level{lo}.ok", (m & tm).sum())
+        for lo, hi in DETECT_BANDS:
+            m = is_click & (dd >= lo) & (dd < hi)
+            self._add(f"detect{lo}.n", m.sum())
+            self._add(f"detect{lo}.ok", (m & tm).sum())
+        if clip.grade == "NM":
+            self._add("clean.false", (~dm).sum())
+            self._add("clean.minutes", clip.frames / SR / 60)
+            if scratches is not None:
+                self._add("clean.scratches", scratches)
+
+    def summary(self) -> dict:
+        c = self.c
+        g = c.get
+        out = {}
+        for tag in ("all", "drum"):
+            out[f"click_{tag}"] = prf(int(g(f"{tag}.det_ok", 0)), int(g(f"{tag}.det", 0)),
+                                      int(g(f"{tag}.truth_ok", 0)), int(g(f"{tag}.truth", 0)))
+        rec = {}
+        for lo, hi in LEVEL_BANDS:
+            n = g(f"level{lo}.n", 0)
+            rec[f"peak {lo}..{hi} dB re L" if hi < 99 else f"peak >= {lo} dB re L"] = \
+                {"n": int(n), "recall": g(f"level{lo}.ok", 0) / n if n else float("nan")}
+        out["recall_by_level"] = rec
+        rec = {}
+        for lo, hi in DETECT_BANDS:
+            n = g(f"detect{lo}.n", 0)
+            name = f"< {hi} dB" if lo == -99 else f">= {lo} dB" if hi == 99 else f"{lo}..{hi} dB"
+            rec[name] = {"n": int(n), "recall": g(f"detect{lo}.ok", 0) / n if n else float("nan")}
+        out["recall_by_detectability"] = rec
+        faint = _ratio(g("level-10.ok", 0), g("level-10.n", 0))
+        p = out["click_all"]["precision"]
+        out["faint"] = {"recall": faint, "f1": 2 * p * faint / (p + faint) if p + faint else 0.0}
+        out["recall_loud"] = _ratio(g("level10.ok", 0), g("level10.n", 0))
+        out["recall_detectable"] = _ratio(g("detect20.ok", 0), g("detect20.n", 0))
+        out["false_per_min_clean"] = _ratio(g("clean.false", 0), g("clean.minutes", 0))
+        out["clean_minutes"] = g("clean.minutes", 0.0)
+        out["scratches_clean"] = int(g("clean.scratches", 0)) if "clean.scratches" in c else None
+        return out
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+# ----------------------------------------------------------------------------- detectors
+def vinylmon_runs(clips: list[Clip], det: Detector, accepts) -> dict:
+    """Per accept value, per clip: (spans with click flag, scratches found)."""
+    out: dict = {a: [] for a in accepts}
+    t_model = 0.0
+    for clip in clips:
+        x = clip.read()
+        t0 = time.perf_counter()
+        base = analyse_excerpt(x, det, repeats=[], accept=accepts[0])
+        t_model += time.perf_counter() - t0
+        for a in accepts:
+            an = base if a == accepts[0] else analyse_excerpt(
+                x, det, accept=a, outputs=base.outputs, repeats=[])
+            spans = np.array([[round(e.start_s * SR), round(e.end_s * SR),
+                               e.peak_db >= CLICK_FLOOR_DB] for e in an.events],
+                             np.int64).reshape(-1, 3)
+            out[a].append((spans, len(find_scratches(an.events))))
+    return out, t_model
+
+
+def score_vinylmon(clips, runs) -> dict:
+    t = Tally()
+    for clip, (spans, scr) in zip(clips, runs, strict=True):
+        det, click = merge(spans)
+        t.add(clip, det, click, scr)
+    return t.summary()
+
+
+def choose_accept(clips, runs_by_accept) -> tuple[float, list]:
+    table = []
+    for a, runs in runs_by_accept.items():
+        s = score_vinylmon(clips, runs)
+        f1 = s["click_all"]["f1"]
+        fpm = s["false_per_min_clean"]
+        over = max(0.0, (fpm if np.isfinite(fpm) else 0.0) - FALSE_BUDGET)
+        table.append({"accept": a, "f1": round(f1, 4), "false_per_min_clean": round(fpm, 2),
+                      "objective": round(f1 - 0.05 * over, 4)})
+    best = max(table, key=lambda r: r["objective"])
+    return best["accept"], table
+
+
+def grooveclean_reports(exe: str, corpus: Path, split: str, cache: Path) -> float:
+    """Run ``grooveclean batch`` on the split's audio (reports only); returns its wall time
+    for the files it ran (0 when all were cached)."""
+    out = cache / split
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [p for p in sorted((corpus / split).glob("*.flac"))
+            if not (out / f"{p.stem}.report.json").exists()]
+    if not todo:
+        return 0.0
+    t0 = time.perf_counter()
+    subprocess.run([exe, "batch", str(corpus / split), "-o", str(out), "--dry-run",
+                    "--device", "cpu", "--skip-existing"], check=True,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return time.perf_counter() - t0
+
+
+def score_grooveclean(clips, cache: Path, split: str) -> dict | None:
+    t = Tally()
+    for clip in clips:
+        p = cache / split / f"{clip.id}.report.json"
+        if not p.exists():
+            return None
+        rep = json.loads(p.read_text())
+        spans = np.array([[c["start_sample"], c["end_sample"], 1] for c in rep["clicks"]],
+                         np.int64).reshape(-1, 3)
+        det, click = merge(spans)
+        t.add(clip, det, click)
+    return t.summary()
+
+
+# ----------------------------------------------------------------------------- table
+def fmt(v, digits=3):
+    if v is None:
+        return "-"
+    if isinstance(v, float) and not np.isfinite(v):
+        return "n/a"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def table(cols: dict[str, dict], command: str, notes: list[str]) -> str:
+    names = list(cols)
+    rows = [
+        ("click F1, all test music", lambda s: s["click_all"]["f1"], "click_all.f1"),
+        ("click precision", lambda s: s["click_all"]["precision"], "click_all.precision"),
+        ("click recall", lambda s: s["click_all"]["recall"], None),
+        ("click F1, drum-heavy music", lambda s: s["click_drum"]["f1"], "click_drum.f1"),
+        ("click precision, drum-heavy", lambda s: s["click_drum"]["precision"], None),
+        ("click F1, faint clicks (L-10..L-3 dB)", lambda s: s["faint"]["f1"], None),
+        ("recall, clicks >= L+10 dB", lambda s: s["recall_loud"], "recall_loud"),
+        ("recall, clicks >= 20 dB over the music above 8 kHz", lambda s: s["recall_detectable"],
+         "recall_detectable"),
+        ("false events per minute, clean music", lambda s: s["false_per_min_clean"],
+         "false_per_min_clean"),
+        ("repeating scratches reported on clean music", lambda s: s["scratches_clean"],
+         "scratches_clean"),
+    ]
+    lines = [f"Made by `{command}`.", "", "| | " + " | ".join(names) + " | target |",
+             "|---" * (len(names) + 2) + "|"]
+    for label, get, key in rows:
+        vals = [fmt(get(cols[n])) if cols[n] else "-" for n in names]
+        lines.append(f"| {label} | " + " | ".join(vals) + f" | {TARGETS.get(key, '')} |")
+    for title, key in (("Recall by click level", "recall_by_level"),
+                       ("Recall of clicks (>= L-10 dB) by detectability: the click's energy "
+                        "above 8 kHz over the music's within +-10 ms", "recall_by_detectability")):
+        lines += ["", f"{title}:", "", "| band | n | " + " | ".join(names) + " |",
+                  "|---" * (len(names) + 2) + "|"]
+        first = next(c for c in cols.values() if c)
+        for band, v in first[key].items():
+            lines.append(f"| {band} | {v['n']} | " + " | ".join(
+                fmt(cols[n][key][band]["recall"]) if cols[n] else "-" for n in names) + " |")
+    lines += [""] + notes
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=Path("cache/corpus"))
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--tune-split", default="val")
+    ap.add_argument("--out", type=Path, default=Path("docs/eval"))
+    ap.add_argument("--grooveclean", default=os.environ.get("GROOVECLEAN"),
+                    help="grooveclean executable of the benchmark environment (optional)")
+    ap.add_argument("--gc-cache", type=Path, default=Path("cache/eval/grooveclean"))
+    ap.add_argument("--verifier", type=Path, default=None, help="verifier bundle (default shipped)")
+    ap.add_argument("--no-old", action="store_true", help="leave out vinylmon 0.1's frame heads")
+    args = ap.parse_args()
+    command = "python scripts/evaluate_clicks.py " + " ".join(sys.argv[1:])
+
+    det = Detector(device="cpu", verifier=args.verifier)
+    if det.verifier is None:
+        sys.exit("no click verifier bundle (weights/verifier): train one first")
+    tune = load_split(args.corpus, args.tune_split)
+    runs, _ = vinylmon_runs(tune, det, ACCEPTS)
+    accept, selection = choose_accept(tune, runs)
+    print(f"accept {accept} (chosen on {args.tune_split}):", json.dumps(selection), flush=True)
+
+    clips = load_split(args.corpus, args.split)
+    runs, model_s = vinylmon_runs(clips, det, (accept,))
+    cols: dict[str, dict | None] = {}
+    if not args.no_old:
+        old = Detector(device="cpu", verifier=False)
+        old_runs, _ = vinylmon_runs(clips, old, (None,))
+        cols["vinylmon 0.1 (frame heads)"] = score_vinylmon(clips, old_runs[None])
+    cols["vinylmon (candidates + verifier)"] = score_vinylmon(clips, runs[accept])
+    audio_s = sum(c.frames for c in clips) / SR
+    notes = [f"- {args.split} split: {len(clips)} excerpts, {audio_s / 60:.1f} min; clean "
+             f"(NM) music {cols['vinylmon (candidates + verifier)']['clean_minutes']:.1f} min.",
+             f"- vinylmon's verifier accepts at p >= {accept}, chosen on the {args.tune_split} "
+             f"split: " + ", ".join(f"{r['accept']}: F1 {r['f1']}, {r['false_per_min_clean']}"
+                                    f"/min" for r in selection) + ".",
+             f"- vinylmon's detector and verifier over the split: {model_s:.1f} s "
+             f"({audio_s / model_s:.0f}x real time, one process, this CPU)."]
+    if args.grooveclean:
+        gc_s = grooveclean_reports(args.grooveclean, args.corpus, args.split, args.gc_cache)
+        cols["grooveclean 1.2.1"] = score_grooveclean(clips, args.gc_cache, args.split)
+        notes.append(f"- grooveclean 1.2.1 (`grooveclean batch --dry-run`, sensitivity 0.5, "
+                     f"CPU) in its own environment; reports cached in {args.gc_cache}"
+                     + (f"; this run took {gc_s:.0f} s for the files it had not seen." if gc_s
+                        else "."))
+    else:
+        cols["grooveclean 1.2.1"] = score_grooveclean(clips, args.gc_cache, args.split)
+        notes.append("- grooveclean: from the cached reports" if cols["grooveclean 1.2.1"]
+                     else "- grooveclean: not run (pass --grooveclean)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    text = "# Click detection\n\n" + table(cols, command, notes)
+    (args.out / "table.md").write_text(text)
+    (args.out / "clicks.json").write_text(json.dumps(
+        {"command": command, "accept": accept, "selection": selection, "columns": cols},
+        indent=1, default=float))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

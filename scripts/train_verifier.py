@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Train the click verifier on candidates mixed on the fly from the training music.
+
+One process makes scenes (a fresh 1.5-s damaged stretch of a training song
+each, :mod:`vinylmon.training.verifier_data`) and labels their candidates;
+the main process trains the verifier on one torch thread. Nothing is cached:
+every step sees new placements, drums, beds and gains. Songs, drum kits and
+real noise recordings are split exactly as ``scripts/make_corpus.py`` splits
+them (same seed), so the corpus's validation and test songs are never heard.
+
+Resumable: every --ckpt-every steps the model, optimiser, schedule and step go
+to <out>/last.pt (atomically); a second run with the same --out goes on from
+there (on another machine too, given the checkpoint). <out>/log.csv holds the
+curves; <out>/best.pt the best checkpoint by validation average precision on a
+fixed set of candidates from the validation songs; <out>/meta.json the command,
+steps, wall time and data.
+
+    nohup python scripts/train_verifier.py --threads 1 > cache/train/verifier.out &
+    python scripts/train_verifier.py --export      # best.pt -> weights/verifier
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vinylmon.audio.simulate import NoiseBank
+from vinylmon.models.bundle import save_bundle
+from vinylmon.models.training import (
+    CurveLog,
+    checkpoint,
+    one_cycle,
+    resume,
+    save_atomic,
+    start_run,
+    training_arguments,
+)
+from vinylmon.models.verifier import LEVEL_SCALE_DB, OUTPUTS, VerifierConfig, build_verifier
+from vinylmon.training.verifier_data import CHANNELS, Examples, SceneMaker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_corpus  # noqa: E402  (the corpus's split of songs, kits and noise)
+
+CORPUS_SEED = 2026
+VERSION = "2.0.0"
+
+
+def sources(cache: Path, split: str) -> tuple[list[str], list[str], NoiseBank]:
+    """Songs, drum one-shots and noise bank of one split, as make_corpus splits them."""
+    rng = np.random.default_rng(CORPUS_SEED)
+    songs = make_corpus.music_inventory(cache / "music",
+                                        make_corpus.CLIP_S + make_corpus.MARGIN_S + 2)
+    if not songs:
+        sys.exit(f"no music under {cache / 'music'}: run scripts/get_music.sh first")
+    assign = make_corpus.split_songs(songs, rng)
+    drums = make_corpus.drum_inventory(cache / "drums", rng)
+    held = set().union(*(v for k, v in make_corpus.HELD_OUT_NOISE.items() if k != split))
+    return ([p for p, s in assign.items() if s == split], [p for p, _ in drums[split]],
+            NoiseBank(exclude=held))
+
+
+class Stream(torch.utils.data.IterableDataset):
+    """Endless labelled candidates, one scene at a time (in a worker process)."""
+
+    def __init__(self, cache: Path, *, seed: int, threshold: float):
+        self.cache, self.seed, self.threshold = cache, seed, threshold
+
+    def __iter__(self):
+        songs, drums, bank = sources(self.cache, "train")
+        maker = SceneMaker(songs, drums, bank, seed=self.seed)
+        while True:
+            yield maker.examples(threshold=self.threshold)
+
+
+class Buffer:
+    """A shuffle buffer of candidates; batches hold ``pos_fraction`` positives."""
+
+    def __init__(self, size: int, pos_fraction: float, rng: np.random.Generator):
+        self.size, self.frac, self.rng = size, pos_fraction, rng
+        self.pos: Examples | None = None
+        self.neg: Examples | None = None
+
+    def add(self, e: Examples) -> None:
+        p, n = e.label > 0, e.label == 0
+        self.pos = self._keep(self.pos, _take(e, p), self.size // 4)
+        self.neg = self._keep(self.neg, _take(e, n), self.size)
+
+    @staticmethod
+    def _keep(old: Examples | None, new: Examples, cap: int) -> Examples:
+        both = new if old is None else Examples.concat([old, new])
+        return _take(both, np.arange(max(0, len(both) - cap), len(both)))
+
+    def ready(self, batch: int) -> bool:
+        return self.pos is not None and len(self.pos) >= batch and len(self.neg) >= 4 * batch
+
+    def batch(self, n: int) -> Examples:
+        k = int(round(n * self.frac))
+        return Examples.concat([_take(self.pos, self.rng.integers(0, len(self.pos), k)),
+                                _take(self.neg, self.rng.integers(0, len(self.neg), n - k))])
+
+
+def _take(e: Examples, idx) -> Examples:
+    return Examples(*(getattr(e, f)[idx] for f in Examples.__dataclass_fields__))
+
+
+def tensors(e: Examples, device) -> dict:
+    return {f: torch.from_numpy(np.ascontiguousarray(getattr(e, f))).to(device)
+            for f in Examples.__dataclass_fields__}
+
+
+def loss(out: torch.Tensor, t: dict) -> tuple[torch.Tensor, dict]:
+    l_imp = F.binary_cross_entropy_with_logits(out[:, 0], t["label"])
+    pos = t["label"] > 0
+    if bool(pos.any()):
+        o = out[pos]
+        l_peak = F.smooth_l1_loss(o[:, 1], t["peak_db"][pos] / LEVEL_SCALE_DB)
+        l_span = F.smooth_l1_loss(o[:, 2], t["start"][pos]) + F.smooth_l1_loss(o[:, 3],
+                                                                               t["end"][pos])
+        l_chan = F.cross_entropy(o[:, 4:7], t["channel"][pos])
+    else:
+        l_peak = l_span = l_chan = out.sum() * 0.0
+    total = 2 * l_imp + l_peak + l_span + 0.5 * l_chan
+    return total, {"imp": l_imp, "peak": l_peak, "span": l_span, "chan": l_chan}
+
+
+def average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    order = np.argsort(-p)
+    y = y[order]
+    tp = np.cumsum(y)
+    prec = tp / np.arange(1, len(y) + 1)
+    return float((prec * y).sum() / max(1, y.sum()))
+
+
+def validation_set(cache: Path, *, scenes: int, threshold: float) -> Examples:
+    songs, drums, bank = sources(cache, "val")
+    maker = SceneMaker(songs, drums, bank, seed=12345)
+    return Examples.concat([maker.examples(threshold=threshold) for _ in range(scenes)])
+
+
+def evaluate(model, val: Examples, device) -> dict:
+    model.eval()
+    outs = []
+    with torch.inference_mode():
+        for i in range(0, len(val), 4096):
+            outs.append(model(torch.from_numpy(val.wave[i:i + 4096]).to(device),
+                              torch.from_numpy(val.context[i:i + 4096]).to(device)).cpu())
+    model.train()
+    out = torch.cat(outs)
+    p = torch.sigmoid(out[:, 0]).numpy()
+    y = val.label
+    pos = y > 0
+    ap = average_precision(y, p)
+    # the verifier's precision when it keeps 95 % of the positives, and its errors
+    thr = np.quantile(p[pos], 0.05) if pos.any() else 0.5
+    kept = p >= thr
+    prec95 = float((kept & pos).sum() / max(1, kept.sum()))
+    peak_err = float(np.median(np.abs(out[pos, 1].numpy() * LEVEL_SCALE_DB - val.peak_db[pos])))
+    chan_acc = float(np.mean(out[pos, 4:7].argmax(1).numpy() == val.channel[pos]))
+    return {"ap": ap, "prec_at_r95": prec95, "peak_mae_db": peak_err, "chan_acc": chan_acc}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    training_arguments(ap, name="verifier", steps=30000, batch=256, lr=2e-3, eval_every=1000)
+    ap.add_argument("--cache", type=Path, default=Path("cache"))
+    ap.add_argument("--buffer", type=int, default=60000)
+    ap.add_argument("--pos-fraction", type=float, default=0.25)
+    ap.add_argument("--val-scenes", type=int, default=400)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--width", type=int, default=VerifierConfig.width)
+    ap.add_argument("--hidden", type=int, default=VerifierConfig.hidden)
+    ap.add_argument("--candidate-threshold", type=float, default=VerifierConfig.candidate_threshold)
+    args = ap.parse_args()
+    device = start_run(args)
+    cfg = VerifierConfig(width=args.width, hidden=args.hidden,
+                         candidate_threshold=args.candidate_threshold)
+    model = build_verifier(cfg.to_dict()).to(device)
+    if args.export:
+        return export(args, model, cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    step, best, steps, sched = resume(args.out / "last.pt", model, opt, steps=args.steps,
+                                      make_sched=one_cycle(opt, args.lr), device=device)
+    meta_path = args.out / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
+        "runs": [], "wall_s": 0.0}
+    meta["runs"].append({"command": " ".join(sys.argv), "from_step": step,
+                         "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+    val_path = args.out / "val.npz"
+    if val_path.exists():
+        z = np.load(val_path)
+        val = Examples(*(z[f] for f in Examples.__dataclass_fields__))
+    else:
+        t0 = time.perf_counter()
+        val = validation_set(args.cache, scenes=args.val_scenes,
+                             threshold=cfg.candidate_threshold)
+        np.savez(val_path, **{f: getattr(val, f) for f in Examples.__dataclass_fields__})
+        print(f"validation set: {len(val)} candidates ({int(val.label.sum())} impulses) from "
+              f"{args.val_scenes} scenes in {time.perf_counter() - t0:.0f} s", flush=True)
+    stream = Stream(args.cache, seed=args.seed * 1_000_003 + step,
+                    threshold=cfg.candidate_threshold)
+    loader = iter(torch.utils.data.DataLoader(stream, batch_size=None,
+                                              num_workers=args.workers,
+                                              prefetch_factor=8 if args.workers else None,
+                                              persistent_workers=bool(args.workers)))
+    buf = Buffer(args.buffer, args.pos_fraction, np.random.default_rng(args.seed + step))
+    log = CurveLog(args.out / "log.csv", ["step", "wall_s", "loss", "imp", "peak", "span",
+                                          "chan", "scenes_per_step", "val_ap", "val_prec_r95",
+                                          "val_peak_mae_db", "val_chan_acc"])
+    t_start, wall0 = time.perf_counter(), meta["wall_s"]
+    scenes = 0
+    while not buf.ready(args.batch):
+        buf.add(next(loader))
+        scenes += 1
+    acc = {k: 0.0 for k in ("loss", "imp", "peak", "span", "chan")}
+    n_acc = 0
+    model.train()
+    while step < steps:
+        # take what the data process has made; train on the buffer meanwhile
+        for _ in range(2):
+            buf.add(next(loader))
+            scenes += 1
+        t = tensors(buf.batch(args.batch), device)
+        out = model(t["wave"], t["context"])
+        total, parts = loss(out, t)
+        opt.zero_grad()
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        step += 1
+        acc["loss"] += float(total.detach())
+        for k, v in parts.items():
+            acc[k] += float(v.detach())
+        n_acc += 1
+        if step % args.ckpt_every == 0 or step == steps:
+            checkpoint(args.out / "last.pt", model, opt, sched, step=step, steps=steps, best=best)
+        if step % args.eval_every == 0 or step == steps:
+            m = evaluate(model, val, device)
+            wall = wall0 + time.perf_counter() - t_start
+            log.write([step, round(wall)] + [round(acc[k] / n_acc, 4) for k in acc]
+                      + [round(scenes / max(1, n_acc), 2), round(m["ap"], 4),
+                         round(m["prec_at_r95"], 4), round(m["peak_mae_db"], 2),
+                         round(m["chan_acc"], 3)])
+            acc = {k: 0.0 for k in acc}
+            n_acc, scenes = 0, 0
+            if -m["ap"] < best:
+                best = -m["ap"]
+                save_atomic({"model": model.state_dict(), "step": step, "metrics": m},
+                            args.out / "best.pt")
+            checkpoint(args.out / "last.pt", model, opt, sched, step=step, steps=steps,
+                       best=best)
+            meta.update({"wall_s": round(wall, 1), "step": step, "steps": steps,
+                         "best_step": torch.load(args.out / "best.pt", weights_only=True)["step"],
+                         "params": cfg.to_dict(), "data": data_note(args)})
+            meta_path.write_text(json.dumps(meta, indent=1))
+    log.close()
+    return 0
+
+
+def data_note(args) -> dict:
+    return {"music": "train split of scripts/get_music.sh's packages (make_corpus.py seed "
+                     f"{CORPUS_SEED}, split by song)",
+            "drums": "train kits of hydrogen-drumkits", "noise": "../shared/data/noise "
+            "without the val/test recordings", "scenes": "1.5-s stretches damaged on the fly "
+            "(vinylmon/training/verifier_data.py)", "batch": args.batch,
+            "pos_fraction": args.pos_fraction, "val": f"{args.val_scenes} scenes of val songs"}
+
+
+def export(args, model, cfg: VerifierConfig) -> int:
+    ck = torch.load(args.out / "best.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(ck["model"])
+    run = json.loads((args.out / "meta.json").read_text())
+    meta = {"name": "verifier", "version": VERSION,
+            "architecture": "vinylmon.models.verifier.ClickVerifier",
+            "params": cfg.to_dict(), "sample_rate": 44100,
+            "labels": {"outputs": list(OUTPUTS), "channels": list(CHANNELS)},
+            "postprocess": {"accept": 0.5},
+            "training_data": data_note(args),
+            "training": {**run, "exported_step": ck["step"]},
+            "metrics": {"validation_candidates": ck["metrics"]}}
+    save_bundle(args.weights, {k: v.contiguous() for k, v in model.state_dict().items()}, meta)
+    print(f"wrote {args.weights} (step {ck['step']})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,343 @@
+"""Training examples for the click verifier, mixed on the fly.
+
+Every scene is a fresh 1.5-s stretch of training music (a random song, offset,
+stereo width, sometimes with drum hits mixed in, hard-panned ones too), damaged
+by the simulator with a dense, wide draw of clicks, pops, crackle, scratch
+ticks, noise beds, wow and microphone paths, plus impulses of shapes the corpus
+simulator does not make (gaussian derivatives, steps, damped sines, bursts,
+single-sample spikes), so the verifier learns "an impulse the music did not
+make", not one simulator's shapes. Nothing is fixed to memorise: each step
+sees new placements.
+
+The candidate stage (:func:`vinylmon.audio.candidates.find_candidates`) runs on
+the damaged audio as it will at inference; each candidate is labelled from the
+exact truth:
+
+- positive when it lies on a true impulse (its span +-0.5 ms) *and* that
+  impulse makes at least half the second difference there (without a
+  microphone path, where the damage alone is known sample by sample);
+  otherwise it is the music (or the bed) and negative;
+- for positives: the impulse's peak in dB re the stretch's level, where its
+  span starts and ends re the candidate, and its channel (left, right, both).
+
+numpy/scipy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vinylmon.audio.candidates import POST, PRE, find_candidates, patches, second_difference
+from vinylmon.audio.io import load
+from vinylmon.audio.simulate import (
+    ClickSpec,
+    CrackleSpec,
+    DamageSpec,
+    MicSpec,
+    NoiseBank,
+    NoiseSpec,
+    ScratchSpec,
+    WowSpec,
+    simulate,
+)
+from vinylmon.audio.simulate import shapes as sh
+from vinylmon.errors import VinylmonError
+
+SR = 44100
+SEGMENT_S = 1.5
+#: Candidates this close to a true impulse's span may be on it (0.5 ms).
+TOL = 22
+#: Span offsets are regressed re the candidate, clipped to these (samples).
+START_RANGE, END_RANGE = 256, 512
+OFFSET_SCALE = 64.0
+CHANNELS = ("left", "right", "both")
+
+
+@dataclass(frozen=True)
+class Examples:
+    """A batch of labelled candidates (all arrays share their first axis)."""
+
+    wave: np.ndarray      # (n, 6, PRE + POST) float32
+    context: np.ndarray   # (n, context) float32
+    label: np.ndarray     # (n,) float32: 1 impulse, 0 music
+    peak_db: np.ndarray   # (n,) float32: peak re the stretch's level (positives)
+    start: np.ndarray     # (n,) float32: span start re candidate / OFFSET_SCALE
+    end: np.ndarray       # (n,) float32: span end re candidate / OFFSET_SCALE
+    channel: np.ndarray   # (n,) int64: index into CHANNELS
+    score: np.ndarray     # (n,) float32: the candidate stage's score
+
+    def __len__(self) -> int:
+        return int(self.label.size)
+
+    @staticmethod
+    def concat(parts: list[Examples]) -> Examples:
+        return Examples(*(np.concatenate([getattr(p, f) for p in parts])
+                          for f in Examples.__dataclass_fields__))
+
+
+# ----------------------------------------------------------------------------- shapes
+def _lowpass(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """Sometimes a one-pole low-pass (a stylus and de-emphasis), tau 10-120 us."""
+    if rng.random() < 0.3:
+        return x
+    from scipy import signal
+    tau = rng.uniform(10e-6, 120e-6)
+    a = np.exp(-1.0 / (tau * SR))
+    y = signal.lfilter([1 - a], [1, -a], np.concatenate([x, np.zeros(int(8 * tau * SR) + 4)]))
+    return y
+
+
+def novel_shape(rng: np.random.Generator) -> np.ndarray:
+    """An impulse of a shape family the corpus simulator does not make; peak 1, zero ends."""
+    kind = int(rng.integers(0, 6))
+    if kind == 0:  # derivative of a gaussian (first or second)
+        w = rng.uniform(0.01, 0.6) * 1e-3 * SR
+        t = np.arange(-int(4 * w) - 1, int(4 * w) + 2) / max(w, 0.3)
+        g = np.exp(-0.5 * t ** 2)
+        x = -t * g if rng.random() < 0.5 else (1 - t ** 2) * g
+    elif kind == 1:  # a step that decays back (the groove wall displaced)
+        n = int(rng.uniform(0.3, 5.0) * 1e-3 * SR)
+        x = np.exp(-np.arange(n) / (n * rng.uniform(0.1, 0.4)))
+    elif kind == 2:  # damped sine
+        n = max(8, int(rng.uniform(0.3, 4.0) * 1e-3 * SR))
+        f = np.exp(rng.uniform(np.log(300), np.log(16000)))
+        t = np.arange(n) / SR
+        x = np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)) * np.exp(
+            -t / (n / SR * rng.uniform(0.15, 0.4)))
+    elif kind == 3:  # a burst of micro spikes
+        n = max(10, int(rng.uniform(0.2, 2.0) * 1e-3 * SR))
+        x = np.zeros(n)
+        for _ in range(int(rng.integers(2, 5))):
+            x[int(rng.integers(0, n))] += rng.uniform(0.3, 1.0) * rng.choice([-1, 1])
+    elif kind == 4:  # band-limited noise burst
+        n = max(12, int(rng.uniform(0.3, 3.0) * 1e-3 * SR))
+        x = rng.standard_normal(n) * np.hanning(n)
+        x = np.diff(x, prepend=0.0) if rng.random() < 0.5 else x
+    else:  # one or two samples
+        x = np.array([1.0] if rng.random() < 0.5 else [1.0, rng.uniform(-1, 1)])
+    x = _lowpass(rng, np.asarray(x, dtype=np.float64))
+    x = x / (np.abs(x).max() + 1e-12) * rng.choice([-1.0, 1.0])
+    keep = np.flatnonzero(np.abs(x) > 1e-3)
+    x = x[keep[0]:keep[-1] + 1]
+    if x.size > 3:
+        x[-1] = 0.0
+    return x
+
+
+# ----------------------------------------------------------------------------- scenes
+@dataclass(frozen=True)
+class Scene:
+    audio: np.ndarray       # (2, n) float32
+    damage: np.ndarray      # (2, n) float32: impulses alone (no mic path), or None-like zeros
+    exact: bool             # damage is exact sample by sample (no microphone path)
+    starts: np.ndarray
+    ends: np.ndarray
+    channel: np.ndarray     # -1 both
+    peak_db: np.ndarray     # re L
+    level_dbfs: float       # L
+
+
+class SceneMaker:
+    """Random damaged stretches of training music. See the module docstring.
+
+    Parameters
+    ----------
+    songs : list of str
+        Training songs (audio files).
+    drums : list of str
+        Drum one-shots (hard negatives mixed into the music).
+    bank : NoiseBank or None
+        Real noise recordings (training ones only).
+    seed : int, keyword-only
+    """
+
+    def __init__(self, songs: list[str], drums: list[str], bank: NoiseBank | None, *,
+                 seed: int, segment_s: float = SEGMENT_S, chunk_s: float = 15.0,
+                 reuse: int = 6):
+        if not songs:
+            raise ValueError("no training songs")
+        self.songs, self.drums, self.bank = list(songs), list(drums), bank
+        self.rng = np.random.default_rng(seed)
+        self.n = int(segment_s * SR)
+        self.chunk_s, self.reuse = chunk_s, reuse
+        self._chunk: np.ndarray | None = None
+        self._uses = 0
+        self._drum_cache: dict[str, np.ndarray] = {}
+
+    def _music(self) -> np.ndarray:
+        rng = self.rng
+        while self._chunk is None or self._uses >= self.reuse:
+            path = self.songs[int(rng.integers(0, len(self.songs)))]
+            try:
+                from vinylmon.audio.io import audio_info
+                dur = audio_info(path).duration_s
+                if dur < self.n / SR + 1:
+                    continue
+                off = float(rng.uniform(0, max(0.0, dur - self.chunk_s)))
+                x = load(path, start_s=off, duration_s=min(self.chunk_s, dur)).samples
+            except (VinylmonError, OSError, RuntimeError):
+                continue
+            if x.shape[1] < self.n:
+                continue
+            self._chunk = np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x[:2]
+            self._uses = 0
+        self._uses += 1
+        s = int(rng.integers(0, self._chunk.shape[1] - self.n + 1))
+        return self._chunk[:, s:s + self.n].astype(np.float64)
+
+    def _drum(self, path: str) -> np.ndarray:
+        if path not in self._drum_cache:
+            d = load(path, max_channels=1).samples[0].astype(np.float64)
+            self._drum_cache[path] = d / (np.abs(d).max() + 1e-12)
+        return self._drum_cache[path]
+
+    def _dress(self, x: np.ndarray) -> np.ndarray:
+        """Stereo width, channel swap, and drum hits (hard negatives)."""
+        rng = self.rng
+        r = rng.random()
+        if r < 0.1:
+            x = np.repeat(x.mean(axis=0, keepdims=True), 2, axis=0)
+        elif r < 0.4:
+            m, s = 0.5 * (x[0] + x[1]), 0.5 * (x[0] - x[1])
+            s *= rng.uniform(0.0, 2.0)
+            x = np.stack([m + s, m - s])
+        if rng.random() < 0.5:
+            x = x[::-1].copy()
+        if self.drums and rng.random() < 0.4:
+            level = np.sqrt(np.mean(x ** 2)) + 1e-9
+            for _ in range(int(rng.integers(1, 9))):
+                hit = self._drum(self.drums[int(rng.integers(0, len(self.drums)))])
+                at = int(rng.integers(0, self.n))
+                k = min(hit.size, self.n - at)
+                amp = level * 10 ** (rng.uniform(-12, 12) / 20)
+                pan = rng.choice([0.0, 1.0, rng.uniform(0, 1)])  # hard left/right or anywhere
+                x[0, at:at + k] += amp * (1 - pan) * hit[:k]
+                x[1, at:at + k] += amp * pan * hit[:k]
+        return x
+
+    def _spec(self) -> DamageSpec:
+        rng = self.rng
+        real = self.bank is not None and self.bank.available
+        clicks = ClickSpec(rate_per_min=float(np.exp(rng.uniform(np.log(30), np.log(1500)))),
+                           peak_db=(-28.0, 24.0), pop_fraction=float(rng.uniform(0, 0.3)),
+                           stereo_fraction=float(rng.uniform(0.2, 0.8)))
+        crackle = CrackleSpec()
+        if rng.random() < 0.5:
+            crackle = CrackleSpec(rate_per_s=float(np.exp(rng.uniform(np.log(0.5), np.log(60)))),
+                                  peak_db=(float(rng.uniform(-48, -30)),
+                                           float(rng.uniform(-16, -8))),
+                                  stereo_fraction=float(rng.uniform(0.4, 0.95)))
+        scratches = ()
+        if rng.random() < 0.2:
+            scratches = (ScratchSpec(float(rng.uniform(0, 1.0)), 2, float(rng.uniform(-15, 15)),
+                                     stereo=bool(rng.random() < 0.3)),)
+        hiss = float(rng.uniform(-80, -25)) if rng.random() < 0.85 else None
+        noise = NoiseSpec(
+            hiss_db=hiss, hiss_shape="real" if real and rng.random() < 0.5 else "tilt",
+            hiss_tilt_db_per_oct=float(rng.uniform(-4.5, 0.0)),
+            rumble_db=float(rng.uniform(-60, -30)) if rng.random() < 0.2 else None,
+            rumble_hz=float(rng.uniform(8, 30)),
+            hum_db=float(rng.uniform(-65, -35)) if rng.random() < 0.2 else None,
+            hum_hz=float(rng.choice([50.0, 60.0])),
+            real_bed_db=float(rng.uniform(-65, -30)) if real and rng.random() < 0.25 else None)
+        wow = WowSpec()
+        if rng.random() < 0.3:
+            wow = WowSpec(wow_depth=float(rng.uniform(0.0002, 0.003)),
+                          flutter_depth=float(rng.uniform(0, 0.0008)),
+                          flutter_hz=float(rng.uniform(4, 20)))
+        mic = None
+        if real and rng.random() < 0.2:
+            mic = MicSpec(rt60_s=float(rng.uniform(0.15, 0.6)), wet_db=float(rng.uniform(-22, -8)),
+                          room_noise_db=float(rng.uniform(-65, -35)))
+        return DamageSpec(seed=int(rng.integers(0, 2**31 - 1)), clicks=clicks, crackle=crackle,
+                          scratches=scratches, noise=noise, wow=wow, mic=mic,
+                          output_level_dbfs=float(rng.uniform(-35, -10)))
+
+    def scene(self) -> Scene:
+        rng = self.rng
+        while True:
+            x = self._dress(self._music())
+            try:
+                d = simulate(x, self._spec(), sample_rate=SR, bank=self.bank)
+            except ValueError:  # silent music
+                continue
+            break
+        t = d.truth
+        starts = [i.start for i in t.impulses]
+        ends = [i.end for i in t.impulses]
+        chans = [-1 if i.channel is None else i.channel for i in t.impulses]
+        peaks = [i.peak_db for i in t.impulses]
+        audio = d.audio.astype(np.float64)
+        damage = d.impulses.astype(np.float64)
+        level = 10 ** (t.program_level_dbfs / 20)
+        # impulses of shapes the simulator does not make
+        for _ in range(int(rng.poisson(rng.uniform(0, 12)))):
+            shape = novel_shape(rng)
+            pair, ch = sh.to_stereo(rng, shape, both=rng.random() < 0.5)
+            at = int(rng.integers(0, self.n - pair.shape[1]))
+            peak_db = float(rng.uniform(-28, 24))
+            add = pair * level * 10 ** (peak_db / 20)
+            audio[:, at:at + pair.shape[1]] += add
+            damage[:, at:at + pair.shape[1]] += add
+            nzc = np.flatnonzero(np.any(pair != 0, axis=0))
+            starts.append(at + int(nzc[0]))
+            ends.append(at + int(nzc[-1]) + 1)
+            chans.append(-1 if ch is None else ch)
+            peaks.append(peak_db)
+        peak = np.abs(audio).max()
+        if peak > 0.99:
+            audio *= 0.99 / peak
+            damage *= 0.99 / peak
+            level *= 0.99 / peak
+        return Scene(audio.astype(np.float32), damage.astype(np.float32), t.spec.mic is None,
+                     np.array(starts, np.int64), np.array(ends, np.int64),
+                     np.array(chans, np.int8), np.array(peaks, np.float32),
+                     float(20 * np.log10(level)))
+
+    def examples(self, *, threshold: float) -> Examples:
+        return label(self.scene(), threshold=threshold)
+
+
+def label(scene: Scene, *, threshold: float) -> Examples:
+    """The candidates of ``scene`` with their labels (see the module docstring)."""
+    c = find_candidates(scene.audio, threshold=threshold)
+    wave, ctx = patches(c)
+    n_c = len(c)
+    y = np.zeros(n_c, np.float32)
+    peak = np.zeros(n_c, np.float32)
+    start = np.zeros(n_c, np.float32)
+    end = np.zeros(n_c, np.float32)
+    chan = np.full(n_c, 2, np.int64)
+    if n_c and scene.starts.size:
+        dmg_d2 = second_difference(np.stack([scene.damage[0], scene.damage[1],
+                                             0.5 * (scene.damage[0] - scene.damage[1])]))
+        offset_db = scene.level_dbfs - 20 * np.log10(max(c.level, 1e-12))
+        order = np.argsort(scene.starts)
+        st, en = scene.starts[order], scene.ends[order]
+        ch, pk = scene.channel[order], scene.peak_db[order]
+        maxlen = int((en - st).max())
+        for j, i in enumerate(c.index):
+            lo = np.searchsorted(st, i - TOL - maxlen)
+            hi = np.searchsorted(st, i + TOL, side="right")
+            on = [m for m in range(lo, hi) if st[m] - TOL <= i < en[m] + TOL]
+            if not on:
+                continue
+            if scene.exact:
+                s = c.signal[j]
+                mix = abs(float(c.d2[s, i]))
+                own = abs(float(dmg_d2[s, i]))
+                if own < 0.5 * mix:
+                    continue
+            loud = max(on, key=lambda m: pk[m])
+            y[j] = 1.0
+            peak[j] = pk[loud] + offset_db
+            start[j] = np.clip(min(st[m] for m in on) - i, -START_RANGE, 0) / OFFSET_SCALE
+            end[j] = np.clip(max(en[m] for m in on) - i, 0, END_RANGE) / OFFSET_SCALE
+            chan[j] = 2 if ch[loud] < 0 else int(ch[loud])
+    return Examples(wave, ctx, y, peak, start, end, chan, c.score)
+
+
+__all__ = ["CHANNELS", "END_RANGE", "Examples", "OFFSET_SCALE", "POST", "PRE", "START_RANGE",
+           "Scene", "SceneMaker", "label", "novel_shape"]
