@@ -50,6 +50,12 @@ import make_corpus  # noqa: E402  (the corpus's split of songs, kits and noise)
 
 CORPUS_SEED = 2026
 VERSION = "2.0.0"
+#: Peak (dB re the stretch's level) from which a positive counts as click-loud in the
+#: validation figures (L - 10 dB, give or take the stretch's level re L).
+CLICK_PEAK_DB = -10.0
+#: Share of click-loud impulses the prefilter must pass (its threshold is set so on
+#: the validation candidates at export).
+PREFILTER_RECALL = 0.998
 
 
 def sources(cache: Path, split: str) -> tuple[list[str], list[str], NoiseBank]:
@@ -126,8 +132,9 @@ def loss(out: torch.Tensor, t: dict) -> tuple[torch.Tensor, dict]:
         l_chan = F.cross_entropy(o[:, 4:7], t["channel"][pos])
     else:
         l_peak = l_span = l_chan = out.sum() * 0.0
-    total = 2 * l_imp + l_peak + l_span + 0.5 * l_chan
-    return total, {"imp": l_imp, "peak": l_peak, "span": l_span, "chan": l_chan}
+    l_pre = F.binary_cross_entropy_with_logits(out[:, 7], t["label"])
+    total = 2 * l_imp + l_peak + l_span + 0.5 * l_chan + 0.5 * l_pre
+    return total, {"imp": l_imp, "peak": l_peak, "span": l_span, "chan": l_chan, "pre": l_pre}
 
 
 def average_precision(y: np.ndarray, p: np.ndarray) -> float:
@@ -157,13 +164,30 @@ def evaluate(model, val: Examples, device) -> dict:
     y = val.label
     pos = y > 0
     ap = average_precision(y, p)
+    # click-loud impulses (about L - 10 dB and up) against the music
+    loud = pos & (val.peak_db >= CLICK_PEAK_DB)
+    sel = loud | ~pos
+    ap_loud = average_precision(loud[sel].astype(np.float32), p[sel])
+    # the prefilter: the share of music candidates it passes when it keeps
+    # PREFILTER_RECALL of the click-loud impulses
+    pre = torch.sigmoid(out[:, 7]).numpy()
+    t_pre = prefilter_threshold(pre, loud)
+    pre_pass = float(np.mean(pre[~pos] >= t_pre))
     # the verifier's precision when it keeps 95 % of the positives, and its errors
     thr = np.quantile(p[pos], 0.05) if pos.any() else 0.5
     kept = p >= thr
     prec95 = float((kept & pos).sum() / max(1, kept.sum()))
     peak_err = float(np.median(np.abs(out[pos, 1].numpy() * LEVEL_SCALE_DB - val.peak_db[pos])))
     chan_acc = float(np.mean(out[pos, 4:7].argmax(1).numpy() == val.channel[pos]))
-    return {"ap": ap, "prec_at_r95": prec95, "peak_mae_db": peak_err, "chan_acc": chan_acc}
+    return {"ap": ap, "ap_loud": ap_loud, "prec_at_r95": prec95, "peak_mae_db": peak_err,
+            "chan_acc": chan_acc, "pre_pass": pre_pass, "prefilter": t_pre}
+
+
+def prefilter_threshold(pre: np.ndarray, loud: np.ndarray) -> float:
+    """The prefilter probability that keeps PREFILTER_RECALL of the click-loud impulses."""
+    if not loud.any():
+        return 0.0
+    return float(np.quantile(pre[loud], 1 - PREFILTER_RECALL))
 
 
 def main() -> int:
@@ -211,14 +235,15 @@ def main() -> int:
                                               persistent_workers=bool(args.workers)))
     buf = Buffer(args.buffer, args.pos_fraction, np.random.default_rng(args.seed + step))
     log = CurveLog(args.out / "log.csv", ["step", "wall_s", "loss", "imp", "peak", "span",
-                                          "chan", "scenes_per_step", "val_ap", "val_prec_r95",
-                                          "val_peak_mae_db", "val_chan_acc"])
+                                          "chan", "pre", "scenes_per_step", "val_ap",
+                                          "val_ap_loud", "val_prec_r95", "val_peak_mae_db",
+                                          "val_chan_acc", "val_pre_pass"])
     t_start, wall0 = time.perf_counter(), meta["wall_s"]
     scenes = 0
     while not buf.ready(args.batch):
         buf.add(next(loader))
         scenes += 1
-    acc = {k: 0.0 for k in ("loss", "imp", "peak", "span", "chan")}
+    acc = {k: 0.0 for k in ("loss", "imp", "peak", "span", "chan", "pre")}
     n_acc = 0
     model.train()
     while step < steps:
@@ -246,8 +271,9 @@ def main() -> int:
             wall = wall0 + time.perf_counter() - t_start
             log.write([step, round(wall)] + [round(acc[k] / n_acc, 4) for k in acc]
                       + [round(scenes / max(1, n_acc), 2), round(m["ap"], 4),
-                         round(m["prec_at_r95"], 4), round(m["peak_mae_db"], 2),
-                         round(m["chan_acc"], 3)])
+                         round(m["ap_loud"], 4), round(m["prec_at_r95"], 4),
+                         round(m["peak_mae_db"], 2), round(m["chan_acc"], 3),
+                         round(m["pre_pass"], 4)])
             acc = {k: 0.0 for k in acc}
             n_acc, scenes = 0, 0
             if -m["ap"] < best:
@@ -281,7 +307,7 @@ def export(args, model, cfg: VerifierConfig) -> int:
             "architecture": "vinylmon.models.verifier.ClickVerifier",
             "params": cfg.to_dict(), "sample_rate": 44100,
             "labels": {"outputs": list(OUTPUTS), "channels": list(CHANNELS)},
-            "postprocess": {"accept": 0.5},
+            "postprocess": {"accept": 0.5, "prefilter": round(ck["metrics"]["prefilter"], 6)},
             "training_data": data_note(args),
             "training": {**run, "exported_step": ck["step"]},
             "metrics": {"validation_candidates": ck["metrics"]}}

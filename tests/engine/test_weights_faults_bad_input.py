@@ -105,6 +105,17 @@ DAMAGES = {
     "detector meta.json threshold": (
         "detector", _edit_meta(postprocess=_set_in("postprocess", "threshold", value="low")),
         "meta.json", "'postprocess.threshold'"),
+    "verifier model.pt one bit flipped": ("verifier", lambda f: _flip(f / "model.pt"),
+                                          "model.pt", "does not match meta.json"),
+    "verifier meta.json outputs": (
+        "verifier", _edit_meta(labels=_set_in("labels", "outputs", value=["logit"])),
+        "meta.json", "'labels.outputs'"),
+    "verifier meta.json accept": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "accept", value=7)),
+        "meta.json", "'postprocess.accept'"),
+    "verifier meta.json other architecture": (
+        "verifier", _edit_meta(params=_set_in("params", "width", value=48)), "verifier",
+        "do not fit the architecture"),
     "grader meta.json grades reordered": (
         "grader", _edit_meta(labels=["F", "G", "G+", "VG", "VG+", "NM"]), "meta.json",
         "'labels'"),
@@ -120,7 +131,7 @@ def shipped_copy(tmp_path, monkeypatch):
     """A copy of ``weights/`` that the default loaders (``Detector()``, ``Engine()``,
     ``AppBackend()``) read instead of the shipped one."""
     root = tmp_path / "weights"
-    for part in ("detector", "grader"):
+    for part in ("detector", "grader", "verifier"):
         shutil.copytree(WEIGHTS_DIR / part, root / part)
     monkeypatch.setattr(inference, "WEIGHTS_DIR", root)
     return root
@@ -139,7 +150,7 @@ def test_damaged_shipped_weights_are_refused_naming_the_file(shipped_copy, damag
     part, harm, file, phrase = DAMAGES[damage]
     folder = shipped_copy / part
     harm(folder)
-    load = Detector if part == "detector" else LearnedGrader
+    load = LearnedGrader if part == "grader" else Detector
     with pytest.raises(WeightsError) as direct:
         load(device="cpu")  # the default folder, as the app loads it
     _check_refusal(direct.value, folder, file, phrase)
@@ -155,6 +166,7 @@ def test_the_intact_copy_loads(shipped_copy):
     """The damage, not the copying, is what the tests above refuse."""
     det, gr = Detector(device="cpu"), LearnedGrader(device="cpu")
     assert det.folder == shipped_copy / "detector" and gr.folder == shipped_copy / "grader"
+    assert det.verifier_folder == shipped_copy / "verifier"
     assert Engine(detector=det, grader=gr).learned_weight > 0
 
 
@@ -253,7 +265,7 @@ def _vinylmon(tmp_path, weights, *args):
 @pytest.fixture
 def broken_weights(tmp_path):
     root = tmp_path / "weights"
-    for part in ("detector", "grader"):
+    for part in ("detector", "grader", "verifier"):
         shutil.copytree(WEIGHTS_DIR / part, root / part)
     _truncate(root / "detector" / "model.pt")
     return root

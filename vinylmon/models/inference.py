@@ -123,8 +123,9 @@ def _load(model: torch.nn.Module, state: dict, folder: Path) -> None:
                            f"({str(exc).splitlines()[0][:160]})") from exc
 
 
-def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float]:
-    """The click verifier bundle (hash-checked) and its acceptance probability."""
+def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float]:
+    """The click verifier bundle (hash-checked), its acceptance probability and its
+    prefilter's threshold."""
     state, meta = load_bundle(folder)
     labels = meta["labels"]
     outs = labels.get("outputs") if isinstance(labels, dict) else None
@@ -138,12 +139,14 @@ def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float]:
     if not isinstance(pp, dict):
         raise _bad_meta(folder, f"'postprocess' is {_short(pp)}, not an object")
     accept = float(_number(folder, pp, "accept", 0.0, 1.0, default=0.5, within="postprocess."))
+    prefilter = float(_number(folder, pp, "prefilter", 0.0, 1.0, default=0.0,
+                              within="postprocess."))
     params = meta["params"]
     if not isinstance(params, dict):
         raise _bad_meta(folder, f"'params' is {_short(params)}, not an object")
     model = _build(folder, "a click verifier", lambda: build_verifier(params))
     _load(model, state, folder)
-    return model.to(device).eval(), accept
+    return model.to(device).eval(), accept, prefilter
 
 
 class Detector:
@@ -180,11 +183,12 @@ class Detector:
         self.model.to(self.device).eval()
         self.batch = batch
         self.verifier: torch.nn.Module | None = None
-        self.accept = 0.5
+        self.accept, self.prefilter = 0.5, 0.0
+        self.verifier_folder: Path | None = None
         vfolder = WEIGHTS_DIR / "verifier" if verifier in (None, True) else \
             None if verifier is False else Path(verifier)
         if vfolder is not None and (verifier not in (None, True) or (vfolder / META_FILE).exists()):
-            self.verifier, self.accept = load_verifier(vfolder, self.device)
+            self.verifier, self.accept, self.prefilter = load_verifier(vfolder, self.device)
             self.verifier_folder = vfolder
 
     @property
@@ -204,7 +208,8 @@ class Detector:
             a = self.accept if accept is None else accept
             return [SampleEvent(d.start, d.end, d.channel, d.peak_db,
                                 d.prob if d.peak_db >= CLICK_FLOOR_DB else 0.0, d.prob)
-                    for d in find_impulses(self.verifier, audio, accept=a, device=self.device)]
+                    for d in find_impulses(self.verifier, audio, accept=a,
+                                           prefilter=self.prefilter, device=self.device)]
         pp = self.postprocess
         return refine_events(audio, out, threshold=pp["threshold"],
                              impulse_threshold=pp["impulse_threshold"], min_ratio=pp["min_ratio"])

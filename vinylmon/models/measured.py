@@ -30,6 +30,16 @@ SCRATCH_LEVEL_SPREAD_DB = 6.0
 SCRATCH_MIN_PEAK_DB = -20.0
 #: Revolutions in a row whose tick may go undetected inside a train.
 MAX_MISSING_TICKS = 1
+#: A train counts only when fewer than this many trains as long, as regular and as
+#: even in level are expected to line up by chance among the events around it.
+CHANCE_BUDGET = 0.0005
+#: Seconds around a train whose events set the chance rate.
+CHANCE_CONTEXT_S = 10.0
+#: Floors of the observed step deviation (fraction of the period) and level spread (dB)
+#: in the chance estimate, so that a train cannot be "too regular to be chance" on the
+#: strength of timing or level noise.
+MIN_STEP_DEVIATION = 0.003
+MIN_LEVEL_SPREAD_DB = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +70,53 @@ class Measurement:
     grade: RubricGrade
 
 
+def chance_trains(chain: Sequence[int], times: np.ndarray, peaks: np.ndarray, *,
+                  period_s: float, tolerance: float, n_speeds: int,
+                  max_missing: int = MAX_MISSING_TICKS) -> float:
+    """How many trains as long, as regular and as even in level as ``chain`` would
+    line up by chance among the events around it.
+
+    The events within :data:`CHANCE_CONTEXT_S` of the train that could join it
+    (within :data:`SCRATCH_LEVEL_SPREAD_DB` of its first tick), other than its own
+    ticks, are taken as Poisson at their rate ``lam`` (per second). Every event
+    is a possible start at each of ``n_speeds`` speeds. By chance, each next tick
+    is found with probability ``q = 1 - exp(-lam * w)``, ``w`` the search windows'
+    width (``+-tolerance`` of 1 .. ``max_missing + 1`` periods), and lands
+    anywhere in its window, at any level within the spread. So the chance that
+    all of a train's later steps deviate at most ``dev`` from its median step,
+    and all its ticks lie within ``spread`` dB of its median level, is about
+    ``(dev / tolerance) ** (n - 2) * (spread / 6 dB) ** (n - 2)``, and the expected
+    number of such trains of ``n`` ticks is
+
+        starts * q ** (n - 1) * (dev / tolerance) ** (n - 2) * (spread / 6) ** (n - 2).
+
+    Returns
+    -------
+    float
+        The expected number of such chance trains (compare with CHANCE_BUDGET).
+    """
+    idx = np.asarray(chain)
+    n = len(idx)
+    t = times[idx]
+    steps = np.diff(t)
+    per_rev = steps / np.maximum(1, np.round(steps / period_s))
+    p_hat = float(np.median(per_rev))
+    dev = max(MIN_STEP_DEVIATION, float(np.max(np.abs(per_rev - p_hat))) / p_hat)
+    level = float(np.median(peaks[idx]))
+    spread = max(MIN_LEVEL_SPREAD_DB, float(np.max(np.abs(peaks[idx] - level))))
+    lo = max(float(times[0]), float(t[0]) - CHANCE_CONTEXT_S)
+    hi = min(float(times[-1]), float(t[-1]) + CHANCE_CONTEXT_S)
+    span = max(hi - lo, float(t[-1] - t[0]), 1e-3)
+    near = (times >= lo) & (times <= hi)
+    starts = max(1, int(near.sum())) * n_speeds
+    near[idx] = False
+    lam = float(np.sum(near & (np.abs(peaks - peaks[idx[0]]) <= SCRATCH_LEVEL_SPREAD_DB))) / span
+    reach = sum(range(1, max_missing + 2))  # windows of 1 .. max_missing + 1 periods
+    q = 1.0 - float(np.exp(-lam * 2 * tolerance * p_hat * reach))
+    shape = min(1.0, dev / tolerance) * min(1.0, spread / SCRATCH_LEVEL_SPREAD_DB)
+    return starts * q ** (n - 1) * shape ** (n - 2)
+
+
 def find_scratches(events: Sequence[Event], *, rpms: Sequence[float] = RPMS,
                    tolerance: float = PERIOD_TOLERANCE, min_ticks: int = MIN_SCRATCH_TICKS,
                    max_missing: int = MAX_MISSING_TICKS) -> tuple[Scratch, ...]:
@@ -69,7 +126,12 @@ def find_scratches(events: Sequence[Event], *, rpms: Sequence[float] = RPMS,
     events at or above L - 20 dB whose levels stay within 6 dB of the train's
     first tick. A train may bridge up to ``max_missing`` revolutions in a row
     whose tick was not detected (the next tick then lies that many periods on,
-    within the tolerance of each).
+    within the tolerance of each). Each step is measured from the tick before,
+    so ticks that wow or a speed error has drifted stay members.
+
+    Among many clicks, some line up at a revolution period by chance: a train
+    counts only when fewer than :data:`CHANCE_BUDGET` trains as long, as regular
+    and as even in level are expected by chance (:func:`chance_trains`).
     """
     cand = sorted((e for e in events if e.peak_db >= SCRATCH_MIN_PEAK_DB),
                   key=lambda e: e.start_s)
@@ -95,7 +157,9 @@ def find_scratches(events: Sequence[Event], *, rpms: Sequence[float] = RPMS,
                     break
                 chain.append(j)
                 t = times[j]
-            if len(chain) >= min_ticks:
+            if len(chain) >= min_ticks and chance_trains(
+                    chain, times, peaks, period_s=period, tolerance=tolerance,
+                    n_speeds=len(rpms), max_missing=max_missing) < CHANCE_BUDGET:
                 found.append((chain, period, rpm))
     found.sort(key=lambda f: -len(f[0]))
     used: set[int] = set()

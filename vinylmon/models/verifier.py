@@ -16,8 +16,8 @@ difference of the three signals, and the ~100 ms of texture around it,
 - its channel: left, right or both.
 
 Architecture (``build_verifier``) is separate from weights (``weights/verifier``).
-About 30 k parameters; on one CPU thread a 5-s window's ~300 candidates take a
-few ms.
+A cascade: a prefilter on the context features alone rejects most music
+candidates before the convolutional part runs. About 20 k parameters.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from torch import nn
 from vinylmon.audio.candidates import POST, PRE, TEXTURE_BLOCKS, find_candidates, patches
 
 #: Outputs: impulse logit, peak dB re window level / 20, start and end re candidate
-#: (samples / OFFSET_SCALE), then channel logits (left, right, both).
-OUTPUTS = ("logit", "peak", "start", "end", "left", "right", "both")
+#: (samples / OFFSET_SCALE), channel logits (left, right, both); then the
+#: prefilter's impulse logit (from the context features alone).
+OUTPUTS = ("logit", "peak", "start", "end", "left", "right", "both", "prefilter")
 LEVEL_SCALE_DB = 20.0
 OFFSET_SCALE = 64.0
 CHANNELS = ("left", "right", "both")
@@ -47,7 +48,8 @@ class VerifierConfig:
     """Architecture parameters (stored in meta.json ``params``)."""
 
     width: int = 32
-    hidden: int = 64
+    stem: int = 16
+    hidden: int = 48
     length: int = PRE + POST
     pre: int = PRE
     context: int = 3 * 2 * (2 * TEXTURE_BLOCKS + 1) + 5
@@ -62,26 +64,36 @@ class VerifierConfig:
 
 
 class ClickVerifier(nn.Module):
-    """``forward(wave, context)``: ``(n, 6, length)``, ``(n, context)`` -> ``(n, 7)``."""
+    """``forward(wave, context)``: ``(n, 6, length)``, ``(n, context)`` -> ``(n, 8)``.
+
+    A cascade: :meth:`prefilter` judges a candidate from its context features
+    alone (a few hundred multiply-adds); only the candidates it does not reject
+    need the convolutional part (:meth:`forward`).
+    """
 
     def __init__(self, config: VerifierConfig | None = None):
         super().__init__()
         self.config = c = config or VerifierConfig()
         w = c.width
         self.conv = nn.Sequential(
-            nn.Conv1d(6, w, 5, padding=2), nn.ReLU(),
-            nn.Conv1d(w, w, 5, stride=2, padding=2), nn.ReLU(),
-            nn.Conv1d(w, w, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv1d(6, c.stem, 7, stride=2, padding=3), nn.ReLU(),
+            nn.Conv1d(c.stem, w, 5, stride=2, padding=2), nn.ReLU(),
             nn.Conv1d(w, w, 3, stride=2, padding=1), nn.ReLU())
         self._centre = c.pre // 8  # the candidate's position after three strides of 2
         self.ctx = nn.Sequential(nn.Linear(c.context, c.hidden), nn.ReLU())
+        self.pre = nn.Linear(c.hidden, 1)
         self.head = nn.Sequential(nn.Linear(3 * w + c.hidden, c.hidden), nn.ReLU(),
-                                  nn.Linear(c.hidden, len(OUTPUTS)))
+                                  nn.Linear(c.hidden, len(OUTPUTS) - 1))
+
+    def prefilter(self, context: torch.Tensor) -> torch.Tensor:
+        """The prefilter's impulse logit, ``(n,)``."""
+        return self.pre(self.ctx(context))[:, 0]
 
     def forward(self, wave: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         h = self.conv(wave)
         pooled = torch.cat([h.mean(-1), h.amax(-1), h[..., self._centre]], dim=1)
-        return self.head(torch.cat([pooled, self.ctx(context)], dim=1))
+        c = self.ctx(context)
+        return torch.cat([self.head(torch.cat([pooled, c], dim=1)), self.pre(c)], dim=1)
 
 
 def build_verifier(params: dict | None = None) -> ClickVerifier:
@@ -105,7 +117,7 @@ class Detection:
 
 
 def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.5,
-                  candidate_threshold: float | None = None,
+                  prefilter: float = 0.0, candidate_threshold: float | None = None,
                   device: torch.device | str = "cpu") -> list[Detection]:
     """Candidates, verified, placed and merged: the impulses in ``audio``.
 
@@ -116,6 +128,9 @@ def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.
     audio : np.ndarray, shape (1 or 2, samples)
     accept : float, keyword-only
         Verifier probability an impulse needs (0..1).
+    prefilter : float, keyword-only
+        The prefilter's probability below which a candidate is rejected without
+        the convolutional part (0: every candidate gets it).
     candidate_threshold : float or None, keyword-only
         The candidate stage's threshold; default the one the model was trained with.
 
@@ -125,8 +140,8 @@ def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.
     event before it (:data:`MERGE_GAP`) joins it (the union of their spans, the
     highest peak and probability; both channels when they disagree).
     """
-    if not 0.0 <= accept <= 1.0:
-        raise ValueError(f"accept must be in 0..1, got {accept}")
+    if not 0.0 <= accept <= 1.0 or not 0.0 <= prefilter <= 1.0:
+        raise ValueError(f"accept and prefilter must be in 0..1, got {accept}, {prefilter}")
     thr = model.config.candidate_threshold if candidate_threshold is None else candidate_threshold
     x = np.asarray(audio, dtype=np.float32)
     c = find_candidates(x, threshold=thr)
@@ -134,7 +149,17 @@ def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.
         return []
     wave, ctx = patches(c)
     with torch.inference_mode():
-        out = model(torch.from_numpy(wave).to(device), torch.from_numpy(ctx).to(device))
+        ctx_t = torch.from_numpy(ctx).to(device)
+        if prefilter > 0:
+            pre = torch.sigmoid(model.prefilter(ctx_t)).cpu().numpy()
+            alive = np.flatnonzero(pre >= prefilter)
+            if alive.size == 0:
+                return []
+            c_index = c.index[alive]
+            out = model(torch.from_numpy(wave[alive]).to(device), ctx_t[alive])
+        else:
+            c_index = c.index
+            out = model(torch.from_numpy(wave).to(device), ctx_t)
     out = out.float().cpu().numpy()
     prob = 1.0 / (1.0 + np.exp(-out[:, 0]))
     keep = np.flatnonzero(prob >= accept)
@@ -142,7 +167,7 @@ def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.
         return []
     n = x.shape[-1]
     mono = x.ndim == 1 or x.shape[0] == 1
-    idx = c.index[keep]
+    idx = c_index[keep]
     starts = np.clip(idx + np.round(np.minimum(out[keep, 2], 0) * OFFSET_SCALE), 0, n - 1)
     ends = np.clip(idx + 1 + np.round(np.maximum(out[keep, 3], 0) * OFFSET_SCALE), 1, n)
     ends = np.maximum(ends, starts + 1)

@@ -1,0 +1,132 @@
+"""The click detector's candidate stage: impulsiveness over L, R and L - R."""
+
+import numpy as np
+import pytest
+
+from vinylmon.audio.candidates import (
+    POST,
+    PRE,
+    TEXTURE_BLOCKS,
+    as_signals,
+    find_candidates,
+    patches,
+)
+from vinylmon.audio.simulate import shapes, synthetic_music
+
+SR = 44100
+
+
+def _level(x):
+    return float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2)))
+
+
+def _with_clicks(rng, x, at, *, peak_db, channel=None):
+    """``x`` with a simulator click at each sample of ``at`` (peak re x's RMS); their spans."""
+    y = x.copy()
+    amp = _level(x) * 10 ** (peak_db / 20)
+    spans = []
+    for a in at:
+        c = shapes.click(rng, SR, style="impulse")
+        rows = [0, 1] if channel is None else [channel]
+        for r in rows:
+            y[r, a:a + c.size] += (amp * c).astype(np.float32)
+        spans.append((a, a + c.size))
+    return y, spans
+
+
+def test_every_loud_click_is_a_candidate(rng):
+    x = synthetic_music(rng, 5.0)
+    at = np.arange(10) * 20000 + 3000 + rng.integers(0, 5000, 10)
+    y, spans = _with_clicks(rng, x, at, peak_db=10.0)
+    c = find_candidates(y)
+    for a, b in spans:
+        assert np.any((c.index >= a - 22) & (c.index < b + 22)), (a, b)
+    # the clicks are the most impulsive places in the music
+    on = np.zeros(len(c), bool)
+    for a, b in spans:
+        on |= (c.index >= a - 22) & (c.index < b + 22)
+    assert np.median(c.score[on]) > 5 * np.median(c.score[~on])
+
+
+def test_a_click_in_one_channel_under_centred_music_stands_out_in_the_side_signal(rng):
+    mono = synthetic_music(rng, 3.0)[0]
+    x = np.stack([mono, mono])
+    y, spans = _with_clicks(rng, x, [60000], peak_db=-15.0, channel=0)
+    c = find_candidates(y)
+    a, b = spans[0]
+    on = (c.index >= a - 22) & (c.index < b + 22)
+    assert on.any()
+    assert c.signal[on][0] == 2  # the side signal: centred music cancels there
+    assert c.score[on].max() > 50
+
+
+def test_the_score_does_not_depend_on_gain(rng):
+    x = synthetic_music(rng, 3.0)
+    y, _ = _with_clicks(rng, x, [30000, 90000], peak_db=0.0)
+    a, b = find_candidates(y), find_candidates(y * 20)
+    np.testing.assert_array_equal(a.index, b.index)
+    np.testing.assert_allclose(a.score, b.score, rtol=1e-3)
+
+
+def test_smooth_music_and_silence_give_no_candidates(rng):
+    t = np.arange(SR * 2) / SR
+    sine = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    assert len(find_candidates(np.stack([sine, 0.5 * sine]))) == 0
+    with np.errstate(all="raise"):
+        c = find_candidates(np.zeros((2, SR), np.float32))
+    assert len(c) == 0
+
+
+def _sines():
+    t = np.arange(SR) / SR
+    return np.stack([0.3 * np.sin(2 * np.pi * 330 * t),
+                     0.2 * np.sin(2 * np.pi * 550 * t)]).astype(np.float32)
+
+
+def test_a_threshold_keeps_the_highest_sample_of_each_cluster():
+    x = _sines()
+    x[0, 20000] += 0.5
+    x[0, 20010] += 0.3  # same cluster (< 22 samples apart): one candidate
+    x[1, 30000] -= 0.4
+    c = find_candidates(x)
+    assert list(c.index) == [20000, 30000]
+    assert c.signal[0] in (0, 2) and c.signal[1] in (1, 2)
+
+
+def test_mono_audio(rng):
+    x = synthetic_music(rng, 2.0)[:1]
+    y, spans = _with_clicks(rng, np.repeat(x, 2, 0), [40000], peak_db=10.0)
+    c = find_candidates(y[:1])
+    assert c.signals.shape[0] == 1
+    assert np.any(np.abs(c.index - spans[0][0]) < 60)
+    wave, ctx = patches(c)
+    assert wave.shape == (len(c), 6, PRE + POST)
+    np.testing.assert_array_equal(wave[:, 0], wave[:, 1])  # the one signal left and right
+    assert not wave[:, 2].any() and not wave[:, 5].any()  # nothing on the side
+
+
+def test_patches_are_centred_on_the_candidate_and_scaled():
+    x = _sines()
+    x[1, 10000] += 0.2
+    c = find_candidates(x)
+    wave, ctx = patches(c)
+    assert wave.shape == (1, 6, PRE + POST)
+    assert ctx.shape == (1, 3 * 2 * (2 * TEXTURE_BLOCKS + 1) + 5)
+    # the right channel's second difference peaks at the candidate, far over its scale
+    assert int(np.argmax(np.abs(wave[0, 4]))) in (PRE - 1, PRE, PRE + 1)
+    assert np.abs(wave[0, 4]).max() > 4  # asinh of > 25x the local scale
+    assert np.isfinite(ctx).all()
+
+
+def test_as_signals_builds_left_right_and_side():
+    x = np.array([[1.0, 2.0], [0.0, 4.0]], np.float32)
+    s = as_signals(x)
+    np.testing.assert_allclose(s, [[1, 2], [0, 4], [0.5, -1.0]])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 255, 257])
+def test_very_short_audio(n, rng):
+    x = rng.normal(size=(2, n)).astype(np.float32)
+    c = find_candidates(x)
+    wave, ctx = patches(c)
+    assert wave.shape[0] == len(c) == ctx.shape[0]

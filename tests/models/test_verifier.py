@@ -1,0 +1,120 @@
+"""The click verifier: architecture, and the shipped one on signals whose answer is known."""
+
+import numpy as np
+import pytest
+import torch
+
+from vinylmon.audio.candidates import find_candidates, patches
+from vinylmon.audio.simulate import shapes, synthetic_music
+from vinylmon.models.inference import WEIGHTS_DIR, load_verifier
+from vinylmon.models.verifier import (
+    OUTPUTS,
+    VerifierConfig,
+    build_verifier,
+    find_impulses,
+)
+
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_verifier(WEIGHTS_DIR / "verifier", "cpu")
+
+
+def _level(x):
+    return float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2)))
+
+
+def _clicked(rng, x, *, peaks_db, channels, gap=15000):
+    """``x`` with one simulator click per peak, ``gap`` samples apart; truth rows
+    (start, end, channel, peak dB re x's level)."""
+    y = x.copy()
+    level = _level(x)
+    truth = []
+    at = 4000
+    for peak, ch in zip(peaks_db, channels, strict=True):
+        c = shapes.click(rng, SR, style="impulse") * level * 10 ** (peak / 20)
+        rows = [0, 1] if ch is None else [ch]
+        for r in rows:
+            y[r, at:at + c.size] += c.astype(np.float32)
+        truth.append((at, at + c.size, ch, peak))
+        at += gap + int(rng.integers(0, 3000))
+    return y, truth
+
+
+def test_architecture_and_config_round_trip():
+    cfg = VerifierConfig(width=24, stem=8, hidden=32)
+    m = build_verifier(cfg.to_dict())
+    assert m.config == cfg
+    wave = torch.zeros(5, 6, cfg.length)
+    ctx = torch.zeros(5, cfg.context)
+    assert m(wave, ctx).shape == (5, len(OUTPUTS))
+    assert m.prefilter(ctx).shape == (5,)
+    # the prefilter is the last output, computed from the context alone
+    torch.testing.assert_close(m(torch.randn(5, 6, cfg.length), ctx)[:, -1], m.prefilter(ctx))
+
+
+def test_the_shipped_verifier_places_loud_clicks_on_their_samples(shipped, rng):
+    model, accept, prefilter = shipped
+    x = synthetic_music(rng, 5.0)
+    peaks = rng.uniform(3.0, 15.0, 12)
+    chans = [0, 1, None] * 4
+    y, truth = _clicked(rng, x, peaks_db=peaks, channels=chans)
+    found = find_impulses(model, y, accept=accept, prefilter=prefilter)
+    errs, chan_ok, hit = [], 0, 0
+    for s, e, ch, peak in truth:
+        near = [d for d in found if d.start < e + 44 and d.end > s - 44]
+        if not near:
+            continue
+        hit += 1
+        d = near[0]
+        assert abs(d.start - s) <= 22, (d, s)  # start within 0.5 ms
+        errs.append(d.peak_db - peak)
+        chan_ok += d.channel == ch
+    assert hit >= 11
+    assert np.median(np.abs(errs)) <= 3.0
+    assert chan_ok >= 0.75 * hit
+    assert len(found) <= len(truth) + 2
+
+
+def test_the_shipped_verifier_leaves_clean_music_alone(shipped, rng):
+    model, accept, prefilter = shipped
+    x = synthetic_music(rng, 10.0)
+    # sharp, hard-panned percussion on the beat: noise bursts with a 1-ms attack
+    hit = rng.normal(size=4000) * np.exp(-np.arange(4000) / 600.0)
+    hit[:44] *= np.linspace(0, 1, 44)
+    y = x.copy()
+    for k, at in enumerate(range(2000, y.shape[1] - 4000, 11025)):
+        y[k % 2, at:at + 4000] += (0.5 * _level(x) * 10 ** (6 / 20) * hit).astype(np.float32)
+    assert len(find_candidates(y)) > 0  # the stage before proposes something
+    found = find_impulses(model, y, accept=accept, prefilter=prefilter)
+    assert len(found) <= 2
+
+
+def test_the_prefilter_keeps_what_the_full_verifier_accepts_on_loud_clicks(shipped, rng):
+    model, accept, prefilter = shipped
+    x = synthetic_music(rng, 5.0)
+    y, truth = _clicked(rng, x, peaks_db=rng.uniform(0.0, 12.0, 10), channels=[None, 0] * 5)
+    with_pre = find_impulses(model, y, accept=accept, prefilter=prefilter)
+    without = find_impulses(model, y, accept=accept, prefilter=0.0)
+    assert [d.start for d in with_pre] == [d.start for d in without]
+
+
+def test_a_mono_window_gives_events_in_every_channel(shipped, rng):
+    model, accept, prefilter = shipped
+    x = synthetic_music(rng, 3.0)
+    y, truth = _clicked(rng, x, peaks_db=[10.0, 12.0, 8.0], channels=[None] * 3)
+    found = find_impulses(model, y[:1], accept=accept, prefilter=prefilter)
+    assert len(found) >= 2 and all(d.channel is None for d in found)
+
+
+def test_patch_outputs_line_up_with_candidates(shipped, rng):
+    model, _, _ = shipped
+    x = synthetic_music(rng, 2.0)
+    c = find_candidates(x)
+    wave, ctx = patches(c)
+    with torch.inference_mode():
+        out = model(torch.from_numpy(wave), torch.from_numpy(ctx))
+    assert out.shape == (len(c), len(OUTPUTS))
+    assert torch.isfinite(out).all()

@@ -1,0 +1,29 @@
+"""The click verifier refuses options and audio it cannot use."""
+
+import numpy as np
+import pytest
+
+from vinylmon.errors import AudioDataError
+from vinylmon.models.verifier import build_verifier, find_impulses
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_verifier().eval()
+
+
+@pytest.mark.parametrize("kw", [{"accept": 1.5}, {"accept": -0.1}, {"prefilter": 2.0}])
+def test_probabilities_outside_0_1(model, kw):
+    with pytest.raises(ValueError, match="0..1"):
+        find_impulses(model, np.zeros((2, 1000), np.float32), **kw)
+
+
+def test_audio_with_nan(model):
+    x = np.zeros((2, 1000), np.float32)
+    x[0, 3] = np.nan
+    with pytest.raises(AudioDataError):
+        find_impulses(model, x)
+
+
+def test_silence_has_no_impulses(model):
+    assert find_impulses(model, np.zeros((2, 44100), np.float32)) == []
