@@ -45,36 +45,52 @@ from pathlib import Path
 import numpy as np
 
 from vinylmon.models.corpus import Clip, load_split
-from vinylmon.models.evaluation import match, prf
+from vinylmon.models.evaluation import TOL, match, prf
 from vinylmon.models.inference import Detector, analyse_excerpt
 from vinylmon.models.measured import find_scratches
 from vinylmon.rubric import CLICK_FLOOR_DB
 
 SR = 44100
+HALF_MS = 22
 ACCEPTS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 FALSE_BUDGET = 1.0
 LEVEL_BANDS = ((-10, -3), (-3, 0), (0, 10), (10, 99))
 DETECT_BANDS = ((-99, 0), (0, 10), (10, 20), (20, 99))
 TARGETS = {"click_all.f1": ">= 0.90", "click_drum.f1": ">= 0.88", "click_all.precision": ">= 0.93",
            "recall_loud": ">= 0.98", "recall_detectable": ">= 0.97",
-           "false_per_min_clean": "<= 1", "scratches_clean": "0"}
+           "false_per_min_clean": "<= 1", "scratches_clean": "0",
+           "peak_abs_err_db_median": "<= 2"}
 
 
-def merge(spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Overlapping spans (rows start, end, is_click) pooled into one; returns spans and
-    whether any of the pooled ones was click-loud."""
+def merge(spans: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Overlapping spans (rows start, end, is_click, peak dB re L or NaN) pooled into one;
+    returns spans, whether any of the pooled ones was click-loud, and their highest peak."""
     if len(spans) == 0:
-        return np.zeros((0, 2), np.int64), np.zeros(0, bool)
+        return np.zeros((0, 2), np.int64), np.zeros(0, bool), np.zeros(0)
     s = spans[np.argsort(spans[:, 0], kind="stable")]
-    out, click = [list(s[0, :2])], [bool(s[0, 2])]
-    for a, b, c in s[1:]:
+    out, click, peak = [list(s[0, :2])], [bool(s[0, 2])], [s[0, 3]]
+    for a, b, c, p in s[1:]:
         if a <= out[-1][1]:
             out[-1][1] = max(out[-1][1], b)
             click[-1] = click[-1] or bool(c)
+            peak[-1] = np.fmax(peak[-1], p)
         else:
             out.append([a, b])
             click.append(bool(c))
-    return np.array(out, np.int64), np.array(click, bool)
+            peak.append(p)
+    return np.array(out, np.int64), np.array(click, bool), np.array(peak, float)
+
+
+def pairs(det: np.ndarray, truth: np.ndarray, dm: np.ndarray, tm: np.ndarray) -> list:
+    """(detection, truth) index pairs among the matched ones: each matched truth with the
+    matched detection overlapping it (+-1 ms) whose start is nearest."""
+    out = []
+    di = np.flatnonzero(dm)
+    for j in np.flatnonzero(tm):
+        ov = di[(det[di, 0] < truth[j, 1] + TOL) & (det[di, 1] > truth[j, 0] - TOL)]
+        if ov.size:
+            out.append((int(ov[np.argmin(np.abs(det[ov, 0] - truth[j, 0]))]), int(j)))
+    return out
 
 
 class Tally:
@@ -83,14 +99,23 @@ class Tally:
     def __init__(self, audible_db: float):
         self.c: dict[str, float] = {}
         self.audible_db = audible_db
+        self.peak_errors: list[float] = []
 
     def _add(self, key: str, v: float) -> None:
         self.c[key] = self.c.get(key, 0.0) + float(v)
 
-    def add(self, clip: Clip, det: np.ndarray, det_click: np.ndarray,
+    def add(self, clip: Clip, det: np.ndarray, det_click: np.ndarray, det_peak: np.ndarray,
             scratches: int | None = None) -> None:
         truth = np.stack([clip.starts, clip.ends], 1) if len(clip.starts) else np.zeros((0, 2))
         dm, tm = match(det, truth)
+        for i, j in pairs(det, truth, dm, tm):  # placement of the events on true impulses
+            self._add("placed.n", 1)
+            self._add("placed.start_ok", abs(det[i, 0] - truth[j, 0]) <= HALF_MS)
+            self._add("placed.end_ok", abs(det[i, 1] - truth[j, 1]) <= HALF_MS)
+            if np.isfinite(det_peak[i]):
+                self.peak_errors.append(float(det_peak[i] - clip.peak_db[j]))
+                self._add("split.ok", bool(det_click[i]) == bool(clip.peak_db[j] >= CLICK_FLOOR_DB))
+                self._add("split.n", 1)
         pk = clip.peak_db
         dd = clip.detect_db if clip.detect_db is not None else np.full(len(pk), np.nan)
         every = pk >= CLICK_FLOOR_DB
@@ -142,6 +167,13 @@ class Tally:
         out["false_per_min_clean"] = _ratio(g("clean.false", 0), g("clean.minutes", 0))
         out["clean_minutes"] = g("clean.minutes", 0.0)
         out["scratches_clean"] = int(g("clean.scratches", 0)) if "clean.scratches" in c else None
+        out["start_within_half_ms"] = _ratio(g("placed.start_ok", 0), g("placed.n", 0))
+        out["end_within_half_ms"] = _ratio(g("placed.end_ok", 0), g("placed.n", 0))
+        e = np.abs(np.array(self.peak_errors))
+        out["peak_abs_err_db_median"] = float(np.median(e)) if e.size else None
+        out["peak_within_2db"] = float(np.mean(e <= 2.0)) if e.size else None
+        out["click_crackle_split_right"] = _ratio(g("split.ok", 0), g("split.n", 0)) \
+            if g("split.n", 0) else None
         return out
 
 
@@ -163,8 +195,8 @@ def vinylmon_runs(clips: list[Clip], det: Detector, accepts) -> dict:
             an = base if a == accepts[0] else analyse_excerpt(
                 x, det, accept=a, outputs=base.outputs, repeats=[])
             spans = np.array([[round(e.start_s * SR), round(e.end_s * SR),
-                               e.peak_db >= CLICK_FLOOR_DB] for e in an.events],
-                             np.int64).reshape(-1, 3)
+                               e.peak_db >= CLICK_FLOOR_DB, e.peak_db] for e in an.events],
+                             float).reshape(-1, 4)
             out[a].append((spans, len(find_scratches(an.events))))
     return out, t_model
 
@@ -172,8 +204,7 @@ def vinylmon_runs(clips: list[Clip], det: Detector, accepts) -> dict:
 def score_vinylmon(clips, runs, audible_db: float) -> dict:
     t = Tally(audible_db)
     for clip, (spans, scr) in zip(clips, runs, strict=True):
-        det, click = merge(spans)
-        t.add(clip, det, click, scr)
+        t.add(clip, *merge(spans), scr)
     return t.summary()
 
 
@@ -213,10 +244,9 @@ def score_grooveclean(clips, cache: Path, audible_db: float) -> dict | None:
         if not p.exists():
             return None
         rep = json.loads(p.read_text())
-        spans = np.array([[c["start_sample"], c["end_sample"], 1] for c in rep["clicks"]],
-                         np.int64).reshape(-1, 3)
-        det, click = merge(spans)
-        t.add(clip, det, click)
+        spans = np.array([[c["start_sample"], c["end_sample"], 1, np.nan] for c in rep["clicks"]],
+                         float).reshape(-1, 4)
+        t.add(clip, *merge(spans))
     return t.summary()
 
 
@@ -246,6 +276,14 @@ def table(cols: dict[str, dict], command: str, notes: list[str]) -> str:
          "false_per_min_clean"),
         ("repeating scratches reported on clean music", lambda s: s["scratches_clean"],
          "scratches_clean"),
+        ("events on true impulses: start within 0.5 ms", lambda s: s["start_within_half_ms"],
+         "start_within_half_ms"),
+        ("events on true impulses: end within 0.5 ms", lambda s: s["end_within_half_ms"],
+         "end_within_half_ms"),
+        ("peak dB re L: median error (dB)", lambda s: s["peak_abs_err_db_median"],
+         "peak_abs_err_db_median"),
+        ("peak dB re L within 2 dB", lambda s: s["peak_within_2db"], None),
+        ("click/crackle split (L-10 dB) right", lambda s: s["click_crackle_split_right"], None),
     ]
     lines = [f"Made by `{command}`.", "", "| | " + " | ".join(names) + " | target |",
              "|---" * (len(names) + 2) + "|"]
@@ -276,6 +314,7 @@ def main() -> int:
     ap.add_argument("--gc-cache", type=Path, default=Path("cache/eval/grooveclean"))
     ap.add_argument("--verifier", type=Path, default=None, help="verifier bundle (default shipped)")
     ap.add_argument("--no-old", action="store_true", help="leave out vinylmon 0.1's frame heads")
+    ap.add_argument("--limit", type=int, default=None, help="first N clips of each split (a try)")
     ap.add_argument("--audible-db", type=float, default=0.0,
                     help="clicks masked deeper than this (detect_db) are not counted")
     ap.add_argument("--control", default="control",
@@ -286,16 +325,17 @@ def main() -> int:
     det = Detector(device="cpu", verifier=args.verifier)
     if det.verifier is None:
         sys.exit("no click verifier bundle (weights/verifier): train one first")
-    tune = load_split(args.corpus, args.tune_split)
+    tune = load_split(args.corpus, args.tune_split)[:args.limit]
     if args.control:
-        tune += load_split(args.corpus, "control_val")
+        tune += load_split(args.corpus, "control_val")[:args.limit]
+    tune = tune if args.limit is None else tune[:2 * args.limit]
     runs, _ = vinylmon_runs(tune, det, ACCEPTS)
     accept, selection = choose_accept(tune, runs, args.audible_db)
     print(f"accept {accept} (chosen on {args.tune_split}):", json.dumps(selection), flush=True)
 
-    clips = load_split(args.corpus, args.split)
+    clips = load_split(args.corpus, args.split)[:args.limit]
     if args.control:
-        clips += load_split(args.corpus, args.control)
+        clips += load_split(args.corpus, args.control)[:args.limit]
     runs, model_s = vinylmon_runs(clips, det, (accept,))
     cols: dict[str, dict | None] = {}
     if not args.no_old:

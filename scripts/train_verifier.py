@@ -106,10 +106,18 @@ class Buffer:
     def ready(self, batch: int) -> bool:
         return self.pos is not None and len(self.pos) >= batch and len(self.neg) >= 4 * batch
 
-    def batch(self, n: int) -> Examples:
+    def batch(self, n: int, hardness=None) -> Examples:
+        """``n`` candidates, ``pos_fraction`` of them positive. With ``hardness`` (a
+        function of Examples -> scores), half the negatives are the highest-scoring
+        of a pool four times as large: the music the model still takes for clicks."""
         k = int(round(n * self.frac))
-        return Examples.concat([_take(self.pos, self.rng.integers(0, len(self.pos), k)),
-                                _take(self.neg, self.rng.integers(0, len(self.neg), n - k))])
+        m = n - k
+        neg = _take(self.neg, self.rng.integers(0, len(self.neg), m))
+        if hardness is not None:
+            pool = _take(self.neg, self.rng.integers(0, len(self.neg), 4 * m))
+            hard = np.argsort(-hardness(pool))[: m // 2]
+            neg = Examples.concat([_take(neg, np.arange(m - m // 2)), _take(pool, hard)])
+        return Examples.concat([_take(self.pos, self.rng.integers(0, len(self.pos), k)), neg])
 
 
 def _take(e: Examples, idx) -> Examples:
@@ -192,12 +200,14 @@ def prefilter_threshold(pre: np.ndarray, loud: np.ndarray) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    training_arguments(ap, name="verifier", steps=30000, batch=256, lr=2e-3, eval_every=1000)
+    training_arguments(ap, name="verifier", steps=20000, batch=256, lr=2e-3, eval_every=1000)
     ap.add_argument("--cache", type=Path, default=Path("cache"))
     ap.add_argument("--buffer", type=int, default=60000)
     ap.add_argument("--pos-fraction", type=float, default=0.25)
     ap.add_argument("--val-scenes", type=int, default=400)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--hard-after", type=int, default=500,
+                    help="from this step on, half the negatives are mined hard ones")
     ap.add_argument("--width", type=int, default=VerifierConfig.width)
     ap.add_argument("--hidden", type=int, default=VerifierConfig.hidden)
     ap.add_argument("--candidate-threshold", type=float, default=VerifierConfig.candidate_threshold)
@@ -243,6 +253,11 @@ def main() -> int:
     while not buf.ready(args.batch):
         buf.add(next(loader))
         scenes += 1
+    def scorer(e: Examples) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(e.wave).to(device),
+                         torch.from_numpy(e.context).to(device))[:, 0].cpu().numpy()
+
     acc = {k: 0.0 for k in ("loss", "imp", "peak", "span", "chan", "pre")}
     n_acc = 0
     model.train()
@@ -251,7 +266,8 @@ def main() -> int:
         for _ in range(2):
             buf.add(next(loader))
             scenes += 1
-        t = tensors(buf.batch(args.batch), device)
+        t = tensors(buf.batch(args.batch, hardness=scorer if step >= args.hard_after else None),
+                    device)
         out = model(t["wave"], t["context"])
         total, parts = loss(out, t)
         opt.zero_grad()
@@ -296,7 +312,9 @@ def data_note(args) -> dict:
             "drums": "train kits of hydrogen-drumkits", "noise": "../shared/data/noise "
             "without the val/test recordings", "scenes": "1.5-s stretches damaged on the fly "
             "(vinylmon/training/verifier_data.py)", "batch": args.batch,
-            "pos_fraction": args.pos_fraction, "val": f"{args.val_scenes} scenes of val songs"}
+            "pos_fraction": args.pos_fraction, "hard_negatives": "half the negatives of "
+            f"each batch from step {args.hard_after}: the top-scoring of a 4x pool",
+            "val": f"{args.val_scenes} scenes of val songs"}
 
 
 def export(args, model, cfg: VerifierConfig) -> int:

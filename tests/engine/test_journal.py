@@ -220,7 +220,7 @@ def _window(i, *, silent=False, impulses=()):
                           None if silent else (0.1, 0.2, 0.3, 0.2, 0.2),
                           None if silent else (0.5, 0.2, 0.1, 0.1, 0.05, 0.05),
                           float("nan") if silent else -31.25, tuple(impulses),
-                          0.0 if silent else 0.123456789)
+                          0.0 if silent else 0.123456789, None if silent else 2.5 + i)
 
 
 def test_the_writer_keeps_every_field_and_the_dropped_counts_and_repeats(tmp_path):

@@ -236,3 +236,26 @@ def patches(c: Candidates, *, pre: int = PRE, post: int = POST,
     pos = (c.index % block) / block
     ctx = np.concatenate([tex, own_db, lvl[:, None], pos[:, None]], axis=1)
     return wave.astype(np.float32), ctx.astype(np.float32)
+
+
+#: Score bins (edges) of :func:`impulse_features`' histograms.
+SCORE_BINS = (3.0, 4.5, 6.0, 9.0, 13.0, 20.0, 30.0, 50.0, 100.0, np.inf)
+
+
+def impulse_features(audio: np.ndarray, *, sample_rate: int = 44100) -> np.ndarray:
+    """How impulsive a window is, for density estimates (crackle per second).
+
+    Candidates at a low threshold (3), counted per second in :data:`SCORE_BINS`
+    of their score, separately by the signal that scored highest (left, right,
+    side; a mono window fills left only), as ``log1p(count per second)``; shape
+    ``(3 * (len(SCORE_BINS) - 1),)``, float32. Dense crackle under music is
+    counted here in bulk, where it cannot be found one tick at a time.
+    """
+    c = find_candidates(audio, threshold=SCORE_BINS[0])
+    seconds = max(c.signals.shape[1] / sample_rate, 1e-3)
+    out = np.zeros((3, len(SCORE_BINS) - 1), np.float32)
+    if len(c):
+        b = np.clip(np.searchsorted(SCORE_BINS, c.score, side="right") - 1, 0,
+                    len(SCORE_BINS) - 2)
+        np.add.at(out, (c.signal.astype(np.int64), b), 1.0)
+    return np.log1p(out / seconds).ravel()

@@ -226,7 +226,7 @@ class Engine:
             by_id[id(w)] = AnalysedWindow(
                 w.index, w.start_s, w.end_s, False, w.level_db,
                 tuple(float(p) for p in out.class_probs), probs.get(w.index),
-                out.noise_db, tuple(imps), share)
+                out.noise_db, tuple(imps), share, out.crackle_per_s)
         return [by_id.get(id(w)) or AnalysedWindow(w.index, w.start_s, w.end_s, True, w.level_db,
                                                    None, None, float("nan"), (), 0.0)
                 for w in gated]

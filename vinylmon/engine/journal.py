@@ -130,7 +130,8 @@ def window_record(a: AnalysedWindow) -> dict:
             "impulses": [[_num(i.start_s), _num(i.end_s),
                           None if i.channel is None else int(i.channel), _num(i.peak_dbfs),
                           _num(i.confidence)] for i in a.impulses],
-            "inference_s": _num(a.inference_s)}
+            "inference_s": _num(a.inference_s),
+            "crackle_per_s": None if a.crackle_per_s is None else _num(a.crackle_per_s)}
 
 
 class _Bad(ValueError):
@@ -207,7 +208,9 @@ def window_from_record(d: dict) -> AnalysedWindow:
                           _f(d.get("level_db"), "level_db"),
                           _probs(d.get("defect_probs"), "defect_probs"), grade_probs,
                           _f(d.get("noise_db"), "noise_db"), tuple(impulses),
-                          _f(d.get("inference_s"), "inference_s"))
+                          _f(d.get("inference_s"), "inference_s"),
+                          None if d.get("crackle_per_s") is None
+                          else _f(d.get("crackle_per_s"), "crackle_per_s"))
 
 
 def _repeats_from(v) -> list[Repeat]:

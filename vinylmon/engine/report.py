@@ -78,6 +78,7 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
             "skips": q.skips,
             "analysed_s": _num(state.analysed_s, 3),
         },
+        "methods": methods(windows, state.analysed_s),
         "learned_grade": g.learned_grade,
         "measured_grade": g.measured_grade,
         "learned_grade_probs": _probs(GRADES, g.learned_probs),
@@ -110,6 +111,27 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
                      "defect_probs": _probs(CLASSES, w.defect_probs),
                      "grade_probs": _probs(GRADES, w.grade_probs)} for w in windows],
         "summary": summary,
+    }
+
+
+def methods(windows: Sequence[AnalysedWindow], analysed_s: float) -> dict:
+    """How each measured quantity was measured, and on how much audio (plain words)."""
+    live = [w for w in windows if not w.silent]
+    on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
+    learned = bool(live) and all(w.crackle_per_s is not None for w in live)
+    return {
+        "clicks_per_min": "detected impulses (clicks, pops, scratch ticks) with peak "
+                          f">= L - 10 dB, counted {on}",
+        "crackle_per_s": ("crackle density estimated per window by the window measures "
+                          "(learned from exact simulated counts; most crackle is masked by "
+                          f"the music tick by tick), averaged {on}") if learned else
+                         f"detected impulses with peak < L - 10 dB, counted {on}",
+        "surface_noise_db": ("noise bed estimated per window by the window measures from the "
+                             "quietest frames of each band in the mid and side signals "
+                             f"(corrected for the music that leaks in), averaged {on}")
+                            if learned else f"the detector's noise estimate, averaged {on}",
+        "scratches": "trains of impulses one revolution apart (+-3 %) for >= 3 revolutions, "
+                     f"kept only when unlikely to line up by chance, {on}",
     }
 
 

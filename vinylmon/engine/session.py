@@ -134,8 +134,13 @@ class Session:
         skips = tuple(confirm_skips(self.repeats, measured))
         clicks = sum(1 for e in measured if e.peak_db >= CLICK_FLOOR_DB)
         crackle = len(measured) - clicks
+        k = crackle / analysed
+        if all(w.crackle_per_s is not None for w in live):
+            # the window measures count the crackle the music masks tick by tick
+            k = float(np.sum(np.array([w.crackle_per_s for w in live]) * dur) / dur.sum())
+            crackle = int(round(k * analysed))  # the count behind k's probabilities
         q = Quantities(clicks_per_min=clicks / (analysed / 60.0),
-                       crackle_per_s=crackle / analysed, surface_noise_db=noise,
+                       crackle_per_s=k, surface_noise_db=noise,
                        scratches=len(tracks),
                        scratch_peak_db=max((t.peak_db for t in tracks), default=float("-inf")),
                        skips=len(skips), analysed_s=analysed)

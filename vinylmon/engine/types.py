@@ -77,6 +77,8 @@ class AnalysedWindow:
     impulses : tuple of Impulse
     inference_s : float
         Wall time the models took for this window (its share of a batch).
+    crackle_per_s : float or None
+        The window measures' crackle density k (None: k is counted from impulses).
     """
 
     index: int
@@ -89,6 +91,7 @@ class AnalysedWindow:
     noise_db: float
     impulses: tuple[Impulse, ...]
     inference_s: float
+    crackle_per_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,6 +238,9 @@ class DetectorOutput:
     impulse_prob, click_prob, level_db : np.ndarray, shape (frames,)
     hop : int
         Samples per frame.
+    crackle_per_s : float or None
+        k of the window from the window measures (:mod:`vinylmon.models.measures`),
+        None without them (k is then counted from the events).
     """
 
     class_probs: np.ndarray
@@ -248,6 +251,7 @@ class DetectorOutput:
     click_prob: np.ndarray
     level_db: np.ndarray
     hop: int
+    crackle_per_s: float | None = None
 
 
 def decode(window: torch.Tensor, frame: torch.Tensor, *, hop: int) -> list[DetectorOutput]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from vinylmon.audio.gate import SilenceGate
+from vinylmon.audio.noisefloor import window_features
 from vinylmon.audio.skips import find_repeats
 from vinylmon.audio.types import ANALYSIS_RATE, Window, frozen_samples, rms_db
 from vinylmon.errors import AudioDataError, WeightsError
@@ -34,6 +35,9 @@ from vinylmon.models.detector import (
 from vinylmon.models.device import select_device
 from vinylmon.models.grader import GRADER_RATE, build_grader
 from vinylmon.models.measured import CLICK_FLOOR_DB, Event, confirm_skips
+from vinylmon.models.measures import OUTPUTS as MEASURES_OUTPUTS
+from vinylmon.models.measures import build_measures
+from vinylmon.models.measures import decode as decode_measures
 from vinylmon.models.verifier import OUTPUTS as VERIFIER_OUTPUTS
 from vinylmon.models.verifier import build_verifier, find_impulses
 from vinylmon.rubric import GRADES
@@ -149,12 +153,45 @@ def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float]:
     return model.to(device).eval(), accept, prefilter
 
 
+def load_measures(folder: Path, device) -> torch.nn.Module:
+    """The window-measures bundle (surface noise and crackle density), hash-checked."""
+    state, meta = load_bundle(folder)
+    labels = meta["labels"]
+    outs = labels.get("outputs") if isinstance(labels, dict) else None
+    if not isinstance(outs, list) or tuple(outs) != MEASURES_OUTPUTS:
+        raise _bad_meta(folder, f"'labels.outputs' is {_short(outs)}, not "
+                                f"{list(MEASURES_OUTPUTS)}")
+    if _number(folder, meta, "sample_rate", 1, 10**6) != ANALYSIS_RATE:
+        raise _bad_meta(folder, f"'sample_rate' is {_short(meta['sample_rate'])}; vinylmon "
+                                f"analyses at {ANALYSIS_RATE} Hz")
+    params = meta["params"]
+    if not isinstance(params, dict):
+        raise _bad_meta(folder, f"'params' is {_short(params)}, not an object")
+    model = _build(folder, "window measures", lambda: build_measures(params))
+    _load(model, state, folder)
+    return model.to(device).eval()
+
+
+def _optional_bundle(given, name: str) -> Path | None:
+    """The folder of an optional bundle: ``given`` (a path), the shipped one when
+    ``given`` is None or True and it exists, or none when False."""
+    if given is False:
+        return None
+    if given in (None, True):
+        folder = WEIGHTS_DIR / name
+        return folder if (folder / META_FILE).exists() else None
+    return Path(given)
+
+
 class Detector:
     """The defect detector bundle, ready to run.
 
     Events come from the click verifier (candidates, verified: see
     :mod:`vinylmon.models.verifier`) when its bundle is there, else from the
     detector's frame heads (:func:`~vinylmon.models.detector.refine_events`).
+    Surface noise and crackle density come from the window measures
+    (:mod:`vinylmon.models.measures`) when their bundle is there, else the
+    surface noise from the detector's window head and k from counted events.
 
     Parameters
     ----------
@@ -166,10 +203,14 @@ class Detector:
     verifier : path-like, False or None, keyword-only
         The click verifier's bundle folder (default ``weights/verifier``, when it
         exists); False: none (events from the frame heads).
+    measures : path-like, False or None, keyword-only
+        The window measures' bundle folder (default ``weights/measures``, when it
+        exists); False: none.
     """
 
     def __init__(self, folder: str | os.PathLike | None = None, *, device: str | None = None,
-                 batch: int = 2, verifier: str | os.PathLike | bool | None = None):
+                 batch: int = 2, verifier: str | os.PathLike | bool | None = None,
+                 measures: str | os.PathLike | bool | None = None):
         self.folder = Path(folder) if folder else WEIGHTS_DIR / "detector"
         self.device = select_device(device)
         state, self.meta = load_bundle(self.folder)
@@ -185,11 +226,14 @@ class Detector:
         self.verifier: torch.nn.Module | None = None
         self.accept, self.prefilter = 0.5, 0.0
         self.verifier_folder: Path | None = None
-        vfolder = WEIGHTS_DIR / "verifier" if verifier in (None, True) else \
-            None if verifier is False else Path(verifier)
-        if vfolder is not None and (verifier not in (None, True) or (vfolder / META_FILE).exists()):
+        vfolder = _optional_bundle(verifier, "verifier")
+        if vfolder is not None:
             self.verifier, self.accept, self.prefilter = load_verifier(vfolder, self.device)
             self.verifier_folder = vfolder
+        self.measures: torch.nn.Module | None = None
+        self.measures_folder = _optional_bundle(measures, "measures")
+        if self.measures_folder is not None:
+            self.measures = load_measures(self.measures_folder, self.device)
 
     @property
     def hop(self) -> int:
@@ -222,6 +266,12 @@ class Detector:
             for i in range(0, len(x), self.batch):
                 w, f = self.model(torch.from_numpy(x[i:i + self.batch]).to(self.device))
                 outs += decode(w, f, hop=self.hop)
+            if self.measures is not None:
+                feats = np.stack([window_features(w) for w in x])
+                noise, crackle = decode_measures(self.measures(
+                    torch.from_numpy(feats).to(self.device)))
+                outs = [replace(o, noise_db=float(n), crackle_per_s=float(k))
+                        for o, n, k in zip(outs, noise, crackle, strict=True)]
         return outs
 
 
@@ -361,14 +411,19 @@ def crackle_rate(analysis: ExcerptAnalysis, source: str = "events") -> float | N
     """k (crackle per second) for the measured grader.
 
     ``events``: None, i.e. counted from the events (the default of
-    :func:`~vinylmon.models.measured.measure`). ``head``: the detector's count
+    :func:`~vinylmon.models.measured.measure`). ``measures``: the window
+    measures' density (:mod:`vinylmon.models.measures`), None without them.
+    ``head``: the detector's count
     head (all impulses down to L - 50 dB, which events under music miss) minus
     the click-loud events.
     """
     if source == "events":
         return None
+    live = [o for o, s in zip(analysis.outputs, analysis.silent, strict=True) if not s]
+    if source == "measures":
+        ks = [o.crackle_per_s for o in live]
+        return float(np.mean(ks)) if ks and None not in ks else None
     if source != "head":
         raise ValueError(f"unknown crackle source {source!r}")
-    live = [o for o, s in zip(analysis.outputs, analysis.silent, strict=True) if not s]
     clicks = sum(1 for e in analysis.events if e.peak_db >= CLICK_FLOOR_DB)
     return max(0.0, sum(o.impulses for o in live) - clicks) / max(analysis.analysed_s, 1e-9)

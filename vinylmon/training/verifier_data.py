@@ -1,8 +1,10 @@
 """Training examples for the click verifier, mixed on the fly.
 
 Every scene is a fresh 1.5-s stretch of training music (a random song, offset,
-stereo width, sometimes with drum hits mixed in, hard-panned ones too), damaged
-by the simulator with a dense, wide draw of clicks, pops, crackle, scratch
+stereo width, sometimes with drum hits mixed in, hard-panned ones too). A third
+of the scenes stay clean (a quiet bed at most): their candidates are the music's
+own transients, the false alarms to avoid. The others are damaged by the
+simulator with a dense, wide draw of clicks, pops, crackle, scratch
 ticks, noise beds, wow and microphone paths, plus impulses of shapes the corpus
 simulator does not make (gaussian derivatives, steps, damped sines, bursts,
 single-sample spikes), so the verifier learns "an impulse the music did not
@@ -47,6 +49,8 @@ from vinylmon.errors import VinylmonError
 
 SR = 44100
 SEGMENT_S = 1.5
+#: Share of scenes that are clean music (drums, beds and all): the false alarms to avoid.
+CLEAN_SHARE = 0.3
 #: Candidates this close to a true impulse's span may be on it (0.5 ms).
 TOL = 22
 #: Span offsets are regressed re the candidate, clipped to these (samples).
@@ -220,6 +224,12 @@ class SceneMaker:
     def _spec(self) -> DamageSpec:
         rng = self.rng
         real = self.bank is not None and self.bank.available
+        if rng.random() < CLEAN_SHARE:  # clean music (a bed at most): negatives only
+            hiss = float(rng.uniform(-85, -40))
+            return DamageSpec(seed=int(rng.integers(0, 2**31 - 1)),
+                              noise=NoiseSpec(hiss_db=hiss if rng.random() < 0.7 else None,
+                                              hiss_tilt_db_per_oct=float(rng.uniform(-4.5, 0))),
+                              output_level_dbfs=float(rng.uniform(-35, -10)))
         clicks = ClickSpec(rate_per_min=float(np.exp(rng.uniform(np.log(30), np.log(1500)))),
                            peak_db=(-28.0, 24.0), pop_fraction=float(rng.uniform(0, 0.3)),
                            stereo_fraction=float(rng.uniform(0.2, 0.8)))
@@ -272,8 +282,9 @@ class SceneMaker:
         audio = d.audio.astype(np.float64)
         damage = d.impulses.astype(np.float64)
         level = 10 ** (t.program_level_dbfs / 20)
-        # impulses of shapes the simulator does not make
-        for _ in range(int(rng.poisson(rng.uniform(0, 12)))):
+        # impulses of shapes the simulator does not make (not in clean scenes)
+        novel = 0 if t.spec.clicks.rate_per_min == 0 else int(rng.poisson(rng.uniform(0, 12)))
+        for _ in range(novel):
             shape = novel_shape(rng)
             pair, ch = sh.to_stereo(rng, shape, both=rng.random() < 0.5)
             at = int(rng.integers(0, self.n - pair.shape[1]))

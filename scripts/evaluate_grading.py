@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""The measured grade on the corpus test split: n, k, scratches and the grade, one table.
+
+Every excerpt goes through the app's own path (``analyse_excerpt``: the
+detector, the click verifier and the window measures over 5-s windows, then
+``measure``: GRADING.md's rubric), with the window measures' k. Against the
+simulator's exact truth:
+
+- n (surface noise, dB re L): median error, mean absolute error, 95th percentile,
+  and by band of true n;
+- k (crackle per second): the share of excerpts with k >= 1/s measured within
+  +-25 %, and the median ratio measured / true;
+- repeating scratches: recall (true trains of >= 3 ticks found: a reported train
+  with >= 2 ticks within 20 ms of the true train's) and precision (reported trains
+  that are true), over all excerpts and over excerpts with >= 100 clicks/min;
+  reported on clean control music;
+- the grade: exact and within one; clean control music graded NM.
+
+    python scripts/evaluate_grading.py         # docs/eval/grading.md + grading.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vinylmon.models.corpus import Clip, load_split
+from vinylmon.models.inference import Detector, analyse_excerpt, crackle_rate
+from vinylmon.models.measured import measure
+from vinylmon.rubric import GRADES
+
+SR = 44100
+N_BANDS = ((-80, -60), (-60, -50), (-50, -40), (-40, -30), (-30, -15))
+
+
+def run(clips: list[Clip], det: Detector) -> list[dict]:
+    rows = []
+    for clip in clips:
+        x = clip.read()
+        a = analyse_excerpt(x, det)
+        k = crackle_rate(a, "measures")
+        m = measure(a.events, analysed_s=a.analysed_s, noise_db=a.noise_db,
+                    skips=len(a.skips), crackle_per_s=k) if a.analysed_s > 0 and \
+            np.isfinite(a.noise_db) else None
+        true_scr = [s for s in clip.row["scratches"] if s["count"] >= 3]
+        rows.append({
+            "id": clip.id, "split": clip.split, "grade": clip.grade,
+            "pred": m.grade.grade if m else "NM",
+            "n_true": clip.surface_noise_db, "n_est": a.noise_db,
+            "k_true": float(clip.row["quantities"]["crackle_per_s"]),
+            "k_est": m.quantities.crackle_per_s if m else 0.0,
+            "c_true": float(clip.row["quantities"]["clicks_per_min"]),
+            "scr_true": [(s["first_s"], s["last_s"], s["period_s"]) for s in true_scr],
+            "scr_found": [list(s.ticks) for s in m.scratches] if m else [],
+        })
+    return rows
+
+
+def scratch_scores(rows: list[dict]) -> dict:
+    tp_t = n_t = tp_f = n_f = 0
+    for r in rows:
+        for first, last, period in r["scr_true"]:
+            n_t += 1
+            want = np.arange(first, last + period / 2, period)
+            tp_t += any(sum(np.min(np.abs(want - t)) < 0.02 for t in f) >= 2
+                        for f in r["scr_found"])
+        for f in r["scr_found"]:
+            n_f += 1
+            ok = False
+            for first, last, period in r["scr_true"]:
+                want = np.arange(first, last + period / 2, period)
+                ok |= sum(np.min(np.abs(want - t)) < 0.02 for t in f) >= 2
+            tp_f += ok
+    return {"recall": tp_t / n_t if n_t else float("nan"),
+            "precision": tp_f / n_f if n_f else float("nan"), "true": n_t, "reported": n_f}
+
+
+def summary(rows: list[dict], control: list[dict]) -> dict:
+    n_t = np.array([r["n_true"] for r in rows])
+    n_e = np.array([r["n_est"] for r in rows])
+    ok = np.isfinite(n_t) & np.isfinite(n_e)
+    err = n_e[ok] - n_t[ok]
+    bands = {}
+    for lo, hi in N_BANDS:
+        m = (n_t[ok] >= lo) & (n_t[ok] < hi)
+        bands[f"{lo}..{hi} dB"] = {"n": int(m.sum()),
+                                   "median_err_db": float(np.median(err[m])) if m.any() else None,
+                                   "mae_db": float(np.mean(np.abs(err[m]))) if m.any() else None}
+    k_t = np.array([r["k_true"] for r in rows])
+    k_e = np.array([r["k_est"] for r in rows])
+    big = k_t >= 1.0
+    gt = np.array([GRADES.index(r["grade"]) for r in rows])
+    gp = np.array([GRADES.index(r["pred"]) for r in rows])
+    heavy = [r for r in rows if r["c_true"] >= 100]
+    return {
+        "excerpts": len(rows),
+        "noise": {"median_err_db": float(np.median(err)), "mae_db": float(np.mean(np.abs(err))),
+                  "p95_abs_db": float(np.percentile(np.abs(err), 95)), "n": int(ok.sum()),
+                  "bands": bands},
+        "crackle": {"within_25pct": float(np.mean(np.abs(k_e[big] - k_t[big]) <= 0.25 * k_t[big])),
+                    "median_ratio": float(np.median(k_e[big] / k_t[big])), "n": int(big.sum())},
+        "scratches": scratch_scores(rows), "scratches_heavy_clicks": scratch_scores(heavy),
+        "scratches_on_clean_control": int(sum(len(r["scr_found"]) for r in control)),
+        "grade": {"exact": float(np.mean(gt == gp)),
+                  "within_one": float(np.mean(np.abs(gt - gp) <= 1))},
+        "control": {"excerpts": len(control),
+                    "graded_nm": int(sum(r["pred"] == "NM" for r in control)),
+                    "grades": {g: int(sum(r["pred"] == g for r in control)) for g in GRADES}},
+    }
+
+
+def f(v, d=2):
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "n/a"
+    return f"{v:.{d}f}" if isinstance(v, float) else str(v)
+
+
+def table(s: dict, command: str, notes: list[str]) -> str:
+    n, k, g, c = s["noise"], s["crackle"], s["grade"], s["control"]
+    sc, sh = s["scratches"], s["scratches_heavy_clicks"]
+    lines = [f"Made by `{command}`.", "", "| quantity | measured | target |", "|---|---|---|",
+             f"| n: median error (dB) | {f(n['median_err_db'])} | within +-1 |",
+             f"| n: mean absolute error (dB) | {f(n['mae_db'])} | <= 2 |",
+             f"| n: 95th percentile of the absolute error (dB) | {f(n['p95_abs_db'])} | |",
+             f"| k: excerpts with k >= 1/s measured within +-25 % | {f(k['within_25pct'])} "
+             f"({k['n']} excerpts) | >= 0.70 |",
+             f"| k: median ratio measured / true | {f(k['median_ratio'])} | |",
+             f"| repeating scratches: recall | {f(sc['recall'])} ({sc['true']} true) | >= 0.95 |",
+             f"| repeating scratches: precision | {f(sc['precision'])} ({sc['reported']} "
+             f"reported) | >= 0.95 |",
+             f"| repeating scratches, excerpts >= 100 clicks/min: recall / precision | "
+             f"{f(sh['recall'])} / {f(sh['precision'])} | >= 0.95 |",
+             f"| repeating scratches reported on clean control music | "
+             f"{s['scratches_on_clean_control']} | 0 |",
+             f"| grade exact | {f(g['exact'])} | >= 0.80 |",
+             f"| grade within one | {f(g['within_one'])} | >= 0.98 |",
+             f"| clean control music graded NM | {c['graded_nm']} of {c['excerpts']} "
+             f"({f(c['graded_nm'] / max(1, c['excerpts']))}) | >= 11 of 12 |",
+             "", "n by band of the true n:", "", "| true n | excerpts | median error | MAE |",
+             "|---|---|---|---|"]
+    for band, v in n["bands"].items():
+        lines.append(f"| {band} | {v['n']} | {f(v['median_err_db'])} | {f(v['mae_db'])} |")
+    lines += ["", "Grades of the clean control music: " + ", ".join(
+        f"{g} {v}" for g, v in c["grades"].items() if v), ""] + notes
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=Path("cache/corpus"))
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--control", default="control")
+    ap.add_argument("--out", type=Path, default=Path("docs/eval"))
+    ap.add_argument("--limit", type=int, default=None)
+    args = ap.parse_args()
+    command = "python scripts/evaluate_grading.py " + " ".join(sys.argv[1:])
+    det = Detector(device="cpu")
+    if det.measures is None:
+        sys.exit("no window measures bundle (weights/measures): train one first")
+    t0 = time.perf_counter()
+    rows = run(load_split(args.corpus, args.split)[:args.limit], det)
+    control = run(load_split(args.corpus, args.control)[:args.limit], det) if args.control \
+        else []
+    s = summary(rows, control)
+    notes = [f"- {args.split} split: {len(rows)} excerpts of 30 s; clean control music "
+             f"({args.control}): {len(control)} excerpts of the test songs; "
+             f"{time.perf_counter() - t0:.0f} s on this CPU.",
+             "- n and k come from the window measures (weights/measures), events from the "
+             "candidate stage and the click verifier (weights/verifier)."]
+    text = "# The measured grade\n\n" + table(s, command, notes)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "grading.md").write_text(text)
+    (args.out / "grading.json").write_text(json.dumps({"command": command, **s}, indent=1))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

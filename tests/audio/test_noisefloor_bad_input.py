@@ -1,0 +1,30 @@
+"""Noise-floor features refuse what they cannot measure."""
+
+import numpy as np
+import pytest
+
+from vinylmon.audio.noisefloor import noise_features
+from vinylmon.errors import AudioDataError
+
+
+def test_too_short():
+    with pytest.raises(AudioDataError, match="needs >= 2048"):
+        noise_features(np.zeros((2, 100), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(3, 5000), (2, 2, 5000)])
+def test_wrong_shapes(shape):
+    with pytest.raises(AudioDataError, match="expected"):
+        noise_features(np.zeros(shape, np.float32))
+
+
+def test_nan():
+    x = np.zeros((2, 5000), np.float32)
+    x[0, 10] = np.nan
+    with pytest.raises(AudioDataError, match="NaN"):
+        noise_features(x)
+
+
+def test_digital_silence_is_measured_not_refused():
+    f = noise_features(np.zeros((2, 44100), np.float32))
+    assert np.isfinite(f).all()

@@ -1,0 +1,99 @@
+"""What the surface noise under the music looks like: features for its estimate.
+
+The groove's noise bed (hiss, rumble, hum, groove noise) is stationary and
+partly different in the two channels; music comes and goes, and is mostly
+centred. So the bed shows where the music is absent or weak: in the quiet
+frames of each band (the low percentiles of its short-time power), in the bands
+the music leaves empty, and in the side signal (L - R), where centred music
+cancels. :func:`noise_features` measures exactly those, per 5-s window, in dB
+re the window's level; a small learned regressor
+(:mod:`vinylmon.models.noise`) turns them into n, correcting for the music
+that still leaks in. :func:`window_features` adds the impulse features the
+same regressor uses for the crackle density.
+
+numpy and scipy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+from numpy.lib.stride_tricks import sliding_window_view
+
+from vinylmon.audio.candidates import SCORE_BINS, impulse_features
+from vinylmon.errors import AudioDataError
+
+N_FFT = 2048
+HOP = 1024
+#: Band edges (Hz): 24 bands, log-spaced from 25 Hz to 20 kHz.
+EDGES_HZ = tuple(float(f) for f in np.geomspace(25.0, 20000.0, 25))
+#: Percentiles of each band's short-time power over the window.
+PERCENTILES = (2.0, 10.0, 50.0)
+#: The signals measured: mid (L + R) / 2 and side (L - R) / 2.
+SIGNALS = ("mid", "side")
+FLOOR_DB = -140.0
+
+
+def n_features() -> int:
+    return len(SIGNALS) * (len(EDGES_HZ) - 1) * len(PERCENTILES) + 2
+
+
+def _band_matrix(sample_rate: int) -> np.ndarray:
+    f = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
+    m = np.stack([(f >= lo) & (f < hi) for lo, hi in zip(EDGES_HZ[:-1], EDGES_HZ[1:],
+                                                            strict=True)], 1)
+    return m.astype(np.float32)
+
+
+_WINDOW = np.hanning(N_FFT).astype(np.float32)
+_BANDS: dict[int, np.ndarray] = {}
+
+
+def noise_features(audio: np.ndarray, *, sample_rate: int = 44100) -> np.ndarray:
+    """Features of one window ``(1 or 2, samples)`` for the noise estimate, shape
+    ``(n_features(),)``, float32: per signal (mid, side) and band, the
+    :data:`PERCENTILES` of the band's short-time power in dB re the window's
+    mean-square level / 20; then the share of the window's power in the side
+    signal (dB / 20) and the window's crest (peak over RMS, dB / 20).
+    """
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2 or x.shape[0] not in (1, 2):
+        raise AudioDataError(f"expected (1 or 2, samples) audio, got shape {x.shape}")
+    if x.shape[1] < N_FFT:
+        raise AudioDataError(f"a noise estimate needs >= {N_FFT} samples, got {x.shape[1]}")
+    if not np.isfinite(x).all():
+        raise AudioDataError("audio holds NaN or infinite samples")
+    if x.shape[0] == 1:
+        x = np.repeat(x, 2, axis=0)
+    if sample_rate not in _BANDS:
+        _BANDS[sample_rate] = _band_matrix(sample_rate)
+    bands = _BANDS[sample_rate]
+    power = float(np.mean(x.astype(np.float64) ** 2))
+    ref = max(power, 1e-20)
+    sig = np.stack([0.5 * (x[0] + x[1]), 0.5 * (x[0] - x[1])])
+    frames = sliding_window_view(sig, N_FFT, axis=-1)[:, ::HOP] * _WINDOW
+    spec = scipy.fft.rfft(frames, axis=-1)  # float32 in, complex64 out: 5x numpy's
+    pw = (spec.real ** 2 + spec.imag ** 2) * (2.0 / (_WINDOW ** 2).sum() / N_FFT)
+    band = pw @ bands  # (2, frames, bands): mean-square power per band
+    pct = np.percentile(band, PERCENTILES, axis=1)  # (pcts, 2, bands)
+    db = 10 * np.log10(np.maximum(pct / ref, 10 ** (FLOOR_DB / 10)))
+    side_share = 10 * np.log10(max(float(np.mean(sig[1].astype(np.float64) ** 2)), 1e-30) / ref)
+    crest = 20 * np.log10(max(float(np.abs(x).max()), 1e-15) / np.sqrt(ref))
+    feats = np.concatenate([db.transpose(1, 0, 2).ravel(),
+                            [max(side_share, FLOOR_DB), crest]]) / 20.0
+    return feats.astype(np.float32)
+
+
+def n_inputs() -> int:
+    """Length of :func:`window_features`."""
+    return n_features() + 3 * (len(SCORE_BINS) - 1)
+
+
+def window_features(audio: np.ndarray, *, sample_rate: int = 44100) -> np.ndarray:
+    """The window-measures regressor's input (:mod:`vinylmon.models.measures`):
+    :func:`noise_features`, then the impulse features of
+    :func:`vinylmon.audio.candidates.impulse_features` (crackle density)."""
+    return np.concatenate([noise_features(audio, sample_rate=sample_rate),
+                           impulse_features(audio, sample_rate=sample_rate)])
