@@ -52,7 +52,9 @@ from vinylmon.rubric import CLICK_FLOOR_DB
 
 SR = 44100
 HALF_MS = 22
-ACCEPTS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+ACCEPTS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
+#: Faintest reported peak (dB re L), tried with each acceptance.
+MIN_PEAKS = (-200.0, -30.0, -25.0, -20.0, -15.0)
 FALSE_BUDGET = 1.0
 LEVEL_BANDS = ((-10, -3), (-3, 0), (0, 10), (10, 99))
 DETECT_BANDS = ((-99, 0), (0, 10), (10, 20), (20, 99))
@@ -182,23 +184,43 @@ def _ratio(a: float, b: float) -> float:
 
 
 # ----------------------------------------------------------------------------- detectors
-def vinylmon_runs(clips: list[Clip], det: Detector, accepts) -> dict:
-    """Per accept value, per clip: (spans with click flag, scratches found)."""
-    out: dict = {a: [] for a in accepts}
+def _spans(events) -> np.ndarray:
+    return np.array([[round(e.start_s * SR), round(e.end_s * SR), e.peak_db >= CLICK_FLOOR_DB,
+                      e.peak_db] for e in events], float).reshape(-1, 4)
+
+
+def vinylmon_runs(clips: list[Clip], det: Detector, *, accept=None, min_peak_db=None):
+    """Per clip: (spans with click flag and peak, scratches found), the app's own path;
+    and the seconds the models took."""
+    out = []
     t_model = 0.0
     for clip in clips:
         x = clip.read()
         t0 = time.perf_counter()
-        base = analyse_excerpt(x, det, repeats=[], accept=accepts[0])
+        an = analyse_excerpt(x, det, repeats=[], accept=accept, min_peak_db=min_peak_db)
         t_model += time.perf_counter() - t0
-        for a in accepts:
-            an = base if a == accepts[0] else analyse_excerpt(
-                x, det, accept=a, outputs=base.outputs, repeats=[])
-            spans = np.array([[round(e.start_s * SR), round(e.end_s * SR),
-                               e.peak_db >= CLICK_FLOOR_DB, e.peak_db] for e in an.events],
-                             float).reshape(-1, 4)
-            out[a].append((spans, len(find_scratches(an.events))))
+        out.append((_spans(an.events), len(find_scratches(an.events))))
     return out, t_model
+
+
+def tuning_runs(clips: list[Clip], det: Detector) -> dict:
+    """Per (accept, min peak), per clip: spans as :func:`vinylmon_runs` gives them. The
+    verifier runs once, at the lowest acceptance; the others keep its events whose
+    probability and peak pass (an approximation: at run time candidates merge only
+    with accepted ones)."""
+    base = []
+    for clip in clips:
+        an = analyse_excerpt(clip.read(), det, repeats=[], accept=ACCEPTS[0], min_peak_db=-200.0)
+        base.append(an.events)
+    out = {}
+    for a in ACCEPTS:
+        for mp in MIN_PEAKS:
+            runs = []
+            for events in base:
+                kept = [e for e in events if e.confidence >= a and e.peak_db >= mp]
+                runs.append((_spans(kept), len(find_scratches(kept))))
+            out[(a, mp)] = runs
+    return out
 
 
 def score_vinylmon(clips, runs, audible_db: float) -> dict:
@@ -208,17 +230,20 @@ def score_vinylmon(clips, runs, audible_db: float) -> dict:
     return t.summary()
 
 
-def choose_accept(clips, runs_by_accept, audible_db: float) -> tuple[float, list]:
+def choose_accept(clips, runs_by_setting, audible_db: float) -> tuple[tuple, list]:
+    """The (accept, min peak) with the best click F1 within FALSE_BUDGET false events per
+    minute on clean music (each one past it costs 0.05 of F1)."""
     table = []
-    for a, runs in runs_by_accept.items():
+    for (a, mp), runs in runs_by_setting.items():
         s = score_vinylmon(clips, runs, audible_db)
         f1 = s["click_all"]["f1"]
         fpm = s["false_per_min_clean"]
         over = max(0.0, (fpm if np.isfinite(fpm) else 0.0) - FALSE_BUDGET)
-        table.append({"accept": a, "f1": round(f1, 4), "false_per_min_clean": round(fpm, 2),
+        table.append({"accept": a, "min_peak_db": mp, "f1": round(f1, 4),
+                      "false_per_min_clean": round(fpm, 2),
                       "objective": round(f1 - 0.05 * over, 4)})
     best = max(table, key=lambda r: r["objective"])
-    return best["accept"], table
+    return (best["accept"], best["min_peak_db"]), table
 
 
 def grooveclean_reports(exe: str, corpus: Path, split: str, cache: Path) -> float:
@@ -248,6 +273,16 @@ def score_grooveclean(clips, cache: Path, audible_db: float) -> dict | None:
                          float).reshape(-1, 4)
         t.add(clip, *merge(spans))
     return t.summary()
+
+
+def update_meta(folder: Path, accept: float, min_peak: float, selection: list) -> None:
+    """Store the chosen post-processing in the verifier's meta.json (not hashed)."""
+    path = folder / "meta.json"
+    meta = json.loads(path.read_text())
+    meta["postprocess"] = {**meta.get("postprocess", {}), "accept": accept,
+                           "min_peak_db": min_peak}
+    meta.setdefault("metrics", {})["selection"] = selection
+    path.write_text(json.dumps(meta, indent=1))
 
 
 # ----------------------------------------------------------------------------- table
@@ -314,6 +349,8 @@ def main() -> int:
     ap.add_argument("--gc-cache", type=Path, default=Path("cache/eval/grooveclean"))
     ap.add_argument("--verifier", type=Path, default=None, help="verifier bundle (default shipped)")
     ap.add_argument("--no-old", action="store_true", help="leave out vinylmon 0.1's frame heads")
+    ap.add_argument("--update-meta", action="store_true",
+                    help="store the chosen acceptance and faintest peak in the verifier's meta")
     ap.add_argument("--limit", type=int, default=None, help="first N clips of each split (a try)")
     ap.add_argument("--audible-db", type=float, default=0.0,
                     help="clicks masked deeper than this (detect_db) are not counted")
@@ -329,20 +366,22 @@ def main() -> int:
     if args.control:
         tune += load_split(args.corpus, "control_val")[:args.limit]
     tune = tune if args.limit is None else tune[:2 * args.limit]
-    runs, _ = vinylmon_runs(tune, det, ACCEPTS)
-    accept, selection = choose_accept(tune, runs, args.audible_db)
-    print(f"accept {accept} (chosen on {args.tune_split}):", json.dumps(selection), flush=True)
+    (accept, min_peak), selection = choose_accept(tune, tuning_runs(tune, det), args.audible_db)
+    print(f"accept {accept}, min peak {min_peak} (chosen on {args.tune_split}):",
+          json.dumps(selection), flush=True)
+    if args.update_meta:
+        update_meta(det.verifier_folder, accept, min_peak, selection)
 
     clips = load_split(args.corpus, args.split)[:args.limit]
     if args.control:
         clips += load_split(args.corpus, args.control)[:args.limit]
-    runs, model_s = vinylmon_runs(clips, det, (accept,))
+    runs, model_s = vinylmon_runs(clips, det, accept=accept, min_peak_db=min_peak)
     cols: dict[str, dict | None] = {}
     if not args.no_old:
         old = Detector(device="cpu", verifier=False)
-        old_runs, _ = vinylmon_runs(clips, old, (None,))
-        cols["vinylmon 0.1 (frame heads)"] = score_vinylmon(clips, old_runs[None], args.audible_db)
-    cols["vinylmon (candidates + verifier)"] = score_vinylmon(clips, runs[accept], args.audible_db)
+        old_runs, _ = vinylmon_runs(clips, old)
+        cols["vinylmon 0.1 (frame heads)"] = score_vinylmon(clips, old_runs, args.audible_db)
+    cols["vinylmon (candidates + verifier)"] = score_vinylmon(clips, runs, args.audible_db)
     audio_s = sum(c.frames for c in clips) / SR
     notes = [f"- {args.split} split" + (f" and its clean control music ({args.control})"
                                          if args.control else "")
@@ -350,9 +389,13 @@ def main() -> int:
              f"(NM) music {cols['vinylmon (candidates + verifier)']['clean_minutes']:.1f} min.",
              f"- Clicks masked by the music (energy above 8 kHz < {args.audible_db:g} dB over "
              "the music's within +-10 ms) are not counted, except in 'every click'.",
-             f"- vinylmon's verifier accepts at p >= {accept}, chosen on the {args.tune_split} "
-             f"split: " + ", ".join(f"{r['accept']}: F1 {r['f1']}, {r['false_per_min_clean']}"
-                                    f"/min" for r in selection) + ".",
+             f"- vinylmon's verifier accepts at p >= {accept} and reports peaks from "
+             f"{min_peak:g} dB re the window level, chosen on the {args.tune_split} split "
+             f"(and its clean control music) for the best click F1 within {FALSE_BUDGET:g} false "
+             f"event per minute on clean music: " + ", ".join(
+                 f"({r['accept']}, {r['min_peak_db']:g}): F1 {r['f1']}, "
+                 f"{r['false_per_min_clean']}/min" for r in selection
+                 if r["min_peak_db"] == min_peak) + ".",
              f"- vinylmon's detector and verifier over the split: {model_s:.1f} s "
              f"({audio_s / model_s:.0f}x real time, one process, this CPU)."]
     if args.grooveclean:
@@ -371,7 +414,8 @@ def main() -> int:
     text = "# Click detection\n\n" + table(cols, command, notes)
     (args.out / "table.md").write_text(text)
     (args.out / "clicks.json").write_text(json.dumps(
-        {"command": command, "accept": accept, "selection": selection, "columns": cols},
+        {"command": command, "accept": accept, "min_peak_db": min_peak, "selection": selection,
+         "columns": cols},
         indent=1, default=float))
     print(text)
     return 0

@@ -1,12 +1,19 @@
-"""The shipped window measures: surface noise under the music, crackle as a density."""
+"""Window measures: k from the count heads, and a measures bundle wired into the Detector.
+
+No measures bundle is shipped yet (trained ones did not beat the detector's heads on
+validation: see weights/README.md); these tests build one to check the wiring.
+"""
 
 import numpy as np
 import pytest
+import torch
 
+from vinylmon.audio.noisefloor import n_inputs
 from vinylmon.audio.simulate import CrackleSpec, DamageSpec, NoiseSpec, simulate
-from vinylmon.models.bundle import read_meta
-from vinylmon.models.inference import WEIGHTS_DIR, Detector, analyse_excerpt, crackle_rate
-from vinylmon.models.measures import OUTPUTS
+from vinylmon.errors import WeightsError
+from vinylmon.models.bundle import save_bundle
+from vinylmon.models.inference import Detector, analyse_excerpt, crackle_rate
+from vinylmon.models.measures import OUTPUTS, MeasuresConfig, build_measures, decode, encode
 
 
 @pytest.fixture(scope="module")
@@ -14,37 +21,53 @@ def detector():
     return Detector(device="cpu")
 
 
-def test_the_bundle_is_shipped_with_its_metrics(detector):
-    meta = read_meta(WEIGHTS_DIR / "measures")
-    assert meta["labels"]["outputs"] == list(OUTPUTS)
-    assert meta["metrics"]["val"]["clips"] > 50
-    assert detector.measures is not None
+def _bundle(folder, *, noise_db=-47.0, crackle=3.0):
+    """A measures bundle whose output is constant: ``noise_db`` and ``crackle``."""
+    torch.manual_seed(0)
+    m = build_measures()
+    with torch.no_grad():
+        last = m.net[-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.from_numpy(encode([noise_db], [crackle])[0]))
+    save_bundle(folder, {k: v.contiguous() for k, v in m.state_dict().items()},
+                {"name": "measures", "version": "0.0.1", "architecture": "test",
+                 "params": MeasuresConfig().to_dict(), "sample_rate": 44100,
+                 "labels": {"outputs": list(OUTPUTS)}, "training_data": "none (a test)",
+                 "metrics": {}})
+    return folder
 
 
-def test_noise_sweep_under_music(detector, music):
-    """Beds from -70 to -20 dB re L under (synthetic) music: n follows them."""
-    clean = music(15.0)
-    truth, est = [], []
-    for i, db in enumerate((-70.0, -60.0, -50.0, -40.0, -30.0, -20.0)):
-        d = simulate(clean, DamageSpec(seed=i, noise=NoiseSpec(hiss_db=db)))
-        a = analyse_excerpt(d.audio, detector, repeats=[])
-        truth.append(d.truth.surface_noise_db)
-        est.append(a.noise_db)
-    err = np.array(est) - np.array(truth)
-    assert np.all(np.diff(est) > 0), est  # louder beds read louder
-    assert np.median(np.abs(err)) <= 6.0, err
+def test_encode_decode_round_trip():
+    n, k = decode(encode([-63.0, -20.0], [0.0, 42.0]))
+    np.testing.assert_allclose(n, [-63.0, -20.0], atol=1e-4)
+    np.testing.assert_allclose(k, [0.0, 42.0], rtol=1e-5)
+    assert MeasuresConfig().features == n_inputs()
 
 
-@pytest.mark.parametrize("rate", [0.1, 1.0, 10.0, 100.0])
-def test_crackle_is_counted_as_a_density(detector, music, rate):
-    clean = music(15.0)
-    d = simulate(clean, DamageSpec(seed=3, crackle=CrackleSpec(rate_per_s=rate),
-                                   noise=NoiseSpec(hiss_db=-60.0)))
+def test_without_measures_k_comes_from_the_count_heads(detector, music):
+    assert detector.measures is None
+    d = simulate(music(10.0), DamageSpec(seed=3, crackle=CrackleSpec(rate_per_s=30.0),
+                                         noise=NoiseSpec(hiss_db=-60.0)))
     a = analyse_excerpt(d.audio, detector, repeats=[])
-    k = crackle_rate(a, "measures")
-    true_k = d.truth.quantities.crackle_per_s
-    assert k is not None and k >= 0
-    if true_k >= 5:
-        assert true_k / 3 <= k <= true_k * 3, (k, true_k)
-    else:
-        assert k <= 5.0, (k, true_k)
+    outs = [o for o, s in zip(a.outputs, a.silent, strict=True) if not s]
+    for o in outs:
+        assert o.crackle_per_s == pytest.approx(max(0.0, o.impulses - o.clicks) / 5.0)
+    assert crackle_rate(a, "measures") == pytest.approx(np.mean([o.crackle_per_s for o in outs]))
+
+
+def test_a_measures_bundle_sets_each_windows_noise_and_crackle(tmp_path, music):
+    det = Detector(device="cpu", measures=_bundle(tmp_path / "measures"))
+    assert det.measures is not None
+    outs = det.run([music(5.0), music(5.0)])
+    for o in outs:
+        assert o.noise_db == pytest.approx(-47.0, abs=1e-3)
+        assert o.crackle_per_s == pytest.approx(3.0, rel=1e-4)
+
+
+def test_a_damaged_measures_bundle_is_refused(tmp_path):
+    folder = _bundle(tmp_path / "measures")
+    raw = bytearray((folder / "model.pt").read_bytes())
+    raw[len(raw) // 2] ^= 1
+    (folder / "model.pt").write_bytes(bytes(raw))
+    with pytest.raises(WeightsError, match="does not match"):
+        Detector(device="cpu", measures=folder)

@@ -118,18 +118,15 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float) -> dict:
     """How each measured quantity was measured, and on how much audio (plain words)."""
     live = [w for w in windows if not w.silent]
     on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
-    learned = bool(live) and all(w.crackle_per_s is not None for w in live)
+    density = bool(live) and all(w.crackle_per_s is not None for w in live)
     return {
         "clicks_per_min": "detected impulses (clicks, pops, scratch ticks) with peak "
                           f">= L - 10 dB, counted {on}",
-        "crackle_per_s": ("crackle density estimated per window by the window measures "
-                          "(learned from exact simulated counts; most crackle is masked by "
-                          f"the music tick by tick), averaged {on}") if learned else
+        "crackle_per_s": ("crackle density estimated per window by the models (learned from "
+                          "exact simulated counts, so it includes the crackle the music masks "
+                          f"tick by tick), averaged {on}") if density else
                          f"detected impulses with peak < L - 10 dB, counted {on}",
-        "surface_noise_db": ("noise bed estimated per window by the window measures from the "
-                             "quietest frames of each band in the mid and side signals "
-                             f"(corrected for the music that leaks in), averaged {on}")
-                            if learned else f"the detector's noise estimate, averaged {on}",
+        "surface_noise_db": f"the models' estimate of the noise bed per window, averaged {on}",
         "scratches": "trains of impulses one revolution apart (+-3 %) for >= 3 revolutions, "
                      f"kept only when unlikely to line up by chance, {on}",
     }

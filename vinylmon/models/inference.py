@@ -127,9 +127,9 @@ def _load(model: torch.nn.Module, state: dict, folder: Path) -> None:
                            f"({str(exc).splitlines()[0][:160]})") from exc
 
 
-def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float]:
-    """The click verifier bundle (hash-checked), its acceptance probability and its
-    prefilter's threshold."""
+def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, float]:
+    """The click verifier bundle (hash-checked), its acceptance probability, its
+    prefilter's threshold and the faintest peak it reports (dB re window level)."""
     state, meta = load_bundle(folder)
     labels = meta["labels"]
     outs = labels.get("outputs") if isinstance(labels, dict) else None
@@ -145,12 +145,14 @@ def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float]:
     accept = float(_number(folder, pp, "accept", 0.0, 1.0, default=0.5, within="postprocess."))
     prefilter = float(_number(folder, pp, "prefilter", 0.0, 1.0, default=0.0,
                               within="postprocess."))
+    min_peak = float(_number(folder, pp, "min_peak_db", -200.0, 60.0, default=-200.0,
+                             within="postprocess."))
     params = meta["params"]
     if not isinstance(params, dict):
         raise _bad_meta(folder, f"'params' is {_short(params)}, not an object")
     model = _build(folder, "a click verifier", lambda: build_verifier(params))
     _load(model, state, folder)
-    return model.to(device).eval(), accept, prefilter
+    return model.to(device).eval(), accept, prefilter, min_peak
 
 
 def load_measures(folder: Path, device) -> torch.nn.Module:
@@ -190,8 +192,9 @@ class Detector:
     :mod:`vinylmon.models.verifier`) when its bundle is there, else from the
     detector's frame heads (:func:`~vinylmon.models.detector.refine_events`).
     Surface noise and crackle density come from the window measures
-    (:mod:`vinylmon.models.measures`) when their bundle is there, else the
-    surface noise from the detector's window head and k from counted events.
+    (:mod:`vinylmon.models.measures`) when their bundle is there, else from
+    the detector's window heads (noise; impulse counts less click counts for k:
+    crackle the music masks is counted there, where events miss it).
 
     Parameters
     ----------
@@ -224,11 +227,12 @@ class Detector:
         self.model.to(self.device).eval()
         self.batch = batch
         self.verifier: torch.nn.Module | None = None
-        self.accept, self.prefilter = 0.5, 0.0
+        self.accept, self.prefilter, self.min_peak_db = 0.5, 0.0, -200.0
         self.verifier_folder: Path | None = None
         vfolder = _optional_bundle(verifier, "verifier")
         if vfolder is not None:
-            self.verifier, self.accept, self.prefilter = load_verifier(vfolder, self.device)
+            self.verifier, self.accept, self.prefilter, self.min_peak_db = load_verifier(
+                vfolder, self.device)
             self.verifier_folder = vfolder
         self.measures: torch.nn.Module | None = None
         self.measures_folder = _optional_bundle(measures, "measures")
@@ -240,7 +244,8 @@ class Detector:
         return self.model.config.mel.hop_length
 
     def events(self, audio: np.ndarray, out: DetectorOutput, *,
-               accept: float | None = None) -> list[SampleEvent]:
+               accept: float | None = None,
+               min_peak_db: float | None = None) -> list[SampleEvent]:
         """The impulses of one window (``audio`` as the detector saw it), placed on
         its samples, peaks re the window's level.
 
@@ -250,10 +255,12 @@ class Detector:
         """
         if self.verifier is not None:
             a = self.accept if accept is None else accept
+            floor = self.min_peak_db if min_peak_db is None else min_peak_db
             return [SampleEvent(d.start, d.end, d.channel, d.peak_db,
                                 d.prob if d.peak_db >= CLICK_FLOOR_DB else 0.0, d.prob)
                     for d in find_impulses(self.verifier, audio, accept=a,
-                                           prefilter=self.prefilter, device=self.device)]
+                                           prefilter=self.prefilter, min_peak_db=floor,
+                                           device=self.device)]
         pp = self.postprocess
         return refine_events(audio, out, threshold=pp["threshold"],
                              impulse_threshold=pp["impulse_threshold"], min_ratio=pp["min_ratio"])
@@ -272,6 +279,9 @@ class Detector:
                     torch.from_numpy(feats).to(self.device)))
                 outs = [replace(o, noise_db=float(n), crackle_per_s=float(k))
                         for o, n, k in zip(outs, noise, crackle, strict=True)]
+            else:  # k from the count heads: all impulses down to L - 50 dB, less the clicks
+                outs = [replace(o, crackle_per_s=max(0.0, o.impulses - o.clicks) / self.window_s)
+                        for o in outs]
         return outs
 
 
@@ -353,6 +363,7 @@ class ExcerptAnalysis:
 def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
                     threshold: float | None = None, impulse_threshold: float | None = None,
                     min_ratio: float | None = None, accept: float | None = None,
+                    min_peak_db: float | None = None,
                     outputs: list[DetectorOutput] | None = None,
                     repeats: list | None = None) -> ExcerptAnalysis:
     """Run the detector over ``audio`` (2, samples) in back-to-back windows.
@@ -392,7 +403,8 @@ def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
             continue
         offset = levels[i] - program  # window level re L
         noise_power.append(10 ** ((out.noise_db + offset) / 10))
-        found = detector.events(w, out, accept=accept) if detector.verifier is not None else \
+        found = detector.events(w, out, accept=accept, min_peak_db=min_peak_db) \
+            if detector.verifier is not None else \
             refine_events(w, out, threshold=thr, impulse_threshold=imp, min_ratio=ratio)
         for e in found:
             if e.start >= lengths[i]:

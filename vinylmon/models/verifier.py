@@ -117,7 +117,8 @@ class Detection:
 
 
 def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.5,
-                  prefilter: float = 0.0, candidate_threshold: float | None = None,
+                  prefilter: float = 0.0, min_peak_db: float = -np.inf,
+                  candidate_threshold: float | None = None,
                   device: torch.device | str = "cpu") -> list[Detection]:
     """Candidates, verified, placed and merged: the impulses in ``audio``.
 
@@ -131,6 +132,10 @@ def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.
     prefilter : float, keyword-only
         The prefilter's probability below which a candidate is rejected without
         the convolutional part (0: every candidate gets it).
+    min_peak_db : float, keyword-only
+        Impulses whose peak (dB re the audio's RMS) is below this are not reported:
+        that faint, the music's own texture is as likely (crackle that faint is
+        measured as a density, :mod:`vinylmon.models.measures`).
     candidate_threshold : float or None, keyword-only
         The candidate stage's threshold; default the one the model was trained with.
 
@@ -187,4 +192,4 @@ def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.
             m[4] = max(m[4], float(prob[keep[j]]))
         else:
             merged.append([s, e, ch, float(peaks[j]), float(prob[keep[j]])])
-    return [Detection(*m) for m in merged]
+    return [Detection(*m) for m in merged if m[3] >= min_peak_db]
