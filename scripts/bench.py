@@ -74,11 +74,13 @@ def timed(fn):
             torch.cuda.synchronize()
         out.append(time.perf_counter() - t0)
     return [float(np.median(out)) * 1000, float(np.percentile(out, 95)) * 1000]
+out0 = det.run([x])[0]
 with torch.inference_mode():
     res = {"frontend": timed(lambda: det.model.frontend(xt)),
-           "detector": timed(lambda: det.run([x])),
+           "events": timed(lambda: det.events(x, out0)),
+           "detector": timed(lambda: det.events(x, det.run([x])[0])),
            "grader": timed(lambda: gr.run([x])),
-           "both": timed(lambda: (det.run([x]), gr.run([x])))}
+           "both": timed(lambda: (det.events(x, det.run([x])[0]), gr.run([x])))}
 res["threads"] = torch.get_num_threads()
 res["device_name"] = (torch.cuda.get_device_name(det.device) if det.device.type == "cuda"
                       else "CPU")
@@ -90,18 +92,19 @@ def bench_latency(reps: int) -> list[str]:
     import torch
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    lines = ["| device | torch threads | log-mel front-end (baseline) | detector | grader | "
-             "detector + grader | detector + grader / front-end |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| device | torch threads | log-mel front-end (baseline) | click candidates + "
+             "verifier | detector (CNN + verifier) | grader | detector + grader | "
+             "detector / front-end |",
+             "|---|---|---|---|---|---|---|---|"]
     for dev in devices:
         r = json.loads(_run([sys.executable, "-c", LATENCY_CHILD, dev, str(reps)],
                             timeout_s=600).strip().splitlines()[-1])
 
         f = {k: f"{r[k][0]:.1f} ms (p95 {r[k][1]:.1f})"
-             for k in ("frontend", "detector", "grader", "both")}
+             for k in ("frontend", "events", "detector", "grader", "both")}
         lines.append(f"| {r['device_name']} | {r['threads']} | {f['frontend']} | "
-                     f"{f['detector']} | {f['grader']} | {f['both']} | "
-                     f"{r['both'][0] / r['frontend'][0]:.1f}x |")
+                     f"{f['events']} | {f['detector']} | {f['grader']} | {f['both']} | "
+                     f"{r['detector'][0] / r['frontend'][0]:.1f}x |")
     if len(devices) == 1:
         lines.append("")
         lines.append("No CUDA GPU on this machine: the GPU row is missing (run it where "

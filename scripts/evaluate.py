@@ -346,7 +346,7 @@ def main(argv=None) -> int:
     md += "|---|---|---|---|---|\n" + "\n".join(
         f"| {k} | {fmt(v['precision'])} | {fmt(v['recall'])} | {fmt(v['f1'])} | {v['support']} |"
         for k, v in per.items())
-    (args.out / "table.md").write_text(md + "\n")
+    (args.out / "models.md").write_text(md + "\n")
     print(md)
     print(f"\n{len(test)} excerpts, {minutes:.1f} min; {time.time() - t0:.0f} s")
     if args.update_meta:

@@ -262,14 +262,27 @@ def grooveclean_reports(exe: str, corpus: Path, split: str, cache: Path) -> floa
     return time.perf_counter() - t0
 
 
-def score_grooveclean(clips, cache: Path, audible_db: float) -> dict | None:
+def grooveclean_store(cache: Path, store: Path) -> dict:
+    """grooveclean's detections per clip (``split/id`` -> [[start, end, channel], ...]):
+    the store (committed, so a later run on another machine need not run grooveclean
+    again), updated with the reports cached under ``cache``."""
+    data = json.loads(store.read_text()) if store.exists() else {}
+    for p in sorted(cache.glob("*/*.report.json")):
+        key = f"{p.parent.name}/{p.name.removesuffix('.report.json')}"
+        if key not in data:
+            rep = json.loads(p.read_text())
+            data[key] = [[c["start_sample"], c["end_sample"], c["channel"]]
+                         for c in rep["clicks"]]
+    if data:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.write_text(json.dumps(dict(sorted(data.items())), separators=(",", ":")) + "\n")
+    return data
+
+
+def score_grooveclean(clips, store: dict, audible_db: float) -> dict | None:
     t = Tally(audible_db)
     for clip in clips:
-        p = cache / clip.split / f"{clip.id}.report.json"
-        if not p.exists():
-            return None
-        rep = json.loads(p.read_text())
-        spans = np.array([[c["start_sample"], c["end_sample"], 1, np.nan] for c in rep["clicks"]],
+        spans = np.array([[a, b, 1, np.nan] for a, b, _ in store[f"{clip.split}/{clip.id}"]],
                          float).reshape(-1, 4)
         t.add(clip, *merge(spans))
     return t.summary()
@@ -347,6 +360,8 @@ def main() -> int:
     ap.add_argument("--grooveclean", default=os.environ.get("GROOVECLEAN"),
                     help="grooveclean executable of the benchmark environment (optional)")
     ap.add_argument("--gc-cache", type=Path, default=Path("cache/eval/grooveclean"))
+    ap.add_argument("--gc-store", type=Path, default=Path("docs/eval/grooveclean_detections.json"),
+                    help="grooveclean's detections per clip, kept with the docs")
     ap.add_argument("--verifier", type=Path, default=None, help="verifier bundle (default shipped)")
     ap.add_argument("--no-old", action="store_true", help="leave out vinylmon 0.1's frame heads")
     ap.add_argument("--update-meta", action="store_true",
@@ -398,18 +413,29 @@ def main() -> int:
                  if r["min_peak_db"] == min_peak) + ".",
              f"- vinylmon's detector and verifier over the split: {model_s:.1f} s "
              f"({audio_s / model_s:.0f}x real time, one process, this CPU)."]
+    gc_s = 0.0
     if args.grooveclean:
         gc_s = sum(grooveclean_reports(args.grooveclean, args.corpus, s, args.gc_cache)
                    for s in (args.split, args.control) if s)
-        cols["grooveclean 1.2.1"] = score_grooveclean(clips, args.gc_cache, args.audible_db)
+    store = grooveclean_store(args.gc_cache, args.gc_store)
+    have = [c for c in clips if f"{c.split}/{c.id}" in store]
+    if have:
+        if len(have) < len(clips):  # compare on the same clips
+            ids = {c.id for c in have}
+            cols["vinylmon, the clips grooveclean has run on"] = score_vinylmon(
+                have, [r for c, r in zip(clips, runs, strict=True) if c.id in ids],
+                args.audible_db)
+        cols["grooveclean 1.2.1"] = score_grooveclean(have, store, args.audible_db)
         notes.append(f"- grooveclean 1.2.1 (`grooveclean batch --dry-run`, sensitivity 0.5, "
-                     f"CPU) in its own environment; reports cached in {args.gc_cache}"
+                     f"CPU, its own environment): {len(have)} of the {len(clips)} excerpts"
+                     + (" (the others not yet run: its column and the one beside it are "
+                        "over those excerpts only)" if len(have) < len(clips) else "")
+                     + f"; detections kept in {args.gc_store}"
                      + (f"; this run took {gc_s:.0f} s for the files it had not seen." if gc_s
                         else "."))
     else:
-        cols["grooveclean 1.2.1"] = score_grooveclean(clips, args.gc_cache, args.audible_db)
-        notes.append("- grooveclean: from the cached reports" if cols["grooveclean 1.2.1"]
-                     else "- grooveclean: not run (pass --grooveclean)")
+        cols["grooveclean 1.2.1"] = None
+        notes.append("- grooveclean: not run (pass --grooveclean)")
     args.out.mkdir(parents=True, exist_ok=True)
     text = "# Click detection\n\n" + table(cols, command, notes)
     (args.out / "table.md").write_text(text)

@@ -206,6 +206,8 @@ def main() -> int:
     ap.add_argument("--pos-fraction", type=float, default=0.25)
     ap.add_argument("--val-scenes", type=int, default=400)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start a new run from this checkpoint's weights (best.pt/last.pt)")
     ap.add_argument("--hard-after", type=int, default=500,
                     help="from this step on, half the negatives are mined hard ones")
     ap.add_argument("--width", type=int, default=VerifierConfig.width)
@@ -219,12 +221,17 @@ def main() -> int:
     if args.export:
         return export(args, model, cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    if args.init and not (args.out / "last.pt").exists():
+        init = torch.load(args.init, map_location=device, weights_only=True)
+        model.load_state_dict(init["model"])
+        print(f"initialised from {args.init} (step {init.get('step')})", flush=True)
     step, best, steps, sched = resume(args.out / "last.pt", model, opt, steps=args.steps,
                                       make_sched=one_cycle(opt, args.lr), device=device)
     meta_path = args.out / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
         "runs": [], "wall_s": 0.0}
     meta["runs"].append({"command": " ".join(sys.argv), "from_step": step,
+                         "init": str(args.init) if args.init else None,
                          "started": time.strftime("%Y-%m-%d %H:%M:%S")})
     val_path = args.out / "val.npz"
     if val_path.exists():

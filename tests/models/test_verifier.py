@@ -56,12 +56,12 @@ def test_architecture_and_config_round_trip():
 
 
 def test_the_shipped_verifier_places_loud_clicks_on_their_samples(shipped, rng):
-    model, accept, prefilter = shipped
+    model, accept, prefilter, min_peak = shipped
     x = synthetic_music(rng, 5.0)
     peaks = rng.uniform(3.0, 15.0, 12)
     chans = [0, 1, None] * 4
     y, truth = _clicked(rng, x, peaks_db=peaks, channels=chans)
-    found = find_impulses(model, y, accept=accept, prefilter=prefilter)
+    found = find_impulses(model, y, accept=accept, prefilter=prefilter, min_peak_db=min_peak)
     errs, chan_ok, hit = [], 0, 0
     for s, e, ch, peak in truth:
         near = [d for d in found if d.start < e + 44 and d.end > s - 44]
@@ -79,7 +79,7 @@ def test_the_shipped_verifier_places_loud_clicks_on_their_samples(shipped, rng):
 
 
 def test_the_shipped_verifier_leaves_clean_music_alone(shipped, rng):
-    model, accept, prefilter = shipped
+    model, accept, prefilter, min_peak = shipped
     x = synthetic_music(rng, 10.0)
     # sharp, hard-panned percussion on the beat: noise bursts with a 1-ms attack
     hit = rng.normal(size=4000) * np.exp(-np.arange(4000) / 600.0)
@@ -88,29 +88,30 @@ def test_the_shipped_verifier_leaves_clean_music_alone(shipped, rng):
     for k, at in enumerate(range(2000, y.shape[1] - 4000, 11025)):
         y[k % 2, at:at + 4000] += (0.5 * _level(x) * 10 ** (6 / 20) * hit).astype(np.float32)
     assert len(find_candidates(y)) > 0  # the stage before proposes something
-    found = find_impulses(model, y, accept=accept, prefilter=prefilter)
+    found = find_impulses(model, y, accept=accept, prefilter=prefilter, min_peak_db=min_peak)
     assert len(found) <= 2
 
 
 def test_the_prefilter_keeps_what_the_full_verifier_accepts_on_loud_clicks(shipped, rng):
-    model, accept, prefilter = shipped
+    model, accept, prefilter, min_peak = shipped
     x = synthetic_music(rng, 5.0)
     y, truth = _clicked(rng, x, peaks_db=rng.uniform(0.0, 12.0, 10), channels=[None, 0] * 5)
-    with_pre = find_impulses(model, y, accept=accept, prefilter=prefilter)
-    without = find_impulses(model, y, accept=accept, prefilter=0.0)
+    with_pre = find_impulses(model, y, accept=accept, prefilter=prefilter, min_peak_db=min_peak)
+    without = find_impulses(model, y, accept=accept, prefilter=0.0, min_peak_db=min_peak)
     assert [d.start for d in with_pre] == [d.start for d in without]
 
 
 def test_a_mono_window_gives_events_in_every_channel(shipped, rng):
-    model, accept, prefilter = shipped
+    model, accept, prefilter, min_peak = shipped
     x = synthetic_music(rng, 3.0)
     y, truth = _clicked(rng, x, peaks_db=[10.0, 12.0, 8.0], channels=[None] * 3)
-    found = find_impulses(model, y[:1], accept=accept, prefilter=prefilter)
+    found = find_impulses(model, y[:1], accept=accept, prefilter=prefilter,
+                          min_peak_db=min_peak)
     assert len(found) >= 2 and all(d.channel is None for d in found)
 
 
 def test_patch_outputs_line_up_with_candidates(shipped, rng):
-    model, _, _ = shipped
+    model = shipped[0]
     x = synthetic_music(rng, 2.0)
     c = find_candidates(x)
     wave, ctx = patches(c)

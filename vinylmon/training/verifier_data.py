@@ -51,6 +51,9 @@ SR = 44100
 SEGMENT_S = 1.5
 #: Share of scenes that are clean music (drums, beds and all): the false alarms to avoid.
 CLEAN_SHARE = 0.3
+#: Share of scenes heard in mono (both channels the same, damage and all): a mono
+#: transfer, or a mono file played on both channels.
+MONO_SHARE = 0.07
 #: Candidates this close to a true impulse's span may be on it (0.5 ms).
 TOL = 22
 #: Span offsets are regressed re the candidate, clipped to these (samples).
@@ -297,6 +300,13 @@ class SceneMaker:
             ends.append(at + int(nzc[-1]) + 1)
             chans.append(-1 if ch is None else ch)
             peaks.append(peak_db)
+        if rng.random() < MONO_SHARE:  # everything, the damage too, the same in both channels
+            audio = np.repeat(audio.mean(axis=0, keepdims=True), 2, axis=0)
+            damage = np.repeat(damage.mean(axis=0, keepdims=True), 2, axis=0)
+            chans = [-1] * len(chans)
+            # peaks as they now are in the audio (a one-channel click is halved)
+            peaks = [float(20 * np.log10(np.abs(damage[0, a:b]).max() / level + 1e-30))
+                     if b > a else p for a, b, p in zip(starts, ends, peaks, strict=True)]
         peak = np.abs(audio).max()
         if peak > 0.99:
             audio *= 0.99 / peak
