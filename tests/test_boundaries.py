@@ -70,3 +70,11 @@ def test_gui_never_imports_torch_or_sounddevice():
     for path in sorted((PKG / "gui").glob("*.py")):
         assert not imported_roots(path) & {"torch", "torchaudio", "sounddevice"}, path
     assert_import_loads_none_of(modules, ["torch", "torchaudio", "sounddevice"])
+
+
+def test_training_data_makers_import_neither_qt_nor_torch():
+    """The on-the-fly training data (verifier scenes, measure windows) is numpy/scipy: it
+    runs in data-loader processes that need no torch of their own."""
+    for path in sorted((PKG / "training").glob("*.py")):
+        roots = imported_roots(path)
+        assert not roots & {"PySide6", "pyqtgraph", "sounddevice", "torch", "torchaudio"}, path
