@@ -59,7 +59,11 @@ def adapted():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("metric", ["event_f1", "class_accuracy"])
+@pytest.mark.parametrize("metric", [
+    pytest.param("event_f1", marks=pytest.mark.xfail(
+        strict=True, reason="events now come from the click verifier, which the microphone "
+                            "fine-tune does not train yet (issue 16: fine-tune the verifier)")),
+    "class_accuracy"])
 def test_bad_microphone_costs_accuracy_and_finetuning_wins_most_back(adapted, metric):
     _, s = adapted
     clean, base, tuned = s["clean"][metric], s["mic_base"][metric], s["mic_tuned"][metric]
