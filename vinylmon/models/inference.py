@@ -127,18 +127,31 @@ def _load(model: torch.nn.Module, state: dict, folder: Path) -> None:
                            f"({str(exc).splitlines()[0][:160]})") from exc
 
 
-def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, float]:
-    """The click verifier bundle (hash-checked), its acceptance probability, its
-    prefilter's threshold and the faintest peak it reports (dB re window level)."""
+def _load_small_bundle(folder: Path, device, *, outputs: tuple[str, ...], what: str, build
+                       ) -> tuple[torch.nn.Module, dict]:
+    """A bundle whose meta names its ``labels.outputs`` (the verifier, the window
+    measures): hash-checked, its outputs, rate and params validated, built and loaded."""
     state, meta = load_bundle(folder)
     labels = meta["labels"]
     outs = labels.get("outputs") if isinstance(labels, dict) else None
-    if not isinstance(outs, list) or tuple(outs) != VERIFIER_OUTPUTS:
-        raise _bad_meta(folder, f"'labels.outputs' is {_short(outs)}, not "
-                                f"{list(VERIFIER_OUTPUTS)}")
+    if not isinstance(outs, list) or tuple(outs) != outputs:
+        raise _bad_meta(folder, f"'labels.outputs' is {_short(outs)}, not {list(outputs)}")
     if _number(folder, meta, "sample_rate", 1, 10**6) != ANALYSIS_RATE:
         raise _bad_meta(folder, f"'sample_rate' is {_short(meta['sample_rate'])}; vinylmon "
                                 f"analyses at {ANALYSIS_RATE} Hz")
+    params = meta["params"]
+    if not isinstance(params, dict):
+        raise _bad_meta(folder, f"'params' is {_short(params)}, not an object")
+    model = _build(folder, what, lambda: build(params))
+    _load(model, state, folder)
+    return model.to(device).eval(), meta
+
+
+def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, float]:
+    """The click verifier bundle (hash-checked), its acceptance probability, its
+    prefilter's threshold and the faintest peak it reports (dB re window level)."""
+    model, meta = _load_small_bundle(folder, device, outputs=VERIFIER_OUTPUTS,
+                                     what="a click verifier", build=build_verifier)
     pp = meta.get("postprocess", {})
     if not isinstance(pp, dict):
         raise _bad_meta(folder, f"'postprocess' is {_short(pp)}, not an object")
@@ -147,31 +160,13 @@ def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, 
                               within="postprocess."))
     min_peak = float(_number(folder, pp, "min_peak_db", -200.0, 60.0, default=-200.0,
                              within="postprocess."))
-    params = meta["params"]
-    if not isinstance(params, dict):
-        raise _bad_meta(folder, f"'params' is {_short(params)}, not an object")
-    model = _build(folder, "a click verifier", lambda: build_verifier(params))
-    _load(model, state, folder)
-    return model.to(device).eval(), accept, prefilter, min_peak
+    return model, accept, prefilter, min_peak
 
 
 def load_measures(folder: Path, device) -> torch.nn.Module:
     """The window-measures bundle (surface noise and crackle density), hash-checked."""
-    state, meta = load_bundle(folder)
-    labels = meta["labels"]
-    outs = labels.get("outputs") if isinstance(labels, dict) else None
-    if not isinstance(outs, list) or tuple(outs) != MEASURES_OUTPUTS:
-        raise _bad_meta(folder, f"'labels.outputs' is {_short(outs)}, not "
-                                f"{list(MEASURES_OUTPUTS)}")
-    if _number(folder, meta, "sample_rate", 1, 10**6) != ANALYSIS_RATE:
-        raise _bad_meta(folder, f"'sample_rate' is {_short(meta['sample_rate'])}; vinylmon "
-                                f"analyses at {ANALYSIS_RATE} Hz")
-    params = meta["params"]
-    if not isinstance(params, dict):
-        raise _bad_meta(folder, f"'params' is {_short(params)}, not an object")
-    model = _build(folder, "window measures", lambda: build_measures(params))
-    _load(model, state, folder)
-    return model.to(device).eval()
+    return _load_small_bundle(folder, device, outputs=MEASURES_OUTPUTS, what="window measures",
+                              build=build_measures)[0]
 
 
 def _optional_bundle(given, name: str) -> Path | None:
