@@ -136,6 +136,16 @@ class Tally:
             m = every & (dd >= lo) & (dd < hi)
             self._add(f"detect{lo}.n", m.sum())
             self._add(f"detect{lo}.ok", (m & tm).sum())
+        # the path the record took: line-in, or speakers and a microphone in a room
+        # (detect_db is measured before the microphone: its room noise can mask a click)
+        path = "mic" if (clip.row.get("spec") or {}).get("mic") else "line"
+        m = every & (dd >= 20)
+        self._add(f"{path}.detect20.n", m.sum())
+        self._add(f"{path}.detect20.ok", (m & tm).sum())
+        self._add(f"{path}.det", det_click.sum())
+        self._add(f"{path}.det_ok", (det_click & dm).sum())
+        self._add(f"{path}.truth", is_click.sum())
+        self._add(f"{path}.truth_ok", (is_click & tm).sum())
         if clip.grade == "NM":
             self._add("clean.false", (~dm).sum())
             self._add("clean.minutes", clip.frames / SR / 60)
@@ -161,6 +171,11 @@ class Tally:
             name = f"< {hi} dB" if lo == -99 else f">= {lo} dB" if hi == 99 else f"{lo}..{hi} dB"
             rec[name] = {"n": int(n), "recall": g(f"detect{lo}.ok", 0) / n if n else float("nan")}
         out["recall_by_detectability"] = rec
+        for path in ("line", "mic"):
+            out[f"click_{path}"] = prf(int(g(f"{path}.det_ok", 0)), int(g(f"{path}.det", 0)),
+                                       int(g(f"{path}.truth_ok", 0)), int(g(f"{path}.truth", 0)))
+            out[f"recall_detectable_{path}"] = _ratio(g(f"{path}.detect20.ok", 0),
+                                                      g(f"{path}.detect20.n", 0))
         faint = _ratio(g("level-10.ok", 0), g("level-10.n", 0))
         p = out["click_all"]["precision"]
         out["faint"] = {"recall": faint, "f1": 2 * p * faint / (p + faint) if p + faint else 0.0}
@@ -320,6 +335,12 @@ def table(cols: dict[str, dict], command: str, notes: list[str]) -> str:
         ("recall, clicks >= L+10 dB", lambda s: s["recall_loud"], "recall_loud"),
         ("recall, clicks >= 20 dB over the music above 8 kHz", lambda s: s["recall_detectable"],
          "recall_detectable"),
+        ("click F1, line-in records", lambda s: s["click_line"]["f1"], None),
+        ("click F1, records heard through a microphone", lambda s: s["click_mic"]["f1"], None),
+        ("recall, >= 20 dB over the music above 8 kHz, line-in",
+         lambda s: s["recall_detectable_line"], None),
+        ("recall, >= 20 dB over the music above 8 kHz, microphone (before its room noise)",
+         lambda s: s["recall_detectable_mic"], None),
         ("false events per minute, clean music", lambda s: s["false_per_min_clean"],
          "false_per_min_clean"),
         ("repeating scratches reported on clean music", lambda s: s["scratches_clean"],

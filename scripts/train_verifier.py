@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_corpus  # noqa: E402  (the corpus's split of songs, kits and noise)
 
 CORPUS_SEED = 2026
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 #: Peak (dB re the stretch's level) from which a positive counts as click-loud in the
 #: validation figures (L - 10 dB, give or take the stretch's level re L).
 CLICK_PEAK_DB = -10.0
@@ -75,14 +75,14 @@ def sources(cache: Path, split: str) -> tuple[list[str], list[str], NoiseBank]:
 class Stream(torch.utils.data.IterableDataset):
     """Endless labelled candidates, one scene at a time (in a worker process)."""
 
-    def __init__(self, cache: Path, *, seed: int, threshold: float):
-        self.cache, self.seed, self.threshold = cache, seed, threshold
+    def __init__(self, cache: Path, *, seed: int, threshold: float, whiten: bool):
+        self.cache, self.seed, self.threshold, self.whiten = cache, seed, threshold, whiten
 
     def __iter__(self):
         songs, drums, bank = sources(self.cache, "train")
         maker = SceneMaker(songs, drums, bank, seed=self.seed)
         while True:
-            yield maker.examples(threshold=self.threshold)
+            yield maker.examples(threshold=self.threshold, whiten=self.whiten)
 
 
 class Buffer:
@@ -153,10 +153,24 @@ def average_precision(y: np.ndarray, p: np.ndarray) -> float:
     return float((prec * y).sum() / max(1, y.sum()))
 
 
-def validation_set(cache: Path, *, scenes: int, threshold: float) -> Examples:
+def validation_set(cache: Path, *, scenes: int, threshold: float, whiten: bool) -> Examples:
     songs, drums, bank = sources(cache, "val")
     maker = SceneMaker(songs, drums, bank, seed=12345)
-    return Examples.concat([maker.examples(threshold=threshold) for _ in range(scenes)])
+    return Examples.concat([maker.examples(threshold=threshold, whiten=whiten)
+                            for _ in range(scenes)])
+
+
+def load_init(model, state: dict) -> None:
+    """Load ``state`` into ``model``; a checkpoint without the prediction-error inputs
+    (6 wave channels) starts a whitened model with zero weights on the new inputs, so
+    it begins exactly where the checkpoint was."""
+    own = model.state_dict()
+    for k, v in state.items():
+        if k in own and own[k].shape != v.shape:
+            grown = torch.zeros_like(own[k])
+            grown[tuple(slice(0, n) for n in v.shape)] = v
+            state = {**state, k: grown}
+    model.load_state_dict(state)
 
 
 def evaluate(model, val: Examples, device) -> dict:
@@ -213,17 +227,19 @@ def main() -> int:
     ap.add_argument("--width", type=int, default=VerifierConfig.width)
     ap.add_argument("--hidden", type=int, default=VerifierConfig.hidden)
     ap.add_argument("--candidate-threshold", type=float, default=VerifierConfig.candidate_threshold)
+    ap.add_argument("--no-whiten", dest="whiten", action="store_false",
+                    help="patches without the music's prediction error (the 2.0 inputs)")
     args = ap.parse_args()
     device = start_run(args)
     cfg = VerifierConfig(width=args.width, hidden=args.hidden,
-                         candidate_threshold=args.candidate_threshold)
+                         candidate_threshold=args.candidate_threshold, whiten=args.whiten)
     model = build_verifier(cfg.to_dict()).to(device)
     if args.export:
         return export(args, model, cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     if args.init and not (args.out / "last.pt").exists():
         init = torch.load(args.init, map_location=device, weights_only=True)
-        model.load_state_dict(init["model"])
+        load_init(model, init["model"] if "model" in init else init)
         print(f"initialised from {args.init} (step {init.get('step')})", flush=True)
     step, best, steps, sched = resume(args.out / "last.pt", model, opt, steps=args.steps,
                                       make_sched=one_cycle(opt, args.lr), device=device)
@@ -240,12 +256,12 @@ def main() -> int:
     else:
         t0 = time.perf_counter()
         val = validation_set(args.cache, scenes=args.val_scenes,
-                             threshold=cfg.candidate_threshold)
+                             threshold=cfg.candidate_threshold, whiten=cfg.whiten)
         np.savez(val_path, **{f: getattr(val, f) for f in Examples.__dataclass_fields__})
         print(f"validation set: {len(val)} candidates ({int(val.label.sum())} impulses) from "
               f"{args.val_scenes} scenes in {time.perf_counter() - t0:.0f} s", flush=True)
     stream = Stream(args.cache, seed=args.seed * 1_000_003 + step,
-                    threshold=cfg.candidate_threshold)
+                    threshold=cfg.candidate_threshold, whiten=cfg.whiten)
     loader = iter(torch.utils.data.DataLoader(stream, batch_size=None,
                                               num_workers=args.workers,
                                               prefetch_factor=8 if args.workers else None,

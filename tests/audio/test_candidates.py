@@ -1,5 +1,7 @@
 """The click detector's candidate stage: impulsiveness over L, R and L - R."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from vinylmon.audio.candidates import (
     as_signals,
     find_candidates,
     patches,
+    whitened,
 )
 from vinylmon.audio.simulate import shapes, synthetic_music
 
@@ -130,3 +133,79 @@ def test_very_short_audio(n, rng):
     c = find_candidates(x)
     wave, ctx = patches(c)
     assert wave.shape[0] == len(c) == ctx.shape[0]
+
+
+def _tones(rng, seconds):
+    """Bright tonal music: harmonics up to 15 kHz, the same in both channels but for a pan."""
+    t = np.arange(int(seconds * SR)) / SR
+    x = sum(0.3 / h * np.sin(2 * np.pi * 220.0 * h * t + rng.uniform(0, 6.3))
+            for h in range(1, 70))
+    return np.stack([x, 0.8 * x]).astype(np.float32)
+
+
+def _spiked(x, at, *, peak_db, channel=None):
+    """``x`` with a sharp three-sample impulse at each sample of ``at`` (peak re x's RMS)."""
+    y = x.copy()
+    amp = _level(x) * 10 ** (peak_db / 20)
+    for a in at:
+        for r in ([0, 1] if channel is None else [channel]):
+            y[r, a:a + 3] += np.float32(amp) * np.array([1.0, -0.6, 0.25], np.float32)
+    return y
+
+
+def _at(audio, index):
+    """Candidates of ``audio`` placed at the samples ``index`` (whatever their score)."""
+    c = find_candidates(audio, threshold=1e-6)
+    n = len(index)
+    return replace(c, index=np.asarray(index, np.int64), score=np.ones(n, np.float32),
+                   signal=np.zeros(n, np.int8))
+
+
+def test_whitening_makes_a_click_stand_out_of_bright_tonal_music(rng):
+    x = _tones(rng, 2.0)
+    clicks = [30000, 61111]
+    y = _spiked(x, clicks, peak_db=-10.0, channel=0)
+    music = [int(m) for m in rng.integers(5000, 80000, 60)
+             if min(abs(m - k) for k in clicks) > PRE + POST][:40]
+    c = _at(y, clicks + music)
+    res, peak = whitened(c)
+    assert res.shape == (len(c), 3, PRE + POST) and peak.shape == (len(c), 3)
+    # in its channel the click is what the music's predictor cannot predict: >= 20 dB
+    # over anywhere in the tones, where the second difference itself sees < 2x
+    assert 20 * (peak[:2, 0].min() - peak[2:, 0].max()) > 20.0
+    d2 = np.abs(np.diff(y[0], 2))  # d2[i - 1] is the second difference at sample i
+    assert d2[np.array(clicks) - 1].max() < 2 * np.delete(d2, np.array(clicks)[:, None]
+                                                          + np.arange(-2, 4)).max()
+
+
+def test_the_predictor_leaves_the_patch_out(rng):
+    """A click does not shape its own predictor: the residual before the click's
+    samples is the same with and without it."""
+    x = _tones(rng, 1.0)
+    a = 20000
+    y = _spiked(x, [a], peak_db=0.0)
+    at = [a + 10]
+    rx, _ = whitened(_at(x, at))
+    ry, _ = whitened(_at(y, at))
+    before = slice(0, PRE - 10)  # the patch's samples before the click
+    np.testing.assert_allclose(ry[0, :2, before], rx[0, :2, before], atol=1e-3)
+    assert np.abs(ry[0, 0]).max() > 3 * np.abs(rx[0, 0]).max()
+
+
+def test_whitened_patches_and_mono(rng):
+    x = synthetic_music(rng, 1.0)
+    y, _ = _with_clicks(rng, x, [20000], peak_db=5.0)
+    c = find_candidates(y)
+    wave6, ctx6 = patches(c)
+    wave9, ctx9 = patches(c, whiten=True)
+    assert wave9.shape == (len(c), 9, PRE + POST) and ctx9.shape == (len(c), ctx6.shape[1] + 3)
+    np.testing.assert_array_equal(wave9[:, :6], wave6)
+    np.testing.assert_array_equal(ctx9[:, :-3], ctx6)
+    assert np.isfinite(wave9).all() and np.isfinite(ctx9).all()
+    cm = find_candidates(y[:1])
+    res, peak = whitened(cm)
+    np.testing.assert_array_equal(res[:, 0], res[:, 1])
+    assert not res[:, 2].any()
+    empty = find_candidates(np.zeros((2, 4000), np.float32))
+    w, k = patches(empty, whiten=True)
+    assert w.shape == (0, 9, PRE + POST) and k.shape[0] == 0

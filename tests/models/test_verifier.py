@@ -55,6 +55,20 @@ def test_architecture_and_config_round_trip():
     torch.testing.assert_close(m(torch.randn(5, 6, cfg.length), ctx)[:, -1], m.prefilter(ctx))
 
 
+def test_whitened_inputs_and_bundles_from_before_them():
+    """A whitening model takes 9 wave channels and 3 more context values; a 2.0
+    bundle's params (no ``whiten`` key) still build the 6-channel model."""
+    cfg = VerifierConfig(whiten=True)
+    m = build_verifier(cfg.to_dict())
+    assert m.config.whiten and m.config.wave_channels == 9
+    out = m(torch.zeros(3, 9, cfg.length), torch.zeros(3, cfg.context + 3))
+    assert out.shape == (3, len(OUTPUTS))
+    with pytest.raises(RuntimeError):
+        m(torch.zeros(3, 6, cfg.length), torch.zeros(3, cfg.context + 3))
+    old = {k: v for k, v in VerifierConfig().to_dict().items() if k != "whiten"}
+    assert build_verifier(old).config.wave_channels == 6
+
+
 def test_the_shipped_verifier_places_loud_clicks_on_their_samples(shipped, rng):
     model, accept, prefilter, min_peak = shipped
     x = synthetic_music(rng, 5.0)

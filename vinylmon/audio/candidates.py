@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy import fft as sp_fft
 
 from vinylmon.errors import AudioDataError
 
@@ -187,12 +188,16 @@ def find_candidates(audio: np.ndarray, *, threshold: float = THRESHOLD,
 
 
 def patches(c: Candidates, *, pre: int = PRE, post: int = POST,
-            texture_blocks: int = TEXTURE_BLOCKS) -> tuple[np.ndarray, np.ndarray]:
+            texture_blocks: int = TEXTURE_BLOCKS,
+            whiten: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """What the verifier sees around each candidate.
+
+    With ``whiten``, three more channels of ``wave`` (the music's prediction error,
+    :func:`whitened`) and three more context values (its peak per signal) follow.
 
     Returns
     -------
-    wave : np.ndarray of float32, shape (n, 2 * 3, pre + post)
+    wave : np.ndarray of float32, shape (n, 2 * 3 (+ 3), pre + post)
         Raw samples, then second differences, of left, right and side, over the
         candidate's local scale (the largest of its signals' scales), asinh-compressed.
         A mono input repeats its one signal as left and right, with a zero side.
@@ -213,9 +218,10 @@ def patches(c: Candidates, *, pre: int = PRE, post: int = POST,
         scale = np.concatenate([scale, scale, np.full_like(scale, scale.min())])
         rms = np.concatenate([rms, rms, np.zeros_like(rms)])
     tb = 2 * texture_blocks + 1
-    n_ctx = 3 * 2 * tb + 5
+    n_ctx = 3 * 2 * tb + 5 + (3 if whiten else 0)
     if n_c == 0:
-        return np.zeros((0, 6, width), np.float32), np.zeros((0, n_ctx), np.float32)
+        return (np.zeros((0, 9 if whiten else 6, width), np.float32),
+                np.zeros((0, n_ctx), np.float32))
     block = BLOCK
     blk = np.minimum(c.index // block, scale.shape[1] - 1)
     ref = scale[:2, blk].max(axis=0)  # (n_c,) the candidate's scale
@@ -235,6 +241,10 @@ def patches(c: Candidates, *, pre: int = PRE, post: int = POST,
     lvl = 20 * np.log10(np.maximum(ref, 1e-12) / max(c.level, 1e-12)) / 20.0
     pos = (c.index % block) / block
     ctx = np.concatenate([tex, own_db, lvl[:, None], pos[:, None]], axis=1)
+    if whiten:
+        res, res_peak = whitened(c, pre=pre, post=post)
+        wave = np.concatenate([wave, res], axis=1)
+        ctx = np.concatenate([ctx, res_peak], axis=1)
     return wave.astype(np.float32), ctx.astype(np.float32)
 
 
@@ -259,3 +269,88 @@ def impulse_features(audio: np.ndarray, *, sample_rate: int = 44100) -> np.ndarr
                     len(SCORE_BINS) - 2)
         np.add.at(out, (c.signal.astype(np.int64), b), 1.0)
     return np.log1p(out / seconds).ravel()
+
+
+#: Order of the linear predictor that whitens the music around a candidate.
+LPC_ORDER = 16
+#: Samples of music on each side of the patch the predictor is fitted on (8.7 ms).
+LPC_SPAN = 384
+#: FFT size of the predictor's autocorrelation (>= 2 * LPC_SPAN + PRE + POST + LPC_ORDER).
+_LPC_FFT = 1024
+#: Regularisation of the predictor: a white floor this far below the music's power
+#: (caps the whitening gain at about 50 dB).
+_LPC_FLOOR = 1e-5
+
+
+def _levinson(r: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Prediction-error filters ``(n, order + 1)`` (a[0] = 1) and error powers ``(n,)``
+    from autocorrelations ``r`` ``(n, >= order + 1)``, all rows at once."""
+    n = r.shape[0]
+    a = np.zeros((n, order + 1), np.float64)
+    a[:, 0] = 1.0
+    err = r[:, 0].astype(np.float64).copy()
+    for i in range(1, order + 1):
+        acc = (a[:, :i] * r[:, i:0:-1]).sum(axis=1)
+        k = -acc / np.maximum(err, 1e-30)
+        a[:, 1:i + 1] = a[:, 1:i + 1] + k[:, None] * a[:, i - 1::-1][:, :i]
+        err = err * (1.0 - k * k)
+    return a, np.maximum(err, 1e-30)
+
+
+def whitened(c: Candidates, *, pre: int = PRE, post: int = POST) -> tuple[np.ndarray, np.ndarray]:
+    """The music around each candidate whitened: what a linear predictor fitted on the
+    audio just before and after the patch cannot predict inside it.
+
+    Music is predictable from its own recent past (its spectrum is far from flat);
+    a click is not, whatever the music's brightness. The predictor (order
+    :data:`LPC_ORDER`, autocorrelation method, tapered) is fitted per signal on
+    :data:`LPC_SPAN` samples on each side of the patch, the patch itself left out,
+    so the impulse does not shape its own predictor.
+
+    Returns
+    -------
+    residual : np.ndarray of float32, shape (n, 3, pre + post)
+        The prediction error of left, right and side over the patch, over the
+        predictor's error scale, asinh-compressed (a mono input: its one signal as
+        left and right, a zero side).
+    peak : np.ndarray of float32, shape (n, 3)
+        Per signal, the largest error within 0.2 ms of the candidate over that scale,
+        in dB / 20.
+    """
+    n_c = len(c)
+    k, n = c.signals.shape
+    width = pre + post
+    if n_c == 0:
+        return np.zeros((0, 3, width), np.float32), np.zeros((0, 3), np.float32)
+    p, span = LPC_ORDER, LPC_SPAN
+    lead = span + pre + p
+    padded = np.pad(c.signals, ((0, 0), (lead, span + post)))
+    # fitting stretches: span before the patch, zeros over it, span after it
+    base = c.index + (lead - span - pre)  # into padded: the first sample before the patch
+    before = padded[:, base[:, None] + np.arange(span)[None]]  # (k, n_c, span)
+    after = padded[:, base[:, None] + (span + width) + np.arange(span)[None]]
+    taper = np.hanning(span + 2)[1:-1].astype(np.float32)
+    seg = np.zeros((k, n_c, 2 * span + width), np.float32)
+    seg[..., :span] = before * taper
+    seg[..., span + width:] = after * taper
+    spec = sp_fft.rfft(seg.reshape(k * n_c, -1), n=_LPC_FFT, axis=-1)
+    r = sp_fft.irfft(spec.real ** 2 + spec.imag ** 2, n=_LPC_FFT, axis=-1)[:, :p + 1]
+    r = r.astype(np.float64)
+    r[:, 0] *= 1.0 + _LPC_FLOOR
+    r[:, 0] += 1e-20
+    a, err = _levinson(r, p)
+    power = err / (2.0 * float(np.sum(taper.astype(np.float64) ** 2)))  # per sample
+    scale = np.sqrt(power).astype(np.float32)
+    # prediction error over the patch (p samples of history before it)
+    x = padded[:, c.index[:, None] + np.arange(width + p)[None] + (lead - pre - p)]
+    x = x.reshape(k * n_c, width + p)
+    af = (a / scale[:, None]).astype(np.float32)
+    e = x[:, p:] * af[:, :1]
+    for j in range(1, p + 1):  # e[n] = sum_j a_j x[n - j]
+        e += x[:, p - j:p - j + width] * af[:, j:j + 1]
+    e = e.reshape(k, n_c, width).transpose(1, 0, 2)
+    if k == 1:
+        e = np.concatenate([e, e, np.zeros_like(e)], axis=1)
+    centre = np.abs(e[:, :, pre - 9:pre + 10]).max(axis=2)
+    peak = 20 * np.log10(np.maximum(centre, 1e-3)) / 20.0
+    return np.arcsinh(e).astype(np.float32), peak.astype(np.float32)

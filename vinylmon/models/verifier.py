@@ -54,6 +54,18 @@ class VerifierConfig:
     pre: int = PRE
     context: int = 3 * 2 * (2 * TEXTURE_BLOCKS + 1) + 5
     candidate_threshold: float = 6.0
+    #: The patches carry the music's prediction error (three more wave channels and
+    #: context values, :func:`vinylmon.audio.candidates.whitened`). Bundles from
+    #: before it (2.0) lack the key: False.
+    whiten: bool = False
+
+    @property
+    def wave_channels(self) -> int:
+        return 9 if self.whiten else 6
+
+    @property
+    def context_size(self) -> int:
+        return self.context + (3 if self.whiten else 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,7 +76,7 @@ class VerifierConfig:
 
 
 class ClickVerifier(nn.Module):
-    """``forward(wave, context)``: ``(n, 6, length)``, ``(n, context)`` -> ``(n, 8)``.
+    """``forward(wave, context)``: ``(n, 6 or 9, length)``, ``(n, context)`` -> ``(n, 8)``.
 
     A cascade: :meth:`prefilter` judges a candidate from its context features
     alone (a few hundred multiply-adds); only the candidates it does not reject
@@ -76,11 +88,11 @@ class ClickVerifier(nn.Module):
         self.config = c = config or VerifierConfig()
         w = c.width
         self.conv = nn.Sequential(
-            nn.Conv1d(6, c.stem, 7, stride=2, padding=3), nn.ReLU(),
+            nn.Conv1d(c.wave_channels, c.stem, 7, stride=2, padding=3), nn.ReLU(),
             nn.Conv1d(c.stem, w, 5, stride=2, padding=2), nn.ReLU(),
             nn.Conv1d(w, w, 3, stride=2, padding=1), nn.ReLU())
         self._centre = c.pre // 8  # the candidate's position after three strides of 2
-        self.ctx = nn.Sequential(nn.Linear(c.context, c.hidden), nn.ReLU())
+        self.ctx = nn.Sequential(nn.Linear(c.context_size, c.hidden), nn.ReLU())
         self.pre = nn.Linear(c.hidden, 1)
         self.head = nn.Sequential(nn.Linear(3 * w + c.hidden, c.hidden), nn.ReLU(),
                                   nn.Linear(c.hidden, len(OUTPUTS) - 1))
@@ -152,7 +164,7 @@ def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.
     c = find_candidates(x, threshold=thr)
     if len(c) == 0:
         return []
-    wave, ctx = patches(c)
+    wave, ctx = patches(c, whiten=model.config.whiten)
     with torch.inference_mode():
         ctx_t = torch.from_numpy(ctx).to(device)
         if prefilter > 0:

@@ -54,6 +54,14 @@ CLEAN_SHARE = 0.3
 #: Share of scenes heard in mono (both channels the same, damage and all): a mono
 #: transfer, or a mono file played on both channels.
 MONO_SHARE = 0.07
+#: Share of scenes played through speakers into a microphone in a room (clean ones
+#: too: the room's reverb and noise are not damage), when real recordings are there.
+MIC_SHARE = 0.3
+
+
+def _mic(rng: np.random.Generator) -> MicSpec:
+    return MicSpec(rt60_s=float(rng.uniform(0.15, 0.6)), wet_db=float(rng.uniform(-22, -8)),
+                   room_noise_db=float(rng.uniform(-65, -35)))
 #: Candidates this close to a true impulse's span may be on it (0.5 ms).
 TOL = 22
 #: Span offsets are regressed re the candidate, clipped to these (samples).
@@ -66,7 +74,7 @@ CHANNELS = ("left", "right", "both")
 class Examples:
     """A batch of labelled candidates (all arrays share their first axis)."""
 
-    wave: np.ndarray      # (n, 6, PRE + POST) float32
+    wave: np.ndarray      # (n, 6 or 9, PRE + POST) float32
     context: np.ndarray   # (n, context) float32
     label: np.ndarray     # (n,) float32: 1 impulse, 0 music
     peak_db: np.ndarray   # (n,) float32: peak re the stretch's level (positives)
@@ -232,6 +240,7 @@ class SceneMaker:
             return DamageSpec(seed=int(rng.integers(0, 2**31 - 1)),
                               noise=NoiseSpec(hiss_db=hiss if rng.random() < 0.7 else None,
                                               hiss_tilt_db_per_oct=float(rng.uniform(-4.5, 0))),
+                              mic=_mic(rng) if real and rng.random() < MIC_SHARE else None,
                               output_level_dbfs=float(rng.uniform(-35, -10)))
         clicks = ClickSpec(rate_per_min=float(np.exp(rng.uniform(np.log(30), np.log(1500)))),
                            peak_db=(-28.0, 24.0), pop_fraction=float(rng.uniform(0, 0.3)),
@@ -260,10 +269,7 @@ class SceneMaker:
             wow = WowSpec(wow_depth=float(rng.uniform(0.0002, 0.003)),
                           flutter_depth=float(rng.uniform(0, 0.0008)),
                           flutter_hz=float(rng.uniform(4, 20)))
-        mic = None
-        if real and rng.random() < 0.2:
-            mic = MicSpec(rt60_s=float(rng.uniform(0.15, 0.6)), wet_db=float(rng.uniform(-22, -8)),
-                          room_noise_db=float(rng.uniform(-65, -35)))
+        mic = _mic(rng) if real and rng.random() < MIC_SHARE else None
         return DamageSpec(seed=int(rng.integers(0, 2**31 - 1)), clicks=clicks, crackle=crackle,
                           scratches=scratches, noise=noise, wow=wow, mic=mic,
                           output_level_dbfs=float(rng.uniform(-35, -10)))
@@ -317,14 +323,15 @@ class SceneMaker:
                      np.array(chans, np.int8), np.array(peaks, np.float32),
                      float(20 * np.log10(level)))
 
-    def examples(self, *, threshold: float) -> Examples:
-        return label(self.scene(), threshold=threshold)
+    def examples(self, *, threshold: float, whiten: bool = False) -> Examples:
+        return label(self.scene(), threshold=threshold, whiten=whiten)
 
 
-def label(scene: Scene, *, threshold: float) -> Examples:
-    """The candidates of ``scene`` with their labels (see the module docstring)."""
+def label(scene: Scene, *, threshold: float, whiten: bool = False) -> Examples:
+    """The candidates of ``scene`` with their labels (see the module docstring);
+    ``whiten``: the patches carry the music's prediction error too."""
     c = find_candidates(scene.audio, threshold=threshold)
-    wave, ctx = patches(c)
+    wave, ctx = patches(c, whiten=whiten)
     n_c = len(c)
     y = np.zeros(n_c, np.float32)
     peak = np.zeros(n_c, np.float32)
