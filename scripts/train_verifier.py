@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vinylmon.audio.simulate import NoiseBank
 from vinylmon.models.bundle import save_bundle
@@ -42,7 +41,14 @@ from vinylmon.models.training import (
     start_run,
     training_arguments,
 )
-from vinylmon.models.verifier import LEVEL_SCALE_DB, OUTPUTS, VerifierConfig, build_verifier
+from vinylmon.models.verifier import (
+    LEVEL_SCALE_DB,
+    OUTPUTS,
+    VerifierConfig,
+    build_verifier,
+    tensors,
+    verifier_loss,
+)
 from vinylmon.training.verifier_data import CHANNELS, Examples, SceneMaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -122,27 +128,6 @@ class Buffer:
 
 def _take(e: Examples, idx) -> Examples:
     return Examples(*(getattr(e, f)[idx] for f in Examples.__dataclass_fields__))
-
-
-def tensors(e: Examples, device) -> dict:
-    return {f: torch.from_numpy(np.ascontiguousarray(getattr(e, f))).to(device)
-            for f in Examples.__dataclass_fields__}
-
-
-def loss(out: torch.Tensor, t: dict) -> tuple[torch.Tensor, dict]:
-    l_imp = F.binary_cross_entropy_with_logits(out[:, 0], t["label"])
-    pos = t["label"] > 0
-    if bool(pos.any()):
-        o = out[pos]
-        l_peak = F.smooth_l1_loss(o[:, 1], t["peak_db"][pos] / LEVEL_SCALE_DB)
-        l_span = F.smooth_l1_loss(o[:, 2], t["start"][pos]) + F.smooth_l1_loss(o[:, 3],
-                                                                               t["end"][pos])
-        l_chan = F.cross_entropy(o[:, 4:7], t["channel"][pos])
-    else:
-        l_peak = l_span = l_chan = out.sum() * 0.0
-    l_pre = F.binary_cross_entropy_with_logits(out[:, 7], t["label"])
-    total = 2 * l_imp + l_peak + l_span + 0.5 * l_chan + 0.5 * l_pre
-    return total, {"imp": l_imp, "peak": l_peak, "span": l_span, "chan": l_chan, "pre": l_pre}
 
 
 def average_precision(y: np.ndarray, p: np.ndarray) -> float:
@@ -292,7 +277,7 @@ def main() -> int:
         t = tensors(buf.batch(args.batch, hardness=scorer if step >= args.hard_after else None),
                     device)
         out = model(t["wave"], t["context"])
-        total, parts = loss(out, t)
+        total, parts = verifier_loss(out, t)
         opt.zero_grad()
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

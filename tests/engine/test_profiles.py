@@ -187,3 +187,35 @@ def test_app_backend_switches_profiles(fake_result, tmp_path, cpu_engine, music)
     backend.remove_profile("desk 2")
     assert backend.profiles() == ["base"]
     assert np.isfinite(backend.engine.detector.run([music(5.0)])[0].class_probs).all()
+
+
+def test_a_profile_carries_its_fine_tuned_click_verifier(fake_result, tmp_path, music):
+    """The verifier's weights and its acceptance for the microphone travel with the
+    profile; a profile without one keeps the base verifier."""
+    import dataclasses
+
+    import torch
+
+    from vinylmon.models.inference import Detector
+
+    base = Detector(device="cpu")
+    if base.verifier is None:
+        pytest.skip("no click verifier shipped")
+    state = {k: v + 0.01 if v.is_floating_point() else v
+             for k, v in base.verifier.state_dict().items()}
+    vmeta = json.loads((WEIGHTS_DIR / "verifier" / "meta.json").read_text())
+    vmeta["postprocess"] = {**vmeta["postprocess"], "accept": 0.61}
+    with_v = dataclasses.replace(fake_result, verifier_state=state, verifier_meta=vmeta)
+    info = save_profile("Laptop mic", with_v, device_name=None, root=tmp_path)
+    meta = json.loads((info.path / "verifier" / "meta.json").read_text())
+    assert meta["profile"]["base"].startswith("verifier@") and "+mic.Laptop-mic" in meta["version"]
+    det, _, warning = load_profile_models("Laptop mic", device="cpu", root=tmp_path)
+    assert warning is None
+    assert det.verifier_folder == info.path / "verifier" and det.accept == pytest.approx(0.61)
+    for k, v in det.verifier.state_dict().items():
+        torch.testing.assert_close(v, state[k])
+    det.events(music(5.0), det.run([music(5.0)])[0])  # it runs
+    # a profile made before verifiers were fine-tuned
+    save_profile("Old mic", fake_result, device_name=None, root=tmp_path)
+    old, _, _ = load_profile_models("Old mic", device="cpu", root=tmp_path)
+    assert old.verifier_folder == WEIGHTS_DIR / "verifier"

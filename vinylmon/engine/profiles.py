@@ -221,6 +221,10 @@ def save_profile(name: str, result, *, device_name: str | None,
         parts = [("detector", result.detector_state, result.detector_meta)]
         if result.grader_state is not None and result.grader_meta is not None:
             parts.append(("grader", result.grader_state, result.grader_meta))
+        v_state = getattr(result, "verifier_state", None)
+        v_meta = getattr(result, "verifier_meta", None)
+        if v_state is not None and v_meta is not None:
+            parts.append(("verifier", v_state, v_meta))
         for part, state, base_meta in parts:
             base[part] = f"{base_meta['name']}@{base_meta.get('version', '?')}"
             meta = dict(base_meta)
@@ -235,6 +239,8 @@ def save_profile(name: str, result, *, device_name: str | None,
             meta["metrics"] = _clean({"base": base_meta.get("metrics"), "finetune": metrics})
             if part == "detector":
                 meta["postprocess"] = dict(result.postprocess or base_meta.get("postprocess", {}))
+            elif part == "verifier":
+                meta["postprocess"] = dict(base_meta.get("postprocess", {}))
             save_bundle(tmp / part, state, meta)
         _write_json_atomic(tmp / PROFILE_FILE, _clean({
             "format": FORMAT, "name": n, "device_name": device_name, "enabled": True,
@@ -335,7 +341,9 @@ def load_profile_models(name: str | None, *, device: str | None = None,
         info = get_profile(name, root=root)
         if info.problem:
             raise ProfileError(info.problem)
-        detector = Detector(info.path / "detector", device=device)
+        vfolder = info.path / "verifier"  # a profile from before the verifier's fine-tune
+        detector = Detector(info.path / "detector", device=device,  # has the base one
+                            verifier=vfolder if vfolder.is_dir() else None)
         gfolder = info.path / "grader"
         grader = LearnedGrader(gfolder, device=device) if gfolder.is_dir() else \
             LearnedGrader(device=device)

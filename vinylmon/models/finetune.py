@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 import os
 import threading
@@ -73,7 +74,9 @@ from vinylmon.models.device import select_device
 from vinylmon.models.evaluation import EventTally, window_truth
 from vinylmon.models.inference import WEIGHTS_DIR, Detector, LearnedGrader, analyse_excerpt
 from vinylmon.models.training import FRAME_KEYS, UNKNOWN_CLASS, losses, make_example
+from vinylmon.models.verifier import tensors, verifier_loss
 from vinylmon.rubric import CLICK_FLOOR_DB, GRADES, RPMS
+from vinylmon.training.verifier_data import Examples, window_examples
 
 SR = ANALYSIS_RATE
 #: Kinds of injected damage; ``as is`` is the take's window untouched.
@@ -172,6 +175,14 @@ class FinetuneConfig:
         anything else, 2 threads ran a training step 10x slower than 1
         (threads waiting on each other for a busy core), and 1 was never much
         slower.
+    verifier_steps, verifier_lr, verifier_batch, verifier_l2sp : int, float, int, float
+        The click verifier's fine-tune (when the detector has one): steps of
+        AdamW on the candidates of the take's training windows (half of each
+        batch) and of the replay windows, with an L2-SP penalty toward the base
+        weights. 0 steps: the base verifier is kept.
+    accepts : tuple of float
+        Candidate verifier acceptances for this microphone (:func:`choose_accept`;
+        NM takes only).
     """
 
     steps: int = 300
@@ -196,6 +207,11 @@ class FinetuneConfig:
     grader_lr: float = 1e-3
     device: str = "auto"
     threads: int | None = 1
+    verifier_steps: int = 300
+    verifier_lr: float = 5e-4
+    verifier_batch: int = 128
+    verifier_l2sp: float = 1.0
+    accepts: tuple[float, ...] = (0.95, 0.9, 0.8, 0.7, 0.5)
 
     def __post_init__(self):
         if self.steps < 0 or self.batch < 1:
@@ -216,11 +232,17 @@ class FinetuneConfig:
             raise ValueError("window_s and train_hop_s must be > 0")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
+        if self.verifier_steps < 0 or self.verifier_batch < 8 or not 0 < self.verifier_lr < 1:
+            raise ValueError("verifier_steps must be >= 0, verifier_batch >= 8 and "
+                             "verifier_lr in (0, 1)")
+        if not all(0 < a < 1 for a in self.accepts):
+            raise ValueError(f"accepts must lie in (0, 1), got {self.accepts}")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["trainable"] = list(self.trainable)
         d["thresholds"] = list(self.thresholds)
+        d["accepts"] = list(self.accepts)
         return d
 
 
@@ -748,9 +770,14 @@ def _grade_accuracy(head, emb: torch.Tensor, labels: np.ndarray, device) -> floa
 
 
 def evaluate_detector(detector: Detector, data: EvalSet, *, state: dict | None = None,
-                      postprocess: dict | None = None) -> dict:
+                      postprocess: dict | None = None,
+                      result: FinetuneResult | None = None) -> dict:
     """:func:`score_detector` for the detector, or for fine-tuned weights ``state``
-    with their ``postprocess`` (a :class:`FinetuneResult`'s), on ``data``."""
+    with their ``postprocess``, or for everything a :class:`FinetuneResult` holds
+    (``result``: the detector, its post-processing, the click verifier and its
+    acceptance), on ``data``."""
+    if result is not None:
+        state, postprocess = result.detector_state, result.postprocess
     model = detector.model
     if state is not None:
         model = copy.deepcopy(model)
@@ -758,7 +785,13 @@ def evaluate_detector(detector: Detector, data: EvalSet, *, state: dict | None =
         model.eval()
     h = _lower(model, data.windows, None, detector.device)
     outputs = _outputs(model, h, None, detector.device, detector.hop)
-    return score_detector(with_postprocess(detector, postprocess or {}), data, outputs)
+    d = with_postprocess(detector, postprocess or {})
+    if result is not None and result.verifier_state is not None and d.verifier is not None:
+        v = copy.deepcopy(d.verifier)
+        v.load_state_dict(result.verifier_state)
+        d = with_verifier(d, v.eval(), accept=(result.verifier_meta or {}).get(
+            "postprocess", {}).get("accept"))
+    return score_detector(d, data, outputs)
 
 
 def with_postprocess(detector: Detector, postprocess: dict) -> Detector:
@@ -810,6 +843,122 @@ def choose_threshold(detector: Detector, take: EvalSet, take_outputs: Sequence,
     return {**detector.postprocess, "threshold": chosen}, table
 
 
+# ----------------------------------------------------------------------------- verifier
+def with_verifier(detector: Detector, verifier: torch.nn.Module | None = None, *,
+                  accept: float | None = None) -> Detector:
+    """A shallow copy of ``detector`` whose events come from another click verifier
+    (same architecture) and/or another acceptance."""
+    d = copy.copy(detector)
+    if verifier is not None:
+        d.verifier = verifier
+    if accept is not None:
+        d.accept = float(accept)
+    return d
+
+
+def verifier_examples(data: ExampleSet, verifier: torch.nn.Module) -> Examples | None:
+    """The labelled impulse candidates of every window of ``data`` (its clips' spans
+    are the truth), cut as ``verifier`` sees them; None when there are none."""
+    cfg = verifier.config
+    parts = [window_examples(data.audio[i], c.starts, c.ends, c.channel, c.peak_db,
+                             threshold=cfg.candidate_threshold, whiten=cfg.whiten)
+             for i, c in enumerate(data.clips)]
+    parts = [e for e in parts if len(e)]
+    return Examples.concat(parts) if parts else None
+
+
+def _verifier_meta(detector: Detector) -> dict:
+    """The base verifier bundle's meta.json (what a profile's verifier is made from)."""
+    folder = detector.verifier_folder
+    try:
+        return json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, TypeError, ValueError):
+        return {"name": "verifier", "version": "?"}
+
+
+def _take_rows(e: Examples, idx: np.ndarray) -> Examples:
+    return Examples(*(getattr(e, f)[idx] for f in Examples.__dataclass_fields__))
+
+
+def _finetune_verifier(detector: Detector, take_set: TakeSet, replay: ExampleSet,
+                       config: FinetuneConfig, device, *, cancel, clock) -> dict | None:
+    """A copy of the detector's click verifier trained on the take's candidates and
+    the replay's (half of each batch each; a quarter of each half positives when
+    there are any), with an L2-SP penalty toward the base weights. Returns its
+    state (CPU tensors), or None when there is nothing to learn from."""
+    base = detector.verifier
+    take = verifier_examples(take_set.train, base)
+    rep = verifier_examples(replay, base) if len(replay) else None
+    if take is None or not (take.label > 0).any():
+        return None
+    model = copy.deepcopy(base).to(device).train()
+    params = [p for p in model.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    anchors = [p.detach().clone() for p in params]
+    opt = torch.optim.AdamW(params, lr=config.verifier_lr, weight_decay=0.0)
+    rng = np.random.default_rng(config.seed + 5)
+    torch.manual_seed(config.seed + 5)
+
+    def draw(e: Examples, n: int) -> Examples:
+        pos, neg = np.flatnonzero(e.label > 0), np.flatnonzero(e.label == 0)
+        k = min(n // 4, n) if pos.size else 0
+        idx = np.concatenate([rng.choice(pos, k) if k else np.zeros(0, np.int64),
+                              rng.choice(neg, n - k) if neg.size else rng.choice(pos, n - k)])
+        return _take_rows(e, idx)
+
+    half = config.verifier_batch // 2 if rep is not None else config.verifier_batch
+    for step in range(config.verifier_steps):
+        _check_cancel(cancel)
+        parts = [draw(take, half)]
+        if rep is not None:
+            parts.append(draw(rep, config.verifier_batch - half))
+        t = tensors(Examples.concat(parts), device)
+        loss, _ = verifier_loss(model(t["wave"], t["context"]), t)
+        if config.verifier_l2sp:
+            loss = loss + config.verifier_l2sp * sum(
+                ((p - a) ** 2).sum() for p, a in zip(params, anchors, strict=True))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        clock.report("train", (step + 1) / config.verifier_steps,
+                     f"fine-tuning the click verifier: step {step + 1}/{config.verifier_steps}")
+    model.eval()
+    for p in params:
+        p.requires_grad_(False)
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def choose_accept(detector: Detector, take: EvalSet, take_outputs: Sequence,
+                  replay: EvalSet, replay_outputs: Sequence, *,
+                  candidates: Sequence[float]) -> tuple[float, list[dict]]:
+    """The click verifier's acceptance for a microphone, chosen on the take's training
+    windows like :func:`choose_threshold` chooses the frame heads' threshold: the best
+    event F1 there among the acceptances that keep false events on the undamaged
+    windows within :data:`FALSE_BUDGET` per minute (or the base acceptance's rate, if
+    higher) and event F1 on the replay windows within 0.005 of the base acceptance's.
+    Ties keep the higher acceptance."""
+    base_a = float(detector.accept)
+    ref = score_detector(detector, replay, replay_outputs)["event_f1"]
+    base_false = score_detector(detector, take, take_outputs)["false_per_min_clean"]
+    budget = max(FALSE_BUDGET, base_false) if np.isfinite(base_false) else FALSE_BUDGET
+    table, best = [], None
+    for a in sorted({base_a, *map(float, candidates)}, reverse=True):
+        d = with_verifier(detector, accept=a)
+        tk = score_detector(d, take, take_outputs)
+        rp = score_detector(d, replay, replay_outputs)
+        false = tk["false_per_min_clean"]
+        allowed = bool((not np.isfinite(false) or false <= budget + 1e-9)
+                       and rp["event_f1"] >= ref - 0.005)
+        table.append({"accept": a, "take_f1": round(tk["event_f1"], 4),
+                      "take_false_per_min": round(false, 3) if np.isfinite(false) else None,
+                      "replay_f1": round(rp["event_f1"], 4), "allowed": allowed})
+        if allowed and (best is None or tk["event_f1"] > best[0] + 1e-9):
+            best = (tk["event_f1"], a)
+    return (best[1] if best is not None else base_a), table
+
+
 # ----------------------------------------------------------------------------- result
 @dataclass(frozen=True, eq=False)
 class FinetuneResult:
@@ -844,6 +993,10 @@ class FinetuneResult:
         None when the grader was not fine-tuned.
     timings : dict
         Seconds per phase.
+    verifier_state, verifier_meta : dict or None
+        The fine-tuned click verifier and its base bundle's meta.json, whose
+        ``postprocess`` holds the acceptance chosen for this microphone (None: the
+        detector has no verifier, or it was not fine-tuned).
     """
 
     before: dict
@@ -861,6 +1014,8 @@ class FinetuneResult:
     threshold_selection: list = field(default_factory=list)
     grader_kept: bool | None = None
     timings: dict = field(default_factory=dict)
+    verifier_state: dict | None = None
+    verifier_meta: dict | None = None
 
     def table(self) -> str:
         """The before/after numbers as a plain-text table."""
@@ -1093,12 +1248,39 @@ def _finetune(take, *, grade, detector, grader, config, progress, cancel, corpus
                 o for w, f in base_out for o in decode(w, f, hop=hop)],
             candidates=config.thresholds)
     tuned = with_postprocess(detector, postprocess)
+    timings["eval_s"] = time.perf_counter() - t3
+
+    # --- the click verifier (events come from it when the detector has one)
+    t5 = time.perf_counter()
+    verifier_state, verifier_meta = None, None
+    if detector.verifier is not None and config.verifier_steps > 0:
+        clock.report("train", 0.0, "fine-tuning the click verifier")
+        verifier_state = _finetune_verifier(detector, take_set, replay, config, device,
+                                            cancel=cancel, clock=clock)
+    if verifier_state is not None:
+        v = copy.deepcopy(detector.verifier)
+        v.load_state_dict(verifier_state)
+        tuned = with_verifier(tuned, v.to(detector.device).eval())
+        accept_selection: list[dict] = []
+        if config.accepts and g == "NM":
+            clock.report("eval", 0.1, "choosing the verifier's acceptance")
+            accept, accept_selection = choose_accept(
+                tuned, take_set.train.as_eval("take-train"),
+                _outputs(model, h_take, start, device, hop), replay.as_eval(replay_source),
+                _outputs(model, h_replay, start, device, hop), candidates=config.accepts)
+            tuned = with_verifier(tuned, accept=accept)
+        verifier_meta = _verifier_meta(detector)
+        verifier_meta["postprocess"] = {**verifier_meta.get("postprocess", {}),
+                                        "accept": tuned.accept}
+        verifier_meta.setdefault("metrics", {})["accept_selection"] = accept_selection
+    timings["verifier_s"] = time.perf_counter() - t5
+    t3 = time.perf_counter()
     clock.report("eval", 0.2, "evaluating")
     after = {"take": score_detector(tuned, take_set.held_out,
                                     _outputs(model, h_held, start, device, hop)),
              "base_val": score_detector(tuned, val, _outputs(model, h_val, start, device,
                                                              hop))}
-    timings["eval_s"] = time.perf_counter() - t3
+    timings["eval_s"] += time.perf_counter() - t3
 
     # --- grader head
     t4 = time.perf_counter()
@@ -1118,8 +1300,9 @@ def _finetune(take, *, grade, detector, grader, config, progress, cancel, corpus
         grader_state=grader_state, detector_meta=copy.deepcopy(detector.meta),
         grader_meta=copy.deepcopy(grader.meta) if grader is not None else None,
         config=config, take=take_set.info(), postprocess=postprocess,
-        threshold_selection=selection, grader_kept=grader_kept, timings={k: round(v, 2) for k, v in
-                                                      timings.items()})
+        threshold_selection=selection, grader_kept=grader_kept,
+        timings={k: round(v, 2) for k, v in timings.items()},
+        verifier_state=verifier_state, verifier_meta=verifier_meta)
 
 
 def _finetune_grader(grader: LearnedGrader, take_set: TakeSet, replay: ExampleSet,

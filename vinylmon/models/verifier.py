@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vinylmon.audio.candidates import POST, PRE, TEXTURE_BLOCKS, find_candidates, patches
@@ -106,6 +107,32 @@ class ClickVerifier(nn.Module):
         pooled = torch.cat([h.mean(-1), h.amax(-1), h[..., self._centre]], dim=1)
         c = self.ctx(context)
         return torch.cat([self.head(torch.cat([pooled, c], dim=1)), self.pre(c)], dim=1)
+
+
+def tensors(examples, device) -> dict[str, torch.Tensor]:
+    """Labelled candidates (:class:`vinylmon.training.verifier_data.Examples`) as tensors
+    by field name."""
+    return {f: torch.from_numpy(np.ascontiguousarray(getattr(examples, f))).to(device)
+            for f in examples.__dataclass_fields__}
+
+
+def verifier_loss(out: torch.Tensor, t: dict) -> tuple[torch.Tensor, dict]:
+    """The training loss of ``out = model(t["wave"], t["context"])`` against the labels
+    (:func:`tensors`); and its parts by name. Peak, span and channel count on the
+    positives only; the prefilter learns the same label from the context alone."""
+    l_imp = F.binary_cross_entropy_with_logits(out[:, 0], t["label"])
+    pos = t["label"] > 0
+    if bool(pos.any()):
+        o = out[pos]
+        l_peak = F.smooth_l1_loss(o[:, 1], t["peak_db"][pos] / LEVEL_SCALE_DB)
+        l_span = F.smooth_l1_loss(o[:, 2], t["start"][pos]) + F.smooth_l1_loss(o[:, 3],
+                                                                               t["end"][pos])
+        l_chan = F.cross_entropy(o[:, 4:7], t["channel"][pos])
+    else:
+        l_peak = l_span = l_chan = out.sum() * 0.0
+    l_pre = F.binary_cross_entropy_with_logits(out[:, 7], t["label"])
+    total = 2 * l_imp + l_peak + l_span + 0.5 * l_chan + 0.5 * l_pre
+    return total, {"imp": l_imp, "peak": l_peak, "span": l_span, "chan": l_chan, "pre": l_pre}
 
 
 def build_verifier(params: dict | None = None) -> ClickVerifier:

@@ -367,5 +367,21 @@ def label(scene: Scene, *, threshold: float, whiten: bool = False) -> Examples:
     return Examples(wave, ctx, y, peak, start, end, chan, c.score)
 
 
+def window_examples(audio: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                    channel: np.ndarray, peak_db: np.ndarray, *, threshold: float,
+                    whiten: bool = False) -> Examples:
+    """The labelled candidates of a window whose impulses are known by their spans
+    (a fine-tuning take with injected damage): a candidate on a true span is one;
+    ``peak_db`` re the window's RMS level, ``channel`` -1 for both."""
+    x = np.asarray(audio, np.float32)
+    if x.ndim != 2 or x.shape[0] != 2:
+        raise VinylmonError(f"expected a (2, samples) window, got shape {x.shape}")
+    level = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    scene = Scene(x, np.zeros_like(x), False, np.asarray(starts, np.int64),
+                  np.asarray(ends, np.int64), np.asarray(channel, np.int8),
+                  np.asarray(peak_db, np.float32), float(20 * np.log10(max(level, 1e-12))))
+    return label(scene, threshold=threshold, whiten=whiten)
+
+
 __all__ = ["CHANNELS", "END_RANGE", "Examples", "OFFSET_SCALE", "POST", "PRE", "START_RANGE",
-           "Scene", "SceneMaker", "label", "novel_shape"]
+           "Scene", "SceneMaker", "label", "novel_shape", "window_examples"]
