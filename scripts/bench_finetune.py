@@ -144,9 +144,7 @@ def main(argv=None) -> int:
     held_mic = held.transformed(lambda x, i: bad_microphone(x, seed=100 + i))
     scores = {"clean audio, base": evaluate_detector(detector, held),
               "bad mic, base": evaluate_detector(detector, held_mic),
-              "bad mic, fine-tuned": evaluate_detector(detector, held_mic,
-                                                       state=result.detector_state,
-                                                       postprocess=result.postprocess)}
+              "bad mic, fine-tuned": evaluate_detector(detector, held_mic, result=result)}
     print(f"\nbad-microphone check: the take's held-out quarter, damage before the microphone "
           f"({len(held)} windows)")
     print(f"{'':22s} {'event F1':>8s} {'P':>5s} {'R':>5s} {'class acc':>9s}")
