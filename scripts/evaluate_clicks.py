@@ -148,6 +148,7 @@ class Tally:
         self._add(f"{path}.truth_ok", (is_click & tm).sum())
         if clip.grade == "NM":
             self._add("clean.false", (~dm).sum())
+            self._add("clean.false_click", (~dm & det_click).sum())
             self._add("clean.minutes", clip.frames / SR / 60)
             if scratches is not None:
                 self._add("clean.scratches", scratches)
@@ -182,6 +183,8 @@ class Tally:
         out["recall_loud"] = _ratio(g("level10.ok", 0), g("level10.n", 0))
         out["recall_detectable"] = _ratio(g("detect20.ok", 0), g("detect20.n", 0))
         out["false_per_min_clean"] = _ratio(g("clean.false", 0), g("clean.minutes", 0))
+        out["false_clicks_per_min_clean"] = _ratio(g("clean.false_click", 0),
+                                                   g("clean.minutes", 0))
         out["clean_minutes"] = g("clean.minutes", 0.0)
         out["scratches_clean"] = int(g("clean.scratches", 0)) if "clean.scratches" in c else None
         out["start_within_half_ms"] = _ratio(g("placed.start_ok", 0), g("placed.n", 0))
@@ -256,9 +259,10 @@ def choose_accept(clips, runs_by_setting, audible_db: float) -> tuple[tuple, lis
         over = max(0.0, (fpm if np.isfinite(fpm) else 0.0) - FALSE_BUDGET)
         table.append({"accept": a, "min_peak_db": mp, "f1": round(f1, 4),
                       "false_per_min_clean": round(fpm, 2),
+                      "false_clicks_per_min_clean": round(s["false_clicks_per_min_clean"], 3),
                       "objective": round(f1 - 0.05 * over, 4)})
     best = max(table, key=lambda r: r["objective"])
-    return (best["accept"], best["min_peak_db"]), table
+    return (best["accept"], best["min_peak_db"], best["false_clicks_per_min_clean"]), table
 
 
 def grooveclean_reports(exe: str, corpus: Path, split: str, cache: Path) -> float:
@@ -303,12 +307,16 @@ def score_grooveclean(clips, store: dict, audible_db: float) -> dict | None:
     return t.summary()
 
 
-def update_meta(folder: Path, accept: float, min_peak: float, selection: list) -> None:
-    """Store the chosen post-processing in the verifier's meta.json (not hashed)."""
+def update_meta(folder: Path, accept: float, min_peak: float, false_clicks: float,
+                selection: list) -> None:
+    """Store the chosen post-processing in the verifier's meta.json (not hashed), with
+    the click-loud false events per minute it made on the clean validation music (the
+    grade counts c net of them)."""
     path = folder / "meta.json"
     meta = json.loads(path.read_text())
+    fc = float(false_clicks) if np.isfinite(false_clicks) else 0.0
     meta["postprocess"] = {**meta.get("postprocess", {}), "accept": accept,
-                           "min_peak_db": min_peak}
+                           "min_peak_db": min_peak, "false_clicks_per_min": round(fc, 3)}
     meta.setdefault("metrics", {})["selection"] = selection
     path.write_text(json.dumps(meta, indent=1))
 
@@ -402,11 +410,13 @@ def main() -> int:
     if args.control:
         tune += load_split(args.corpus, "control_val")[:args.limit]
     tune = tune if args.limit is None else tune[:2 * args.limit]
-    (accept, min_peak), selection = choose_accept(tune, tuning_runs(tune, det), args.audible_db)
-    print(f"accept {accept}, min peak {min_peak} (chosen on {args.tune_split}):",
+    (accept, min_peak, false_clicks), selection = choose_accept(tune, tuning_runs(tune, det),
+                                                               args.audible_db)
+    print(f"accept {accept}, min peak {min_peak} (chosen on {args.tune_split}; "
+          f"{false_clicks} false click-loud events/min on its clean music):",
           json.dumps(selection), flush=True)
     if args.update_meta:
-        update_meta(det.verifier_folder, accept, min_peak, selection)
+        update_meta(det.verifier_folder, accept, min_peak, false_clicks, selection)
 
     clips = load_split(args.corpus, args.split)[:args.limit]
     if args.control:

@@ -168,3 +168,15 @@ def grade_quantities(q: Quantities) -> RubricGrade:
     else:
         reason = f"F: {q.skips} skip(s)/repeat(s); G allows none"
     return RubricGrade(grade, limited_by, reason, {k: GRADES[v] for k, v in per.items()})
+
+
+def click_rate(clicks: int, analysed_s: float, *, false_clicks_per_min: float = 0.0) -> float:
+    """c, clicks per minute: the click-loud events counted over ``analysed_s`` less the
+    detector's known rate of false events on clean music (measured on validation
+    music, stored with the verifier), never below 0. A record whose count is within
+    what the detector finds on clean music is not held to have clicks."""
+    if not analysed_s > 0:
+        raise ValueError(f"analysed_s must be > 0, got {analysed_s}")
+    if not false_clicks_per_min >= 0:
+        raise ValueError(f"false_clicks_per_min must be >= 0, got {false_clicks_per_min}")
+    return max(0.0, clicks / (analysed_s / 60.0) - false_clicks_per_min)

@@ -6,9 +6,9 @@ from vinylmon.engine.session import Session
 from vinylmon.engine.types import AnalysedWindow, Impulse
 
 
-def _window(i, *, k, impulses=(), length=5.0):
+def _window(i, *, k, impulses=(), length=5.0, noise_db=-55.0):
     return AnalysedWindow(i, 5.0 * i, 5.0 * i + length, False, -20.0, (0.2,) * 5, None,
-                          -55.0, tuple(impulses), 0.01, k)
+                          noise_db, tuple(impulses), 0.01, k)
 
 
 def test_k_is_the_duration_weighted_mean_of_the_windows_measures():
@@ -27,3 +27,40 @@ def test_without_measures_k_is_counted_from_the_crackle_events():
     s.add(_window(1, k=3.0))  # one window without measures: all counted
     q = s.state().grade.quantities
     assert q.crackle_per_s == pytest.approx(10 / 10.0)
+
+
+def _clicks(n, *, start_s=0.0, every_s=1.0):
+    return [Impulse(start_s + every_s * j, start_s + every_s * j + 0.0005, 0, -20.0 + 5.0, 0.99)
+            for j in range(n)]
+
+
+def test_clicks_are_counted_net_of_the_detectors_false_rate_on_clean_music():
+    """A minute of music with one click-loud event: a detector that finds 1.2 false
+    events per minute on clean music has not shown a click; one that finds none has."""
+    windows = [_window(i, k=0.0, impulses=_clicks(1, start_s=1.0) if i == 0 else [],
+                       noise_db=-70.0) for i in range(12)]
+    plain, net = Session(), Session(false_clicks_per_min=1.2)
+    for w in windows:
+        plain.add(w)
+        net.add(w)
+    a, b = plain.state(), net.state()
+    assert a.grade.quantities.clicks_per_min == pytest.approx(1.0)
+    assert a.grade.grade == "VG+"
+    assert b.grade.quantities.clicks_per_min == 0.0 and b.grade.grade == "NM"
+    assert len(b.events) == 1  # the event is still shown
+    assert b.false_clicks_per_min == 1.2
+    # the probabilities follow the count with its false events: NM more likely, not certain
+    nm = 0
+    assert b.grade.grade_probs[nm] > a.grade.grade_probs[nm]
+    assert b.grade.grade_probs[nm] < 0.99
+
+
+def test_a_damaged_record_keeps_its_clicks_net_of_the_false_rate():
+    windows = [_window(i, k=0.0, impulses=_clicks(3, start_s=5.0 * i + 0.5))
+               for i in range(12)]
+    s = Session(false_clicks_per_min=1.2)
+    for w in windows:
+        s.add(w)
+    q = s.state().grade.quantities
+    assert q.clicks_per_min == pytest.approx(36.0 - 1.2)
+    assert s.state().grade.grade == "G+"

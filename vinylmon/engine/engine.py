@@ -154,6 +154,11 @@ class Engine:
     def device(self) -> str:
         return str(self.detector.device)
 
+    @property
+    def false_clicks_per_min(self) -> float:
+        """The click detector's false events per minute on clean music (0: unknown)."""
+        return float(getattr(self.detector, "false_clicks_per_min", 0.0) or 0.0)
+
     def models(self) -> dict:
         """REPORT.md's ``models``: NAME@VERSION of each bundle, and the device."""
         def tag(bundle):
@@ -162,7 +167,8 @@ class Engine:
                 "device": self.device}
 
     def new_session(self, *, rpm: float | None = None) -> Session:
-        return Session(rpm=rpm, learned_weight=self.learned_weight)
+        return Session(rpm=rpm, learned_weight=self.learned_weight,
+                       false_clicks_per_min=self.false_clicks_per_min)
 
     def _gated(self, windows: Sequence[Window]) -> list[Window]:
         """The windows through the silence gate (those not gated yet), rate checked."""

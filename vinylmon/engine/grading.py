@@ -36,12 +36,14 @@ from vinylmon.rubric import (
 LEARNED_DECIDES = 0.5
 
 
-def _rate_cdf(count: int, exposure: float, limits: Sequence[float]) -> np.ndarray:
-    """P(grade of this criterion <= g) for each g, from a Poisson count."""
+def _rate_cdf(count: int, exposure: float, limits: Sequence[float], *,
+              false_rate: float = 0.0) -> np.ndarray:
+    """P(grade of this criterion <= g) for each g, from a Poisson count that also
+    holds false detections at ``false_rate`` (same units as the limits)."""
     out = np.ones(len(GRADES))
     a = count + 0.5
     for g, lim in enumerate(limits):
-        out[g] = gammainc(a, lim * exposure)  # P(rate < lim)
+        out[g] = gammainc(a, (lim + false_rate) * exposure)  # P(true rate < lim)
     return out
 
 
@@ -51,13 +53,16 @@ def _step_cdf(grade_index: int) -> np.ndarray:
     return out
 
 
-def measured_probs(q: Quantities, *, clicks: int, crackle: int) -> np.ndarray:
-    """Probability of each grade given the counts behind c and k, ``(6,)``."""
+def measured_probs(q: Quantities, *, clicks: int, crackle: int,
+                   false_clicks_per_min: float = 0.0) -> np.ndarray:
+    """Probability of each grade given the counts behind c and k, ``(6,)``;
+    ``false_clicks_per_min``: the click detector's false events on clean music (the
+    count holds them too; see :func:`vinylmon.rubric.click_rate`)."""
     if not q.analysed_s > 0:
         raise ValueError(f"analysed_s must be > 0, got {q.analysed_s}")
     minutes = q.analysed_s / 60.0
-    cdf = _rate_cdf(clicks, minutes, CLICK_LIMITS) * _rate_cdf(crackle, q.analysed_s,
-                                                               CRACKLE_LIMITS)
+    cdf = _rate_cdf(clicks, minutes, CLICK_LIMITS, false_rate=false_clicks_per_min) \
+        * _rate_cdf(crackle, q.analysed_s, CRACKLE_LIMITS)
     rubric = grade_quantities(q)
     per = rubric.per_criterion
     for name in ("surface_noise_db", "scratches", "skips"):
@@ -76,7 +81,8 @@ def learned_weight(exact: float | None) -> float:
 
 
 def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
-               learned_probs: np.ndarray | None = None, weight: float = 0.0) -> GradeResult:
+               learned_probs: np.ndarray | None = None, weight: float = 0.0,
+               false_clicks_per_min: float = 0.0) -> GradeResult:
     """The side's grade from its measured quantities and, optionally, the learned grader.
 
     Parameters
@@ -89,13 +95,17 @@ def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
         The learned grader's probabilities for the side.
     weight : float, keyword-only
         Its pool weight (:func:`learned_weight`).
+    false_clicks_per_min : float, keyword-only
+        The click detector's false events per minute on clean music: ``q``'s c is
+        already net of it (:func:`vinylmon.rubric.click_rate`); the count ``clicks`` is not.
 
     Returns
     -------
     GradeResult
     """
     rubric = grade_quantities(q)
-    pm = measured_probs(q, clicks=clicks, crackle=crackle)
+    pm = measured_probs(q, clicks=clicks, crackle=crackle,
+                        false_clicks_per_min=false_clicks_per_min)
     learned_grade = None
     lp = None
     if learned_probs is not None:

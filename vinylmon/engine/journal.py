@@ -16,7 +16,8 @@ as the strings ``"nan"``, ``"inf"``, ``"-inf"``, so every line is strict JSON):
 - line 1, ``{"type": "session", "format": "vinylmon.journal/1", "id", "started"
   (ISO 8601, UTC), "input", "rpm" (or null), "sample_rate", "channels", "record"
   (the record's details, or null), "window_s", "learned_weight", "models",
-  "vinylmon"}``: the session's facts;
+  "false_clicks_per_min" (absent in older journals: 0), "vinylmon"}``: the
+  session's facts;
 - ``{"type": "window", "index", "start_s", "end_s", "silent", "level_db",
   "defect_probs", "grade_probs", "noise_db", "impulses": [[start_s, end_s,
   channel, peak_dbfs, confidence], ...], "inference_s"}``: one analysed window
@@ -298,7 +299,8 @@ class SessionJournal:
     def create(cls, root: str | os.PathLike | None = None, *, input_name: str,
                sample_rate: int, channels: int, rpm: float | None = None,
                record: dict | None = None, window_s: float | None = None,
-               learned_weight: float = 0.0, models: dict | None = None) -> SessionJournal:
+               learned_weight: float = 0.0, models: dict | None = None,
+               false_clicks_per_min: float = 0.0) -> SessionJournal:
         """A new journal folder under ``root`` (see :func:`sessions_root`), its facts written.
 
         Raises
@@ -321,6 +323,7 @@ class SessionJournal:
                   "channels": int(channels), "record": rec,
                   "window_s": None if window_s is None else float(window_s),
                   "learned_weight": float(learned_weight), "models": dict(models or {}),
+                  "false_clicks_per_min": float(false_clicks_per_min),
                   "vinylmon": __version__}
         try:
             j._write_now(header)
@@ -510,7 +513,8 @@ class JournalContents:
 
     def session(self) -> Session:
         """A fresh engine :class:`Session` holding the journal's windows."""
-        s = Session(rpm=self.rpm, learned_weight=self.header["learned_weight"])
+        s = Session(rpm=self.rpm, learned_weight=self.header["learned_weight"],
+                    false_clicks_per_min=self.header["false_clicks_per_min"])
         for w in self.windows:
             s.add(w)
         s.set_repeats(self.repeats)
@@ -540,6 +544,8 @@ def _check_header(h: dict, folder: Path) -> dict:
         if rpm is not None and not 10 <= _finite(rpm, "rpm") <= 100:
             raise _Bad("rpm is out of range")
         _finite(h.get("learned_weight", 0.0), "learned_weight")
+        if not 0 <= _finite(h.get("false_clicks_per_min", 0.0), "false_clicks_per_min") < 1000:
+            raise _Bad("false_clicks_per_min is out of range")
         if h.get("record") is not None and not isinstance(h["record"], dict):
             raise _Bad("record is not an object")
         if not isinstance(h.get("models", {}), dict):
@@ -547,6 +553,7 @@ def _check_header(h: dict, folder: Path) -> dict:
     except (_Bad, ValueError) as exc:
         raise JournalError(folder, f"has broken session facts: {exc}") from exc
     return {**h, "learned_weight": float(h.get("learned_weight", 0.0)),
+            "false_clicks_per_min": float(h.get("false_clicks_per_min", 0.0)),  # older: 0
             "models": dict(h.get("models") or {})}
 
 

@@ -78,7 +78,8 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
             "skips": q.skips,
             "analysed_s": _num(state.analysed_s, 3),
         },
-        "methods": methods(windows, state.analysed_s),
+        "methods": methods(windows, state.analysed_s,
+                           false_clicks_per_min=state.false_clicks_per_min),
         "learned_grade": g.learned_grade,
         "measured_grade": g.measured_grade,
         "learned_grade_probs": _probs(GRADES, g.learned_probs),
@@ -114,14 +115,17 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
     }
 
 
-def methods(windows: Sequence[AnalysedWindow], analysed_s: float) -> dict:
+def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
+            false_clicks_per_min: float = 0.0) -> dict:
     """How each measured quantity was measured, and on how much audio (plain words)."""
     live = [w for w in windows if not w.silent]
     on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
     density = bool(live) and all(w.crackle_per_s is not None for w in live)
+    net = (f", less the {false_clicks_per_min:.2g} per minute the detector finds on clean "
+           "music" if false_clicks_per_min > 0 else "")
     return {
         "clicks_per_min": "detected impulses (clicks, pops, scratch ticks) with peak "
-                          f">= L - 10 dB, counted {on}",
+                          f">= L - 10 dB, counted {on}{net}",
         "crackle_per_s": ("crackle density estimated per window by the models (learned from "
                           "exact simulated counts, so it includes the crackle the music masks "
                           f"tick by tick), averaged {on}") if density else

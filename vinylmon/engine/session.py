@@ -19,7 +19,7 @@ from vinylmon.engine.grading import fuse_grade
 from vinylmon.engine.scratches import track_scratches
 from vinylmon.engine.types import AnalysedWindow, DefectEvent, GradeResult, Impulse, ScratchTrack
 from vinylmon.models.measured import CLICK_FLOOR_DB, Event, confirm_skips
-from vinylmon.rubric import Quantities
+from vinylmon.rubric import Quantities, click_rate
 
 #: Detections closer than this (s) are one event (e.g. split at a window boundary).
 MERGE_GAP_S = 0.001
@@ -59,6 +59,8 @@ class SessionState:
     heard_s: float
     grade: GradeResult | None
     dropped_windows: int
+    #: The click detector's false events per minute on clean music, taken off c.
+    false_clicks_per_min: float = 0.0
 
 
 def merge_impulses(impulses: Sequence[Impulse], *, gap_s: float = MERGE_GAP_S) -> list[Impulse]:
@@ -88,13 +90,21 @@ class Session:
         The record's speed; None estimates it.
     learned_weight : float, keyword-only
         Pool weight of the learned grader (see :mod:`vinylmon.engine.grading`).
+    false_clicks_per_min : float, keyword-only
+        The click detector's false events per minute on clean music; c is counted
+        net of it (:func:`vinylmon.rubric.click_rate`).
     """
 
-    def __init__(self, *, rpm: float | None = None, learned_weight: float = 0.0) -> None:
+    def __init__(self, *, rpm: float | None = None, learned_weight: float = 0.0,
+                 false_clicks_per_min: float = 0.0) -> None:
         if rpm is not None and not (10.0 <= rpm <= 100.0):
             raise ValueError(f"rpm must be between 10 and 100, got {rpm}")
+        if not (0.0 <= false_clicks_per_min < 1000.0):
+            raise ValueError(f"false_clicks_per_min must be in 0..1000, got "
+                             f"{false_clicks_per_min}")
         self.rpm = rpm
         self.learned_weight = float(learned_weight)
+        self.false_clicks_per_min = float(false_clicks_per_min)
         self.windows: list[AnalysedWindow] = []
         self.repeats: list[Repeat] = []
         self.dropped_windows = 0
@@ -139,7 +149,8 @@ class Session:
             # the window measures count the crackle the music masks tick by tick
             k = float(np.sum(np.array([w.crackle_per_s for w in live]) * dur) / dur.sum())
             crackle = int(round(k * analysed))  # the count behind k's probabilities
-        q = Quantities(clicks_per_min=clicks / (analysed / 60.0),
+        q = Quantities(clicks_per_min=click_rate(
+                           clicks, analysed, false_clicks_per_min=self.false_clicks_per_min),
                        crackle_per_s=k, surface_noise_db=noise,
                        scratches=len(tracks),
                        scratch_peak_db=max((t.peak_db for t in tracks), default=float("-inf")),
@@ -147,6 +158,7 @@ class Session:
         learned = [w.grade_probs for w in live if w.grade_probs is not None]
         lp = np.mean(np.array(learned), axis=0) if learned else None
         grade = fuse_grade(q, clicks=clicks, crackle=crackle, learned_probs=lp,
-                           weight=self.learned_weight)
+                           weight=self.learned_weight,
+                           false_clicks_per_min=self.false_clicks_per_min)
         return SessionState(tuple(events), tuple(tracks), skips, rpm, program, noise, analysed,
-                            heard, grade, self.dropped_windows)
+                            heard, grade, self.dropped_windows, self.false_clicks_per_min)

@@ -147,11 +147,31 @@ def _load_small_bundle(folder: Path, device, *, outputs: tuple[str, ...], what: 
     return model.to(device).eval(), meta
 
 
+@dataclass(frozen=True)
+class VerifierSettings:
+    """A verifier bundle's post-processing (meta.json ``postprocess``): the acceptance
+    probability, the prefilter's threshold, the faintest peak reported (dB re the
+    window's level) and the false click-loud events per minute it made on clean
+    validation music at those settings (the grade counts c net of them)."""
+
+    accept: float = 0.5
+    prefilter: float = 0.0
+    min_peak_db: float = -200.0
+    false_clicks_per_min: float = 0.0
+
+
 def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, float]:
     """The click verifier bundle (hash-checked), its acceptance probability, its
-    prefilter's threshold and the faintest peak it reports (dB re window level)."""
+    prefilter's threshold and the faintest peak it reports (dB re window level);
+    :func:`verifier_settings` has all of its post-processing."""
     model, meta = _load_small_bundle(folder, device, outputs=VERIFIER_OUTPUTS,
                                      what="a click verifier", build=build_verifier)
+    st = verifier_settings(folder, meta)
+    return model, st.accept, st.prefilter, st.min_peak_db
+
+
+def verifier_settings(folder: Path, meta: dict) -> VerifierSettings:
+    """The post-processing in a verifier bundle's ``meta``, checked."""
     pp = meta.get("postprocess", {})
     if not isinstance(pp, dict):
         raise _bad_meta(folder, f"'postprocess' is {_short(pp)}, not an object")
@@ -160,7 +180,9 @@ def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, 
                               within="postprocess."))
     min_peak = float(_number(folder, pp, "min_peak_db", -200.0, 60.0, default=-200.0,
                              within="postprocess."))
-    return model, accept, prefilter, min_peak
+    false_rate = float(_number(folder, pp, "false_clicks_per_min", 0.0, 1000.0, default=0.0,
+                               within="postprocess."))
+    return VerifierSettings(accept, prefilter, min_peak, false_rate)
 
 
 def load_measures(folder: Path, device) -> torch.nn.Module:
@@ -223,11 +245,19 @@ class Detector:
         self.batch = batch
         self.verifier: torch.nn.Module | None = None
         self.accept, self.prefilter, self.min_peak_db = 0.5, 0.0, -200.0
+        #: False click-loud events per minute on clean music (the verifier's, measured
+        #: on validation music); the grade counts c net of it.
+        self.false_clicks_per_min = 0.0
         self.verifier_folder: Path | None = None
         vfolder = _optional_bundle(verifier, "verifier")
         if vfolder is not None:
-            self.verifier, self.accept, self.prefilter, self.min_peak_db = load_verifier(
-                vfolder, self.device)
+            self.verifier, vmeta = _load_small_bundle(
+                vfolder, self.device, outputs=VERIFIER_OUTPUTS, what="a click verifier",
+                build=build_verifier)
+            st = verifier_settings(vfolder, vmeta)
+            self.accept, self.prefilter, self.min_peak_db = st.accept, st.prefilter, \
+                st.min_peak_db
+            self.false_clicks_per_min = st.false_clicks_per_min
             self.verifier_folder = vfolder
         self.measures: torch.nn.Module | None = None
         self.measures_folder = _optional_bundle(measures, "measures")

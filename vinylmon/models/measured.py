@@ -20,6 +20,7 @@ from vinylmon.rubric import (
     RPMS,
     Quantities,
     RubricGrade,
+    click_rate,
     grade_quantities,
 )
 
@@ -193,7 +194,8 @@ def confirm_skips(repeats: Sequence, events: Sequence[Event], *,
 
 
 def measure(events: Sequence[Event], *, analysed_s: float, noise_db: float,
-            skips: int = 0, crackle_per_s: float | None = None) -> Measurement:
+            skips: int = 0, crackle_per_s: float | None = None,
+            false_clicks_per_min: float = 0.0) -> Measurement:
     """Quantities and rubric grade from detections.
 
     Parameters
@@ -207,6 +209,9 @@ def measure(events: Sequence[Event], *, analysed_s: float, noise_db: float,
     skips : int, keyword-only
     crackle_per_s : float or None, keyword-only
         k from another estimate (e.g. the detector's counts); default: from events.
+    false_clicks_per_min : float, keyword-only
+        The detector's false events per minute on clean music, taken off c
+        (:func:`vinylmon.rubric.click_rate`, as the app's session does).
 
     Returns
     -------
@@ -220,7 +225,7 @@ def measure(events: Sequence[Event], *, analysed_s: float, noise_db: float,
     crackle = len(events) - clicks
     scratches = find_scratches(events)
     q = Quantities(
-        clicks_per_min=clicks / (analysed_s / 60.0),
+        clicks_per_min=click_rate(clicks, analysed_s, false_clicks_per_min=false_clicks_per_min),
         crackle_per_s=crackle / analysed_s if crackle_per_s is None else float(crackle_per_s),
         surface_noise_db=float(noise_db), scratches=len(scratches),
         scratch_peak_db=max((s.peak_db for s in scratches), default=float("-inf")),
