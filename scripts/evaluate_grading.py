@@ -15,9 +15,12 @@ simulator's exact truth:
   with >= 2 ticks within 20 ms of the true train's) and precision (reported trains
   that are true), over all excerpts and over excerpts with >= 100 clicks/min;
   reported on clean control music;
-- the grade: exact and within one; clean control music graded NM.
+- the grade: exact and within one; clean control music graded NM;
+- reliability: per band of the probability the grade states, how often it is right.
+  The probabilities allow for n's error spread, measured on the validation split
+  first (``--update-meta`` stores it in the detector's meta.json).
 
-    python scripts/evaluate_grading.py         # docs/eval/grading.md + grading.json
+    python scripts/evaluate_grading.py --update-meta   # docs/eval/grading.md + grading.json
 """
 
 from __future__ import annotations
@@ -30,16 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
+from vinylmon.engine.grading import measured_probs
 from vinylmon.models.corpus import Clip, load_split
 from vinylmon.models.inference import Detector, analyse_excerpt, crackle_rate
 from vinylmon.models.measured import measure
-from vinylmon.rubric import GRADES
+from vinylmon.rubric import CLICK_FLOOR_DB, GRADES
 
 SR = 44100
 N_BANDS = ((-80, -60), (-60, -50), (-50, -40), (-40, -30), (-30, -15))
 
 
-def run(clips: list[Clip], det: Detector) -> list[dict]:
+def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0) -> list[dict]:
     rows = []
     for clip in clips:
         x = clip.read()
@@ -50,9 +54,18 @@ def run(clips: list[Clip], det: Detector) -> list[dict]:
                     false_clicks_per_min=det.false_clicks_per_min) if a.analysed_s > 0 and \
             np.isfinite(a.noise_db) else None
         true_scr = [s for s in clip.row["scratches"] if s["count"] >= 3]
+        conf = None
+        if m is not None:
+            q = m.quantities
+            clicks = sum(1 for e in a.events if e.peak_db >= CLICK_FLOOR_DB)
+            probs = measured_probs(q, clicks=clicks,
+                                   crackle=int(round(q.crackle_per_s * q.analysed_s)),
+                                   false_clicks_per_min=det.false_clicks_per_min,
+                                   noise_sd_db=noise_sd_db)
+            conf = float(probs[GRADES.index(m.grade.grade)])
         rows.append({
             "id": clip.id, "split": clip.split, "grade": clip.grade,
-            "pred": m.grade.grade if m else "NM",
+            "pred": m.grade.grade if m else "NM", "confidence": conf,
             "n_true": clip.surface_noise_db, "n_est": a.noise_db,
             "k_true": float(clip.row["quantities"]["crackle_per_s"]),
             "k_est": m.quantities.crackle_per_s if m else 0.0,
@@ -80,6 +93,32 @@ def scratch_scores(rows: list[dict]) -> dict:
             tp_f += ok
     return {"recall": tp_t / n_t if n_t else float("nan"),
             "precision": tp_f / n_f if n_f else float("nan"), "true": n_t, "reported": n_f}
+
+
+CONF_BINS = (0.0, 0.5, 0.7, 0.9, 0.99, 1.0001)
+
+
+def reliability(rows: list[dict]) -> list[dict]:
+    """Per band of the grade's stated probability: excerpts, the mean stated
+    probability and how often the grade was right (a calibrated grade says 0.9 where
+    it is right 9 times in 10)."""
+    out = []
+    conf = np.array([r["confidence"] if r["confidence"] is not None else np.nan
+                     for r in rows], float)
+    right = np.array([r["pred"] == r["grade"] for r in rows])
+    for lo, hi in zip(CONF_BINS[:-1], CONF_BINS[1:], strict=True):
+        m = (conf >= lo) & (conf < hi)
+        out.append({"band": f"{lo:g}..{min(hi, 1.0):g}", "n": int(m.sum()),
+                    "stated": float(conf[m].mean()) if m.any() else None,
+                    "right": float(right[m].mean()) if m.any() else None})
+    return out
+
+
+def noise_spread(rows: list[dict]) -> float:
+    """The RMS error of n (dB) over the excerpts: the spread the grade allows for."""
+    e = np.array([r["n_est"] - r["n_true"] for r in rows], float)
+    e = e[np.isfinite(e)]
+    return float(np.sqrt(np.mean(e ** 2))) if e.size else 0.0
 
 
 def summary(rows: list[dict], control: list[dict]) -> dict:
@@ -110,6 +149,7 @@ def summary(rows: list[dict], control: list[dict]) -> dict:
         "scratches_on_clean_control": int(sum(len(r["scr_found"]) for r in control)),
         "grade": {"exact": float(np.mean(gt == gp)),
                   "within_one": float(np.mean(np.abs(gt - gp) <= 1))},
+        "reliability": reliability(rows),
         "control": {"excerpts": len(control),
                     "graded_nm": int(sum(r["pred"] == "NM" for r in control)),
                     "grades": {g: int(sum(r["pred"] == g for r in control)) for g in GRADES}},
@@ -147,6 +187,11 @@ def table(s: dict, command: str, notes: list[str]) -> str:
              "|---|---|---|---|"]
     for band, v in n["bands"].items():
         lines.append(f"| {band} | {v['n']} | {f(v['median_err_db'])} | {f(v['mae_db'])} |")
+    lines += ["", "Reliability: the probability the grade states, against how often it is "
+              "right:", "", "| stated probability | excerpts | mean stated | right |",
+              "|---|---|---|---|"]
+    for v in s["reliability"]:
+        lines.append(f"| {v['band']} | {v['n']} | {f(v['stated'])} | {f(v['right'])} |")
     lines += ["", "Grades of the clean control music: " + ", ".join(
         f"{g} {v}" for g, v in c["grades"].items() if v), ""] + notes
     return "\n".join(lines) + "\n"
@@ -159,17 +204,32 @@ def main() -> int:
     ap.add_argument("--control", default="control")
     ap.add_argument("--out", type=Path, default=Path("docs/eval"))
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--tune-split", default="val",
+                    help="split on which n's error spread is measured (never the test split)")
+    ap.add_argument("--update-meta", action="store_true",
+                    help="store n's error spread in the detector's meta (postprocess)")
     args = ap.parse_args()
     command = "python scripts/evaluate_grading.py " + " ".join(sys.argv[1:])
     det = Detector(device="cpu")
     t0 = time.perf_counter()
-    rows = run(load_split(args.corpus, args.split)[:args.limit], det)
-    control = run(load_split(args.corpus, args.control)[:args.limit], det) if args.control \
-        else []
+    sd = noise_spread(run(load_split(args.corpus, args.tune_split)[:args.limit], det))
+    print(f"n's error spread on {args.tune_split}: {sd:.2f} dB (RMS)", flush=True)
+    if args.update_meta:
+        path = det.folder / "meta.json"
+        meta = json.loads(path.read_text())
+        meta["postprocess"] = {**meta.get("postprocess", {}), "noise_sd_db": round(sd, 2)}
+        path.write_text(json.dumps(meta, indent=1))
+    rows = run(load_split(args.corpus, args.split)[:args.limit], det, noise_sd_db=sd)
+    control = run(load_split(args.corpus, args.control)[:args.limit], det,
+                  noise_sd_db=sd) if args.control else []
     s = summary(rows, control)
     notes = [f"- {args.split} split: {len(rows)} excerpts of 30 s; clean control music "
              f"({args.control}): {len(control)} excerpts of the test songs; "
              f"{time.perf_counter() - t0:.0f} s on this CPU.",
+             f"- The grade's probabilities allow for n's error spread, {sd:.2f} dB RMS on "
+             f"the {args.tune_split} split, and for the click detector's "
+             f"{det.false_clicks_per_min:g} false click-loud events per minute on clean "
+             "validation music (c is counted net of them).",
              ("- n and k come from the window measures (weights/measures)" if det.measures
               is not None else "- n comes from the detector's noise head and k from its "
               "impulse-count heads (impulses less click-loud events; no weights/measures), "

@@ -59,3 +59,19 @@ def test_a_skilful_learned_grader_can_move_the_grade():
 def test_bad_learned_probs():
     with pytest.raises(ValueError, match="probabilities"):
         fuse_grade(_q(0, 60), clicks=0, crackle=0, learned_probs=np.array([np.nan] * 6), weight=1)
+
+
+def test_an_uncertain_noise_reading_spreads_the_grade_probabilities():
+    """n measured 1 dB under VG+'s limit with an error spread of 6 dB: VG+ is barely
+    more likely than VG, not certain; exact (spread 0) it is certain."""
+    q = Quantities(clicks_per_min=0.0, crackle_per_s=0.0, surface_noise_db=-51.0,
+                   scratches=0, scratch_peak_db=float("-inf"), skips=0, analysed_s=600.0)
+    exact = measured_probs(q, clicks=0, crackle=0)
+    spread = measured_probs(q, clicks=0, crackle=0, noise_sd_db=6.0)
+    vg_plus, vg = GRADES.index("VG+"), GRADES.index("VG")
+    assert exact[vg_plus] > 0.99
+    assert 0.4 < spread[vg_plus] < 0.7 and spread[vg] > 0.2
+    assert spread.sum() == pytest.approx(1.0)
+    assert fuse_grade(q, clicks=0, crackle=0, noise_sd_db=6.0).grade == "VG+"  # the rubric's
+    with pytest.raises(ValueError, match="noise_sd_db"):
+        measured_probs(q, clicks=0, crackle=0, noise_sd_db=-1.0)

@@ -159,6 +159,13 @@ class Engine:
         """The click detector's false events per minute on clean music (0: unknown)."""
         return float(getattr(self.detector, "false_clicks_per_min", 0.0) or 0.0)
 
+    @property
+    def noise_sd_db(self) -> float:
+        """The spread of the detector's surface-noise error (dB, its meta.json
+        ``postprocess.noise_sd_db``, measured on validation music; 0: unknown)."""
+        v = (getattr(self.detector, "postprocess", None) or {}).get("noise_sd_db", 0.0)
+        return float(v) if isinstance(v, int | float) and 0 <= v < 100 else 0.0
+
     def models(self) -> dict:
         """REPORT.md's ``models``: NAME@VERSION of each bundle, and the device."""
         def tag(bundle):
@@ -168,7 +175,8 @@ class Engine:
 
     def new_session(self, *, rpm: float | None = None) -> Session:
         return Session(rpm=rpm, learned_weight=self.learned_weight,
-                       false_clicks_per_min=self.false_clicks_per_min)
+                       false_clicks_per_min=self.false_clicks_per_min,
+                       noise_sd_db=self.noise_sd_db)
 
     def _gated(self, windows: Sequence[Window]) -> list[Window]:
         """The windows through the silence gate (those not gated yet), rate checked."""

@@ -4,10 +4,12 @@ The measured rubric (GRADING.md applied to the measured c, k, n, s, x) decides t
 grade and gives the reasons. Its probabilities come from counting statistics: c
 and k are rates estimated from a count of events over the audio heard so far, so
 each grade's limits hold with a probability that follows from the rate's
-posterior (Poisson counts, Jeffreys prior: Gamma(count + 1/2, time)). With more
-audio the posterior narrows and the grade's probability tightens. n, s and x are
-taken as measured. The worst criterion decides, so the probability that the
-grade is g or better is the product over criteria.
+posterior (Poisson counts, Jeffreys prior: Gamma(count + 1/2, time)); the count
+also holds the click detector's false events, at the rate it makes them on clean
+music. With more audio the posterior narrows and the grade's probability
+tightens. n is uncertain by its measurement's error (a normal spread measured on
+validation music); s and x are taken as measured. The worst criterion decides,
+so the probability that the grade is g or better is the product over criteria.
 
 The learned grader's window probabilities, averaged over the non-silent windows,
 enter as a log-linear pool with weight ``learned_weight`` (0 ignores them): its
@@ -21,13 +23,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import gammainc
+from scipy.special import erf, gammainc
 
 from vinylmon.engine.types import GradeResult
 from vinylmon.rubric import (
     CLICK_LIMITS,
     CRACKLE_LIMITS,
     GRADES,
+    NOISE_LIMITS,
     Quantities,
     grade_quantities,
 )
@@ -53,19 +56,35 @@ def _step_cdf(grade_index: int) -> np.ndarray:
     return out
 
 
+def _noise_cdf(noise_db: float, sd_db: float) -> np.ndarray:
+    """P(grade of the noise criterion <= g) for each g when the true n is the measured
+    one give or take a normal error of ``sd_db``."""
+    out = np.ones(len(GRADES))
+    for g, lim in enumerate(NOISE_LIMITS):
+        out[g] = 0.5 * (1.0 + erf((lim - noise_db) / (sd_db * np.sqrt(2.0))))
+    return out
+
+
 def measured_probs(q: Quantities, *, clicks: int, crackle: int,
-                   false_clicks_per_min: float = 0.0) -> np.ndarray:
+                   false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0) -> np.ndarray:
     """Probability of each grade given the counts behind c and k, ``(6,)``;
     ``false_clicks_per_min``: the click detector's false events on clean music (the
-    count holds them too; see :func:`vinylmon.rubric.click_rate`)."""
+    count holds them too; see :func:`vinylmon.rubric.click_rate`); ``noise_sd_db``:
+    the spread of the surface-noise measurement's error (0: n is taken as measured)."""
     if not q.analysed_s > 0:
         raise ValueError(f"analysed_s must be > 0, got {q.analysed_s}")
+    if not 0.0 <= noise_sd_db < 100.0:
+        raise ValueError(f"noise_sd_db must be in 0..100, got {noise_sd_db}")
     minutes = q.analysed_s / 60.0
     cdf = _rate_cdf(clicks, minutes, CLICK_LIMITS, false_rate=false_clicks_per_min) \
         * _rate_cdf(crackle, q.analysed_s, CRACKLE_LIMITS)
     rubric = grade_quantities(q)
     per = rubric.per_criterion
-    for name in ("surface_noise_db", "scratches", "skips"):
+    if noise_sd_db > 0 and np.isfinite(q.surface_noise_db):
+        cdf = cdf * _noise_cdf(q.surface_noise_db, noise_sd_db)
+    else:
+        cdf = cdf * _step_cdf(GRADES.index(per["surface_noise_db"]))
+    for name in ("scratches", "skips"):
         cdf = cdf * _step_cdf(GRADES.index(per[name]))
     probs = np.diff(np.concatenate([[0.0], cdf]))
     probs = np.clip(probs, 0.0, None)
@@ -82,7 +101,7 @@ def learned_weight(exact: float | None) -> float:
 
 def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
                learned_probs: np.ndarray | None = None, weight: float = 0.0,
-               false_clicks_per_min: float = 0.0) -> GradeResult:
+               false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0) -> GradeResult:
     """The side's grade from its measured quantities and, optionally, the learned grader.
 
     Parameters
@@ -98,6 +117,9 @@ def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
     false_clicks_per_min : float, keyword-only
         The click detector's false events per minute on clean music: ``q``'s c is
         already net of it (:func:`vinylmon.rubric.click_rate`); the count ``clicks`` is not.
+    noise_sd_db : float, keyword-only
+        The spread (dB) of the surface-noise measurement's error, measured on
+        validation music: the noise criterion's grade is that uncertain.
 
     Returns
     -------
@@ -105,7 +127,7 @@ def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
     """
     rubric = grade_quantities(q)
     pm = measured_probs(q, clicks=clicks, crackle=crackle,
-                        false_clicks_per_min=false_clicks_per_min)
+                        false_clicks_per_min=false_clicks_per_min, noise_sd_db=noise_sd_db)
     learned_grade = None
     lp = None
     if learned_probs is not None:

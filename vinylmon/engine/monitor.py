@@ -407,7 +407,8 @@ class Monitor:
                 sample_rate=block.sample_rate, channels=block.channels, rpm=self.rpm,
                 record=self._details, window_s=self._window_s,
                 learned_weight=self.engine.learned_weight, models=self.engine.models(),
-                false_clicks_per_min=self.engine.false_clicks_per_min)
+                false_clicks_per_min=self.engine.false_clicks_per_min,
+                noise_sd_db=self.engine.noise_sd_db)
         except OSError as exc:
             log.error("cannot write a session journal in %s (%s): this session cannot be "
                       "restored after a crash", self._journal_dir, exc)

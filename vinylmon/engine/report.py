@@ -79,7 +79,8 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
             "analysed_s": _num(state.analysed_s, 3),
         },
         "methods": methods(windows, state.analysed_s,
-                           false_clicks_per_min=state.false_clicks_per_min),
+                           false_clicks_per_min=state.false_clicks_per_min,
+                           noise_sd_db=state.noise_sd_db),
         "learned_grade": g.learned_grade,
         "measured_grade": g.measured_grade,
         "learned_grade_probs": _probs(GRADES, g.learned_probs),
@@ -116,7 +117,7 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
 
 
 def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
-            false_clicks_per_min: float = 0.0) -> dict:
+            false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0) -> dict:
     """How each measured quantity was measured, and on how much audio (plain words)."""
     live = [w for w in windows if not w.silent]
     on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
@@ -130,7 +131,10 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
                           "exact simulated counts, so it includes the crackle the music masks "
                           f"tick by tick), averaged {on}") if density else
                          f"detected impulses with peak < L - 10 dB, counted {on}",
-        "surface_noise_db": f"the models' estimate of the noise bed per window, averaged {on}",
+        "surface_noise_db": f"the models' estimate of the noise bed per window, averaged {on}"
+                            + (f"; its error on validation music spreads +-{noise_sd_db:.1f} "
+                               "dB, and the grade's probabilities allow for it"
+                               if noise_sd_db > 0 else ""),
         "scratches": "trains of impulses one revolution apart (+-3 %) for >= 3 revolutions, "
                      f"kept only when unlikely to line up by chance, {on}",
     }

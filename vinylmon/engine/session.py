@@ -61,6 +61,8 @@ class SessionState:
     dropped_windows: int
     #: The click detector's false events per minute on clean music, taken off c.
     false_clicks_per_min: float = 0.0
+    #: The spread of n's measurement error (dB) the grade's probabilities allow for.
+    noise_sd_db: float = 0.0
 
 
 def merge_impulses(impulses: Sequence[Impulse], *, gap_s: float = MERGE_GAP_S) -> list[Impulse]:
@@ -93,10 +95,12 @@ class Session:
     false_clicks_per_min : float, keyword-only
         The click detector's false events per minute on clean music; c is counted
         net of it (:func:`vinylmon.rubric.click_rate`).
+    noise_sd_db : float, keyword-only
+        The spread of the surface-noise measurement's error (dB; 0: taken as exact).
     """
 
     def __init__(self, *, rpm: float | None = None, learned_weight: float = 0.0,
-                 false_clicks_per_min: float = 0.0) -> None:
+                 false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0) -> None:
         if rpm is not None and not (10.0 <= rpm <= 100.0):
             raise ValueError(f"rpm must be between 10 and 100, got {rpm}")
         if not (0.0 <= false_clicks_per_min < 1000.0):
@@ -104,7 +108,10 @@ class Session:
                              f"{false_clicks_per_min}")
         self.rpm = rpm
         self.learned_weight = float(learned_weight)
+        if not (0.0 <= noise_sd_db < 100.0):
+            raise ValueError(f"noise_sd_db must be in 0..100, got {noise_sd_db}")
         self.false_clicks_per_min = float(false_clicks_per_min)
+        self.noise_sd_db = float(noise_sd_db)
         self.windows: list[AnalysedWindow] = []
         self.repeats: list[Repeat] = []
         self.dropped_windows = 0
@@ -159,6 +166,8 @@ class Session:
         lp = np.mean(np.array(learned), axis=0) if learned else None
         grade = fuse_grade(q, clicks=clicks, crackle=crackle, learned_probs=lp,
                            weight=self.learned_weight,
-                           false_clicks_per_min=self.false_clicks_per_min)
+                           false_clicks_per_min=self.false_clicks_per_min,
+                           noise_sd_db=self.noise_sd_db)
         return SessionState(tuple(events), tuple(tracks), skips, rpm, program, noise, analysed,
-                            heard, grade, self.dropped_windows, self.false_clicks_per_min)
+                            heard, grade, self.dropped_windows, self.false_clicks_per_min,
+                            self.noise_sd_db)

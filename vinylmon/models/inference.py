@@ -116,6 +116,7 @@ def _detector_settings(folder: Path, meta: dict) -> tuple[int, float, dict]:
     _number(folder, pp, "threshold", 1e-6, 1.0, within="postprocess.")
     _number(folder, pp, "impulse_threshold", 1e-6, 1.0, optional=True, within="postprocess.")
     _number(folder, pp, "min_ratio", 1e-6, 1e6, within="postprocess.")
+    _number(folder, pp, "noise_sd_db", 0.0, 99.0, optional=True, within="postprocess.")
     return int(rate), window_s, pp
 
 
