@@ -91,6 +91,8 @@ def test_another_format_version_is_refused(tmp_path):
 @pytest.mark.parametrize("field, value, match", [
     ("sample_rate", 0, "sample_rate"), ("channels", 6, "channels"), ("input", 3, "input"),
     ("started", "yesterday", "started"), ("rpm", 1000, "rpm"), ("record", [1], "record"),
+    ("false_clicks_per_min", -2.0, "false_clicks_per_min"),
+    ("noise_sd_db", "wide", "noise_sd_db"), ("noise_sd_db", 500.0, "noise_sd_db"),
 ])
 def test_broken_session_facts(tmp_path, field, value, match):
     folder = make_journal(tmp_path).folder
@@ -193,3 +195,15 @@ def test_the_encoder_writes_strict_json(tmp_path):
     w = AnalysedWindow(0, 0.0, 5.0, True, float("-inf"), None, None, float("nan"), (), 0.0)
     line = json.dumps(window_record(w), allow_nan=False)
     assert '"-inf"' in line and '"nan"' in line
+
+
+def test_a_journal_from_before_the_error_allowances_restores_with_none(tmp_path):
+    folder = make_journal(tmp_path).folder
+    raw = lines(folder)
+    head = json.loads(raw[0])
+    for key in ("false_clicks_per_min", "noise_sd_db"):
+        head.pop(key)
+    write_lines(folder, [json.dumps(head).encode(), *raw[1:]])
+    r = restore_session(folder)
+    assert r.session.false_clicks_per_min == 0.0 and r.session.noise_sd_db == 0.0
+    r.recording.close()
