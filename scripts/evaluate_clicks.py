@@ -52,9 +52,9 @@ from vinylmon.rubric import CLICK_FLOOR_DB
 
 SR = 44100
 HALF_MS = 22
-ACCEPTS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
+ACCEPTS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999)
 #: Faintest reported peak (dB re L), tried with each acceptance.
-MIN_PEAKS = (-200.0, -30.0, -25.0, -20.0, -15.0)
+MIN_PEAKS = (-200.0, -30.0, -25.0, -20.0, -15.0, -12.0)
 FALSE_BUDGET = 1.0
 LEVEL_BANDS = ((-10, -3), (-3, 0), (0, 10), (10, 99))
 DETECT_BANDS = ((-99, 0), (0, 10), (10, 20), (20, 99))
