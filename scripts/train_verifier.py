@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from vinylmon.audio.simulate import NoiseBank
-from vinylmon.models.bundle import save_bundle
+from vinylmon.models.bundle import load_bundle, save_bundle
 from vinylmon.models.training import (
     CurveLog,
     checkpoint,
@@ -45,6 +45,7 @@ from vinylmon.models.verifier import (
     LEVEL_SCALE_DB,
     OUTPUTS,
     VerifierConfig,
+    VerifierEnsemble,
     build_verifier,
     tensors,
     verifier_loss,
@@ -214,6 +215,9 @@ def main() -> int:
     ap.add_argument("--candidate-threshold", type=float, default=VerifierConfig.candidate_threshold)
     ap.add_argument("--no-whiten", dest="whiten", action="store_false",
                     help="patches without the music's prediction error (the 2.0 inputs)")
+    ap.add_argument("--ensemble-with", type=Path, default=None, metavar="BUNDLE",
+                    help="with --export: ship best.pt averaged with the verifiers of BUNDLE "
+                         "that read other inputs (a VerifierEnsemble)")
     args = ap.parse_args()
     device = start_run(args)
     cfg = VerifierConfig(width=args.width, hidden=args.hidden,
@@ -337,9 +341,42 @@ def export(args, model, cfg: VerifierConfig) -> int:
             "training_data": data_note(args),
             "training": {**run, "exported_step": ck["step"]},
             "metrics": {"validation_candidates": ck["metrics"]}}
+    if args.ensemble_with is not None:
+        model, meta = ensemble(args, model, meta)
     save_bundle(args.weights, {k: v.contiguous() for k, v in model.state_dict().items()}, meta)
     print(f"wrote {args.weights} (step {ck['step']})")
     return 0
+
+
+def ensemble(args, model, meta: dict) -> tuple[VerifierEnsemble, dict]:
+    """``model`` averaged with the members of the bundle ``--ensemble-with`` that read
+    other inputs than it (an earlier ensemble's, or the bundle itself), and the
+    ensemble's meta: every member's version and training, the ensemble's own
+    validation figures (on this run's validation candidates)."""
+    state, other = load_bundle(args.ensemble_with)
+    base = build_verifier(other["params"])
+    base.load_state_dict(state)
+    kept = [m for m in (base.members if isinstance(base, VerifierEnsemble) else [base])
+            if m.config.whiten != model.config.whiten]
+    old_members = other.get("members") or [{k: other.get(k) for k in (
+        "version", "params", "training_data", "training")}]
+    old_members = [d for d in old_members if d["params"].get("whiten", False)
+                   != model.config.whiten]
+    if not kept:
+        raise SystemExit(f"{args.ensemble_with} has no verifier reading other inputs")
+    ens = VerifierEnsemble([*kept, model]).eval()
+    z = np.load(args.out / "val.npz")
+    val = Examples(*(z[f] for f in Examples.__dataclass_fields__))
+    m = evaluate(ens, val, torch.device("cpu"))
+    own = {k: meta[k] for k in ("version", "params", "training_data", "training")}
+    return ens, {**meta, "architecture": "vinylmon.models.verifier.VerifierEnsemble",
+                 "params": ens.params,
+                 "postprocess": {"accept": 0.5, "prefilter": round(m["prefilter"], 6)},
+                 "members": [*old_members, own],
+                 "training_data": "each member's: see members",
+                 "training": {"ensemble_of": [d["version"] for d in [*old_members, own]],
+                              "command": " ".join(sys.argv)},
+                 "metrics": {"validation_candidates": m}}
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from vinylmon.models.inference import WEIGHTS_DIR, load_verifier
 from vinylmon.models.verifier import (
     OUTPUTS,
     VerifierConfig,
+    VerifierEnsemble,
     build_verifier,
     find_impulses,
 )
@@ -69,27 +70,57 @@ def test_whitened_inputs_and_bundles_from_before_them():
     assert build_verifier(old).config.wave_channels == 6
 
 
+def test_an_ensemble_averages_members_that_read_different_inputs():
+    """A raw-input member reads the first channels of whitened patches; the outputs are
+    the members' mean, the prefilter their largest logit; params rebuild it."""
+    torch.manual_seed(0)
+    raw, white = build_verifier(VerifierConfig().to_dict()), \
+        build_verifier(VerifierConfig(whiten=True).to_dict())
+    ens = VerifierEnsemble([raw, white]).eval()
+    assert ens.config.whiten
+    cfg = ens.config
+    wave, ctx = torch.randn(4, 9, cfg.length), torch.randn(4, cfg.context + 3)
+    with torch.no_grad():
+        a = raw(wave[:, :6], ctx[:, :cfg.context])
+        b = white(wave, ctx)
+        out = ens(wave, ctx)
+        torch.testing.assert_close(out[:, :-1], (a[:, :-1] + b[:, :-1]) / 2)
+        torch.testing.assert_close(out[:, -1], torch.maximum(a[:, -1], b[:, -1]))
+        torch.testing.assert_close(ens.prefilter(ctx), out[:, -1])
+    again = build_verifier(ens.params)
+    again.load_state_dict(ens.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(wave, ctx), out)
+
+
 def test_the_shipped_verifier_places_loud_clicks_on_their_samples(shipped, rng):
+    """Three 5-s stretches of music with 12 clicks each (3..15 dB re L, left, right,
+    both): found, started within 0.5 ms (all but one within 1 ms), peaks within 3 dB
+    (median), channels right."""
     model, accept, prefilter, min_peak = shipped
-    x = synthetic_music(rng, 5.0)
-    peaks = rng.uniform(3.0, 15.0, 12)
-    chans = [0, 1, None] * 4
-    y, truth = _clicked(rng, x, peaks_db=peaks, channels=chans)
-    found = find_impulses(model, y, accept=accept, prefilter=prefilter, min_peak_db=min_peak)
-    errs, chan_ok, hit = [], 0, 0
-    for s, e, ch, peak in truth:
-        near = [d for d in found if d.start < e + 44 and d.end > s - 44]
-        if not near:
-            continue
-        hit += 1
-        d = near[0]
-        assert abs(d.start - s) <= 22, (d, s)  # start within 0.5 ms
-        errs.append(d.peak_db - peak)
-        chan_ok += d.channel == ch
-    assert hit >= 11
+    errs, start_errs, chan_ok, hit, extra = [], [], 0, 0, 0
+    for _ in range(3):
+        x = synthetic_music(rng, 5.0)
+        peaks = rng.uniform(3.0, 15.0, 12)
+        y, truth = _clicked(rng, x, peaks_db=peaks, channels=[0, 1, None] * 4)
+        found = find_impulses(model, y, accept=accept, prefilter=prefilter,
+                              min_peak_db=min_peak)
+        for s, e, ch, peak in truth:
+            near = [d for d in found if d.start < e + 44 and d.end > s - 44]
+            if not near:
+                continue
+            hit += 1
+            d = near[0]
+            start_errs.append(abs(d.start - s))
+            errs.append(d.peak_db - peak)
+            chan_ok += d.channel == ch
+        extra += max(0, len(found) - len(truth))
+    assert hit >= 33
+    start_errs = np.array(start_errs)
+    assert np.mean(start_errs <= 22) >= 0.95 and np.sum(start_errs > 44) <= 1, start_errs
     assert np.median(np.abs(errs)) <= 3.0
     assert chan_ok >= 0.75 * hit
-    assert len(found) <= len(truth) + 2
+    assert extra <= 6
 
 
 def test_the_shipped_verifier_leaves_clean_music_alone(shipped, rng):
@@ -128,7 +159,7 @@ def test_patch_outputs_line_up_with_candidates(shipped, rng):
     model = shipped[0]
     x = synthetic_music(rng, 2.0)
     c = find_candidates(x)
-    wave, ctx = patches(c)
+    wave, ctx = patches(c, whiten=model.config.whiten)
     with torch.inference_mode():
         out = model(torch.from_numpy(wave), torch.from_numpy(ctx))
     assert out.shape == (len(c), len(OUTPUTS))

@@ -27,3 +27,16 @@ def test_audio_with_nan(model):
 
 def test_silence_has_no_impulses(model):
     assert find_impulses(model, np.zeros((2, 44100), np.float32)) == []
+
+
+def test_ensemble_params_that_are_not_a_member_list():
+    with pytest.raises(ValueError, match="members"):
+        build_verifier({"members": {"width": 32}})
+    with pytest.raises(ValueError, match="members"):
+        build_verifier({"members": [{}], "width": 32})
+
+
+def test_ensemble_members_that_do_not_share_candidates():
+    with pytest.raises(ValueError, match="candidate threshold"):
+        build_verifier({"members": [{"candidate_threshold": 6.0},
+                                    {"candidate_threshold": 5.0}]})

@@ -109,6 +109,42 @@ class ClickVerifier(nn.Module):
         return torch.cat([self.head(torch.cat([pooled, c], dim=1)), self.pre(c)], dim=1)
 
 
+class VerifierEnsemble(nn.Module):
+    """Click verifiers whose outputs are averaged (logits, peaks, spans, channels).
+
+    Members may differ in their inputs: a member without the prediction-error inputs
+    reads the first 6 wave channels and the first context values of the patches
+    cut for the widest member (:func:`vinylmon.audio.candidates.patches` appends the
+    whitened ones). The prefilter passes what any member's prefilter passes (the
+    largest logit, in :meth:`prefilter` and in the last output alike). ``config`` is the widest member's: what the patches must hold.
+    """
+
+    def __init__(self, members: list[ClickVerifier]):
+        super().__init__()
+        if not members:
+            raise ValueError("a verifier ensemble needs at least one member")
+        if len({m.config.candidate_threshold for m in members}) != 1 or \
+                len({(m.config.length, m.config.pre, m.config.context) for m in members}) != 1:
+            raise ValueError("the ensemble's verifiers must share the candidate threshold "
+                             "and the patch geometry")
+        self.members = nn.ModuleList(members)
+        self.config = max((m.config for m in members), key=lambda c: c.wave_channels)
+
+    @property
+    def params(self) -> dict:
+        """meta.json ``params`` that :func:`build_verifier` rebuilds this from."""
+        return {"members": [m.config.to_dict() for m in self.members]}
+
+    def prefilter(self, context: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m.prefilter(context[:, :m.config.context_size])
+                            for m in self.members]).amax(0)
+
+    def forward(self, wave: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        outs = torch.stack([m(wave[:, :m.config.wave_channels],
+                              context[:, :m.config.context_size]) for m in self.members])
+        return torch.cat([outs[..., :-1].mean(0), outs[..., -1:].amax(0)], dim=1)
+
+
 def tensors(examples, device) -> dict[str, torch.Tensor]:
     """Labelled candidates (:class:`vinylmon.training.verifier_data.Examples`) as tensors
     by field name."""
@@ -135,8 +171,15 @@ def verifier_loss(out: torch.Tensor, t: dict) -> tuple[torch.Tensor, dict]:
     return total, {"imp": l_imp, "peak": l_peak, "span": l_span, "chan": l_chan, "pre": l_pre}
 
 
-def build_verifier(params: dict | None = None) -> ClickVerifier:
-    """The architecture from meta.json ``params`` (defaults when None)."""
+def build_verifier(params: dict | None = None) -> ClickVerifier | VerifierEnsemble:
+    """The architecture from meta.json ``params`` (defaults when None); ``{"members":
+    [params, ...]}`` is a :class:`VerifierEnsemble` of those."""
+    if params and "members" in params:
+        members = params["members"]
+        if set(params) != {"members"} or not isinstance(members, list) or \
+                not all(isinstance(p, dict) for p in members):
+            raise ValueError("an ensemble's params are {'members': [params, ...]}")
+        return VerifierEnsemble([build_verifier(p) for p in members])
     return ClickVerifier(VerifierConfig.from_dict(params) if params else VerifierConfig())
 
 
@@ -155,7 +198,8 @@ class Detection:
     prob: float
 
 
-def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.5,
+def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
+                  accept: float = 0.5,
                   prefilter: float = 0.0, min_peak_db: float = -np.inf,
                   candidate_threshold: float | None = None,
                   device: torch.device | str = "cpu") -> list[Detection]:
@@ -163,7 +207,7 @@ def find_impulses(model: ClickVerifier, audio: np.ndarray, *, accept: float = 0.
 
     Parameters
     ----------
-    model : ClickVerifier
+    model : ClickVerifier or VerifierEnsemble
         In eval mode.
     audio : np.ndarray, shape (1 or 2, samples)
     accept : float, keyword-only
