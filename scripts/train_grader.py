@@ -15,6 +15,7 @@ wav2vec2 checkpoint (with --size base); nothing is downloaded.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,14 @@ import torch.nn.functional as F
 
 from vinylmon.models.bundle import save_bundle
 from vinylmon.models.corpus import Clip, load_split
-from vinylmon.models.grader import GRADER_RATE, aggregate, build_grader, load_pretrained_encoder
+from vinylmon.models.grader import (
+    GRADER_RATE,
+    MEASURE_OFFSET_DB,
+    MEASURE_SCALE_DB,
+    aggregate,
+    build_grader,
+    load_pretrained_encoder,
+)
 from vinylmon.models.training import (
     CurveLog,
     Prefetcher,
@@ -37,6 +45,10 @@ from vinylmon.models.training import (
     training_arguments,
 )
 from vinylmon.rubric import GRADES
+from vinylmon.training.grader_data import GraderWindows
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_verifier import sources  # noqa: E402  (the corpus's split of songs and noise)
 
 WINDOW_S = 5.0
 SR = 44100
@@ -100,16 +112,189 @@ def export(out: Path, weights: Path):
     print(f"exported step {ck['step']} ({ck['val']}) to {weights}")
 
 
+# ------------------------------------------------------------------ the stereo grader
+class WindowStream(torch.utils.data.IterableDataset):
+    """Endless damaged training windows with exact targets (in a worker process)."""
+
+    def __init__(self, cache: Path, *, seed: int):
+        self.cache, self.seed = cache, seed
+
+    def __iter__(self):
+        songs, drums, bank = sources(self.cache, "train")
+        maker = GraderWindows(songs, drums, bank, seed=self.seed)
+        while True:
+            w = maker.window()
+            yield w.audio, stereo_targets([w]), w.grade
+
+
+def stereo_targets(windows) -> np.ndarray:
+    """``(n, 3)`` scaled measure targets (:data:`MEASURE_OUTPUTS`) of GraderWindows."""
+    return np.array([[(w.noise_db - MEASURE_OFFSET_DB) / MEASURE_SCALE_DB,
+                      np.log1p(w.crackle_per_s), np.log1p(w.clicks_per_min)]
+                     for w in windows], np.float32).reshape(len(windows), 3)
+
+
+def stereo_loss(model, x, t, y):
+    logits, m = model.forward_all(model.prepare(x))
+    parts = {"grade": F.cross_entropy(logits, y, label_smoothing=0.05),
+             "noise": F.smooth_l1_loss(m[:, 0], t[:, 0], beta=0.25),
+             "crackle": F.smooth_l1_loss(m[:, 1], t[:, 1], beta=0.25),
+             "clicks": F.smooth_l1_loss(m[:, 2], t[:, 2], beta=0.25)}
+    return parts["grade"] + 2 * parts["noise"] + parts["crackle"] + 0.5 * parts["clicks"], parts
+
+
+def stereo_validation(cache: Path, path: Path, windows: int):
+    """Fixed windows of the validation songs (made once, kept as float16 in ``path``)."""
+    if path.exists():
+        z = np.load(path)
+        return z["x"].astype(np.float32), z["t"], z["y"]
+    songs, drums, bank = sources(cache, "val")
+    maker = GraderWindows(songs, drums, bank, seed=4242)
+    ws = [maker.window() for _ in range(windows)]
+    x = np.stack([w.audio for w in ws])
+    t, y = stereo_targets(ws), np.array([w.grade for w in ws], np.int64)
+    np.savez(path, x=x.astype(np.float16), t=t, y=y)
+    return x, t, y
+
+
+@torch.no_grad()
+def stereo_validate(model, val, device) -> dict:
+    model.eval()
+    x, t, y = val
+    logits, ms = [], []
+    for i in range(0, len(x), 8):
+        g, m = model.forward_all(model.prepare(torch.from_numpy(x[i:i + 8]).to(device)))
+        logits.append(g.cpu())
+        ms.append(m.cpu())
+    model.train()
+    g, m = torch.cat(logits), torch.cat(ms).numpy()
+    n_err = (m[:, 0] - t[:, 0]) * MEASURE_SCALE_DB
+    k_true, k_est = np.expm1(t[:, 1]), np.expm1(np.maximum(m[:, 1], 0))
+    dense = k_true >= 1.0
+    within = float(np.mean(np.abs(k_est[dense] / k_true[dense] - 1) <= 0.25)) if dense.any() \
+        else float("nan")
+    pred = g.argmax(1).numpy()
+    loss = float(F.cross_entropy(g, torch.from_numpy(y))) + 2 * float(
+        np.mean(np.abs(m[:, 0] - t[:, 0]))) + float(np.mean(np.abs(m[:, 1] - t[:, 1]))) \
+        + 0.5 * float(np.mean(np.abs(m[:, 2] - t[:, 2])))
+    return {"loss": loss, "noise_mae_db": float(np.mean(np.abs(n_err))),
+            "noise_median_db": float(np.median(n_err)), "crackle_within_25": within,
+            "crackle_log_mae": float(np.mean(np.abs(m[:, 1] - t[:, 1]))),
+            "clicks_log_mae": float(np.mean(np.abs(m[:, 2] - t[:, 2]))),
+            "window_exact": float(np.mean(pred == y)),
+            "window_within_one": float(np.mean(np.abs(pred - y) <= 1))}
+
+
+def train_stereo(args) -> int:
+    device = start_run(args)
+    model = build_grader("stereo").to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-2)
+    step, best, args.steps, sched = resume(args.out / "last.pt", model, opt, steps=args.steps,
+                                           make_sched=one_cycle(opt, args.lr), device=device)
+    meta_path = args.out / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"runs": [],
+                                                                         "wall_s": 0.0}
+    meta["runs"].append({"command": " ".join(sys.argv), "from_step": step,
+                         "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+    val = stereo_validation(args.cache, args.out / "val.npz", args.val_windows)
+    loader = iter(torch.utils.data.DataLoader(
+        WindowStream(args.cache, seed=args.seed * 1_000_003 + step), batch_size=None,
+        num_workers=1, prefetch_factor=16, persistent_workers=True))
+    rng = np.random.default_rng(args.seed + step)
+    buf: list = []
+    log = CurveLog(args.out / "log.csv", ["step", "wall_s", "lr", "loss", "grade", "noise",
+                                          "crackle", "clicks", "windows", "val_loss",
+                                          "val_noise_mae_db", "val_noise_median_db",
+                                          "val_crackle_within_25", "val_crackle_log_mae",
+                                          "val_clicks_log_mae", "val_window_exact",
+                                          "val_window_within_one"])
+    t_start, wall0, made = time.perf_counter(), meta["wall_s"], 0
+    while len(buf) < 2 * args.batch:
+        buf.append(next(loader))
+        made += 1
+    acc = {k: 0.0 for k in ("loss", "grade", "noise", "crackle", "clicks")}
+    n_acc = 0
+    model.train()
+    while step < args.steps:
+        # the worker's new windows join a buffer of --buffer; each step draws a batch
+        for _ in range(args.new_per_step):
+            buf.append(next(loader))
+            made += 1
+        del buf[:max(0, len(buf) - args.buffer)]
+        pick = rng.choice(len(buf), size=args.batch, replace=False)
+        x = torch.from_numpy(np.stack([buf[i][0] for i in pick])).to(device)
+        t = torch.from_numpy(np.concatenate([buf[i][1] for i in pick])).to(device)
+        y = torch.tensor([buf[i][2] for i in pick], device=device)
+        # a random gain and channel swap: nothing the rubric measures changes
+        x = x * torch.exp(torch.empty(len(x), 1, 1, device=device).uniform_(-2, 2))
+        if rng.random() < 0.5:
+            x = x.flip(1)
+        total, parts = stereo_loss(model, x, t, y)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        step += 1
+        acc["loss"] += float(total.detach())
+        for k, v in parts.items():
+            acc[k] += float(v.detach())
+        n_acc += 1
+        if step % args.ckpt_every == 0 or step == args.steps:
+            checkpoint(args.out / "last.pt", model, opt, sched, step=step, steps=args.steps,
+                       best=best)
+        if step % args.eval_every == 0 or step == args.steps:
+            m = stereo_validate(model, val, device)
+            wall = wall0 + time.perf_counter() - t_start
+            log.write([step, round(wall), f"{sched.get_last_lr()[0]:.2e}"]
+                      + [round(acc[k] / n_acc, 4) for k in acc] + [made]
+                      + [round(m[k], 4) for k in ("loss", "noise_mae_db", "noise_median_db",
+                                                  "crackle_within_25", "crackle_log_mae",
+                                                  "clicks_log_mae", "window_exact",
+                                                  "window_within_one")])
+            acc = {k: 0.0 for k in acc}
+            n_acc = 0
+            if m["loss"] < best:
+                best = m["loss"]
+                save_atomic({"model": model.state_dict(), "config": model.config,
+                             "size": "stereo", "step": step, "batch": args.batch,
+                             "val": m}, args.out / "best.pt")
+            meta.update(wall_s=round(wall, 1), step=step, steps=args.steps, data={
+                "windows": "5-s windows of the train split's songs damaged on the fly "
+                           "(vinylmon/training/grader_data.py), made by one worker process",
+                "windows_made_this_run": made, "buffer": args.buffer,
+                "new_per_step": args.new_per_step, "batch": args.batch,
+                "val": f"{len(val[0])} fixed windows of the val songs (seed 4242)"})
+            save_atomic_json(meta_path, meta)
+    log.close()
+    print(f"done: {step} steps", flush=True)
+    return 0
+
+
+def save_atomic_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    tmp.replace(path)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     training_arguments(ap, name="grader", steps=4000, batch=8, lr=1e-3,
                        eval_every=400)
-    ap.add_argument("--size", default="small", choices=["small", "base"])
+    ap.add_argument("--size", default="small", choices=["small", "base", "stereo"])
     ap.add_argument("--pretrained", type=Path, help="local wav2vec2 checkpoint for the encoder")
+    ap.add_argument("--cache", type=Path, default=Path("cache"),
+                    help="stereo: the music, drums and noise (scripts/get_music.sh)")
+    ap.add_argument("--buffer", type=int, default=256, help="stereo: windows kept to draw from")
+    ap.add_argument("--new-per-step", type=int, default=4,
+                    help="stereo: fresh windows taken from the worker per step")
+    ap.add_argument("--val-windows", type=int, default=96)
     args = ap.parse_args(argv)
     if args.export:
         export(args.out, args.weights)
         return 0
+    if args.size == "stereo":
+        return train_stereo(args)
     device = start_run(args)
     model = build_grader(args.size)
     if args.pretrained:

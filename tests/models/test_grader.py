@@ -5,7 +5,13 @@ import pytest
 import torch
 
 from vinylmon.errors import WeightsError
-from vinylmon.models.grader import CONFIGS, aggregate, build_grader, load_pretrained_encoder
+from vinylmon.models.grader import (
+    CONFIGS,
+    MEASURE_OUTPUTS,
+    aggregate,
+    build_grader,
+    load_pretrained_encoder,
+)
 from vinylmon.rubric import GRADES
 
 
@@ -74,3 +80,45 @@ def test_aggregate():
     assert np.allclose(aggregate(p, weights=np.zeros(3)), 1 / 6)
     with pytest.raises(ValueError):
         aggregate(np.zeros((0, 6)))
+
+
+@pytest.fixture(scope="module")
+def stereo():
+    torch.manual_seed(0)
+    return build_grader("stereo").eval()
+
+
+def test_stereo_grader_hears_mid_and_side_at_full_rate(stereo, rng):
+    """Mid and side at 44.1 kHz over the mid's RMS: a side-only hiss is not thrown away,
+    and the level does not matter."""
+    x = (rng.normal(size=(2, 2, 44100 * 2)) * 0.1).astype(np.float32)
+    x[1, 1] = x[1, 0]  # the second window is mono: no side
+    t = torch.from_numpy(x)
+    with torch.inference_mode():
+        prepared = stereo.prepare(t)
+        logits, measures = stereo.forward_all(prepared)
+        louder = stereo.forward_all(stereo.prepare(t * 10))
+        again = stereo(prepared)
+    assert prepared.shape == (2, 2, 88200)
+    torch.testing.assert_close(prepared[:, 0].pow(2).mean(-1), torch.ones(2), atol=1e-3,
+                               rtol=0)
+    assert float(prepared[0, 1].pow(2).mean()) > 0.5 and float(prepared[1, 1].abs().max()) < 1e-5
+    assert logits.shape == (2, len(GRADES)) and measures.shape == (2, len(MEASURE_OUTPUTS))
+    torch.testing.assert_close(louder[1], measures, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(again, logits)
+
+
+def test_stereo_grader_keeps_torchaudio_wav2vec2_with_a_two_channel_stem(stereo):
+    from torchaudio.models import Wav2Vec2Model
+    assert isinstance(stereo.wav2vec2, Wav2Vec2Model)
+    first = stereo.wav2vec2.feature_extractor.conv_layers[0].conv
+    assert first.in_channels == 2 and first.stride == (10,)
+    # 5 s at 44.1 kHz: 69 frames per second
+    with torch.inference_mode():
+        h = stereo.frames(torch.zeros(1, 2, 220500))
+    assert h.shape[1] == 344
+
+
+def test_a_mono_grader_has_no_measures(grader):
+    with pytest.raises(ValueError, match="no measures head"):
+        grader.forward_all(torch.zeros(1, 32000))

@@ -757,8 +757,7 @@ def _embeddings(grader, windows: np.ndarray, device, *, batch: int = 8,
     for i in range(0, len(windows), batch):
         _check_cancel(cancel)
         x = grader.prepare(torch.from_numpy(windows[i:i + batch]).to(device))
-        h, _ = grader.wav2vec2(x)
-        out.append(h.mean(dim=1).cpu())
+        out.append(grader.encode(x).cpu())
     return torch.cat(out)
 
 
