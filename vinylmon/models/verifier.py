@@ -116,7 +116,8 @@ class VerifierEnsemble(nn.Module):
     reads the first 6 wave channels and the first context values of the patches
     cut for the widest member (:func:`vinylmon.audio.candidates.patches` appends the
     whitened ones). The prefilter passes what any member's prefilter passes (the
-    largest logit, in :meth:`prefilter` and in the last output alike). ``config`` is the widest member's: what the patches must hold.
+    largest logit, in :meth:`prefilter` and in the last output alike). ``config`` is
+    the widest member's: what the patches must hold.
     """
 
     def __init__(self, members: list[ClickVerifier]):
