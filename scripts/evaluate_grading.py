@@ -14,11 +14,16 @@ simulator's exact truth:
 - repeating scratches: recall (true trains of >= 3 ticks found: a reported train
   with >= 2 ticks within 20 ms of the true train's) and precision (reported trains
   that are true), over all excerpts and over excerpts with >= 100 clicks/min;
-  reported on clean control music;
+  recall also over the trains with >= 3 ticks that stand over the music (their
+  energy above 8 kHz >= 0 dB over the music's, as the click table counts audible
+  clicks); reported on clean control music;
 - the grade: exact and within one; clean control music graded NM;
 - reliability: per band of the probability the grade states, how often it is right.
   The probabilities allow for n's error spread, measured on the validation split
-  first (``--update-meta`` stores it in the detector's meta.json).
+  first (``--update-meta`` stores it in the detector's meta.json);
+- the learned grader alone: grade exact and within one (``--update-meta`` stores
+  its validation skill, the weight the fused grade gives it).
+
 
     python scripts/evaluate_grading.py --update-meta   # docs/eval/grading.md + grading.json
 """
@@ -34,16 +39,30 @@ from pathlib import Path
 import numpy as np
 
 from vinylmon.engine.grading import measured_probs
-from vinylmon.models.corpus import Clip, load_split
-from vinylmon.models.inference import Detector, analyse_excerpt, crackle_rate
+from vinylmon.models.corpus import KINDS, Clip, load_split
+from vinylmon.models.grader import aggregate
+from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt, crackle_rate
 from vinylmon.models.measured import measure
 from vinylmon.rubric import CLICK_FLOOR_DB, GRADES
 
 SR = 44100
+WINDOW_S = 5.0
+SCRATCH_KIND = KINDS.index("scratch")
 N_BANDS = ((-80, -60), (-60, -50), (-50, -40), (-40, -30), (-30, -15))
 
 
-def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0) -> list[dict]:
+def learned_grade(x: np.ndarray, a, grader: LearnedGrader) -> str:
+    """The learned grader alone on an excerpt: its 5-s windows' probabilities,
+    aggregated over the windows the gate passed, as the app does."""
+    n = int(WINDOW_S * SR)
+    wins = [x[:, s:s + n] for s in range(0, x.shape[1] - n + 1, n)]
+    probs = grader.run(wins)
+    live = np.array([not s for s in a.silent[:len(wins)]], float)
+    return GRADES[int(np.argmax(aggregate(probs, weights=live if live.any() else None)))]
+
+
+def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
+        grader: LearnedGrader | None = None) -> list[dict]:
     rows = []
     for clip in clips:
         x = clip.read()
@@ -71,15 +90,34 @@ def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0) -> list[d
             "k_est": m.quantities.crackle_per_s if m else 0.0,
             "c_true": float(clip.row["quantities"]["clicks_per_min"]),
             "scr_true": [(s["first_s"], s["last_s"], s["period_s"]) for s in true_scr],
+            "scr_audible": [audible_ticks(clip, s) >= 3 for s in true_scr],
             "scr_found": [list(s.ticks) for s in m.scratches] if m else [],
+            "learned": learned_grade(x, a, grader) if grader is not None else None,
         })
     return rows
 
 
-def scratch_scores(rows: list[dict]) -> dict:
+def audible_ticks(clip: Clip, scratch: dict) -> int:
+    """How many of a true scratch's ticks stand over the music: energy above 8 kHz
+    >= 0 dB over the music's within +-10 ms (the clicks' detectability; before a
+    microphone path's room noise)."""
+    want = np.arange(scratch["first_s"], scratch["last_s"] + scratch["period_s"] / 2,
+                     scratch["period_s"])
+    t = clip.starts / SR
+    n = 0
+    for w in want:
+        near = np.flatnonzero((np.abs(t - w) < 0.02) & (clip.kind == SCRATCH_KIND))
+        n += bool(near.size) and bool(np.nanmax(clip.detect_db[near]) >= 0.0)
+    return n
+
+
+def scratch_scores(rows: list[dict], *, audible_only: bool = False) -> dict:
     tp_t = n_t = tp_f = n_f = 0
     for r in rows:
-        for first, last, period in r["scr_true"]:
+        for (first, last, period), audible in zip(r["scr_true"], r["scr_audible"],
+                                                  strict=True):
+            if audible_only and not audible:
+                continue
             n_t += 1
             want = np.arange(first, last + period / 2, period)
             tp_t += any(sum(np.min(np.abs(want - t)) < 0.02 for t in f) >= 2
@@ -121,6 +159,17 @@ def noise_spread(rows: list[dict]) -> float:
     return float(np.sqrt(np.mean(e ** 2))) if e.size else 0.0
 
 
+def learned_scores(rows: list[dict]) -> dict | None:
+    """The learned grader alone: grade exact and within one (None without one)."""
+    rows = [r for r in rows if r.get("learned")]
+    if not rows:
+        return None
+    gt = np.array([GRADES.index(r["grade"]) for r in rows])
+    gl = np.array([GRADES.index(r["learned"]) for r in rows])
+    return {"exact": float(np.mean(gt == gl)), "within_one": float(np.mean(np.abs(gt - gl) <= 1)),
+            "n": len(rows)}
+
+
 def summary(rows: list[dict], control: list[dict]) -> dict:
     n_t = np.array([r["n_true"] for r in rows])
     n_e = np.array([r["n_est"] for r in rows])
@@ -139,13 +188,16 @@ def summary(rows: list[dict], control: list[dict]) -> dict:
     gp = np.array([GRADES.index(r["pred"]) for r in rows])
     heavy = [r for r in rows if r["c_true"] >= 100]
     return {
+        "learned": learned_scores(rows),
         "excerpts": len(rows),
         "noise": {"median_err_db": float(np.median(err)), "mae_db": float(np.mean(np.abs(err))),
+                  "within_3db": float(np.mean(np.abs(err) <= 3.0)),
                   "p95_abs_db": float(np.percentile(np.abs(err), 95)), "n": int(ok.sum()),
                   "bands": bands},
         "crackle": {"within_25pct": float(np.mean(np.abs(k_e[big] - k_t[big]) <= 0.25 * k_t[big])),
                     "median_ratio": float(np.median(k_e[big] / k_t[big])), "n": int(big.sum())},
         "scratches": scratch_scores(rows), "scratches_heavy_clicks": scratch_scores(heavy),
+        "scratches_audible": scratch_scores(rows, audible_only=True),
         "scratches_on_clean_control": int(sum(len(r["scr_found"]) for r in control)),
         "grade": {"exact": float(np.mean(gt == gp)),
                   "within_one": float(np.mean(np.abs(gt - gp) <= 1))},
@@ -169,12 +221,16 @@ def table(s: dict, command: str, notes: list[str]) -> str:
              f"| n: median error (dB) | {f(n['median_err_db'])} | within +-1 |",
              f"| n: mean absolute error (dB) | {f(n['mae_db'])} | <= 2 |",
              f"| n: 95th percentile of the absolute error (dB) | {f(n['p95_abs_db'])} | |",
+             f"| n: excerpts within 3 dB | {f(n['within_3db'])} | |",
              f"| k: excerpts with k >= 1/s measured within +-25 % | {f(k['within_25pct'])} "
              f"({k['n']} excerpts) | >= 0.70 |",
              f"| k: median ratio measured / true | {f(k['median_ratio'])} | |",
              f"| repeating scratches: recall | {f(sc['recall'])} ({sc['true']} true) | >= 0.95 |",
              f"| repeating scratches: precision | {f(sc['precision'])} ({sc['reported']} "
              f"reported) | >= 0.95 |",
+             f"| repeating scratches with >= 3 ticks over the music (>= 0 dB above 8 kHz): "
+             f"recall | {f(s['scratches_audible']['recall'])} "
+             f"({s['scratches_audible']['true']} true) | |",
              f"| repeating scratches, excerpts >= 100 clicks/min: recall / precision | "
              f"{f(sh['recall'])} / {f(sh['precision'])} | >= 0.95 |",
              f"| repeating scratches reported on clean control music | "
@@ -183,6 +239,9 @@ def table(s: dict, command: str, notes: list[str]) -> str:
              f"| grade within one | {f(g['within_one'])} | >= 0.98 |",
              f"| clean control music graded NM | {c['graded_nm']} of {c['excerpts']} "
              f"({f(c['graded_nm'] / max(1, c['excerpts']))}) | >= 11 of 12 |",
+             *([f"| the wav2vec2 grader alone: grade exact | {f(s['learned']['exact'])} | "
+                f">= 0.50 |", f"| the wav2vec2 grader alone: grade within one | "
+                f"{f(s['learned']['within_one'])} | |"] if s.get("learned") else []),
              "", "n by band of the true n:", "", "| true n | excerpts | median error | MAE |",
              "|---|---|---|---|"]
     for band, v in n["bands"].items():
@@ -206,20 +265,38 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--tune-split", default="val",
                     help="split on which n's error spread is measured (never the test split)")
+    ap.add_argument("--measures", default=None,
+                    help="window measures bundle (a measures or a stereo grader bundle; "
+                         "default: the shipped one, if any; 'none': the detector's heads)")
+    ap.add_argument("--grader", type=Path, default=Path("weights/grader"),
+                    help="the learned grader, scored alone (a missing folder: none)")
     ap.add_argument("--update-meta", action="store_true",
-                    help="store n's error spread in the detector's meta (postprocess)")
+                    help="store n's error spread in the detector's meta (postprocess) and the "
+                         "learned grader's skill on the tuning split in its meta (metrics)")
     args = ap.parse_args()
     command = "python scripts/evaluate_grading.py " + " ".join(sys.argv[1:])
-    det = Detector(device="cpu")
+    det = Detector(device="cpu", measures=False if args.measures == "none" else args.measures)
+    grader = LearnedGrader(args.grader, device="cpu") if (args.grader / "meta.json").exists() \
+        else None
     t0 = time.perf_counter()
-    sd = noise_spread(run(load_split(args.corpus, args.tune_split)[:args.limit], det))
-    print(f"n's error spread on {args.tune_split}: {sd:.2f} dB (RMS)", flush=True)
+    tune = run(load_split(args.corpus, args.tune_split)[:args.limit], det, grader=grader)
+    sd = noise_spread(tune)
+    skill = learned_scores(tune)
+    print(f"n's error spread on {args.tune_split}: {sd:.2f} dB (RMS); the learned grader "
+          f"there: {skill}", flush=True)
     if args.update_meta:
         path = det.folder / "meta.json"
         meta = json.loads(path.read_text())
         meta["postprocess"] = {**meta.get("postprocess", {}), "noise_sd_db": round(sd, 2)}
         path.write_text(json.dumps(meta, indent=1))
-    rows = run(load_split(args.corpus, args.split)[:args.limit], det, noise_sd_db=sd)
+        if skill is not None:  # the fused grade weighs it by this (validation) skill
+            path = args.grader / "meta.json"
+            meta = json.loads(path.read_text())
+            meta["metrics"] = {**meta.get("metrics", {}), "validation": {
+                "grade": skill, "split": args.tune_split, "command": command}}
+            path.write_text(json.dumps(meta, indent=1))
+    rows = run(load_split(args.corpus, args.split)[:args.limit], det, noise_sd_db=sd,
+               grader=grader)
     control = run(load_split(args.corpus, args.control)[:args.limit], det,
                   noise_sd_db=sd) if args.control else []
     s = summary(rows, control)
@@ -230,15 +307,18 @@ def main() -> int:
              f"the {args.tune_split} split, and for the click detector's "
              f"{det.false_clicks_per_min:g} false click-loud events per minute on clean "
              "validation music (c is counted net of them).",
-             ("- n and k come from the window measures (weights/measures)" if det.measures
-              is not None else "- n comes from the detector's noise head and k from its "
-              "impulse-count heads (impulses less click-loud events; no weights/measures), "
-              "as in the app")
+             (f"- n and k come from {det.measures.source}" if det.measures
+              is not None else "- n comes from the detector's noise head (the side read at "
+              "the quietest-reading quarter of its windows) and k from its impulse-count "
+              "heads (impulses less click-loud events; no weights/measures), as in the app")
              + ", events from the candidate stage and the click verifier (weights/verifier)."]
     text = "# The measured grade\n\n" + table(s, command, notes)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "grading.md").write_text(text)
-    (args.out / "grading.json").write_text(json.dumps({"command": command, **s}, indent=1))
+    per = [{k: r[k] for k in ("id", "grade", "pred", "confidence", "n_true", "n_est", "k_true",
+                              "k_est", "c_true", "learned")} for r in rows + control]
+    (args.out / "grading.json").write_text(json.dumps({"command": command, **s,
+                                                       "rows": per}, indent=1, default=float))
     print(text)
     return 0
 

@@ -29,6 +29,7 @@ from vinylmon.models.corpus import Clip, load_split
 from vinylmon.models.grader import (
     GRADER_RATE,
     MEASURE_OFFSET_DB,
+    MEASURE_OUTPUTS,
     MEASURE_SCALE_DB,
     aggregate,
     build_grader,
@@ -93,6 +94,8 @@ def validate(model, clips: list[Clip], device, n: int):
 
 def export(out: Path, weights: Path):
     ck = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    if ck["size"] == "stereo":
+        return export_stereo(out, weights, ck)
     meta = {
         "name": "grader", "version": VERSION,
         "architecture": f"torchaudio wav2vec2_model ({ck['size']} configuration), mean-pooled "
@@ -113,6 +116,32 @@ def export(out: Path, weights: Path):
 
 
 # ------------------------------------------------------------------ the stereo grader
+STEREO_VERSION = "2.0.0"
+
+
+def export_stereo(out: Path, weights: Path, ck: dict) -> None:
+    run = json.loads((out / "meta.json").read_text())
+    meta = {
+        "name": "grader", "version": STEREO_VERSION,
+        "architecture": "torchaudio Wav2Vec2Model: vinylmon.models.grader.SpectralFrontEnd "
+                        "(mid and side at 44.1 kHz) under the small configuration's encoder; "
+                        "mean-pooled output to six grades, mean and max to the measures",
+        "params": {"size": "stereo", "config": ck["config"]},
+        "sample_rate": SR, "input_rate": SR, "window_s": WINDOW_S,
+        "labels": list(GRADES),
+        "measures": {"outputs": list(MEASURE_OUTPUTS), "offset_db": MEASURE_OFFSET_DB,
+                     "scale_db": MEASURE_SCALE_DB},
+        "training_data": {**run.get("data", {}),
+                          "targets": "per window, the simulator's exact n (re the window's "
+                                     "level), log1p k, log1p c and the rubric grade"},
+        "training": {k: run[k] for k in ("runs", "wall_s", "step", "steps") if k in run}
+        | {"exported_step": ck["step"]},
+        "metrics": {"validation_windows": ck["val"]},
+    }
+    save_bundle(weights, ck["model"], meta)
+    print(f"exported step {ck['step']} ({ck['val']}) to {weights}")
+
+
 class WindowStream(torch.utils.data.IterableDataset):
     """Endless damaged training windows with exact targets (in a worker process)."""
 

@@ -114,7 +114,8 @@ DAMAGES = {
         "verifier", _edit_meta(postprocess=_set_in("postprocess", "accept", value=7)),
         "meta.json", "'postprocess.accept'"),
     "verifier meta.json other architecture": (
-        "verifier", _edit_meta(params=_set_in("params", "width", value=48)), "verifier",
+        "verifier", _edit_meta(params=_set_in("params", "members", 0, "width", value=48)),
+        "verifier",
         "do not fit the architecture"),
     "grader meta.json grades reordered": (
         "grader", _edit_meta(labels=["F", "G", "G+", "VG", "VG+", "NM"]), "meta.json",
@@ -171,12 +172,17 @@ def test_the_intact_copy_loads(shipped_copy):
 
 
 def test_a_grader_without_measured_accuracy_gets_no_weight(shipped_copy):
-    """``metrics.test.grade.exact`` of another type (an altered meta.json): the learned
-    grader gets no say in the grade instead of crashing the engine."""
-    _edit_meta(metrics={"test": ["0.9"]})(shipped_copy / "grader")
+    """``metrics.validation.grade.exact`` of another type (an altered meta.json), or
+    only a test-split accuracy (the weight comes from validation): the learned grader
+    gets no say in the grade instead of crashing the engine."""
+    _edit_meta(metrics={"validation": ["0.9"]})(shipped_copy / "grader")
     assert Engine(device="cpu").learned_weight == 0.0
-    _edit_meta(metrics={"test": {"grade": {"exact": "0.9"}}})(shipped_copy / "grader")
+    _edit_meta(metrics={"validation": {"grade": {"exact": "0.9"}}})(shipped_copy / "grader")
     assert Engine(device="cpu").learned_weight == 0.0
+    _edit_meta(metrics={"test": {"grade": {"exact": 0.9}}})(shipped_copy / "grader")
+    assert Engine(device="cpu").learned_weight == 0.0
+    _edit_meta(metrics={"validation": {"grade": {"exact": 0.9}}})(shipped_copy / "grader")
+    assert Engine(device="cpu").learned_weight > 0.8
 
 
 def test_a_huge_tampered_value_makes_a_short_message(shipped_copy):

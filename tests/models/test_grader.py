@@ -108,15 +108,39 @@ def test_stereo_grader_hears_mid_and_side_at_full_rate(stereo, rng):
     torch.testing.assert_close(again, logits)
 
 
-def test_stereo_grader_keeps_torchaudio_wav2vec2_with_a_two_channel_stem(stereo):
+def test_stereo_grader_is_torchaudio_wav2vec2_over_a_spectral_front_end(stereo):
     from torchaudio.models import Wav2Vec2Model
+
+    from vinylmon.models.grader import FRONT_BANDS, SpectralFrontEnd
     assert isinstance(stereo.wav2vec2, Wav2Vec2Model)
-    first = stereo.wav2vec2.feature_extractor.conv_layers[0].conv
-    assert first.in_channels == 2 and first.stride == (10,)
+    assert isinstance(stereo.wav2vec2.feature_extractor, SpectralFrontEnd)
     # 5 s at 44.1 kHz: 69 frames per second
     with torch.inference_mode():
         h = stereo.frames(torch.zeros(1, 2, 220500))
-    assert h.shape[1] == 344
+        f, _ = stereo.wav2vec2.feature_extractor(torch.zeros(1, 2, 220500), None)
+    assert h.shape[1] == f.shape[1] == 345
+    assert f.shape[2] == 2 * FRONT_BANDS + 4
+
+
+def test_the_front_end_reads_band_levels_in_db():
+    """A 10-kHz tone 40 dB under a 440-Hz one reads 40 dB under it (power summed over
+    each tone's band and its neighbours, where the window leaks)."""
+    from vinylmon.models.grader import FRONT_BANDS, FRONT_FMIN_HZ, SpectralFrontEnd
+    fe = SpectralFrontEnd()
+    t = np.arange(44100) / 44100
+    mid = np.sin(2 * np.pi * 440 * t) + 0.01 * np.sin(2 * np.pi * 10000 * t)
+    x = torch.from_numpy(np.stack([mid, np.zeros_like(mid)])[None].astype(np.float32))
+    with torch.inference_mode():
+        f, _ = fe(x, None)
+    power = (10 ** (f[0, 10:-10, :FRONT_BANDS].numpy() * 20 / 10)).mean(0)
+    edges = np.geomspace(FRONT_FMIN_HZ, 22050, FRONT_BANDS + 1)
+
+    def around(hz):
+        i = int(np.searchsorted(edges, hz)) - 1
+        return power[i - 1:i + 2].sum()
+    assert abs(10 * np.log10(around(440) / around(10000)) - 40) < 1.5
+    # the side is silent: its bands read the floor
+    assert f[0, :, FRONT_BANDS + 2:2 * FRONT_BANDS + 2].max() * 20 < -100
 
 
 def test_a_mono_grader_has_no_measures(grader):

@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from vinylmon.models.measured import Event, find_scratches, measure
+from vinylmon.models.measured import (
+    Event,
+    find_scratches,
+    measure,
+    side_noise_db,
+)
 
 
 def _click(t, peak=0.0):
@@ -62,3 +67,16 @@ def test_bad_arguments():
         measure([], analysed_s=0.0, noise_db=-60)
     with pytest.raises(ValueError):
         measure([], analysed_s=10.0, noise_db=float("nan"))
+
+
+def test_a_sides_noise_reads_where_the_music_leaks_least():
+    """Windows whose estimates the music has pushed up do not move n: the quietest
+    quarter of the audio decides, weighted by duration."""
+    est = [-62.0, -61.5, -48.0, -45.0, -40.0, -61.0, -52.0, -50.0]
+    assert side_noise_db(est, [5.0] * 8) == pytest.approx(-61.5)
+    # a long window counts for its length: 30 s at -55 dB is most of the side
+    assert side_noise_db([-62.0, -55.0, -40.0], [2.0, 30.0, 5.0]) == pytest.approx(-55.0)
+    assert side_noise_db([-58.0], [3.0]) == -58.0
+    # windows without an estimate are left out; none at all: -inf
+    assert side_noise_db([float("-inf"), -50.0], [5.0, 5.0]) == -50.0
+    assert side_noise_db([], []) == float("-inf")

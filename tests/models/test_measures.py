@@ -12,13 +12,19 @@ from vinylmon.audio.noisefloor import n_inputs
 from vinylmon.audio.simulate import CrackleSpec, DamageSpec, NoiseSpec, simulate
 from vinylmon.errors import WeightsError
 from vinylmon.models.bundle import save_bundle
+from vinylmon.models.grader import (
+    MEASURE_OFFSET_DB,
+    MEASURE_OUTPUTS,
+    MEASURE_SCALE_DB,
+    build_grader,
+)
 from vinylmon.models.inference import Detector, analyse_excerpt, crackle_rate
 from vinylmon.models.measures import OUTPUTS, MeasuresConfig, build_measures, decode, encode
 
 
 @pytest.fixture(scope="module")
 def detector():
-    return Detector(device="cpu")
+    return Detector(device="cpu", measures=False)
 
 
 def _bundle(folder, *, noise_db=-47.0, crackle=3.0):
@@ -71,3 +77,36 @@ def test_a_damaged_measures_bundle_is_refused(tmp_path):
     (folder / "model.pt").write_bytes(bytes(raw))
     with pytest.raises(WeightsError, match="does not match"):
         Detector(device="cpu", measures=folder)
+
+
+def _grader_bundle(folder, *, noise_db=-52.0, crackle=7.0, measures=True):
+    """A stereo grader bundle whose measures head is constant."""
+    torch.manual_seed(0)
+    g = build_grader("stereo")
+    with torch.no_grad():
+        last = g.measure_head[-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([(noise_db - MEASURE_OFFSET_DB) / MEASURE_SCALE_DB,
+                                      np.log1p(crackle), 0.0]))
+    meta = {"name": "grader", "version": "0.0.1", "architecture": "test",
+            "params": {"size": "stereo", "config": g.config}, "sample_rate": 44100,
+            "labels": ["NM", "VG+", "VG", "G+", "G", "F"], "training_data": "none (a test)",
+            "metrics": {}}
+    if measures:
+        meta["measures"] = {"outputs": list(MEASURE_OUTPUTS)}
+    save_bundle(folder, {k: v.contiguous() for k, v in g.state_dict().items()}, meta)
+    return folder
+
+
+def test_a_stereo_grader_bundle_measures_each_window(tmp_path, music):
+    det = Detector(device="cpu", measures=_grader_bundle(tmp_path / "grader"))
+    assert "stereo grader" in det.measures.source
+    outs = det.run([music(5.0), music(5.0)])
+    for o in outs:
+        assert o.noise_db == pytest.approx(-52.0, abs=1e-3)
+        assert o.crackle_per_s == pytest.approx(7.0, rel=1e-4)
+
+
+def test_a_grader_bundle_without_measures_is_refused_as_measures(tmp_path):
+    with pytest.raises(WeightsError, match="measures"):
+        Detector(device="cpu", measures=_grader_bundle(tmp_path / "g", measures=False))

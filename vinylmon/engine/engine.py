@@ -141,9 +141,9 @@ class Engine:
         if self.grader_stride < 1:
             raise ValueError(f"grader_stride must be >= 1, got {grader_stride}")
         exact = None
-        if self.grader is not None:  # meta.json's measured accuracy (none: weight 0)
+        if self.grader is not None:  # its accuracy on validation (none: weight 0)
             exact = self.grader.meta
-            for key in ("metrics", "test", "grade", "exact"):
+            for key in ("metrics", "validation", "grade", "exact"):
                 exact = exact.get(key) if isinstance(exact, dict) else None
             if isinstance(exact, bool) or not isinstance(exact, int | float):
                 exact = None

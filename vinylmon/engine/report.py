@@ -131,7 +131,9 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
                           "exact simulated counts, so it includes the crackle the music masks "
                           f"tick by tick), averaged {on}") if density else
                          f"detected impulses with peak < L - 10 dB, counted {on}",
-        "surface_noise_db": f"the models' estimate of the noise bed per window, averaged {on}"
+        "surface_noise_db": "the models' estimate of the noise bed per window, read where "
+                            "the music leaks least (the quietest-reading quarter of the "
+                            f"audio), {on}"
                             + (f"; its error on validation music spreads +-{noise_sd_db:.1f} "
                                "dB, and the grade's probabilities allow for it"
                                if noise_sd_db > 0 else ""),

@@ -18,7 +18,7 @@ from vinylmon.audio.skips import Repeat
 from vinylmon.engine.grading import fuse_grade
 from vinylmon.engine.scratches import track_scratches
 from vinylmon.engine.types import AnalysedWindow, DefectEvent, GradeResult, Impulse, ScratchTrack
-from vinylmon.models.measured import CLICK_FLOOR_DB, Event, confirm_skips
+from vinylmon.models.measured import CLICK_FLOOR_DB, Event, confirm_skips, side_noise_db
 from vinylmon.rubric import Quantities, click_rate
 
 #: Detections closer than this (s) are one event (e.g. split at a window boundary).
@@ -135,8 +135,7 @@ class Session:
         lv = np.array([w.level_db for w in live])
         power = 10 ** (lv / 10)
         program = float(10 * np.log10(np.sum(power * dur) / dur.sum()))
-        noise_pw = np.array([10 ** ((w.noise_db + w.level_db) / 10) for w in live])
-        noise = float(10 * np.log10(np.sum(noise_pw * dur) / dur.sum())) - program
+        noise = side_noise_db([w.noise_db + w.level_db - program for w in live], dur)
         impulses = merge_impulses([i for w in live for i in w.impulses])
         measured = [Event(i.start_s, i.end_s, i.channel, i.peak_dbfs - program, i.confidence)
                     for i in impulses]

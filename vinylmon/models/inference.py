@@ -10,6 +10,7 @@ the evaluation need.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -33,8 +34,20 @@ from vinylmon.models.detector import (
     refine_events,
 )
 from vinylmon.models.device import select_device
-from vinylmon.models.grader import GRADER_RATE, build_grader
-from vinylmon.models.measured import CLICK_FLOOR_DB, Event, confirm_skips
+from vinylmon.models.grader import (
+    GRADER_RATE,
+    MEASURE_OFFSET_DB,
+    MEASURE_OUTPUTS,
+    MEASURE_SCALE_DB,
+    Grader,
+    build_grader,
+)
+from vinylmon.models.measured import (
+    CLICK_FLOOR_DB,
+    Event,
+    confirm_skips,
+    side_noise_db,
+)
 from vinylmon.models.measures import OUTPUTS as MEASURES_OUTPUTS
 from vinylmon.models.measures import build_measures
 from vinylmon.models.measures import decode as decode_measures
@@ -186,10 +199,64 @@ def verifier_settings(folder: Path, meta: dict) -> VerifierSettings:
     return VerifierSettings(accept, prefilter, min_peak, false_rate)
 
 
-def load_measures(folder: Path, device) -> torch.nn.Module:
-    """The window-measures bundle (surface noise and crackle density), hash-checked."""
-    return _load_small_bundle(folder, device, outputs=MEASURES_OUTPUTS, what="window measures",
-                              build=build_measures)[0]
+class WindowMeasurer:
+    """Surface noise and crackle density per window: ``measurer(windows)``, windows
+    ``(n, channels, samples)`` float32 at 44.1 kHz, to ``(n re each window's level
+    in dB, k per second)``, arrays of ``n``.
+
+    ``model`` is a window-measures regressor (:mod:`vinylmon.models.measures`, on
+    :func:`~vinylmon.audio.noisefloor.window_features`) or a stereo grader
+    (:mod:`vinylmon.models.grader`, its measures head on the audio itself).
+    """
+
+    def __init__(self, model: torch.nn.Module, device, *, source: str):
+        self.model, self.device, self.source = model, device, source
+
+    def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            if isinstance(self.model, Grader):
+                _, m = self.model.forward_all(self.model.prepare(
+                    torch.from_numpy(windows).to(self.device)))
+                m = m.float().cpu().numpy()
+                return (m[:, 0] * MEASURE_SCALE_DB + MEASURE_OFFSET_DB,
+                        np.expm1(np.maximum(m[:, 1], 0.0)))
+            feats = np.stack([window_features(w) for w in windows])
+            return decode_measures(self.model(torch.from_numpy(feats).to(self.device)))
+
+
+def load_measures(folder: Path, device) -> WindowMeasurer:
+    """The window measures of a bundle (hash-checked): a window-measures bundle, or a
+    stereo grader's (meta.json ``measures``)."""
+    state, meta = load_bundle(folder)
+    if meta.get("name") == "grader":
+        m = meta.get("measures")
+        params = meta.get("params")
+        if not isinstance(m, dict) or tuple(m.get("outputs") or ()) != MEASURE_OUTPUTS or \
+                not isinstance(params, dict) or params.get("size") != "stereo":
+            raise _bad_meta(folder, "a grader bundle without a stereo grader's 'measures'")
+        model = _build(folder, "a grader", lambda: build_grader("stereo",
+                                                                config=params.get("config")))
+        _load(model, state, folder)
+        return WindowMeasurer(model.to(device).eval(), device,
+                              source=f"the stereo grader ({folder.name} {meta['version']})")
+    model, meta = _load_small_bundle(folder, device, outputs=MEASURES_OUTPUTS,
+                                     what="window measures", build=build_measures)
+    return WindowMeasurer(model, device,
+                          source=f"the window measures ({folder.name} {meta['version']})")
+
+
+def _shipped_measures(given) -> Path | None:
+    """The window measures' folder: ``given``; by default ``weights/measures``, else the
+    shipped grader when it is a stereo one (it measures n and k on the way)."""
+    folder = _optional_bundle(given, "measures")
+    if folder is None and given in (None, True):
+        grader = WEIGHTS_DIR / "grader" / META_FILE
+        try:
+            if grader.exists() and "measures" in json.loads(grader.read_text()):
+                return grader.parent
+        except (OSError, ValueError):
+            return None
+    return folder
 
 
 def _optional_bundle(given, name: str) -> Path | None:
@@ -225,8 +292,9 @@ class Detector:
         The click verifier's bundle folder (default ``weights/verifier``, when it
         exists); False: none (events from the frame heads).
     measures : path-like, False or None, keyword-only
-        The window measures' bundle folder (default ``weights/measures``, when it
-        exists); False: none.
+        The window measures' bundle folder: a window-measures bundle, or a stereo
+        grader's (default ``weights/measures`` when it exists, else the shipped
+        grader when it is a stereo one); False: none.
     """
 
     def __init__(self, folder: str | os.PathLike | None = None, *, device: str | None = None,
@@ -260,8 +328,8 @@ class Detector:
                 st.min_peak_db
             self.false_clicks_per_min = st.false_clicks_per_min
             self.verifier_folder = vfolder
-        self.measures: torch.nn.Module | None = None
-        self.measures_folder = _optional_bundle(measures, "measures")
+        self.measures: WindowMeasurer | None = None
+        self.measures_folder = _shipped_measures(measures)
         if self.measures_folder is not None:
             self.measures = load_measures(self.measures_folder, self.device)
 
@@ -300,9 +368,7 @@ class Detector:
                 w, f = self.model(torch.from_numpy(x[i:i + self.batch]).to(self.device))
                 outs += decode(w, f, hop=self.hop)
             if self.measures is not None:
-                feats = np.stack([window_features(w) for w in x])
-                noise, crackle = decode_measures(self.measures(
-                    torch.from_numpy(feats).to(self.device)))
+                noise, crackle = self.measures(x)
                 outs = [replace(o, noise_db=float(n), crackle_per_s=float(k))
                         for o, n, k in zip(outs, noise, crackle, strict=True)]
             else:  # k from the count heads: all impulses down to L - 50 dB, less the clicks
@@ -323,14 +389,15 @@ class LearnedGrader:
         labels = meta["labels"]
         if not isinstance(labels, list) or tuple(labels) != GRADES:
             raise _bad_meta(self.folder, f"'labels' is {_short(labels)}, not {list(GRADES)}")
-        if _number(self.folder, meta, "sample_rate", 1, 10**6) != GRADER_RATE:
-            raise _bad_meta(self.folder, f"'sample_rate' is {_short(meta['sample_rate'])}; the "
-                                         f"grader hears {GRADER_RATE} Hz")
-        if not isinstance(meta["metrics"], dict):
-            raise _bad_meta(self.folder, f"'metrics' is {_short(meta['metrics'])}, not an object")
         params = meta["params"]
         if not isinstance(params, dict):
             raise _bad_meta(self.folder, f"'params' is {_short(params)}, not an object")
+        rate = ANALYSIS_RATE if params.get("size") == "stereo" else GRADER_RATE
+        if _number(self.folder, meta, "sample_rate", 1, 10**6) != rate:
+            raise _bad_meta(self.folder, f"'sample_rate' is {_short(meta['sample_rate'])}; the "
+                                         f"grader hears {rate} Hz")
+        if not isinstance(meta["metrics"], dict):
+            raise _bad_meta(self.folder, f"'metrics' is {_short(meta['metrics'])}, not an object")
         self.model = _build(self.folder, "a grader", lambda: build_grader(
             params.get("size", "small"), config=params.get("config")))
         _load(self.model, state, self.folder)
@@ -423,12 +490,13 @@ def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
     imp = detector.postprocess["impulse_threshold"] if impulse_threshold is None \
         else impulse_threshold
     events: list[Event] = []
-    noise_power = []
+    noise, seconds = [], []
     for i, (s, w, out) in enumerate(zip(starts, windows, outs, strict=True)):
         if silent[i]:
             continue
         offset = levels[i] - program  # window level re L
-        noise_power.append(10 ** ((out.noise_db + offset) / 10))
+        noise.append(out.noise_db + offset)
+        seconds.append(lengths[i] / sr)
         found = detector.events(w, out, accept=accept, min_peak_db=min_peak_db) \
             if detector.verifier is not None else \
             refine_events(w, out, threshold=thr, impulse_threshold=imp, min_ratio=ratio)
@@ -437,7 +505,7 @@ def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
                 continue
             events.append(Event((s + e.start) / sr, (s + e.end) / sr, e.channel,
                                 e.peak_db + offset, e.prob))
-    noise_db = float(10 * np.log10(np.mean(noise_power))) if noise_power else float("-inf")
+    noise_db = side_noise_db(noise, seconds)
     if repeats is None:
         repeats = find_repeats(x, sample_rate=sr) if live.any() else []
     return ExcerptAnalysis(events, outs, starts, levels, silent, program, noise_db,
