@@ -10,6 +10,17 @@ wav2vec2 checkpoint (with --size base); nothing is downloaded.
 
     nohup python scripts/train_grader.py --steps 4000 > cache/train/grader.out &
     python scripts/train_grader.py --export      # best checkpoint -> weights/grader
+
+``--size stereo`` trains the stereo grader (mid and side at 44.1 kHz through
+:class:`vinylmon.models.grader.SpectralFrontEnd`) on windows damaged on the fly
+from the training music (:mod:`vinylmon.training.grader_data`, one worker
+process) with dense targets: n, log1p k, log1p c and the grade. Best by the
+loss on 96 fixed windows of the validation songs; resumable the same way;
+``--init`` starts a new run from a checkpoint's weights.
+
+    nohup python scripts/train_grader.py --size stereo --threads 1 --steps 2400 \
+        --batch 16 --out cache/train/grader_s > cache/train/grader_s.out &
+    python scripts/train_grader.py --size stereo --out cache/train/grader_s --export
 """
 
 from __future__ import annotations
@@ -217,6 +228,10 @@ def stereo_validate(model, val, device) -> dict:
 def train_stereo(args) -> int:
     device = start_run(args)
     model = build_grader("stereo").to(device)
+    if args.init and not (args.out / "last.pt").exists():
+        init = torch.load(args.init, map_location=device, weights_only=True)
+        model.load_state_dict(init["model"] if "model" in init else init)
+        print(f"initialised from {args.init} (step {init.get('step')})", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-2)
     step, best, args.steps, sched = resume(args.out / "last.pt", model, opt, steps=args.steps,
                                            make_sched=one_cycle(opt, args.lr), device=device)
@@ -224,6 +239,7 @@ def train_stereo(args) -> int:
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"runs": [],
                                                                          "wall_s": 0.0}
     meta["runs"].append({"command": " ".join(sys.argv), "from_step": step,
+                         "init": str(args.init) if args.init else None,
                          "started": time.strftime("%Y-%m-%d %H:%M:%S")})
     val = stereo_validation(args.cache, args.out / "val.npz", args.val_windows)
     loader = iter(torch.utils.data.DataLoader(
@@ -318,6 +334,9 @@ def main(argv=None) -> int:
     ap.add_argument("--new-per-step", type=int, default=4,
                     help="stereo: fresh windows taken from the worker per step")
     ap.add_argument("--val-windows", type=int, default=96)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="stereo: start a new run from this checkpoint's weights "
+                         "(e.g. checkpoints/grader_stereo/best.pt)")
     args = ap.parse_args(argv)
     if args.export:
         export(args.out, args.weights)
