@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vinylmon.engine.grading import measured_probs
+from vinylmon.engine.grading import crackle_log_error, measured_probs
 from vinylmon.models.corpus import KINDS, Clip, load_split
 from vinylmon.models.grader import aggregate
 from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt, crackle_rate
@@ -62,7 +62,7 @@ def learned_grade(x: np.ndarray, a, grader: LearnedGrader) -> str:
 
 
 def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
-        grader: LearnedGrader | None = None) -> list[dict]:
+        crackle_sd_log: float = 0.0, grader: LearnedGrader | None = None) -> list[dict]:
     rows = []
     for clip in clips:
         x = clip.read()
@@ -80,7 +80,7 @@ def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
             probs = measured_probs(q, clicks=clicks,
                                    crackle=int(round(q.crackle_per_s * q.analysed_s)),
                                    false_clicks_per_min=det.false_clicks_per_min,
-                                   noise_sd_db=noise_sd_db)
+                                   noise_sd_db=noise_sd_db, crackle_sd_log=crackle_sd_log)
             conf = float(probs[GRADES.index(m.grade.grade)])
         rows.append({
             "id": clip.id, "split": clip.split, "grade": clip.grade,
@@ -150,6 +150,14 @@ def reliability(rows: list[dict]) -> list[dict]:
                     "stated": float(conf[m].mean()) if m.any() else None,
                     "right": float(right[m].mean()) if m.any() else None})
     return out
+
+
+def crackle_spread(rows: list[dict]) -> float:
+    """The RMS of k's log error (:func:`vinylmon.engine.grading.crackle_log_error`) over
+    the excerpts: the spread the grade allows for."""
+    e = crackle_log_error([r["k_est"] for r in rows], [r["k_true"] for r in rows])
+    e = e[np.isfinite(e)]
+    return float(np.sqrt(np.mean(e ** 2))) if e.size else 0.0
 
 
 def noise_spread(rows: list[dict]) -> float:
@@ -281,13 +289,15 @@ def main() -> int:
     t0 = time.perf_counter()
     tune = run(load_split(args.corpus, args.tune_split)[:args.limit], det, grader=grader)
     sd = noise_spread(tune)
+    ksd = crackle_spread(tune)
     skill = learned_scores(tune)
-    print(f"n's error spread on {args.tune_split}: {sd:.2f} dB (RMS); the learned grader "
-          f"there: {skill}", flush=True)
+    print(f"n's error spread on {args.tune_split}: {sd:.2f} dB (RMS); k's: {ksd:.2f} (RMS of "
+          f"the log error); the learned grader there: {skill}", flush=True)
     if args.update_meta:
         path = det.folder / "meta.json"
         meta = json.loads(path.read_text())
-        meta["postprocess"] = {**meta.get("postprocess", {}), "noise_sd_db": round(sd, 2)}
+        meta["postprocess"] = {**meta.get("postprocess", {}), "noise_sd_db": round(sd, 2),
+                               "crackle_sd_log": round(ksd, 3)}
         path.write_text(json.dumps(meta, indent=1))
         if skill is not None:  # the fused grade weighs it by this (validation) skill
             path = args.grader / "meta.json"
@@ -296,15 +306,16 @@ def main() -> int:
                 "grade": skill, "split": args.tune_split, "command": command}}
             path.write_text(json.dumps(meta, indent=1))
     rows = run(load_split(args.corpus, args.split)[:args.limit], det, noise_sd_db=sd,
-               grader=grader)
+               crackle_sd_log=ksd, grader=grader)
     control = run(load_split(args.corpus, args.control)[:args.limit], det,
-                  noise_sd_db=sd) if args.control else []
+                  noise_sd_db=sd, crackle_sd_log=ksd) if args.control else []
     s = summary(rows, control)
     notes = [f"- {args.split} split: {len(rows)} excerpts of 30 s; clean control music "
              f"({args.control}): {len(control)} excerpts of the test songs; "
              f"{time.perf_counter() - t0:.0f} s on this CPU.",
              f"- The grade's probabilities allow for n's error spread, {sd:.2f} dB RMS on "
-             f"the {args.tune_split} split, and for the click detector's "
+             f"the {args.tune_split} split, for k's, {ksd:.2f} RMS in ln((k + 0.2) / "
+             "(true k + 0.2)) there, and for the click detector's "
              f"{det.false_clicks_per_min:g} false click-loud events per minute on clean "
              "validation music (c is counted net of them).",
              (f"- n and k come from {det.measures.source}" if det.measures

@@ -75,3 +75,19 @@ def test_an_uncertain_noise_reading_spreads_the_grade_probabilities():
     assert fuse_grade(q, clicks=0, crackle=0, noise_sd_db=6.0).grade == "VG+"  # the rubric's
     with pytest.raises(ValueError, match="noise_sd_db"):
         measured_probs(q, clicks=0, crackle=0, noise_sd_db=-1.0)
+
+
+def test_an_uncertain_crackle_density_spreads_the_grade_probabilities():
+    """k measured at 0.6/s over 10 minutes: its count alone makes VG+ (< 1/s) near
+    certain; with the density's error spread (a factor of e on k + 0.2) VG+ is likely
+    but far from certain, and NM (< 0.2/s) possible."""
+    q = Quantities(clicks_per_min=0.0, crackle_per_s=0.6, surface_noise_db=-70.0,
+                   scratches=0, scratch_peak_db=float("-inf"), skips=0, analysed_s=600.0)
+    counted = measured_probs(q, clicks=0, crackle=360)
+    spread = measured_probs(q, clicks=0, crackle=360, crackle_sd_log=1.0)
+    nm, vg_plus = GRADES.index("NM"), GRADES.index("VG+")
+    assert counted[vg_plus] > 0.99
+    assert 0.3 < spread[vg_plus] < 0.7 and spread[nm] > 0.1
+    assert spread.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="crackle_sd_log"):
+        measured_probs(q, clicks=0, crackle=0, crackle_sd_log=-0.5)

@@ -12,6 +12,15 @@ def test_bad_false_click_rates(rate):
         Session(false_clicks_per_min=rate)
 
 
+@pytest.mark.parametrize("kw, match", [({"noise_sd_db": -1.0}, "noise_sd_db"),
+                                       ({"noise_sd_db": float("nan")}, "noise_sd_db"),
+                                       ({"crackle_sd_log": -0.1}, "crackle_sd_log"),
+                                       ({"crackle_sd_log": float("inf")}, "crackle_sd_log")])
+def test_bad_measurement_spreads(kw, match):
+    with pytest.raises(ValueError, match=match):
+        Session(**kw)
+
+
 @pytest.mark.parametrize("kw", [{"analysed_s": 0.0}, {"analysed_s": -1.0},
                                 {"analysed_s": 60.0, "false_clicks_per_min": -1.0},
                                 {"analysed_s": 60.0, "false_clicks_per_min": float("nan")}])

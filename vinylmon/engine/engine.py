@@ -166,6 +166,13 @@ class Engine:
         v = (getattr(self.detector, "postprocess", None) or {}).get("noise_sd_db", 0.0)
         return float(v) if isinstance(v, int | float) and 0 <= v < 100 else 0.0
 
+    @property
+    def crackle_sd_log(self) -> float:
+        """The spread of the detector's crackle-density error (its meta.json
+        ``postprocess.crackle_sd_log``, measured on validation music; 0: unknown)."""
+        v = (getattr(self.detector, "postprocess", None) or {}).get("crackle_sd_log", 0.0)
+        return float(v) if isinstance(v, int | float) and 0 <= v < 20 else 0.0
+
     def models(self) -> dict:
         """REPORT.md's ``models``: NAME@VERSION of each bundle, and the device."""
         def tag(bundle):
@@ -176,7 +183,7 @@ class Engine:
     def new_session(self, *, rpm: float | None = None) -> Session:
         return Session(rpm=rpm, learned_weight=self.learned_weight,
                        false_clicks_per_min=self.false_clicks_per_min,
-                       noise_sd_db=self.noise_sd_db)
+                       noise_sd_db=self.noise_sd_db, crackle_sd_log=self.crackle_sd_log)
 
     def _gated(self, windows: Sequence[Window]) -> list[Window]:
         """The windows through the silence gate (those not gated yet), rate checked."""

@@ -8,7 +8,9 @@ posterior (Poisson counts, Jeffreys prior: Gamma(count + 1/2, time)); the count
 also holds the click detector's false events, at the rate it makes them on clean
 music. With more audio the posterior narrows and the grade's probability
 tightens. n is uncertain by its measurement's error (a normal spread measured on
-validation music); s and x are taken as measured. The worst criterion decides,
+validation music), and so is k where a measured spread is given (log-normal on
+k + 0.2/s: the density estimate's error, far wider than its count's); s and x are
+taken as measured. The worst criterion decides,
 so the probability that the grade is g or better is the product over criteria.
 
 The learned grader's window probabilities, averaged over the non-silent windows,
@@ -65,19 +67,51 @@ def _noise_cdf(noise_db: float, sd_db: float) -> np.ndarray:
     return out
 
 
+#: k's error is taken as multiplicative on k + this (per second): crackle-free
+#: music measured at 0.1/s is not "infinitely" off.
+CRACKLE_FLOOR_PER_S = 0.2
+
+
+def crackle_log_error(k_est, k_true) -> np.ndarray:
+    """k's measurement error as :func:`_crackle_cdf` models it: ln((k_est + floor) /
+    (k_true + floor))."""
+    return np.log((np.asarray(k_est, float) + CRACKLE_FLOOR_PER_S)
+                  / (np.asarray(k_true, float) + CRACKLE_FLOOR_PER_S))
+
+
+def _crackle_cdf(k: float, sd_log: float) -> np.ndarray:
+    """P(grade of the crackle criterion <= g) for each g when the true k is the
+    measured one give or take a log-normal error (:func:`crackle_log_error`) of
+    ``sd_log``."""
+    out = np.ones(len(GRADES))
+    x = np.log(max(k, 0.0) + CRACKLE_FLOOR_PER_S)
+    for g, lim in enumerate(CRACKLE_LIMITS):
+        out[g] = 0.5 * (1.0 + erf((np.log(lim + CRACKLE_FLOOR_PER_S) - x)
+                                  / (sd_log * np.sqrt(2.0))))
+    return out
+
+
 def measured_probs(q: Quantities, *, clicks: int, crackle: int,
-                   false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0) -> np.ndarray:
+                   false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
+                   crackle_sd_log: float = 0.0) -> np.ndarray:
     """Probability of each grade given the counts behind c and k, ``(6,)``;
     ``false_clicks_per_min``: the click detector's false events on clean music (the
     count holds them too; see :func:`vinylmon.rubric.click_rate`); ``noise_sd_db``:
-    the spread of the surface-noise measurement's error (0: n is taken as measured)."""
+    the spread of the surface-noise measurement's error (0: n is taken as measured);
+    ``crackle_sd_log``: the spread of k's measurement error (:func:`crackle_log_error`;
+    0: k's uncertainty is its count's alone)."""
     if not q.analysed_s > 0:
         raise ValueError(f"analysed_s must be > 0, got {q.analysed_s}")
     if not 0.0 <= noise_sd_db < 100.0:
         raise ValueError(f"noise_sd_db must be in 0..100, got {noise_sd_db}")
+    if not 0.0 <= crackle_sd_log < 20.0:
+        raise ValueError(f"crackle_sd_log must be in 0..20, got {crackle_sd_log}")
     minutes = q.analysed_s / 60.0
-    cdf = _rate_cdf(clicks, minutes, CLICK_LIMITS, false_rate=false_clicks_per_min) \
-        * _rate_cdf(crackle, q.analysed_s, CRACKLE_LIMITS)
+    cdf = _rate_cdf(clicks, minutes, CLICK_LIMITS, false_rate=false_clicks_per_min)
+    if crackle_sd_log > 0:
+        cdf = cdf * _crackle_cdf(q.crackle_per_s, crackle_sd_log)
+    else:
+        cdf = cdf * _rate_cdf(crackle, q.analysed_s, CRACKLE_LIMITS)
     rubric = grade_quantities(q)
     per = rubric.per_criterion
     if noise_sd_db > 0 and np.isfinite(q.surface_noise_db):
@@ -101,7 +135,8 @@ def learned_weight(exact: float | None) -> float:
 
 def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
                learned_probs: np.ndarray | None = None, weight: float = 0.0,
-               false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0) -> GradeResult:
+               false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
+               crackle_sd_log: float = 0.0) -> GradeResult:
     """The side's grade from its measured quantities and, optionally, the learned grader.
 
     Parameters
@@ -120,6 +155,9 @@ def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
     noise_sd_db : float, keyword-only
         The spread (dB) of the surface-noise measurement's error, measured on
         validation music: the noise criterion's grade is that uncertain.
+    crackle_sd_log : float, keyword-only
+        The spread of k's measurement error (:func:`crackle_log_error`), measured on
+        validation music: the crackle criterion's grade is that uncertain.
 
     Returns
     -------
@@ -127,7 +165,8 @@ def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
     """
     rubric = grade_quantities(q)
     pm = measured_probs(q, clicks=clicks, crackle=crackle,
-                        false_clicks_per_min=false_clicks_per_min, noise_sd_db=noise_sd_db)
+                        false_clicks_per_min=false_clicks_per_min, noise_sd_db=noise_sd_db,
+                        crackle_sd_log=crackle_sd_log)
     learned_grade = None
     lp = None
     if learned_probs is not None:

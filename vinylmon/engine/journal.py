@@ -16,7 +16,8 @@ as the strings ``"nan"``, ``"inf"``, ``"-inf"``, so every line is strict JSON):
 - line 1, ``{"type": "session", "format": "vinylmon.journal/1", "id", "started"
   (ISO 8601, UTC), "input", "rpm" (or null), "sample_rate", "channels", "record"
   (the record's details, or null), "window_s", "learned_weight", "models",
-  "false_clicks_per_min" and "noise_sd_db" (absent in older journals: 0),
+  "false_clicks_per_min", "noise_sd_db" and "crackle_sd_log" (absent in older
+  journals: 0),
   "vinylmon"}``: the session's facts;
 - ``{"type": "window", "index", "start_s", "end_s", "silent", "level_db",
   "defect_probs", "grade_probs", "noise_db", "impulses": [[start_s, end_s,
@@ -300,7 +301,8 @@ class SessionJournal:
                sample_rate: int, channels: int, rpm: float | None = None,
                record: dict | None = None, window_s: float | None = None,
                learned_weight: float = 0.0, models: dict | None = None,
-               false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0) -> SessionJournal:
+               false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
+               crackle_sd_log: float = 0.0) -> SessionJournal:
         """A new journal folder under ``root`` (see :func:`sessions_root`), its facts written.
 
         Raises
@@ -325,6 +327,7 @@ class SessionJournal:
                   "learned_weight": float(learned_weight), "models": dict(models or {}),
                   "false_clicks_per_min": float(false_clicks_per_min),
                   "noise_sd_db": float(noise_sd_db),
+                  "crackle_sd_log": float(crackle_sd_log),
                   "vinylmon": __version__}
         try:
             j._write_now(header)
@@ -516,7 +519,8 @@ class JournalContents:
         """A fresh engine :class:`Session` holding the journal's windows."""
         s = Session(rpm=self.rpm, learned_weight=self.header["learned_weight"],
                     false_clicks_per_min=self.header["false_clicks_per_min"],
-                    noise_sd_db=self.header["noise_sd_db"])
+                    noise_sd_db=self.header["noise_sd_db"],
+                    crackle_sd_log=self.header["crackle_sd_log"])
         for w in self.windows:
             s.add(w)
         s.set_repeats(self.repeats)
@@ -550,6 +554,8 @@ def _check_header(h: dict, folder: Path) -> dict:
             raise _Bad("false_clicks_per_min is out of range")
         if not 0 <= _finite(h.get("noise_sd_db", 0.0), "noise_sd_db") < 100:
             raise _Bad("noise_sd_db is out of range")
+        if not 0 <= _finite(h.get("crackle_sd_log", 0.0), "crackle_sd_log") < 20:
+            raise _Bad("crackle_sd_log is out of range")
         if h.get("record") is not None and not isinstance(h["record"], dict):
             raise _Bad("record is not an object")
         if not isinstance(h.get("models", {}), dict):
@@ -559,6 +565,7 @@ def _check_header(h: dict, folder: Path) -> dict:
     return {**h, "learned_weight": float(h.get("learned_weight", 0.0)),
             "false_clicks_per_min": float(h.get("false_clicks_per_min", 0.0)),  # older: 0
             "noise_sd_db": float(h.get("noise_sd_db", 0.0)),
+            "crackle_sd_log": float(h.get("crackle_sd_log", 0.0)),
             "models": dict(h.get("models") or {})}
 
 

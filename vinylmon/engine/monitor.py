@@ -408,7 +408,8 @@ class Monitor:
                 record=self._details, window_s=self._window_s,
                 learned_weight=self.engine.learned_weight, models=self.engine.models(),
                 false_clicks_per_min=self.engine.false_clicks_per_min,
-                noise_sd_db=self.engine.noise_sd_db)
+                noise_sd_db=self.engine.noise_sd_db,
+                crackle_sd_log=self.engine.crackle_sd_log)
         except OSError as exc:
             log.error("cannot write a session journal in %s (%s): this session cannot be "
                       "restored after a crash", self._journal_dir, exc)

@@ -80,7 +80,8 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
         },
         "methods": methods(windows, state.analysed_s,
                            false_clicks_per_min=state.false_clicks_per_min,
-                           noise_sd_db=state.noise_sd_db),
+                           noise_sd_db=state.noise_sd_db,
+                           crackle_sd_log=state.crackle_sd_log),
         "learned_grade": g.learned_grade,
         "measured_grade": g.measured_grade,
         "learned_grade_probs": _probs(GRADES, g.learned_probs),
@@ -117,7 +118,8 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
 
 
 def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
-            false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0) -> dict:
+            false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
+            crackle_sd_log: float = 0.0) -> dict:
     """How each measured quantity was measured, and on how much audio (plain words)."""
     live = [w for w in windows if not w.silent]
     on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
@@ -129,7 +131,11 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
                           f">= L - 10 dB, counted {on}{net}",
         "crackle_per_s": ("crackle density estimated per window by the models (learned from "
                           "exact simulated counts, so it includes the crackle the music masks "
-                          f"tick by tick), averaged {on}") if density else
+                          f"tick by tick), averaged {on}" + (
+                              f"; it errs on validation music by a factor of about "
+                              f"{math.exp(crackle_sd_log):.1f} (on k + 0.2/s), and the grade's "
+                              "probabilities allow for it" if crackle_sd_log > 0 else ""))
+                         if density else
                          f"detected impulses with peak < L - 10 dB, counted {on}",
         "surface_noise_db": "the models' estimate of the noise bed per window, read where "
                             "the music leaks least (the quietest-reading quarter of the "

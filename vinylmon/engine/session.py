@@ -63,6 +63,8 @@ class SessionState:
     false_clicks_per_min: float = 0.0
     #: The spread of n's measurement error (dB) the grade's probabilities allow for.
     noise_sd_db: float = 0.0
+    #: The spread of k's measurement error (RMS of ln((k + 0.2) / (true k + 0.2))).
+    crackle_sd_log: float = 0.0
 
 
 def merge_impulses(impulses: Sequence[Impulse], *, gap_s: float = MERGE_GAP_S) -> list[Impulse]:
@@ -97,10 +99,14 @@ class Session:
         net of it (:func:`vinylmon.rubric.click_rate`).
     noise_sd_db : float, keyword-only
         The spread of the surface-noise measurement's error (dB; 0: taken as exact).
+    crackle_sd_log : float, keyword-only
+        The spread of k's measurement error
+        (:func:`vinylmon.engine.grading.crackle_log_error`; 0: its count's alone).
     """
 
     def __init__(self, *, rpm: float | None = None, learned_weight: float = 0.0,
-                 false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0) -> None:
+                 false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
+                 crackle_sd_log: float = 0.0) -> None:
         if rpm is not None and not (10.0 <= rpm <= 100.0):
             raise ValueError(f"rpm must be between 10 and 100, got {rpm}")
         if not (0.0 <= false_clicks_per_min < 1000.0):
@@ -112,6 +118,9 @@ class Session:
             raise ValueError(f"noise_sd_db must be in 0..100, got {noise_sd_db}")
         self.false_clicks_per_min = float(false_clicks_per_min)
         self.noise_sd_db = float(noise_sd_db)
+        if not (0.0 <= crackle_sd_log < 20.0):
+            raise ValueError(f"crackle_sd_log must be in 0..20, got {crackle_sd_log}")
+        self.crackle_sd_log = float(crackle_sd_log)
         self.windows: list[AnalysedWindow] = []
         self.repeats: list[Repeat] = []
         self.dropped_windows = 0
@@ -166,7 +175,7 @@ class Session:
         grade = fuse_grade(q, clicks=clicks, crackle=crackle, learned_probs=lp,
                            weight=self.learned_weight,
                            false_clicks_per_min=self.false_clicks_per_min,
-                           noise_sd_db=self.noise_sd_db)
+                           noise_sd_db=self.noise_sd_db, crackle_sd_log=self.crackle_sd_log)
         return SessionState(tuple(events), tuple(tracks), skips, rpm, program, noise, analysed,
                             heard, grade, self.dropped_windows, self.false_clicks_per_min,
-                            self.noise_sd_db)
+                            self.noise_sd_db, self.crackle_sd_log)

@@ -130,6 +130,7 @@ def _detector_settings(folder: Path, meta: dict) -> tuple[int, float, dict]:
     _number(folder, pp, "impulse_threshold", 1e-6, 1.0, optional=True, within="postprocess.")
     _number(folder, pp, "min_ratio", 1e-6, 1e6, within="postprocess.")
     _number(folder, pp, "noise_sd_db", 0.0, 99.0, optional=True, within="postprocess.")
+    _number(folder, pp, "crackle_sd_log", 0.0, 19.9, optional=True, within="postprocess.")
     return int(rate), window_s, pp
 
 
