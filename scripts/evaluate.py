@@ -18,10 +18,10 @@ Measures, on every test excerpt (30 s, six 5-s windows):
 
 Event post-processing (probability threshold, residual ratio) and the k
 estimate (from events, or from the detector's count head) are chosen on the
-*validation* split, never on test, and stored in weights/detector/meta.json.
+*validation* split, never on test, and stored in vinylmon/weights/detector/meta.json.
 
     python scripts/evaluate.py                 # tune on val, evaluate test, write docs/eval
-    python scripts/evaluate.py --update-meta   # also store metrics in weights/*/meta.json
+    python scripts/evaluate.py --update-meta   # also store metrics in vinylmon/weights/*/meta.json
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vinylmon.models.bundle import read_meta
+from vinylmon.models.bundle import WEIGHTS_DIR, read_meta
 from vinylmon.models.corpus import (
     CLICK_FLOOR_DB,
     WINDOW_CLASSES,
@@ -248,8 +248,8 @@ def table(rows: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=Path("cache/corpus"))
-    ap.add_argument("--detector", type=Path, default=Path("weights/detector"))
-    ap.add_argument("--grader", type=Path, default=Path("weights/grader"))
+    ap.add_argument("--detector", type=Path, default=WEIGHTS_DIR / "detector")
+    ap.add_argument("--grader", type=Path, default=WEIGHTS_DIR / "grader")
     ap.add_argument("--out", type=Path, default=Path("docs/eval"))
     ap.add_argument("--cache", type=Path, default=Path("cache/eval"))
     ap.add_argument("--split", default="test")

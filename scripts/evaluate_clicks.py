@@ -405,7 +405,7 @@ def main() -> int:
 
     det = Detector(device="cpu", verifier=args.verifier)
     if det.verifier is None:
-        sys.exit("no click verifier bundle (weights/verifier): train one first")
+        sys.exit("no click verifier bundle (vinylmon/weights/verifier): train one first")
     tune = load_split(args.corpus, args.tune_split)[:args.limit]
     if args.control:
         tune += load_split(args.corpus, "control_val")[:args.limit]

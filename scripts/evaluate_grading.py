@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from vinylmon.engine.grading import crackle_log_error, measured_probs
+from vinylmon.models.bundle import WEIGHTS_DIR
 from vinylmon.models.corpus import KINDS, Clip, load_split
 from vinylmon.models.grader import aggregate
 from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt, crackle_rate
@@ -276,7 +277,7 @@ def main() -> int:
     ap.add_argument("--measures", default=None,
                     help="window measures bundle (a measures or a stereo grader bundle; "
                          "default: the shipped one, if any; 'none': the detector's heads)")
-    ap.add_argument("--grader", type=Path, default=Path("weights/grader"),
+    ap.add_argument("--grader", type=Path, default=WEIGHTS_DIR / "grader",
                     help="the learned grader, scored alone (a missing folder: none)")
     ap.add_argument("--update-meta", action="store_true",
                     help="store n's error spread in the detector's meta (postprocess) and the "
@@ -321,8 +322,8 @@ def main() -> int:
              (f"- n and k come from {det.measures.source}" if det.measures
               is not None else "- n comes from the detector's noise head (the side read at "
               "the quietest-reading quarter of its windows) and k from its impulse-count "
-              "heads (impulses less click-loud events; no weights/measures), as in the app")
-             + ", events from the candidate stage and the click verifier (weights/verifier)."]
+              "heads (impulses less click-loud events; no vinylmon/weights/measures), as in the app")
+             + ", events from the candidate stage and the click verifier (vinylmon/weights/verifier)."]
     text = "# The measured grade\n\n" + table(s, command, notes)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "grading.md").write_text(text)

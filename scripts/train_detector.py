@@ -6,7 +6,7 @@ to <out>/last.pt (written atomically); a second run with the same --out picks up
 where the first stopped. Curves go to <out>/log.csv (train losses; validation
 loss and window accuracy on a fixed set of validation windows). The best
 checkpoint by validation loss is <out>/best.pt; --export writes it as the
-weights bundle weights/detector (scripts/evaluate.py then adds measured metrics).
+weights bundle vinylmon/weights/detector (scripts/evaluate.py then adds measured metrics).
 
 The network's input features depend only on the audio, so the first run
 computes them once for every training window (the clips tiled from 0 s and from
@@ -16,7 +16,7 @@ features on every step. Runs on CUDA when there is a GPU (or --device), else CPU
 CPU-feasible in the background:
 
     nohup python scripts/train_detector.py > cache/train/detector.out &
-    python scripts/train_detector.py --export --final  # last step -> weights/detector
+    python scripts/train_detector.py --export --final  # last step -> vinylmon/weights/detector
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ aggregated), <out>/log.csv. --pretrained starts the encoder from a local
 wav2vec2 checkpoint (with --size base); nothing is downloaded.
 
     nohup python scripts/train_grader.py --steps 4000 > cache/train/grader.out &
-    python scripts/train_grader.py --export      # best checkpoint -> weights/grader
+    python scripts/train_grader.py --export      # best checkpoint -> vinylmon/weights/grader
 
 ``--size stereo`` trains the stereo grader (mid and side at 44.1 kHz through
 :class:`vinylmon.models.grader.SpectralFrontEnd`) on windows damaged on the fly

@@ -10,10 +10,10 @@ run adds shards until there are --windows, then trains the MLP (seconds) and
 scores it on the corpus's validation split the way the app measures a side:
 each window's estimate re L, aggregated over the excerpt (--aggregate), against
 the simulator's exact n; k per window, averaged over the excerpt, against its
-exact k. --export writes the best model to weights/measures.
+exact k. --export writes the best model to vinylmon/weights/measures.
 
     python scripts/train_measures.py --windows 6000     # make data, train, score on val
-    python scripts/train_measures.py --export           # -> weights/measures
+    python scripts/train_measures.py --export           # -> vinylmon/weights/measures
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import torch
 
 from vinylmon.audio.noisefloor import window_features
 from vinylmon.audio.types import rms_db
-from vinylmon.models.bundle import save_bundle
+from vinylmon.models.bundle import WEIGHTS_DIR, save_bundle
 from vinylmon.models.corpus import load_split
 from vinylmon.models.measures import OUTPUTS, MeasuresConfig, build_measures, decode, encode
 from vinylmon.training.measure_data import MeasureWindows
@@ -136,7 +136,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--export", action="store_true")
-    ap.add_argument("--weights", type=Path, default=Path("weights/measures"))
+    ap.add_argument("--weights", type=Path, default=WEIGHTS_DIR / "measures")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

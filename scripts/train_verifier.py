@@ -16,7 +16,7 @@ fixed set of candidates from the validation songs; <out>/meta.json the command,
 steps, wall time and data.
 
     nohup python scripts/train_verifier.py --threads 1 > cache/train/verifier.out &
-    python scripts/train_verifier.py --export      # best.pt -> weights/verifier
+    python scripts/train_verifier.py --export      # best.pt -> vinylmon/weights/verifier
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Damaged weights, loaded the way the app loads them: the shipped bundles (``weights/``)
+"""Damaged weights, loaded the way the app loads them: the shipped bundles (``vinylmon/weights/``)
 and a microphone profile's, truncated, with a byte flipped, or with ``meta.json`` altered.
 
 Every damage is refused with one WeightsError that names the file. A damaged profile
@@ -129,7 +129,7 @@ DAMAGES = {
 
 @pytest.fixture
 def shipped_copy(tmp_path, monkeypatch):
-    """A copy of ``weights/`` that the default loaders (``Detector()``, ``Engine()``,
+    """A copy of ``vinylmon/weights/`` that the default loaders (``Detector()``, ``Engine()``,
     ``AppBackend()``) read instead of the shipped one."""
     root = tmp_path / "weights"
     for part in ("detector", "grader", "verifier"):

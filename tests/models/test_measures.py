@@ -1,7 +1,7 @@
 """Window measures: k from the count heads, and a measures bundle wired into the Detector.
 
 No measures bundle is shipped yet (trained ones did not beat the detector's heads on
-validation: see weights/README.md); these tests build one to check the wiring.
+validation: see vinylmon/weights/README.md); these tests build one to check the wiring.
 """
 
 import numpy as np

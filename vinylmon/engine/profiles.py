@@ -12,7 +12,7 @@ or ``~/.local/share/vinylmon/profiles``) holding:
 
 A profile is written into a temporary folder beside its place and renamed into
 place when complete; one of the same name is replaced only then. The shipped
-weights (``weights/``) are never written. A profile that cannot be loaded falls
+weights (``vinylmon/weights/``) are never written. A profile that cannot be loaded falls
 back to the base models with a warning (:func:`load_profile_models`).
 
 No Qt here, and no torch until models are saved or loaded.
@@ -79,7 +79,8 @@ def check_name(name: str) -> str:
 
 
 def _weights_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "weights"
+    from vinylmon.models import inference  # the shipped bundles' folder (tests move it)
+    return inference.WEIGHTS_DIR
 
 
 def _check_root(root: Path) -> Path:

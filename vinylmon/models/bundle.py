@@ -1,4 +1,7 @@
-"""Weights bundles: ``weights/<name>/`` = ``model.pt`` + ``meta.json``.
+"""Weights bundles: ``<folder>/<name>/`` = ``model.pt`` + ``meta.json``.
+
+The shipped ones are package data, in :data:`WEIGHTS_DIR` (``vinylmon/weights``):
+an installed vinylmon has its models wherever it is installed.
 
 A model file is an attack surface. Loading checks the file's sha256 against
 ``meta.json`` before anything is unpickled, then loads with
@@ -21,6 +24,8 @@ import torch
 
 from vinylmon.errors import WeightsError
 
+#: The shipped bundles: package data beside the code.
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 WEIGHTS_FILE = "model.pt"
 META_FILE = "meta.json"
 REQUIRED_META = ("name", "version", "architecture", "params", "sample_rate", "labels", "sha256",

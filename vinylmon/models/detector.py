@@ -1,6 +1,6 @@
 """The defect detector: a small 1-D CNN over log-mel and high-pass sub-frame energies.
 
-Architecture (``build_detector``) is separate from weights (``weights/detector``).
+Architecture (``build_detector``) is separate from weights (``vinylmon/weights/detector``).
 Input is a stereo window at 44.1 kHz; everything is measured relative to the
 window's own level, so the detector does not care how loud the record is played.
 

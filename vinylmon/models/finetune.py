@@ -72,7 +72,7 @@ from vinylmon.models.corpus import (
 from vinylmon.models.detector import CLASSES, decode
 from vinylmon.models.device import select_device
 from vinylmon.models.evaluation import EventTally, window_truth
-from vinylmon.models.inference import WEIGHTS_DIR, Detector, LearnedGrader, analyse_excerpt
+from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt
 from vinylmon.models.training import FRAME_KEYS, UNKNOWN_CLASS, losses, make_example
 from vinylmon.models.verifier import tensors, verifier_loss
 from vinylmon.rubric import CLICK_FLOOR_DB, GRADES, RPMS
@@ -91,13 +91,16 @@ FALSE_BUDGET = 1.0
 GRADE_ALIASES = {"M": "NM", "P": "F"}
 
 Progress = Callable[[float, str], None]
+#: The checkout's root, where the scripts keep ``cache/`` (an installed vinylmon has
+#: none there: ``$VINYLMON_CACHE`` then).
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def default_corpus() -> Path | None:
     """The simulator corpus, when there is one: ``$VINYLMON_CACHE/corpus`` or the
     checkout's ``cache/corpus``."""
     env = os.environ.get("VINYLMON_CACHE")
-    root = Path(env) / "corpus" if env else WEIGHTS_DIR.parent / "cache" / "corpus"
+    root = Path(env) / "corpus" if env else CHECKOUT / "cache" / "corpus"
     return root if (root / "train").is_dir() and (root / "val").is_dir() else None
 
 

@@ -24,7 +24,7 @@ from vinylmon.audio.noisefloor import window_features
 from vinylmon.audio.skips import find_repeats
 from vinylmon.audio.types import ANALYSIS_RATE, Window, frozen_samples, rms_db
 from vinylmon.errors import AudioDataError, WeightsError
-from vinylmon.models.bundle import META_FILE, load_bundle
+from vinylmon.models.bundle import META_FILE, WEIGHTS_DIR, load_bundle
 from vinylmon.models.detector import (
     CLASSES,
     DetectorOutput,
@@ -55,7 +55,6 @@ from vinylmon.models.verifier import OUTPUTS as VERIFIER_OUTPUTS
 from vinylmon.models.verifier import build_verifier, find_impulses
 from vinylmon.rubric import GRADES
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 #: Event post-processing used when a bundle's meta.json does not say.
 DEFAULT_POSTPROCESS = {"threshold": 0.5, "impulse_threshold": None, "min_ratio": 6.0}
 
@@ -247,7 +246,7 @@ def load_measures(folder: Path, device) -> WindowMeasurer:
 
 
 def _shipped_measures(given) -> Path | None:
-    """The window measures' folder: ``given``; by default ``weights/measures``, else the
+    """The window measures' folder: ``given``; by default ``vinylmon/weights/measures``, else the
     shipped grader when it is a stereo one (it measures n and k on the way)."""
     folder = _optional_bundle(given, "measures")
     if folder is None and given in (None, True):
@@ -285,16 +284,16 @@ class Detector:
     Parameters
     ----------
     folder : path-like, optional
-        A bundle folder (default ``weights/detector``).
+        A bundle folder (default ``vinylmon/weights/detector``).
     device : str or None, keyword-only
         ``auto`` (default), ``cpu`` or ``cuda``.
     batch : int, keyword-only
     verifier : path-like, False or None, keyword-only
-        The click verifier's bundle folder (default ``weights/verifier``, when it
+        The click verifier's bundle folder (default ``vinylmon/weights/verifier``, when it
         exists); False: none (events from the frame heads).
     measures : path-like, False or None, keyword-only
         The window measures' bundle folder: a window-measures bundle, or a stereo
-        grader's (default ``weights/measures`` when it exists, else the shipped
+        grader's (default ``vinylmon/weights/measures`` when it exists, else the shipped
         grader when it is a stereo one); False: none.
     """
 

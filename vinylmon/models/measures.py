@@ -8,7 +8,7 @@ candidate impulses per second by score and signal,
 :func:`vinylmon.audio.candidates.impulse_features`) and gives n (dB re the
 window's level) and log(1 + k) (k crackle per second), trained on windows whose
 bed and crackle the simulator knows exactly (``scripts/train_measures.py``).
-Architecture (``build_measures``) is separate from weights (``weights/measures``).
+Architecture (``build_measures``) is separate from weights (``vinylmon/weights/measures``).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vinylmon.models.bundle import WEIGHTS_DIR
 from vinylmon.models.corpus import (
     Clip,
     frame_targets,
@@ -173,7 +174,8 @@ def training_arguments(ap: argparse.ArgumentParser, *, name: str, steps: int, ba
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--export", action="store_true", help="write best.pt as a weights bundle")
-    ap.add_argument("--weights", type=Path, default=Path("weights") / name)
+    ap.add_argument("--weights", type=Path, default=WEIGHTS_DIR / name,
+                    help=f"the bundle --export writes (default {WEIGHTS_DIR / name})")
 
 
 def start_run(args: argparse.Namespace) -> torch.device:

@@ -15,7 +15,7 @@ difference of the three signals, and the ~100 ms of texture around it,
   must repair);
 - its channel: left, right or both.
 
-Architecture (``build_verifier``) is separate from weights (``weights/verifier``).
+Architecture (``build_verifier``) is separate from weights (``vinylmon/weights/verifier``).
 A cascade: a prefilter on the context features alone rejects most music
 candidates before the convolutional part runs. About 20 k parameters.
 """
