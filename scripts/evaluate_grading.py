@@ -322,8 +322,10 @@ def main() -> int:
              (f"- n and k come from {det.measures.source}" if det.measures
               is not None else "- n comes from the detector's noise head (the side read at "
               "the quietest-reading quarter of its windows) and k from its impulse-count "
-              "heads (impulses less click-loud events; no vinylmon/weights/measures), as in the app")
-             + ", events from the candidate stage and the click verifier (vinylmon/weights/verifier)."]
+              "heads (impulses less click-loud events; no vinylmon/weights/measures), as in "
+              "the app")
+             + ", events from the candidate stage and the click verifier "
+             "(vinylmon/weights/verifier)."]
     text = "# The measured grade\n\n" + table(s, command, notes)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "grading.md").write_text(text)

@@ -49,8 +49,10 @@ from vinylmon.models.grader import (
 from vinylmon.models.training import (
     CurveLog,
     Prefetcher,
+    accumulate,
     checkpoint,
     one_cycle,
+    optimiser_step,
     resume,
     save_atomic,
     start_run,
@@ -275,15 +277,9 @@ def train_stereo(args) -> int:
         if rng.random() < 0.5:
             x = x.flip(1)
         total, parts = stereo_loss(model, x, t, y)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        sched.step()
+        optimiser_step(total, model, opt, sched)
         step += 1
-        acc["loss"] += float(total.detach())
-        for k, v in parts.items():
-            acc[k] += float(v.detach())
+        accumulate(acc, total, parts)
         n_acc += 1
         if step % args.ckpt_every == 0 or step == args.steps:
             checkpoint(args.out / "last.pt", model, opt, sched, step=step, steps=args.steps,

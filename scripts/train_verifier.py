@@ -34,8 +34,10 @@ from vinylmon.audio.simulate import NoiseBank
 from vinylmon.models.bundle import load_bundle, save_bundle
 from vinylmon.models.training import (
     CurveLog,
+    accumulate,
     checkpoint,
     one_cycle,
+    optimiser_step,
     resume,
     save_atomic,
     start_run,
@@ -282,15 +284,9 @@ def main() -> int:
                     device)
         out = model(t["wave"], t["context"])
         total, parts = verifier_loss(out, t)
-        opt.zero_grad()
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        sched.step()
+        optimiser_step(total, model, opt, sched)
         step += 1
-        acc["loss"] += float(total.detach())
-        for k, v in parts.items():
-            acc[k] += float(v.detach())
+        accumulate(acc, total, parts)
         n_acc += 1
         if step % args.ckpt_every == 0 or step == steps:
             checkpoint(args.out / "last.pt", model, opt, sched, step=step, steps=steps, best=best)

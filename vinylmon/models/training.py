@@ -150,6 +150,24 @@ def resume(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, *,
     return ck["step"], ck["best"], steps, sched
 
 
+def optimiser_step(total: torch.Tensor, model: torch.nn.Module, opt, sched, *,
+                   clip: float = 5.0) -> None:
+    """One training step from the loss ``total``: gradients clipped to norm ``clip``,
+    the optimiser's and the schedule's step."""
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    sched.step()
+
+
+def accumulate(acc: dict, total: torch.Tensor, parts: dict) -> None:
+    """Add a step's loss and its parts (by name) to the running sums in ``acc``."""
+    acc["loss"] += float(total.detach())
+    for k, v in parts.items():
+        acc[k] += float(v.detach())
+
+
 def checkpoint(path: Path, model, opt, sched, *, step: int, steps: int, best: float) -> None:
     save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
                  "sched": sched.state_dict(), "step": step, "steps": steps, "best": best}, path)

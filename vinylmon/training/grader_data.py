@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vinylmon.audio.simulate import simulate
 from vinylmon.rubric import GRADES
-from vinylmon.training.measure_data import LEVEL_RANGE_DB, MeasureWindows
+from vinylmon.training.measure_data import MeasureWindows
 
 
 @dataclass(frozen=True)
@@ -43,20 +42,8 @@ class GraderWindows(MeasureWindows):
     """Random damaged 5-s windows with their exact quantities (module docstring)."""
 
     def window(self) -> GraderWindow:
-        while True:
-            x = self._gap(self._dress(self._music()))
-            level = float(self.rng.uniform(*LEVEL_RANGE_DB))
-            try:
-                d = simulate(x, self.noise_spec(level), sample_rate=44100, bank=self.bank)
-            except ValueError:
-                continue
-            q = d.truth.quantities
-            n = d.truth.surface_noise_db
-            if not np.isfinite(n):
-                continue
-            a = d.audio.astype(np.float64)
-            window_db = 10 * np.log10(max(float(np.mean(a ** 2)), 1e-20))
-            offset = d.truth.program_level_dbfs - window_db
-            return GraderWindow(np.ascontiguousarray(d.audio, dtype=np.float32),
-                                float(n + offset), float(n), float(q.crackle_per_s),
-                                float(q.clicks_per_min), GRADES.index(d.truth.grade.grade))
+        d, n_window = self.damaged()
+        q = d.truth.quantities
+        return GraderWindow(np.ascontiguousarray(d.audio, dtype=np.float32), n_window,
+                            float(d.truth.surface_noise_db), float(q.crackle_per_s),
+                            float(q.clicks_per_min), GRADES.index(d.truth.grade.grade))

@@ -87,6 +87,13 @@ class MeasureWindows(SceneMaker):
         """(features, n re the window's level, n re L, k) of one fresh window: the
         noise-floor features then the impulse features; k is the exact crackle per
         second (GRADING.md's: impulses under L - 10 dB, down to L - 50 dB)."""
+        d, n_window = self.damaged()
+        return (window_features(d.audio), n_window, float(d.truth.surface_noise_db),
+                float(d.truth.quantities.crackle_per_s))
+
+    def damaged(self):
+        """A fresh damaged window (the simulator's result, with its truth) and its exact
+        n re the window's own level."""
         while True:
             x = self._gap(self._dress(self._music()))
             level = float(self.rng.uniform(*LEVEL_RANGE_DB))
@@ -99,6 +106,4 @@ class MeasureWindows(SceneMaker):
                 continue
             a = d.audio.astype(np.float64)
             window_db = 10 * np.log10(max(float(np.mean(a ** 2)), 1e-20))
-            offset = d.truth.program_level_dbfs - window_db
-            k = float(d.truth.quantities.crackle_per_s)
-            return window_features(d.audio), float(n + offset), float(n), k
+            return d, float(n + d.truth.program_level_dbfs - window_db)
