@@ -209,3 +209,18 @@ def test_whitened_patches_and_mono(rng):
     empty = find_candidates(np.zeros((2, 4000), np.float32))
     w, k = patches(empty, whiten=True)
     assert w.shape == (0, 9, PRE + POST) and k.shape[0] == 0
+
+
+def test_a_subset_of_candidates_cuts_the_same_patches(rng):
+    """``subset`` keeps the chosen candidates on the same audio: their patches, whitened
+    ones too, are the rows of the whole set's."""
+    x = synthetic_music(rng, 2.0)
+    c = find_candidates(x, threshold=4.0)
+    assert len(c) > 4
+    pick = np.array([0, 2, len(c) - 1])
+    sub = c.subset(pick)
+    assert len(sub) == 3 and np.array_equal(sub.index, c.index[pick])
+    w_all, ctx_all = patches(c, whiten=True)
+    w_sub, ctx_sub = patches(sub, whiten=True)
+    np.testing.assert_array_equal(w_sub, w_all[pick])
+    np.testing.assert_array_equal(ctx_sub, ctx_all[pick])

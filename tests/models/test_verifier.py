@@ -123,6 +123,21 @@ def test_the_shipped_verifier_places_loud_clicks_on_their_samples(shipped, rng):
     assert extra <= 6
 
 
+def test_the_cascade_finds_what_the_whole_ensemble_finds(shipped, rng):
+    """The shipped ensemble as a cascade (whitened patches only where the raw-input
+    member is unsure) accepts the same loud clicks as every member on every candidate."""
+    model, accept, prefilter, min_peak = shipped
+    x = synthetic_music(rng, 5.0)
+    y, truth = _clicked(rng, x, peaks_db=rng.uniform(3.0, 15.0, 12), channels=[0, 1, None] * 4)
+    kw = dict(accept=accept, prefilter=prefilter, min_peak_db=min_peak)
+    fast = find_impulses(model, y, **kw)
+    full = find_impulses(model, y, cascade=False, **kw)
+    assert abs(len(fast) - len(full)) <= 1
+    for s, e, _, _ in truth:
+        assert any(d.start < e + 44 and d.end > s - 44 for d in fast) == \
+            any(d.start < e + 44 and d.end > s - 44 for d in full)
+
+
 def test_the_shipped_verifier_leaves_clean_music_alone(shipped, rng):
     model, accept, prefilter, min_peak = shipped
     x = synthetic_music(rng, 10.0)

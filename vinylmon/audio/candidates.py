@@ -25,7 +25,7 @@ numpy only; no torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -85,6 +85,11 @@ class Candidates:
 
     def __len__(self) -> int:
         return int(self.index.size)
+
+    def subset(self, which: np.ndarray) -> Candidates:
+        """The candidates ``which`` (indices or a mask) of these, on the same audio."""
+        return replace(self, index=self.index[which], score=self.score[which],
+                       signal=self.signal[which])
 
 
 def as_signals(audio: np.ndarray) -> np.ndarray:
