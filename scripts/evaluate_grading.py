@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vinylmon.engine.grading import crackle_log_error, measured_probs
+from vinylmon.engine.grading import CRACKLE_FLOOR_PER_S, crackle_log_error, measured_probs
 from vinylmon.models.bundle import WEIGHTS_DIR
 from vinylmon.models.corpus import KINDS, Clip, load_split
 from vinylmon.models.grader import aggregate
@@ -315,8 +315,9 @@ def main() -> int:
              f"({args.control}): {len(control)} excerpts of the test songs; "
              f"{time.perf_counter() - t0:.0f} s on this CPU.",
              f"- The grade's probabilities allow for n's error spread, {sd:.2f} dB RMS on "
-             f"the {args.tune_split} split, for k's, {ksd:.2f} RMS in ln((k + 0.2) / "
-             "(true k + 0.2)) there, and for the click detector's "
+             f"the {args.tune_split} split, for k's, {ksd:.2f} RMS in ln((k + "
+             f"{CRACKLE_FLOOR_PER_S:g}) / (true k + {CRACKLE_FLOOR_PER_S:g})) there, and for "
+             "the click detector's "
              f"{det.false_clicks_per_min:g} false click-loud events per minute on clean "
              "validation music (c is counted net of them).",
              (f"- n and k come from {det.measures.source}" if det.measures

@@ -44,6 +44,7 @@ from vinylmon.models.grader import (
     MEASURE_SCALE_DB,
     aggregate,
     build_grader,
+    decode_measures,
     load_pretrained_encoder,
 )
 from vinylmon.models.training import (
@@ -55,6 +56,7 @@ from vinylmon.models.training import (
     optimiser_step,
     resume,
     save_atomic,
+    save_json_atomic,
     start_run,
     training_arguments,
 )
@@ -176,13 +178,17 @@ def stereo_targets(windows) -> np.ndarray:
                      for w in windows], np.float32).reshape(len(windows), 3)
 
 
+#: The stereo grader's loss: its parts' weights (training and validation alike).
+STEREO_LOSS_WEIGHTS = {"grade": 1.0, "noise": 2.0, "crackle": 1.0, "clicks": 0.5}
+
+
 def stereo_loss(model, x, t, y):
     logits, m = model.forward_all(model.prepare(x))
     parts = {"grade": F.cross_entropy(logits, y, label_smoothing=0.05),
              "noise": F.smooth_l1_loss(m[:, 0], t[:, 0], beta=0.25),
              "crackle": F.smooth_l1_loss(m[:, 1], t[:, 1], beta=0.25),
              "clicks": F.smooth_l1_loss(m[:, 2], t[:, 2], beta=0.25)}
-    return parts["grade"] + 2 * parts["noise"] + parts["crackle"] + 0.5 * parts["clicks"], parts
+    return sum(STEREO_LOSS_WEIGHTS[k] * v for k, v in parts.items()), parts
 
 
 def stereo_validation(cache: Path, path: Path, windows: int):
@@ -210,15 +216,17 @@ def stereo_validate(model, val, device) -> dict:
         ms.append(m.cpu())
     model.train()
     g, m = torch.cat(logits), torch.cat(ms).numpy()
-    n_err = (m[:, 0] - t[:, 0]) * MEASURE_SCALE_DB
-    k_true, k_est = np.expm1(t[:, 1]), np.expm1(np.maximum(m[:, 1], 0))
+    n_est, k_est = decode_measures(m)
+    n_true, k_true = decode_measures(t)
+    n_err = n_est - n_true
     dense = k_true >= 1.0
     within = float(np.mean(np.abs(k_est[dense] / k_true[dense] - 1) <= 0.25)) if dense.any() \
         else float("nan")
     pred = g.argmax(1).numpy()
-    loss = float(F.cross_entropy(g, torch.from_numpy(y))) + 2 * float(
-        np.mean(np.abs(m[:, 0] - t[:, 0]))) + float(np.mean(np.abs(m[:, 1] - t[:, 1]))) \
-        + 0.5 * float(np.mean(np.abs(m[:, 2] - t[:, 2])))
+    parts = {"grade": float(F.cross_entropy(g, torch.from_numpy(y)))}
+    parts.update({name: float(np.mean(np.abs(m[:, i] - t[:, i])))
+                  for i, name in enumerate(("noise", "crackle", "clicks"))})
+    loss = sum(STEREO_LOSS_WEIGHTS[k] * v for k, v in parts.items())
     return {"loss": loss, "noise_mae_db": float(np.mean(np.abs(n_err))),
             "noise_median_db": float(np.median(n_err)), "crackle_within_25": within,
             "crackle_log_mae": float(np.mean(np.abs(m[:, 1] - t[:, 1]))),
@@ -306,16 +314,10 @@ def train_stereo(args) -> int:
                 "windows_made_this_run": made, "buffer": args.buffer,
                 "new_per_step": args.new_per_step, "batch": args.batch,
                 "val": f"{len(val[0])} fixed windows of the val songs (seed 4242)"})
-            save_atomic_json(meta_path, meta)
+            save_json_atomic(meta, meta_path)
     log.close()
     print(f"done: {step} steps", flush=True)
     return 0
-
-
-def save_atomic_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    tmp.replace(path)
 
 
 def main(argv=None) -> int:

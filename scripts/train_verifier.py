@@ -40,6 +40,7 @@ from vinylmon.models.training import (
     optimiser_step,
     resume,
     save_atomic,
+    save_json_atomic,
     start_run,
     training_arguments,
 )
@@ -309,7 +310,7 @@ def main() -> int:
             meta.update({"wall_s": round(wall, 1), "step": step, "steps": steps,
                          "best_step": torch.load(args.out / "best.pt", weights_only=True)["step"],
                          "params": cfg.to_dict(), "data": data_note(args)})
-            meta_path.write_text(json.dumps(meta, indent=1))
+            save_json_atomic(meta, meta_path)
     log.close()
     return 0
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vinylmon import __version__
+from vinylmon.engine.grading import CRACKLE_FLOOR_PER_S
 from vinylmon.engine.session import SessionState
 from vinylmon.engine.types import AnalysedWindow
 from vinylmon.errors import AudioDataError
@@ -133,8 +134,9 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
                           "exact simulated counts, so it includes the crackle the music masks "
                           f"tick by tick), averaged {on}" + (
                               f"; it errs on validation music by a factor of about "
-                              f"{math.exp(crackle_sd_log):.1f} (on k + 0.2/s), and the grade's "
-                              "probabilities allow for it" if crackle_sd_log > 0 else ""))
+                              f"{math.exp(crackle_sd_log):.1f} (on k + "
+                              f"{CRACKLE_FLOOR_PER_S:g}/s), and the grade's probabilities "
+                              "allow for it" if crackle_sd_log > 0 else ""))
                          if density else
                          f"detected impulses with peak < L - 10 dB, counted {on}",
         "surface_noise_db": "the models' estimate of the noise bed per window, read where "

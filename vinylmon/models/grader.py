@@ -152,7 +152,6 @@ class Grader(nn.Module):
                                           nn.Linear(dim, len(MEASURE_OUTPUTS))) \
             if stereo else None
         self.input_rate = input_rate
-        self.rate = input_rate if stereo else GRADER_RATE
         self.resample = None if stereo else torchaudio.transforms.Resample(input_rate,
                                                                           GRADER_RATE)
 
@@ -187,6 +186,14 @@ class Grader(nn.Module):
         h = self.frames(x)
         pooled = h.mean(dim=1)
         return self.head(pooled), self.measure_head(torch.cat([pooled, h.amax(dim=1)], 1))
+
+
+def decode_measures(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The measures head's scaled outputs ``(n, 3)`` to n re each window's level (dB)
+    and k (crackle per second)."""
+    out = np.asarray(out, dtype=np.float64)
+    return (out[:, 0] * MEASURE_SCALE_DB + MEASURE_OFFSET_DB,
+            np.expm1(np.maximum(out[:, 1], 0.0)))
 
 
 def build_grader(size: str = "small", *, config: dict | None = None) -> Grader:

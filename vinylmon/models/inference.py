@@ -34,14 +34,8 @@ from vinylmon.models.detector import (
     refine_events,
 )
 from vinylmon.models.device import select_device
-from vinylmon.models.grader import (
-    GRADER_RATE,
-    MEASURE_OFFSET_DB,
-    MEASURE_OUTPUTS,
-    MEASURE_SCALE_DB,
-    Grader,
-    build_grader,
-)
+from vinylmon.models.grader import GRADER_RATE, MEASURE_OUTPUTS, Grader, build_grader
+from vinylmon.models.grader import decode_measures as decode_grader_measures
 from vinylmon.models.measured import (
     CLICK_FLOOR_DB,
     Event,
@@ -217,9 +211,7 @@ class WindowMeasurer:
             if isinstance(self.model, Grader):
                 _, m = self.model.forward_all(self.model.prepare(
                     torch.from_numpy(windows).to(self.device)))
-                m = m.float().cpu().numpy()
-                return (m[:, 0] * MEASURE_SCALE_DB + MEASURE_OFFSET_DB,
-                        np.expm1(np.maximum(m[:, 1], 0.0)))
+                return decode_grader_measures(m.float().cpu().numpy())
             feats = np.stack([window_features(w) for w in windows])
             return decode_measures(self.model(torch.from_numpy(feats).to(self.device)))
 

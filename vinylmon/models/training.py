@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import queue
 import threading
@@ -91,6 +92,13 @@ def save_atomic(obj: dict, path: Path) -> None:
     """``torch.save`` to a temporary file, then rename: a stop never leaves half a file."""
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def save_json_atomic(obj: dict, path: Path) -> None:
+    """A run's ``meta.json`` written to a temporary file, then renamed into place."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
     os.replace(tmp, path)
 
 

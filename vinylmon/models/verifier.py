@@ -141,9 +141,7 @@ class VerifierEnsemble(nn.Module):
                             for m in self.members]).amax(0)
 
     def forward(self, wave: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        outs = torch.stack([m(wave[:, :m.config.wave_channels],
-                              context[:, :m.config.context_size]) for m in self.members])
-        return _pool(outs)
+        return _pool(_judge(self.members, wave, context))
 
     def cascade(self, c, *, prefilter: float, device) -> tuple[np.ndarray, np.ndarray]:
         """The candidates ``c`` judged as a cascade: the members on raw patches judge
@@ -161,16 +159,14 @@ class VerifierEnsemble(nn.Module):
             if prefilter > 0:
                 pre = torch.stack([m.prefilter(ctx_t) for m in cheap]).amax(0)
                 alive = np.flatnonzero(torch.sigmoid(pre).cpu().numpy() >= prefilter)
-            w = torch.from_numpy(wave[alive]).to(device)
-            cheap_outs = torch.stack([m(w, ctx_t[alive]) for m in cheap])
+            cheap_outs = _judge(cheap, torch.from_numpy(wave[alive]).to(device), ctx_t[alive])
             out = _pool(cheap_outs)
             lo, hi = CASCADE_LOGITS
             unsure = np.flatnonzero(((out[:, 0] >= lo) & (out[:, 0] <= hi)).cpu().numpy())
             if dear and unsure.size:
                 w2, ctx2 = patches(c.subset(alive[unsure]), whiten=True)
-                w2, ctx2 = torch.from_numpy(w2).to(device), torch.from_numpy(ctx2).to(device)
-                dear_outs = torch.stack([m(w2[:, :m.config.wave_channels],
-                                           ctx2[:, :m.config.context_size]) for m in dear])
+                dear_outs = _judge(dear, torch.from_numpy(w2).to(device),
+                                   torch.from_numpy(ctx2).to(device))
                 out[unsure] = _pool(torch.cat([cheap_outs[:, unsure], dear_outs]))
         return c.index[alive], out.float().cpu().numpy()
 
@@ -179,6 +175,13 @@ class VerifierEnsemble(nn.Module):
 #: the whitened member is asked too (probability 0.2 .. 0.9999): on the validation
 #: split the cascade kept the ensemble's click F1 (see weights/README.md).
 CASCADE_LOGITS = (-1.4, 9.2)
+
+
+def _judge(members, wave: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    """Each member's outputs ``(members, n, outputs)`` on patches cut for the widest:
+    a member reads the wave channels and context values it was trained on (the first)."""
+    return torch.stack([m(wave[:, :m.config.wave_channels], context[:, :m.config.context_size])
+                        for m in members])
 
 
 def _pool(outs: torch.Tensor) -> torch.Tensor:
