@@ -205,8 +205,9 @@ def side_noise_db(window_noise_db: Sequence[float], seconds: Sequence[float]) ->
     the estimate is too loud where the music is dense and truest where it is weak
     (quiet passages, gaps): the side reads at the :data:`NOISE_QUANTILE` of its
     windows' estimates, weighted by duration (one window: its own). On the
-    validation split this moved n's median error from +3.9 to +1.0 dB and its mean
-    absolute error from 7.4 to 6.6 dB against the duration-weighted mean power.
+    validation split (``python scripts/evaluate_grading.py --split val --control
+    control_val --measures none``) this moved n's median error from +3.87 to +0.58 dB
+    and its mean absolute error from 7.39 to 6.55 dB against the mean power.
     -inf for no windows.
     """
     est = np.asarray(window_noise_db, dtype=np.float64)
