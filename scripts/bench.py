@@ -57,7 +57,7 @@ LATENCY_CHILD = r"""
 import json, sys, time
 import numpy as np, torch
 from vinylmon.models.inference import Detector, LearnedGrader
-from vinylmon.audio.simulate import synthetic_music
+from vinylmon.simulate import synthetic_music
 dev, reps = sys.argv[1], int(sys.argv[2])
 det, gr = Detector(device=dev), LearnedGrader(device=dev)
 x = synthetic_music(np.random.default_rng(0), 5.0).astype(np.float32)

@@ -5,7 +5,7 @@ In one command (the machine is shared and noisy, so the reference is measured
 beside the figure):
 
 - ``baseline``: the detector's inference over the take's 5-s windows;
-- ``finetune``: :func:`vinylmon.models.finetune.finetune` with the shipped
+- ``finetune``: :func:`vinylmon.training.finetune.finetune` with the shipped
   default configuration (detector and grader), from the take to the result;
   the issue's budget is 3 minutes on the 2-core CPU;
 - the before/after table of the result (the take's held-out quarter with
@@ -18,7 +18,7 @@ beside the figure):
 The take: two minutes of a test-split song of the corpus's music (never heard in
 training) when ``cache/`` has them, else seeded synthetic music; ``--synthetic``
 uses synthetic music and synthetic base data (what the test and CI do). The
-microphone: :func:`vinylmon.audio.simulate.mic.bad_microphone`.
+microphone: :func:`vinylmon.simulate.mic.bad_microphone`.
 
     python scripts/bench_finetune.py [--synthetic] [--threads 2] [--device cpu] [--json out.json]
 """
@@ -74,8 +74,9 @@ def main(argv=None) -> int:
 
     import torch
 
-    from vinylmon.audio.simulate.mic import bad_microphone
-    from vinylmon.models.finetune import (
+    from vinylmon.models.inference import Detector, LearnedGrader
+    from vinylmon.simulate.mic import bad_microphone
+    from vinylmon.training.finetune import (
         FinetuneConfig,
         build_take_set,
         default_corpus,
@@ -83,7 +84,6 @@ def main(argv=None) -> int:
         finetune,
         synthetic_take,
     )
-    from vinylmon.models.inference import Detector, LearnedGrader
 
     if args.threads:
         torch.set_num_threads(args.threads)

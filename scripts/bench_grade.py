@@ -40,7 +40,7 @@ def make_side(path: Path, minutes: float, corpus: Path) -> Path:
     n = int(minutes * 60 * SR)
     parts, have = [], 0
     if (corpus / "test.jsonl").exists() or (corpus / "test").exists():
-        from vinylmon.models.corpus import load_split
+        from vinylmon.training.corpus import load_split
         for clip in load_split(corpus, "test"):
             x = clip.read()
             parts.append(x)
@@ -63,8 +63,8 @@ def stage(name: str, path: Path, device: str, threads: int) -> dict:
     t0 = time.perf_counter()
     if name == "e2e":
         from vinylmon.engine.engine import Engine
-        from vinylmon.engine.html import render_html
-        from vinylmon.engine.report import build_report, write_report
+        from vinylmon.reports.html import render_html
+        from vinylmon.reports.report import build_report, write_report
         engine = Engine(device=device)
         r = engine.grade_file(path)
         rep = build_report(r.state, r.windows, input_name=path.name, sample_rate=r.sample_rate,
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     out_dir = path.parent / "cli"
     out_dir.mkdir(exist_ok=True)
-    subprocess.run([sys.executable, "-m", "vinylmon.cli", "grade", str(path), "--quiet",
+    subprocess.run([sys.executable, "-m", "vinylmon.cli.main", "grade", str(path), "--quiet",
                     "--device", args.device, "--json", str(out_dir / "report.json"),
                     "--html", str(out_dir / "report.html")],
                    capture_output=True, text=True, check=True)

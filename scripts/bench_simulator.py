@@ -22,8 +22,8 @@ import numpy as np
 import soundfile as sf
 
 from vinylmon.audio import load
-from vinylmon.audio.simulate import DamageSpec, NoiseBank, random_spec, simulate
-from vinylmon.rubric import GRADES
+from vinylmon.grading.rubric import GRADES
+from vinylmon.simulate import DamageSpec, NoiseBank, random_spec, simulate
 
 CLIP_S = 30.0
 SR = 44100

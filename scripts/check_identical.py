@@ -51,7 +51,7 @@ def _graded(path: Path, out: Path, name: str) -> None:
 
 def _live(out: Path) -> None:
     from vinylmon.engine.engine import Engine
-    from vinylmon.engine.monitor import FileSource, Monitor
+    from vinylmon.live.monitor import FileSource, Monitor
 
     with tempfile.TemporaryDirectory() as journals:
         mon = Monitor(Engine(), journal_dir=journals, max_pending=10_000)

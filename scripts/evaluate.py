@@ -34,15 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
+from vinylmon.grading.events import WINDOW_CLASSES
+from vinylmon.grading.measured import measure
+from vinylmon.grading.rubric import GRADES
 from vinylmon.models.bundle import WEIGHTS_DIR, read_meta
-from vinylmon.models.corpus import (
-    CLICK_FLOOR_DB,
-    WINDOW_CLASSES,
-    Clip,
-    frame_targets,
-    load_split,
-)
-from vinylmon.models.evaluation import (  # noqa: F401 (match, prf: this script's API too)
+from vinylmon.models.grader import aggregate
+from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt, crackle_rate
+from vinylmon.training.corpus import CLICK_FLOOR_DB, Clip, frame_targets, load_split
+from vinylmon.training.evaluation import (  # noqa: F401 (match, prf: this script's API too)
     TOL,
     EventTally,
     class_scores,
@@ -51,10 +50,6 @@ from vinylmon.models.evaluation import (  # noqa: F401 (match, prf: this script'
     prf,
     window_truth,
 )
-from vinylmon.models.grader import aggregate
-from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt, crackle_rate
-from vinylmon.models.measured import measure
-from vinylmon.rubric import GRADES
 
 WINDOW_S = 5.0
 SR = 44100

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Click detection on the corpus test split: vinylmon beside grooveclean, one table.
 
-Scored like scripts/evaluate.py (vinylmon.models.evaluation): a detection
+Scored like scripts/evaluate.py (vinylmon.training.evaluation): a detection
 matches a true impulse whose span it overlaps within +-1 ms, one to one, nearest
 first; detections of all channels pooled (overlapping ones merged into one).
 Click truth: impulses with peak >= L - 10 dB that the music does not mask: their
@@ -44,11 +44,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vinylmon.models.corpus import Clip, load_split
-from vinylmon.models.evaluation import TOL, match, prf
+from vinylmon.grading.measured import find_scratches
+from vinylmon.grading.rubric import CLICK_FLOOR_DB
 from vinylmon.models.inference import Detector, analyse_excerpt
-from vinylmon.models.measured import find_scratches
-from vinylmon.rubric import CLICK_FLOOR_DB
+from vinylmon.training.corpus import Clip, load_split
+from vinylmon.training.evaluation import TOL, match, prf
 
 SR = 44100
 HALF_MS = 22

@@ -38,13 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vinylmon.engine.grading import CRACKLE_FLOOR_PER_S, crackle_log_error, measured_probs
+from vinylmon.grading.events import KINDS
+from vinylmon.grading.fusion import CRACKLE_FLOOR_PER_S, crackle_log_error, measured_probs
+from vinylmon.grading.measured import measure
+from vinylmon.grading.rubric import CLICK_FLOOR_DB, GRADES
 from vinylmon.models.bundle import WEIGHTS_DIR
-from vinylmon.models.corpus import KINDS, Clip, load_split
 from vinylmon.models.grader import aggregate
 from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt, crackle_rate
-from vinylmon.models.measured import measure
-from vinylmon.rubric import CLICK_FLOOR_DB, GRADES
+from vinylmon.training.corpus import Clip, load_split
 
 SR = 44100
 WINDOW_S = 5.0
@@ -154,7 +155,7 @@ def reliability(rows: list[dict]) -> list[dict]:
 
 
 def crackle_spread(rows: list[dict]) -> float:
-    """The RMS of k's log error (:func:`vinylmon.engine.grading.crackle_log_error`) over
+    """The RMS of k's log error (:func:`vinylmon.grading.fusion.crackle_log_error`) over
     the excerpts: the spread the grade allows for."""
     e = crackle_log_error([r["k_est"] for r in rows], [r["k_true"] for r in rows])
     e = e[np.isfinite(e)]

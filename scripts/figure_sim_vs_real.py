@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import signal  # noqa: E402
 
-from vinylmon.audio.simulate import (  # noqa: E402
+from vinylmon.simulate import (  # noqa: E402
     ClickSpec,
     CrackleSpec,
     DamageSpec,
@@ -31,7 +31,7 @@ from vinylmon.audio.simulate import (  # noqa: E402
     ScratchSpec,
     simulate,
 )
-from vinylmon.audio.simulate import noise as nz  # noqa: E402
+from vinylmon.simulate import noise as nz  # noqa: E402
 
 SR = 44100
 SECONDS = 6.0

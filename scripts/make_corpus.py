@@ -49,9 +49,9 @@ import soundfile as sf
 from scipy import signal
 
 from vinylmon.audio import load
-from vinylmon.audio.simulate import NoiseBank, program_level, random_spec, simulate
 from vinylmon.errors import VinylmonError
-from vinylmon.rubric import GRADES
+from vinylmon.grading.rubric import GRADES
+from vinylmon.simulate import NoiseBank, program_level, random_spec, simulate
 
 SR = 44100
 CLIP_S = 30.0

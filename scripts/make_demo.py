@@ -11,7 +11,7 @@ from ``--seed``, and writes what was done next to it:
 The music is 35 s of ``van_mission3.ogg`` by Manuel "Vanethian" Marino, from the
 Debian package ``ufoai-music`` (CC-BY-3.0; see ``vinylmon/data/DEMO.md``), a song
 of the corpus's *test* split, so no model was trained on it. The damage is all
-synthetic (:mod:`vinylmon.audio.simulate`): a handful of clicks and pops, light
+synthetic (:mod:`vinylmon.simulate`): a handful of clicks and pops, light
 crackle, one scratch ticking once per revolution at 33 1/3 rpm (1.8 s) for eight
 revolutions, hiss, rumble and a little wow; the side grades G+ (see
 :func:`demo_spec`). No real noise recording is mixed in (those may not
@@ -44,7 +44,8 @@ import numpy as np
 import soundfile as sf
 
 from vinylmon.audio import load
-from vinylmon.audio.simulate import (
+from vinylmon.audio.types import ANALYSIS_RATE
+from vinylmon.simulate import (
     ClickSpec,
     CrackleSpec,
     Damaged,
@@ -54,7 +55,6 @@ from vinylmon.audio.simulate import (
     WowSpec,
     simulate,
 )
-from vinylmon.audio.types import ANALYSIS_RATE
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "vinylmon" / "data"

@@ -87,10 +87,10 @@ def main(argv=None) -> int:
 
 def side_stages(path: str) -> None:
     """Each stage of grade_file over ``path``, alone, in seconds (holds all windows)."""
-    from vinylmon.audio.skips import RepeatBuffer
     from vinylmon.audio.types import ANALYSIS_RATE
     from vinylmon.audio.windowing import file_windows
     from vinylmon.engine.engine import Engine, _batched, _SpectrogramBuilder
+    from vinylmon.grading.skips import RepeatBuffer
 
     engine = Engine(device="cpu")
     t: dict[str, float] = {}

@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from vinylmon.app import AppBackend
+    from vinylmon.cli.monitor import AppBackend
     from vinylmon.gui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])

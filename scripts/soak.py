@@ -2,7 +2,7 @@
 """Soak: an hour of input through the live monitor at accelerated pace (issue 8).
 
 A seeded damaged clip (synthetic music with clicks and a repeating scratch) is
-looped into :class:`vinylmon.engine.monitor.Monitor` as a live source would
+looped into :class:`vinylmon.live.monitor.Monitor` as a live source would
 deliver it, in 1024-frame blocks, faster than real time. Every ``--sample-s``
 of wall time it samples the process's memory (RSS), the engine's queue of
 pending windows, the windows analysed and dropped. At the end it checks:
@@ -50,7 +50,7 @@ def rss_mb() -> float:
 
 def damaged_clip(seconds: float = 60.0, *, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """``(audio (2, frames) float32, click start times in s)``: music, clicks, a scratch."""
-    from vinylmon.audio.simulate import (
+    from vinylmon.simulate import (
         ClickSpec,
         DamageSpec,
         ScratchSpec,
@@ -190,7 +190,7 @@ def run_soak(engine, *, total_s: float, speed: float | None, sample_s: float = 0
              max_pending: int = 2, clip_s: float = 60.0, journal_dir=None,
              timeout_s: float | None = None) -> SoakResult:
     """Loop a damaged clip through a :class:`Monitor` for ``total_s`` of audio."""
-    from vinylmon.engine.monitor import Monitor
+    from vinylmon.live.monitor import Monitor
 
     audio, clicks = damaged_clip(clip_s)
     source = LoopSource(audio, total_s=total_s, speed=speed)

@@ -30,21 +30,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vinylmon.grading.events import WINDOW_CLASSES
 from vinylmon.models.bundle import save_bundle
-from vinylmon.models.corpus import (
-    CLICK_MARGIN_DB,
-    DETECTABLE_DB,
-    Clip,
-    load_split,
-)
 from vinylmon.models.detector import (
-    CLASSES,
     FRAME_OUTPUTS,
     WINDOW_REGRESSION,
     DetectorConfig,
     build_detector,
 )
-from vinylmon.models.training import (  # noqa: F401 (POS_WEIGHT: this script's API too)
+from vinylmon.training.corpus import (
+    CLICK_MARGIN_DB,
+    DETECTABLE_DB,
+    Clip,
+    load_split,
+)
+from vinylmon.training.loops import (  # noqa: F401 (POS_WEIGHT: this script's API too)
     FRAME_KEYS,
     POS_WEIGHT,
     CurveLog,
@@ -157,7 +157,7 @@ def validate(model, data: dict, device, batch=32):
         window, frame = model.head(f)
         loss, _ = losses(window, frame, cls, noise, counts, ft)
         total += float(loss) * len(cls)
-        correct += int((window[:, :len(CLASSES)].argmax(1) == cls).sum())
+        correct += int((window[:, :len(WINDOW_CLASSES)].argmax(1) == cls).sum())
         count += len(cls)
     model.train()
     return total / count, correct / count
@@ -181,7 +181,7 @@ def export(out: Path, weights: Path, *, final: bool = False):
                         "high-pass energies of left, right and side, 1-D dilated residual "
                         "CNN, frame and window heads",
         "params": ck["config"], "sample_rate": ck["config"]["mel"]["sample_rate"],
-        "labels": {"classes": list(CLASSES), "frame": list(FRAME_OUTPUTS),
+        "labels": {"classes": list(WINDOW_CLASSES), "frame": list(FRAME_OUTPUTS),
                    "window_regression": list(WINDOW_REGRESSION)},
         "window_s": WINDOW_S,
         "training_data": {"corpus": "scripts/make_corpus.py --seed 2026 (train split; "

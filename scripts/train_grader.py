@@ -35,8 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vinylmon.grading.rubric import GRADES
 from vinylmon.models.bundle import save_bundle
-from vinylmon.models.corpus import Clip, load_split
 from vinylmon.models.grader import (
     GRADER_RATE,
     MEASURE_OFFSET_DB,
@@ -47,7 +47,9 @@ from vinylmon.models.grader import (
     decode_measures,
     load_pretrained_encoder,
 )
-from vinylmon.models.training import (
+from vinylmon.training.corpus import Clip, load_split
+from vinylmon.training.grader_data import GraderWindows
+from vinylmon.training.loops import (
     CurveLog,
     Prefetcher,
     accumulate,
@@ -60,8 +62,6 @@ from vinylmon.models.training import (
     start_run,
     training_arguments,
 )
-from vinylmon.rubric import GRADES
-from vinylmon.training.grader_data import GraderWindows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_verifier import sources  # noqa: E402  (the corpus's split of songs and noise)

@@ -30,8 +30,8 @@ import torch
 from vinylmon.audio.noisefloor import window_features
 from vinylmon.audio.types import rms_db
 from vinylmon.models.bundle import WEIGHTS_DIR, save_bundle
-from vinylmon.models.corpus import load_split
 from vinylmon.models.measures import OUTPUTS, MeasuresConfig, build_measures, decode, encode
+from vinylmon.training.corpus import load_split
 from vinylmon.training.measure_data import MeasureWindows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

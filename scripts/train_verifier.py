@@ -30,9 +30,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vinylmon.audio.simulate import NoiseBank
 from vinylmon.models.bundle import load_bundle, save_bundle
-from vinylmon.models.training import (
+from vinylmon.models.verifier import (
+    LEVEL_SCALE_DB,
+    OUTPUTS,
+    VerifierConfig,
+    VerifierEnsemble,
+    build_verifier,
+    tensors,
+    verifier_loss,
+)
+from vinylmon.simulate import NoiseBank
+from vinylmon.training.loops import (
     CurveLog,
     accumulate,
     checkpoint,
@@ -43,15 +52,6 @@ from vinylmon.models.training import (
     save_json_atomic,
     start_run,
     training_arguments,
-)
-from vinylmon.models.verifier import (
-    LEVEL_SCALE_DB,
-    OUTPUTS,
-    VerifierConfig,
-    VerifierEnsemble,
-    build_verifier,
-    tensors,
-    verifier_loss,
 )
 from vinylmon.training.verifier_data import CHANNELS, Examples, SceneMaker
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pulse_rig import PulseRig, RigUnavailable, missing_tools, pulse_rig, quick_music
 
-from vinylmon.audio.simulate import synthetic_music
 from vinylmon.errors import DeviceError
+from vinylmon.simulate import synthetic_music
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -89,7 +89,7 @@ def clicked_file(tmp_path_factory):
     """12 s of synthetic music with loud clicks, as FLAC: ``(path, click start times in s)``."""
     import soundfile as sf
 
-    from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate
+    from vinylmon.simulate import ClickSpec, DamageSpec, simulate
 
     x = synthetic_music(np.random.default_rng(7), 12.0)
     d = simulate(x, DamageSpec(seed=2, clicks=ClickSpec(rate_per_min=30.0, peak_db=(2.0, 6.0))))
@@ -192,7 +192,7 @@ def clicky_wav(tmp_path_factory: pytest.TempPathFactory):
     import numpy as np
     import soundfile as sf
 
-    from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate
+    from vinylmon.simulate import ClickSpec, DamageSpec, simulate
 
     x = quick_music(np.random.default_rng(11), 3.0)
     d = simulate(x, DamageSpec(seed=4, clicks=ClickSpec(rate_per_min=90.0, peak_db=(4.0, 8.0))))
@@ -228,3 +228,21 @@ def journal_stall(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(SessionRecording, "append", slow_append)
     return resumed
 
+
+@pytest.fixture(scope="session")
+def fake_result():
+    """A :class:`~vinylmon.training.finetune.FinetuneResult` holding the base weights (a
+    profile made from it behaves like the base models; saving and loading are what is
+    tested, not training)."""
+    from vinylmon.models.inference import Detector, LearnedGrader
+    from vinylmon.training.finetune import FinetuneConfig, FinetuneResult
+
+    det, gr = Detector(device="cpu"), LearnedGrader(device="cpu")
+    metrics = {"take": {"event_f1": 0.5, "class_accuracy": float("nan"), "windows": 24},
+               "base_val": {"event_f1": 0.8, "class_accuracy": 0.5, "windows": 96}}
+    return FinetuneResult(
+        before=metrics, after=metrics, seconds=1.0, replay_source="synthetic",
+        val_source="synthetic", detector_state=det.model.state_dict(),
+        grader_state=gr.model.state_dict(), detector_meta=det.meta, grader_meta=gr.meta,
+        config=FinetuneConfig(), take={"grade": "NM", "duration_s": 120.0},
+        postprocess={**det.postprocess, "threshold": 0.7})

@@ -1,22 +1,56 @@
-"""Package boundaries: audio/ never pulls in Qt or torch (except its front-end); gui/ never
-pulls in torch or sounddevice (the engine reaches it through signals)."""
+"""Package boundaries (ARCHITECTURE.md): each package states which of vinylmon's
+packages and which heavy libraries it may import, so the flow runs one way:
+audio -> grading/simulate -> models -> engine/training -> reports -> live -> cli, and
+gui sees only grading's records."""
 
 import ast
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PKG = Path(__file__).resolve().parents[1] / "vinylmon"
+QT = {"PySide6", "pyqtgraph"}
+TORCH = {"torch", "torchaudio"}
+SD = {"sounddevice"}
+WEB = {"fastapi", "uvicorn"}
+
+#: package -> (vinylmon packages it may import, libraries it must not import)
+RULES = {
+    "audio": ({"audio"}, QT | WEB),  # torch: the front end only (below)
+    "grading": ({"grading"}, QT | TORCH | SD | WEB),
+    "simulate": ({"audio", "grading", "simulate"}, QT | TORCH | SD | WEB),
+    "models": ({"audio", "grading", "models"}, QT | SD | WEB),
+    "training": ({"audio", "grading", "simulate", "models", "training"}, QT | SD | WEB),
+    "engine": ({"audio", "grading", "models", "engine"}, QT | SD | WEB),
+    "reports": ({"grading", "engine", "reports"}, QT | TORCH | SD | WEB),
+    "live": ({"audio", "grading", "engine", "reports", "live"}, QT | SD | WEB),
+    "store": ({"models", "store"}, QT | SD | WEB),
+    "cli": ({"audio", "grading", "models", "training", "engine", "reports", "live", "store",
+             "cli", "gui"}, SD | WEB),
+    "gui": ({"grading", "gui"}, TORCH | SD | WEB),
+    "data": (set(), QT | TORCH | SD | WEB),
+    "weights": (set(), QT | TORCH | SD | WEB),
+}
+#: Modules every package may import: the package root (its version) and the errors.
+COMMON = {"vinylmon", "vinylmon.errors"}
 
 
-def imported_roots(path):
-    roots = set()
+def imports(path):
+    """(external roots, vinylmon modules) that ``path`` imports, lazily or not."""
+    roots, ours = set(), set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            roots |= {a.name.split(".")[0] for a in node.names}
+            names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+            names = [node.module]
+        else:
+            continue
+        for n in names:
+            (ours if n.split(".")[0] == "vinylmon" else roots).add(n if n.startswith("vinylmon")
+                                                                   else n.split(".")[0])
+    return roots, ours
 
 
 def assert_import_loads_none_of(modules, forbidden):
@@ -28,53 +62,65 @@ def assert_import_loads_none_of(modules, forbidden):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_importing_vinylmon_audio_loads_neither_torch_nor_qt():
-    assert_import_loads_none_of(["vinylmon.audio", "vinylmon.audio.capture"],
-                                ["torch", "torchaudio", "PySide6", "pyqtgraph"])
+def modules_of(package):
+    return sorted(f"vinylmon.{package}.{p.relative_to(PKG / package).with_suffix('').as_posix()}"
+                  .replace("/", ".").removesuffix(".__init__")
+                  for p in (PKG / package).rglob("*.py"))
 
 
-def test_audio_sources_import_no_qt_and_torch_only_in_frontend():
+def test_every_package_states_its_rules():
+    packages = {p.name for p in PKG.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert packages == set(RULES)
+
+
+@pytest.mark.parametrize("package", sorted(RULES))
+def test_package_imports_only_what_its_rules_allow(package):
+    allowed, forbidden = RULES[package]
+    for path in sorted((PKG / package).rglob("*.py")):
+        roots, ours = imports(path)
+        assert not roots & forbidden, (path, roots & forbidden)
+        for mod in ours - COMMON:
+            assert mod.split(".")[1] in allowed, f"{path} imports {mod}"
+
+
+def test_top_level_modules_are_only_the_entry_and_the_errors():
+    assert {p.name for p in PKG.glob("*.py")} == {"__init__.py", "__main__.py", "errors.py"}
+    assert imports(PKG / "errors.py")[1] == set()  # the root of everything imports nothing of ours
+
+
+def test_torch_in_audio_only_in_its_front_end():
     for path in sorted((PKG / "audio").glob("*.py")):
-        roots = imported_roots(path)
-        assert not roots & {"PySide6", "pyqtgraph"}, path
         if path.name != "frontend.py":
-            assert not roots & {"torch", "torchaudio"}, path
+            assert not imports(path)[0] & TORCH, path
 
 
 def test_sounddevice_only_in_capture():
     for path in sorted(PKG.rglob("*.py")):
         if path.name != "capture.py":
-            assert "sounddevice" not in imported_roots(path), path
+            assert "sounddevice" not in imports(path)[0], path
 
 
-def test_models_import_no_qt_and_no_sounddevice():
-    for path in sorted((PKG / "models").glob("*.py")):
-        roots = imported_roots(path)
-        assert not roots & {"PySide6", "pyqtgraph", "sounddevice"}, path
+def test_importing_audio_loads_neither_torch_nor_qt():
+    assert_import_loads_none_of(["vinylmon.audio", "vinylmon.audio.capture"],
+                                sorted(TORCH | QT))
 
 
-def test_engine_imports_no_qt_and_its_report_pieces_no_torch():
-    for path in sorted((PKG / "engine").glob("*.py")):
-        roots = imported_roots(path)
-        assert not roots & {"PySide6", "pyqtgraph", "sounddevice"}, path
-    assert_import_loads_none_of(
-        ["vinylmon.engine.html", "vinylmon.engine.schema", "vinylmon.engine.cli_grade",
-         "vinylmon.engine.journal"],
-        ["torch", "torchaudio", "PySide6"])
+def test_grading_simulate_and_reports_load_no_torch_and_no_qt():
+    modules = modules_of("grading") + modules_of("simulate") + modules_of("reports")
+    assert "vinylmon.grading.measured" in modules and "vinylmon.reports.html" in modules
+    assert_import_loads_none_of(modules + ["vinylmon.cli.grade", "vinylmon.live.journal"],
+                                sorted(TORCH | QT))
 
 
-def test_gui_never_imports_torch_or_sounddevice():
-    modules = sorted(f"vinylmon.gui.{p.stem}" for p in (PKG / "gui").glob("*.py")
-                     if p.stem != "__init__")
+def test_gui_never_loads_torch_or_sounddevice():
+    modules = modules_of("gui")
     assert "vinylmon.gui.main_window" in modules
-    for path in sorted((PKG / "gui").glob("*.py")):
-        assert not imported_roots(path) & {"torch", "torchaudio", "sounddevice"}, path
-    assert_import_loads_none_of(modules, ["torch", "torchaudio", "sounddevice"])
+    assert_import_loads_none_of(modules, sorted(TORCH | SD))
 
 
-def test_training_data_makers_import_neither_qt_nor_torch():
+def test_training_data_makers_load_neither_qt_nor_torch():
     """The on-the-fly training data (verifier scenes, measure windows) is numpy/scipy: it
     runs in data-loader processes that need no torch of their own."""
-    for path in sorted((PKG / "training").glob("*.py")):
-        roots = imported_roots(path)
-        assert not roots & {"PySide6", "pyqtgraph", "sounddevice", "torch", "torchaudio"}, path
+    makers = [m for m in modules_of("training") if m.endswith("_data")]
+    assert len(makers) >= 3
+    assert_import_loads_none_of(makers, sorted(TORCH | QT))

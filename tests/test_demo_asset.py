@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.rubric import PERIOD_TOLERANCE, RPMS
+from vinylmon.grading.rubric import PERIOD_TOLERANCE, RPMS
 
 DATA = resources.files("vinylmon.data")
 AUDIO = DATA / "demo.ogg"

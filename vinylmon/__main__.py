@@ -1,3 +1,3 @@
-from vinylmon.cli import main
+from vinylmon.cli.main import main
 
 raise SystemExit(main())

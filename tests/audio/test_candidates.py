@@ -14,7 +14,7 @@ from vinylmon.audio.candidates import (
     patches,
     whitened,
 )
-from vinylmon.audio.simulate import shapes, synthetic_music
+from vinylmon.simulate import shapes, synthetic_music
 
 SR = 44100
 

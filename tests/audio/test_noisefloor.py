@@ -12,7 +12,7 @@ from vinylmon.audio.noisefloor import (
     noise_features,
     window_features,
 )
-from vinylmon.audio.simulate import synthetic_music
+from vinylmon.simulate import synthetic_music
 
 SR = 44100
 BANDS = len(EDGES_HZ) - 1

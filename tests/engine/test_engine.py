@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.audio.simulate import (
+from vinylmon.audio.types import Window, rms_db
+from vinylmon.engine.engine import Engine, LiveAnalyser
+from vinylmon.reports.report import build_report
+from vinylmon.reports.schema import report_problems
+from vinylmon.simulate import (
     ClickSpec,
     DamageSpec,
     NoiseSpec,
@@ -12,10 +16,6 @@ from vinylmon.audio.simulate import (
     simulate,
     synthetic_music,
 )
-from vinylmon.audio.types import Window, rms_db
-from vinylmon.engine.engine import Engine, LiveAnalyser
-from vinylmon.engine.report import build_report
-from vinylmon.engine.schema import report_problems
 
 SR = 44100
 

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.audio.simulate import synthetic_music
-from vinylmon.cli import main
-from vinylmon.engine.cli_grade import parse_rpm
+from vinylmon.cli.grade import parse_rpm
+from vinylmon.cli.main import main
 from vinylmon.engine.engine import Engine
-from vinylmon.engine.report import build_report
 from vinylmon.engine.session import Session
 from vinylmon.errors import AudioDataError, AudioFileError
+from vinylmon.reports.report import build_report
+from vinylmon.simulate import synthetic_music
 
 SR = 44100
 

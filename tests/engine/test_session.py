@@ -3,7 +3,7 @@
 import pytest
 
 from vinylmon.engine.session import Session
-from vinylmon.engine.types import AnalysedWindow, Impulse
+from vinylmon.grading.events import AnalysedWindow, Impulse
 
 
 def _window(i, *, k, impulses=(), length=5.0, noise_db=-55.0):

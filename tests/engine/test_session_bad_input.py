@@ -3,7 +3,7 @@
 import pytest
 
 from vinylmon.engine.session import Session
-from vinylmon.rubric import click_rate
+from vinylmon.grading.rubric import click_rate
 
 
 @pytest.mark.parametrize("rate", [-0.1, float("nan"), float("inf"), 1e6])

@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.app import AppBackend
+from vinylmon.cli.monitor import AppBackend
 from vinylmon.engine.engine import Engine
-from vinylmon.engine.profiles import load_profile_models, save_profile
 from vinylmon.errors import WeightsError
 from vinylmon.models import inference
 from vinylmon.models.inference import WEIGHTS_DIR, Detector, LearnedGrader
+from vinylmon.store.profiles import load_profile_models, save_profile
 
 
 def _truncate(path):
@@ -253,7 +253,7 @@ if sys.argv[2] == "monitor":  # the start-up dialog would wait for a click: say 
     from PySide6.QtWidgets import QMessageBox
     QMessageBox.critical = staticmethod(lambda parent, title, text: print("DIALOG", title,
                                                                           text, sep="|"))
-from vinylmon.cli import main
+from vinylmon.cli.main import main
 raise SystemExit(main(sys.argv[2:]))
 """
 

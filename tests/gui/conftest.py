@@ -3,7 +3,7 @@
 import pytest
 from PySide6.QtCore import QSettings
 
-from vinylmon.app import AppBackend
+from vinylmon.cli.monitor import AppBackend
 from vinylmon.gui.main_window import MainWindow
 
 

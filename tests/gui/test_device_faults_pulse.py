@@ -13,11 +13,11 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
-from vinylmon.app import AppBackend
 from vinylmon.audio.types import ANALYSIS_RATE
-from vinylmon.engine.monitor import LiveSource
+from vinylmon.cli.monitor import AppBackend
 from vinylmon.gui.main_window import MainWindow
 from vinylmon.gui.settings import Settings
+from vinylmon.live.monitor import LiveSource
 
 pytestmark = pytest.mark.pulse
 SR = ANALYSIS_RATE

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.app import DEMO_PATH
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
+from vinylmon.cli.monitor import DEMO_PATH
 from vinylmon.errors import DeviceLostError
 from vinylmon.gui.main_window import DEMO_INPUT
 from vinylmon.gui.settings import Settings

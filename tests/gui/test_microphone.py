@@ -6,9 +6,9 @@ import pytest
 import soundfile as sf
 from PySide6.QtCore import QSettings
 
-from vinylmon.app import AppBackend
+from vinylmon.cli.monitor import AppBackend
 from vinylmon.gui.main_window import MainWindow
-from vinylmon.models.finetune import FinetuneConfig, synthetic_take
+from vinylmon.training.finetune import FinetuneConfig, synthetic_take
 
 SR = 44100
 
@@ -19,7 +19,7 @@ def window(qtbot, cpu_engine, tmp_path, monkeypatch):
     backend = AppBackend(engine=cpu_engine, journal_dir=tmp_path / "journal")
     w = MainWindow(backend, qsettings=QSettings(str(tmp_path / "s.ini"),
                                                 QSettings.Format.IniFormat))
-    # a short run: the flow is tested here, not the accuracy (tests/models/test_finetune.py)
+    # a short run: the flow is tested here, not the accuracy (tests/training/test_finetune.py)
     w.finetune_options = {"config": FinetuneConfig(steps=12)}
     qtbot.addWidget(w)
     yield w

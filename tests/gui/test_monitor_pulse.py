@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.app import AppBackend
-from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate, synthetic_music
+from vinylmon.cli.monitor import AppBackend
 from vinylmon.engine.engine import Engine
 from vinylmon.gui.main_window import MainWindow
+from vinylmon.simulate import ClickSpec, DamageSpec, simulate, synthetic_music
 
 pytestmark = pytest.mark.pulse
 SR = 44100

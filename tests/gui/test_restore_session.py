@@ -3,7 +3,7 @@ shows its events, bars and grade and can Resume and Save; Discard forgets it for
 
 import pytest
 
-from vinylmon.engine.monitor import FileSource, Monitor
+from vinylmon.live.monitor import FileSource, Monitor
 
 
 @pytest.fixture

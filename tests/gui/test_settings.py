@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QDialogButtonBox, QLabel, QWidget  # noqa: E402
 
+from vinylmon.grading.rubric import RPMS  # noqa: E402
 from vinylmon.gui.settings import (  # noqa: E402
     DEFAULT_SILENCE_THRESHOLD_DB,
     GROUP,
@@ -20,7 +21,6 @@ from vinylmon.gui.settings import (  # noqa: E402
     load_settings,
     save_settings,
 )
-from vinylmon.rubric import RPMS  # noqa: E402
 
 CUSTOM = Settings(input_device="USB Audio CODEC, Analog Stereo", sample_rate=96000,
                   window_s=4.0, hop_s=2.5, silence_threshold_db=-65.5, rpm=45.0,

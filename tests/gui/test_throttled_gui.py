@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 from PySide6.QtCore import QSettings, QTimer
 
-from vinylmon.app import AppBackend
 from vinylmon.audio.types import ANALYSIS_RATE
+from vinylmon.cli.monitor import AppBackend
 from vinylmon.gui.main_window import MainWindow
 from vinylmon.gui.settings import Settings
 

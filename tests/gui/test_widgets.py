@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from vinylmon.engine.types import KINDS, DefectEvent, ScratchTrack
+from vinylmon.grading.events import KINDS, DefectEvent, ScratchTrack
+from vinylmon.grading.rubric import GRADES
 from vinylmon.gui import style
 from vinylmon.gui.bars import ConfidenceBars, GradeBadge
 from vinylmon.gui.meter import LevelMeter
 from vinylmon.gui.spectrogram import ScrollingSpectrogram
 from vinylmon.gui.timeline import LANES, ScratchTimeline, event_tooltip
 from vinylmon.gui.zoom import EventZoomDialog, stft_db
-from vinylmon.rubric import GRADES
 
 CLASSES = ("clean", "click", "crackle", "scratch", "noise")
 MY_MODULES = ("style", "spectrogram", "meter", "bars", "timeline", "zoom")

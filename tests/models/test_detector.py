@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from vinylmon.grading.events import WINDOW_CLASSES
 from vinylmon.models.detector import (
-    CLASSES,
     DetectorConfig,
     DetectorOutput,
     build_detector,
@@ -27,7 +27,7 @@ def test_shapes_and_decode(model, rng):
     with torch.inference_mode():
         window, frame = model(x)
     frames = SR // 256 + 1
-    assert window.shape == (3, len(CLASSES) + 3)
+    assert window.shape == (3, len(WINDOW_CLASSES) + 3)
     assert frame.shape == (3, 3, frames)
     outs = decode(window, frame, hop=256)
     assert len(outs) == 3

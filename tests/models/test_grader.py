@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from vinylmon.errors import WeightsError
+from vinylmon.grading.rubric import GRADES
 from vinylmon.models.grader import (
     CONFIGS,
     MEASURE_OUTPUTS,
@@ -12,7 +13,6 @@ from vinylmon.models.grader import (
     build_grader,
     load_pretrained_encoder,
 )
-from vinylmon.rubric import GRADES
 
 
 @pytest.fixture(scope="module")

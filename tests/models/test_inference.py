@@ -5,8 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from vinylmon.audio.simulate import ClickSpec, DamageSpec, simulate
 from vinylmon.errors import AudioDataError, WeightsError
+from vinylmon.grading.rubric import GRADES
 from vinylmon.models.bundle import read_meta
 from vinylmon.models.inference import (
     WEIGHTS_DIR,
@@ -14,7 +14,7 @@ from vinylmon.models.inference import (
     LearnedGrader,
     analyse_excerpt,
 )
-from vinylmon.rubric import GRADES
+from vinylmon.simulate import ClickSpec, DamageSpec, simulate
 
 SR = 44100
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from vinylmon.audio.noisefloor import n_inputs
-from vinylmon.audio.simulate import CrackleSpec, DamageSpec, NoiseSpec, simulate
 from vinylmon.errors import WeightsError
 from vinylmon.models.bundle import save_bundle
 from vinylmon.models.grader import (
@@ -20,6 +19,7 @@ from vinylmon.models.grader import (
 )
 from vinylmon.models.inference import Detector, analyse_excerpt, crackle_rate
 from vinylmon.models.measures import OUTPUTS, MeasuresConfig, build_measures, decode, encode
+from vinylmon.simulate import CrackleSpec, DamageSpec, NoiseSpec, simulate
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from vinylmon.audio.candidates import find_candidates, patches
-from vinylmon.audio.simulate import shapes, synthetic_music
 from vinylmon.models.inference import WEIGHTS_DIR, load_verifier
 from vinylmon.models.verifier import (
     OUTPUTS,
@@ -14,6 +13,7 @@ from vinylmon.models.verifier import (
     build_verifier,
     find_impulses,
 )
+from vinylmon.simulate import shapes, synthetic_music
 
 SR = 44100
 

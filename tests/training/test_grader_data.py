@@ -3,8 +3,8 @@
 import numpy as np
 import soundfile as sf
 
-from vinylmon.audio.simulate import synthetic_music
-from vinylmon.rubric import GRADES
+from vinylmon.grading.rubric import GRADES
+from vinylmon.simulate import synthetic_music
 from vinylmon.training.grader_data import GraderWindows
 
 

@@ -24,12 +24,12 @@ import numpy as np
 
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.io import audio_info
-from vinylmon.audio.skips import RepeatBuffer
 from vinylmon.audio.types import ANALYSIS_RATE, Window
 from vinylmon.audio.windowing import DEFAULT_WINDOW_S, file_windows
-from vinylmon.engine.grading import learned_weight
 from vinylmon.engine.session import Session, SessionState
-from vinylmon.engine.types import AnalysedWindow, Impulse
+from vinylmon.grading.events import AnalysedWindow, Impulse
+from vinylmon.grading.fusion import learned_weight
+from vinylmon.grading.skips import RepeatBuffer
 from vinylmon.models.device import cpu_threads, keep_freed_memory, threads_beside_reader
 from vinylmon.models.inference import Detector, LearnedGrader
 

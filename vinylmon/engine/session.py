@@ -4,7 +4,7 @@ Windows arrive one by one (live) or in batches (a file). Levels are kept re full
 scale until asked for: the program level L of GRADING.md is the RMS over every
 non-silent window heard so far, so an event's level re L (and with it click or
 crackle) is settled only when the side is. :meth:`Session.state` computes the
-side so far; :func:`vinylmon.engine.report.build_report` writes it as REPORT.md.
+side so far; :func:`vinylmon.reports.report.build_report` writes it as REPORT.md.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vinylmon.audio.skips import Repeat
-from vinylmon.engine.grading import fuse_grade
-from vinylmon.engine.scratches import track_scratches
-from vinylmon.engine.types import AnalysedWindow, DefectEvent, GradeResult, Impulse, ScratchTrack
-from vinylmon.models.measured import CLICK_FLOOR_DB, Event, confirm_skips, side_noise_db
-from vinylmon.rubric import Quantities, click_rate
+from vinylmon.grading.events import AnalysedWindow, DefectEvent, GradeResult, Impulse, ScratchTrack
+from vinylmon.grading.fusion import fuse_grade
+from vinylmon.grading.measured import CLICK_FLOOR_DB, Event, confirm_skips, side_noise_db
+from vinylmon.grading.rubric import Quantities, click_rate
+from vinylmon.grading.scratches import track_scratches
+from vinylmon.grading.skips import Repeat
 
 #: Detections closer than this (s) are one event (e.g. split at a window boundary).
 MERGE_GAP_S = 0.001
@@ -93,15 +93,15 @@ class Session:
     rpm : float or None, keyword-only
         The record's speed; None estimates it.
     learned_weight : float, keyword-only
-        Pool weight of the learned grader (see :mod:`vinylmon.engine.grading`).
+        Pool weight of the learned grader (see :mod:`vinylmon.grading.fusion`).
     false_clicks_per_min : float, keyword-only
         The click detector's false events per minute on clean music; c is counted
-        net of it (:func:`vinylmon.rubric.click_rate`).
+        net of it (:func:`vinylmon.grading.rubric.click_rate`).
     noise_sd_db : float, keyword-only
         The spread of the surface-noise measurement's error (dB; 0: taken as exact).
     crackle_sd_log : float, keyword-only
         The spread of k's measurement error
-        (:func:`vinylmon.engine.grading.crackle_log_error`; 0: its count's alone).
+        (:func:`vinylmon.grading.fusion.crackle_log_error`; 0: its count's alone).
     """
 
     def __init__(self, *, rpm: float | None = None, learned_weight: float = 0.0,

@@ -13,8 +13,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from vinylmon.grading.rubric import GRADES
 from vinylmon.gui import style
-from vinylmon.rubric import GRADES
 
 
 class _Bar(QWidget):

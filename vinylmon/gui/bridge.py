@@ -1,6 +1,6 @@
 """The thin adapter between the engine's monitor and Qt: callbacks in, signals out.
 
-The monitor (``vinylmon.engine.monitor.Monitor``) calls back on its worker
+The monitor (``vinylmon.live.monitor.Monitor``) calls back on its worker
 threads; :class:`MonitorBridge` turns each callback into a Qt signal, which Qt
 delivers on the GUI thread (queued connection). The GUI never calls the models
 itself and never imports torch or sounddevice: the monitor object is handed to it.

@@ -10,11 +10,11 @@ only store data; a 30-fps timer takes the live scope's new columns and levels
 and repaints. Nothing here waits on the models, the device or the disk: saving
 and exporting run as background tasks.
 
-The window is handed a *backend* (built in :mod:`vinylmon.app`) that owns the
+The window is handed a *backend* (built in :mod:`vinylmon.cli.monitor`) that owns the
 monitor and knows the inputs; this package never imports torch or sounddevice.
 
 On start-up, when a killed vinylmon left a session unfinished (its journal:
-:mod:`vinylmon.engine.journal`), the window asks once whether to restore it:
+:mod:`vinylmon.live.journal`), the window asks once whether to restore it:
 Restore shows its timeline, bars and grade, ready to Resume or Save; Discard
 forgets it for good.
 """
@@ -44,7 +44,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vinylmon.engine.types import DefectEvent, ScratchTrack
+from vinylmon.grading.events import WINDOW_CLASSES, DefectEvent, ScratchTrack
+from vinylmon.grading.rubric import GRADES, RPMS
 from vinylmon.gui import style
 from vinylmon.gui.bars import ConfidenceBars, GradeBadge
 from vinylmon.gui.bridge import MonitorBridge
@@ -54,12 +55,10 @@ from vinylmon.gui.settings import Settings, SettingsDialog, load_settings, save_
 from vinylmon.gui.spectrogram import ScrollingSpectrogram
 from vinylmon.gui.timeline import ScratchTimeline
 from vinylmon.gui.zoom import EventZoomDialog
-from vinylmon.rubric import GRADES, RPMS
 
 log = logging.getLogger(__name__)
 
 #: Defect classes of the detector's window head (the order of ``defect_probs``).
-DEFECT_CLASSES = ("clean", "click", "crackle", "scratch", "noise")
 DEMO_INPUT = "Demo recording"
 FRAME_INTERVAL_MS = 33  # ~30 frames per second
 ZOOM_MARGIN_S = 0.05
@@ -82,7 +81,7 @@ class MainWindow(QMainWindow):
 
     Parameters
     ----------
-    backend : vinylmon.app.AppBackend
+    backend : vinylmon.cli.monitor.AppBackend
         Owns the monitor; lists inputs; makes live and file sources.
     settings : Settings, optional, keyword-only
         Default: loaded from QSettings.
@@ -206,7 +205,7 @@ class MainWindow(QMainWindow):
         self.badge = GradeBadge()
         self.grade_bars = ConfidenceBars(GRADES, colors=style.GRADE_COLORS,
                                          title="Grade of the side so far")
-        self.defect_bars = ConfidenceBars(DEFECT_CLASSES, colors=style.CLASS_COLORS,
+        self.defect_bars = ConfidenceBars(WINDOW_CLASSES, colors=style.CLASS_COLORS,
                                           title="What it hears now (latest window)")
         self.meter = LevelMeter()
         rl.addWidget(self.badge)

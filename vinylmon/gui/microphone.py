@@ -7,7 +7,7 @@ profile is saved for that input and selected. Below, the saved profiles: switch
 one off, rename or remove it.
 
 Everything slow (recording, fine-tuning) runs on a worker thread of the backend
-(``vinylmon.app.AppBackend``); this page only shows progress from signals. A
+(``vinylmon.cli.monitor.AppBackend``); this page only shows progress from signals. A
 cancelled or failed run leaves no profile behind (the backend saves a profile
 only when it is complete).
 """
@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vinylmon.rubric import GRADES
+from vinylmon.grading.rubric import GRADES
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class MicrophonePage(QWidget):
 
     Parameters
     ----------
-    backend : vinylmon.app.AppBackend
+    backend : vinylmon.cli.monitor.AppBackend
         ``input_names``, ``record_take``, ``take_from_file``, ``run_finetune``,
         ``profile_infos``, ``use_profile``, ``rename_profile``, ``remove_profile``,
         ``set_profile_enabled``.

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vinylmon.rubric import RPMS
+from vinylmon.grading.rubric import RPMS
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ WINDOW_RANGE_S = (1.0, 60.0)
 MIN_HOP_S = 0.1
 SILENCE_RANGE_DB = (-120.0, 0.0)
 VISIBLE_RANGE_S = (2.0, 600.0)
-#: A stored rpm this close to one of :data:`vinylmon.rubric.RPMS` is that speed.
+#: A stored rpm this close to one of :data:`vinylmon.grading.rubric.RPMS` is that speed.
 RPM_TOLERANCE = 0.01
 
 _RPM_LABELS = {RPMS[0]: "33 1/3", RPMS[1]: "45", RPMS[2]: "78"}
@@ -108,7 +108,7 @@ class Settings:
     silence_threshold_db : float
         RMS level (dBFS) below which a window counts as silent.
     rpm : float or None
-        Record speed, one of :data:`vinylmon.rubric.RPMS`; None to estimate it
+        Record speed, one of :data:`vinylmon.grading.rubric.RPMS`; None to estimate it
         from the scratches heard. A value within :data:`RPM_TOLERANCE` of a speed
         is snapped to it (so ``33.33`` means 100/3).
     model_profile : str

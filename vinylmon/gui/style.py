@@ -21,7 +21,7 @@ MUTED = "#8b919b"
 GRID = "#3a3f48"
 SILENT = "#5b6068"
 
-#: Event kinds of :data:`vinylmon.engine.types.KINDS`.
+#: Event kinds of :data:`vinylmon.grading.events.KINDS`.
 KIND_COLORS = {
     "click": "#ff9f1c",    # orange
     "pop": "#ff5ec4",      # magenta
@@ -38,7 +38,7 @@ CLASS_COLORS = {
     "noise": "#7f9cc0",    # grey-blue
 }
 
-#: Grades of :data:`vinylmon.rubric.GRADES`, NM green to F red.
+#: Grades of :data:`vinylmon.grading.rubric.GRADES`, NM green to F red.
 GRADE_COLORS = {
     "NM": "#2e9d4a",
     "VG+": "#74b33c",

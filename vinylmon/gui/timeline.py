@@ -23,7 +23,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
-from vinylmon.engine.types import KINDS, DefectEvent, ScratchTrack
+from vinylmon.grading.events import KINDS, DefectEvent, ScratchTrack
 from vinylmon.gui import style
 
 #: Lane name -> (bottom y, height) in view coordinates.

@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from vinylmon.engine.types import DefectEvent
+from vinylmon.grading.events import DefectEvent
 from vinylmon.gui import style
 
 #: Short-time spectrogram: FFT length and hop, samples.

@@ -8,7 +8,7 @@ Per frame (hop 256 samples = 5.8 ms) it gives the probability that an impulse
 (click, pop, crackle tick, scratch tick) starts or sits in the frame, the
 probability that the impulse is click-loud (peak >= L - 10 dB, GRADING.md's c),
 and the impulse's peak in dB re L. Per window it gives the class probabilities
-of :data:`CLASSES`, the surface-noise level and the impulse counts.
+of :data:`WINDOW_CLASSES`, the surface-noise level and the impulse counts.
 
 :func:`refine_events` turns the frame probabilities into events placed on their
 damaged samples, using the high-pass residual of the audio itself.
@@ -23,10 +23,9 @@ import torch
 from torch import nn
 
 from vinylmon.audio.frontend import MelConfig, MelFrontend
-from vinylmon.rubric import CLICK_FLOOR_DB, PERIOD_TOLERANCE, RPMS
+from vinylmon.grading.events import WINDOW_CLASSES
+from vinylmon.grading.rubric import CLICK_FLOOR_DB, PERIOD_TOLERANCE, RPMS
 
-#: Window classes, in the order of the window head's outputs.
-CLASSES = ("clean", "click", "crackle", "scratch", "noise")
 #: Frame outputs: impulse logit, click-loud logit, peak level (dB re L / 20).
 FRAME_OUTPUTS = ("impulse", "click", "level_db")
 #: Window regression outputs (after the class logits).
@@ -104,7 +103,7 @@ class DefectDetector(nn.Module):
     """CNN defect detector. See the module docstring.
 
     ``forward(audio)`` takes ``(batch, 2, samples)`` float32 at 44.1 kHz and returns
-    ``(window, frame)``: window ``(batch, len(CLASSES) + 3)`` (class logits, then
+    ``(window, frame)``: window ``(batch, len(WINDOW_CLASSES) + 3)`` (class logits, then
     :data:`WINDOW_REGRESSION`) and frame ``(batch, 3, frames)`` with
     ``frames = samples // hop + 1`` (:data:`FRAME_OUTPUTS`).
     """
@@ -132,8 +131,9 @@ class DefectDetector(nn.Module):
         hop_s = c.mel.hop_length / c.mel.sample_rate
         self._lags = [(int(60 / r * (1 - PERIOD_TOLERANCE) / hop_s),
                        int(np.ceil(60 / r * (1 + PERIOD_TOLERANCE) / hop_s)) + 1) for r in RPMS]
+        outputs = len(WINDOW_CLASSES) + len(WINDOW_REGRESSION)
         self.window_head = nn.Sequential(nn.Linear(2 * c.width + len(RPMS), c.width), nn.ReLU(),
-                                         nn.Linear(c.width, len(CLASSES) + len(WINDOW_REGRESSION)))
+                                         nn.Linear(c.width, outputs))
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """``(batch, 2, samples)`` to ``(batch, features, frames)``: dB re window level / 20.
@@ -230,7 +230,7 @@ class DetectorOutput:
 
     Attributes
     ----------
-    class_probs : np.ndarray, shape (len(CLASSES),)
+    class_probs : np.ndarray, shape (len(WINDOW_CLASSES),)
     noise_db : float
         Estimated surface noise, dB re L.
     clicks, impulses : float
@@ -258,8 +258,8 @@ def decode(window: torch.Tensor, frame: torch.Tensor, *, hop: int) -> list[Detec
     """Turn a batch of raw outputs into :class:`DetectorOutput` objects."""
     w = window.detach().float().cpu()
     f = frame.detach().float().cpu()
-    probs = torch.softmax(w[:, :len(CLASSES)], dim=1).numpy()
-    reg = w[:, len(CLASSES):].numpy()
+    probs = torch.softmax(w[:, :len(WINDOW_CLASSES)], dim=1).numpy()
+    reg = w[:, len(WINDOW_CLASSES):].numpy()
     fp = torch.sigmoid(f[:, :2]).numpy()
     lv = (f[:, 2] * LEVEL_SCALE_DB).numpy()
     return [DetectorOutput(probs[i], float(reg[i, 0] * LEVEL_SCALE_DB + NOISE_OFFSET_DB),

@@ -35,7 +35,7 @@ from torch import nn
 from torchaudio.models import Wav2Vec2Model, wav2vec2_model
 
 from vinylmon.errors import WeightsError
-from vinylmon.rubric import GRADES
+from vinylmon.grading.rubric import GRADES
 
 GRADER_RATE = 16000
 

@@ -21,12 +21,19 @@ import torch
 
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.noisefloor import window_features
-from vinylmon.audio.skips import find_repeats
 from vinylmon.audio.types import ANALYSIS_RATE, Window, frozen_samples, rms_db
 from vinylmon.errors import AudioDataError, WeightsError
+from vinylmon.grading.events import WINDOW_CLASSES
+from vinylmon.grading.measured import (
+    CLICK_FLOOR_DB,
+    Event,
+    confirm_skips,
+    side_noise_db,
+)
+from vinylmon.grading.rubric import GRADES
+from vinylmon.grading.skips import find_repeats
 from vinylmon.models.bundle import META_FILE, WEIGHTS_DIR, load_bundle
 from vinylmon.models.detector import (
-    CLASSES,
     DetectorOutput,
     SampleEvent,
     build_detector,
@@ -36,18 +43,11 @@ from vinylmon.models.detector import (
 from vinylmon.models.device import select_device
 from vinylmon.models.grader import GRADER_RATE, MEASURE_OUTPUTS, Grader, build_grader
 from vinylmon.models.grader import decode_measures as decode_grader_measures
-from vinylmon.models.measured import (
-    CLICK_FLOOR_DB,
-    Event,
-    confirm_skips,
-    side_noise_db,
-)
 from vinylmon.models.measures import OUTPUTS as MEASURES_OUTPUTS
 from vinylmon.models.measures import build_measures
 from vinylmon.models.measures import decode as decode_measures
 from vinylmon.models.verifier import OUTPUTS as VERIFIER_OUTPUTS
 from vinylmon.models.verifier import build_verifier, find_impulses
-from vinylmon.rubric import GRADES
 
 #: Event post-processing used when a bundle's meta.json does not say.
 DEFAULT_POSTPROCESS = {"threshold": 0.5, "impulse_threshold": None, "min_ratio": 6.0}
@@ -113,8 +113,9 @@ def _detector_settings(folder: Path, meta: dict) -> tuple[int, float, dict]:
     window_s = float(_number(folder, meta, "window_s", 0.5, 60.0, default=5.0))
     labels = meta["labels"]
     classes = labels.get("classes") if isinstance(labels, dict) else None
-    if not isinstance(classes, list) or tuple(classes) != CLASSES:
-        raise _bad_meta(folder, f"'labels.classes' is {_short(classes)}, not {list(CLASSES)}")
+    if not isinstance(classes, list) or tuple(classes) != WINDOW_CLASSES:
+        raise _bad_meta(folder, f"'labels.classes' is {_short(classes)}, "
+                                f"not {list(WINDOW_CLASSES)}")
     pp = meta.get("postprocess", {})
     if not isinstance(pp, dict):
         raise _bad_meta(folder, f"'postprocess' is {_short(pp)}, not an object")
@@ -509,7 +510,7 @@ def crackle_rate(analysis: ExcerptAnalysis, source: str = "events") -> float | N
     """k (crackle per second) for the measured grader.
 
     ``events``: None, i.e. counted from the events (the default of
-    :func:`~vinylmon.models.measured.measure`). ``measures``: the window
+    :func:`~vinylmon.grading.measured.measure`). ``measures``: the window
     measures' density (:mod:`vinylmon.models.measures`), None without them.
     ``head``: the detector's count
     head (all impulses down to L - 50 dB, which events under music miss) minus

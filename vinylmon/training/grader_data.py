@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vinylmon.rubric import GRADES
+from vinylmon.grading.rubric import GRADES
 from vinylmon.training.measure_data import MeasureWindows
 
 
@@ -27,7 +27,7 @@ class GraderWindow:
 
     ``audio`` ``(2, samples)`` float32 at 44.1 kHz; ``noise_db`` n re the window's
     RMS; ``noise_re_l_db`` n re L; ``crackle_per_s`` k; ``clicks_per_min`` c;
-    ``grade`` the index in :data:`vinylmon.rubric.GRADES` of the window's rubric grade.
+    ``grade`` the index in :data:`vinylmon.grading.rubric.GRADES` of the window's rubric grade.
     """
 
     audio: np.ndarray

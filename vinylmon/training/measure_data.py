@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from vinylmon.audio.noisefloor import window_features
-from vinylmon.audio.simulate import (
+from vinylmon.simulate import (
     ClickSpec,
     CrackleSpec,
     DamageSpec,

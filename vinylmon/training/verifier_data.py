@@ -33,7 +33,8 @@ import numpy as np
 
 from vinylmon.audio.candidates import POST, PRE, find_candidates, patches, second_difference
 from vinylmon.audio.io import load
-from vinylmon.audio.simulate import (
+from vinylmon.errors import VinylmonError
+from vinylmon.simulate import (
     ClickSpec,
     CrackleSpec,
     DamageSpec,
@@ -44,8 +45,7 @@ from vinylmon.audio.simulate import (
     WowSpec,
     simulate,
 )
-from vinylmon.audio.simulate import shapes as sh
-from vinylmon.errors import VinylmonError
+from vinylmon.simulate import shapes as sh
 
 SR = 44100
 SEGMENT_S = 1.5

@@ -1,0 +1,74 @@
+"""The scratch tracker on event lists: periods, members, rpm estimate, wow."""
+
+import numpy as np
+import pytest
+
+from vinylmon.grading.measured import Event
+from vinylmon.grading.scratches import track_scratches
+
+
+def _train(rng, *, period_s, count, start_s=3.0, wow=0.004, peak_db=2.0):
+    t, out = start_s, []
+    for _ in range(count):
+        out.append(Event(t, t + 0.0005, None, peak_db + rng.normal(0, 1.0), 0.9))
+        t += period_s * (1 + rng.normal(0, wow))
+    return out
+
+
+def _distractors(rng, n, duration_s):
+    return [Event(float(t), float(t) + 0.0004, 0, float(rng.uniform(-30, 10)), 0.8)
+            for t in rng.uniform(0, duration_s, n)]
+
+
+def test_1p8_s_train_is_one_scratch_with_its_members(rng):
+    train = _train(rng, period_s=1.8, count=12)
+    events = sorted(train + _distractors(rng, 15, 30.0), key=lambda e: e.start_s)
+    tracks, members, rpm = track_scratches(events, rpm=100 / 3)
+    assert len(tracks) == 1
+    s = tracks[0]
+    assert s.period_s == pytest.approx(1.8, rel=0.01)
+    assert s.count == 12 and s.first_s == train[0].start_s and s.last_s == train[-1].start_s
+    ids = {events[i].start_s for i, tid in members.items() if tid == s.id}
+    assert ids == {e.start_s for e in train}
+    assert rpm == pytest.approx(100 / 3)
+    assert 0.5 < s.confidence <= 1.0
+
+
+def test_45_rpm_train_found_without_rpm_and_speed_estimated(rng):
+    train = _train(rng, period_s=60 / 45 * 1.02, count=9)  # 2 % fast turntable
+    events = sorted(train + _distractors(rng, 10, 20.0), key=lambda e: e.start_s)
+    tracks, members, rpm = track_scratches(events)
+    assert rpm == 45.0
+    assert len(tracks) == 1
+    assert tracks[0].period_s == pytest.approx(60 / 45 * 1.02, rel=0.01)
+    assert sorted(members) == sorted(events.index(e) for e in train)
+
+
+def test_no_train_no_scratch_and_rpm_unknown(rng):
+    events = sorted(_distractors(rng, 20, 60.0), key=lambda e: e.start_s)
+    tracks, members, rpm = track_scratches(events)
+    assert tracks == [] and members == {} and rpm is None
+
+
+def test_two_ticks_are_not_a_scratch(rng):
+    tracks, _, _ = track_scratches(_train(rng, period_s=1.8, count=2), rpm=100 / 3)
+    assert tracks == []
+
+
+def test_wrong_rpm_given_finds_nothing(rng):
+    tracks, _, _ = track_scratches(_train(rng, period_s=1.8, count=8), rpm=78.0)
+    assert tracks == []
+
+
+def test_bad_rpm():
+    with pytest.raises(ValueError, match="rpm"):
+        track_scratches([], rpm=0.0)
+
+
+def test_irregular_steps_lower_the_confidence(rng):
+    steady, _, _ = track_scratches(_train(np.random.default_rng(1), period_s=1.8, count=8,
+                                          wow=0.001), rpm=100 / 3)
+    wobbly, _, _ = track_scratches(_train(np.random.default_rng(1), period_s=1.8, count=8,
+                                          wow=0.012), rpm=100 / 3)
+    assert steady and wobbly
+    assert wobbly[0].confidence < steady[0].confidence

@@ -1,0 +1,158 @@
+"""The JSON report of a side (``vinylmon.report/1``, ../shared/spec/REPORT.md).
+
+:func:`build_report` turns a session's state and windows into the exact shape of
+REPORT.md (plus a few extra keys, which the contract allows: ``vinylmon``,
+``scope``, ``summary.confidence``, ``summary.dropped_windows``, ``scratches[].rpm``
+and ``scratches[].peak_db``, ``windows[].level_db``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from vinylmon import __version__
+from vinylmon.engine.session import SessionState
+from vinylmon.errors import AudioDataError
+from vinylmon.grading.events import WINDOW_CLASSES, AnalysedWindow
+from vinylmon.grading.fusion import CRACKLE_FLOOR_PER_S
+from vinylmon.grading.rubric import GRADES
+
+SCHEMA = "vinylmon.report/1"
+SCOPE = ("Audio only: Goldmine's visual criteria (sleeve, label, visible marks) "
+         "are not graded.")
+
+
+def _num(x: float, digits: int = 6) -> float | None:
+    return round(float(x), digits) if x is not None and math.isfinite(x) else None
+
+
+def _probs(names: Sequence[str], values: Sequence[float] | None) -> dict | None:
+    if values is None:
+        return None
+    total = sum(values)
+    return {n: round(v / total, 6) for n, v in zip(names, values, strict=True)}
+
+
+def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, input_name: str,
+                 sample_rate: int, channels: int, duration_s: float, models: dict) -> dict:
+    """The report dict of REPORT.md.
+
+    Parameters
+    ----------
+    state : SessionState
+    windows : sequence of AnalysedWindow
+        Every window heard, silent ones included, in order.
+    input_name : str, keyword-only
+        The file name (or a description of the live input).
+    sample_rate, channels : int, keyword-only
+        Of the input.
+    duration_s : float, keyword-only
+    models : dict, keyword-only
+        ``detector``, ``grader`` (NAME@VERSION or None) and ``device``.
+
+    Raises
+    ------
+    AudioDataError
+        When nothing was graded (the audio is silent throughout).
+    """
+    g = state.grade
+    if g is None:
+        raise AudioDataError(f"{input_name}: nothing to grade, the audio is silent throughout "
+                             f"({state.heard_s:.1f} s heard)")
+    q = g.quantities
+    summary = {
+        "grade": g.grade,
+        "grade_probs": _probs(GRADES, g.grade_probs),
+        "confidence": _num(g.confidence, 4),
+        "limited_by": g.limited_by,
+        "reasons": list(g.reasons),
+        "measured": {
+            "clicks_per_min": _num(q.clicks_per_min, 3),
+            "crackle_per_s": _num(q.crackle_per_s, 3),
+            "surface_noise_db": _num(q.surface_noise_db, 2),
+            "scratches": q.scratches,
+            "skips": q.skips,
+            "analysed_s": _num(state.analysed_s, 3),
+        },
+        "methods": methods(windows, state.analysed_s,
+                           false_clicks_per_min=state.false_clicks_per_min,
+                           noise_sd_db=state.noise_sd_db,
+                           crackle_sd_log=state.crackle_sd_log),
+        "learned_grade": g.learned_grade,
+        "measured_grade": g.measured_grade,
+        "learned_grade_probs": _probs(GRADES, g.learned_probs),
+        "dropped_windows": state.dropped_windows,
+    }
+    return {
+        "schema": SCHEMA,
+        "vinylmon": __version__,
+        "scope": SCOPE,
+        "input": input_name,
+        "sample_rate": int(sample_rate),
+        "channels": int(channels),
+        "duration_s": _num(duration_s, 4),
+        "rpm": _num(state.rpm, 3),
+        "program_level_dbfs": _num(state.program_level_db, 2),
+        "models": dict(models),
+        "events": [{"kind": e.kind, "start_s": _num(e.start_s), "end_s": _num(e.end_s),
+                    "channel": e.channel, "peak_db": _num(e.peak_db, 2),
+                    "confidence": _num(e.confidence, 4), "scratch_id": e.scratch_id}
+                   for e in state.events],
+        "scratches": [{"id": s.id, "period_s": _num(s.period_s, 4), "first_s": _num(s.first_s),
+                       "last_s": _num(s.last_s), "count": s.count,
+                       "confidence": _num(s.confidence, 4), "rpm": _num(s.rpm, 3),
+                       "peak_db": _num(s.peak_db, 2)} for s in state.scratches],
+        "skips": [{"start_s": _num(r.start_s, 3), "end_s": _num(r.end_s, 3),
+                   "period_s": _num(r.period_s, 4), "similarity": _num(r.similarity, 4)}
+                  for r in state.skips],
+        "windows": [{"start_s": _num(w.start_s), "end_s": _num(w.end_s), "silent": w.silent,
+                     "level_db": _num(w.level_db, 2),
+                     "defect_probs": _probs(WINDOW_CLASSES, w.defect_probs),
+                     "grade_probs": _probs(GRADES, w.grade_probs)} for w in windows],
+        "summary": summary,
+    }
+
+
+def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
+            false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
+            crackle_sd_log: float = 0.0) -> dict:
+    """How each measured quantity was measured, and on how much audio (plain words)."""
+    live = [w for w in windows if not w.silent]
+    on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
+    density = bool(live) and all(w.crackle_per_s is not None for w in live)
+    net = (f", less the {false_clicks_per_min:.2g} per minute the detector finds on clean "
+           "music" if false_clicks_per_min > 0 else "")
+    return {
+        "clicks_per_min": "detected impulses (clicks, pops, scratch ticks) with peak "
+                          f">= L - 10 dB, counted {on}{net}",
+        "crackle_per_s": ("crackle density estimated per window by the models (learned from "
+                          "exact simulated counts, so it includes the crackle the music masks "
+                          f"tick by tick), averaged {on}" + (
+                              f"; it errs on validation music by a factor of about "
+                              f"{math.exp(crackle_sd_log):.1f} (on k + "
+                              f"{CRACKLE_FLOOR_PER_S:g}/s), and the grade's probabilities "
+                              "allow for it" if crackle_sd_log > 0 else ""))
+                         if density else
+                         f"detected impulses with peak < L - 10 dB, counted {on}",
+        "surface_noise_db": "the models' estimate of the noise bed per window, read where "
+                            "the music leaks least (the quietest-reading quarter of the "
+                            f"audio), {on}"
+                            + (f"; its error on validation music spreads +-{noise_sd_db:.1f} "
+                               "dB, and the grade's probabilities allow for it"
+                               if noise_sd_db > 0 else ""),
+        "scratches": "trains of impulses one revolution apart (+-3 %) for >= 3 revolutions, "
+                     f"kept only when unlikely to line up by chance, {on}",
+    }
+
+
+def write_report(report: dict, path: str | os.PathLike) -> Path:
+    """Write ``report`` as JSON, atomically (a half-written report never lands)."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".part")
+    tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+    return p
