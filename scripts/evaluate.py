@@ -35,11 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from vinylmon.grading.events import WINDOW_CLASSES
-from vinylmon.grading.measured import measure
-from vinylmon.grading.rubric import GRADES
+from vinylmon.grading.rubric import GRADES, grade_quantities
 from vinylmon.models.bundle import WEIGHTS_DIR, read_meta
 from vinylmon.models.grader import aggregate
-from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt, crackle_rate
+from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt
 from vinylmon.training.corpus import CLICK_FLOOR_DB, Clip, frame_targets, load_split
 from vinylmon.training.evaluation import (  # noqa: F401 (match, prf: this script's API too)
     TOL,
@@ -72,9 +71,9 @@ def run_detector(clips: list[Clip], det: Detector):
 
 def score_detector(runs, *, threshold: float, impulse_threshold: float, min_ratio: float,
                    det: Detector):
-    """Event tallies and (truth, measured) grade pairs for each k source."""
+    """Event tallies and (truth, measured) grade pairs (k as the app measures it)."""
     tally = EventTally()
-    grades: dict[str, list] = {"events": [], "head": []}
+    grades: dict[str, list] = {"app": []}
     for clip, x, base in runs:
         a = analyse_excerpt(x, det, threshold=threshold, impulse_threshold=impulse_threshold,
                             min_ratio=min_ratio,
@@ -83,13 +82,9 @@ def score_detector(runs, *, threshold: float, impulse_threshold: float, min_rati
                          dtype=np.int64).reshape(-1, 2)
         is_click = np.array([e.peak_db >= CLICK_FLOOR_DB for e in a.events], bool)
         tally.add(clip, spans, is_click, clip.frames / SR / 60)
-        for k_source in grades:
-            if a.analysed_s > 0 and np.isfinite(a.noise_db):
-                m = measure(a.events, analysed_s=a.analysed_s, noise_db=a.noise_db,
-                            skips=len(a.skips), crackle_per_s=crackle_rate(a, k_source))
-                grades[k_source].append((clip.grade_index, GRADES.index(m.grade.grade)))
-            else:
-                grades[k_source].append((clip.grade_index, 0))
+        q = a.side.quantities
+        pred = GRADES.index(grade_quantities(q).grade) if q is not None else 0
+        grades["app"].append((clip.grade_index, pred))
     return tally.summary(), {k: np.array(v) for k, v in grades.items()}
 
 
@@ -292,7 +287,8 @@ def main(argv=None) -> int:
     t_cls, p_cls = [], []
     for clip, _x, a in runs:
         t_cls += window_truth(clip)
-        p_cls += [int(np.argmax(o.class_probs)) for o in a.outputs]
+        # a silent window is not analysed: the app calls it clean
+        p_cls += [int(np.argmax(o.class_probs)) if o is not None else 0 for o in a.outputs]
     ours = {"events": events, "window": class_scores(np.array(t_cls), np.array(p_cls)),
             "grade": grade_scores(grades)}
     rows = {"vinylmon detector + measured rubric": ours}

@@ -44,8 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vinylmon.grading.measured import find_scratches
 from vinylmon.grading.rubric import CLICK_FLOOR_DB
+from vinylmon.grading.scratches import track_scratches
 from vinylmon.models.inference import Detector, analyse_excerpt
 from vinylmon.training.corpus import Clip, load_split
 from vinylmon.training.evaluation import TOL, match, prf
@@ -217,7 +217,7 @@ def vinylmon_runs(clips: list[Clip], det: Detector, *, accept=None, min_peak_db=
         t0 = time.perf_counter()
         an = analyse_excerpt(x, det, repeats=[], accept=accept, min_peak_db=min_peak_db)
         t_model += time.perf_counter() - t0
-        out.append((_spans(an.events), len(find_scratches(an.events))))
+        out.append((_spans(an.events), len(an.side.scratches)))
     return out, t_model
 
 
@@ -236,7 +236,7 @@ def tuning_runs(clips: list[Clip], det: Detector) -> dict:
             runs = []
             for events in base:
                 kept = [e for e in events if e.confidence >= a and e.peak_db >= mp]
-                runs.append((_spans(kept), len(find_scratches(kept))))
+                runs.append((_spans(kept), len(track_scratches(kept)[0])))
             out[(a, mp)] = runs
     return out
 

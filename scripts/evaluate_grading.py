@@ -40,11 +40,10 @@ import numpy as np
 
 from vinylmon.grading.events import KINDS
 from vinylmon.grading.fusion import CRACKLE_FLOOR_PER_S, crackle_log_error, measured_probs
-from vinylmon.grading.measured import measure
-from vinylmon.grading.rubric import CLICK_FLOOR_DB, GRADES
+from vinylmon.grading.rubric import GRADES, grade_quantities
 from vinylmon.models.bundle import WEIGHTS_DIR
 from vinylmon.models.grader import aggregate
-from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt, crackle_rate
+from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt
 from vinylmon.training.corpus import Clip, load_split
 
 SR = 44100
@@ -69,31 +68,26 @@ def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
     for clip in clips:
         x = clip.read()
         a = analyse_excerpt(x, det)
-        k = crackle_rate(a, "measures")
-        m = measure(a.events, analysed_s=a.analysed_s, noise_db=a.noise_db,
-                    skips=len(a.skips), crackle_per_s=k,
-                    false_clicks_per_min=det.false_clicks_per_min) if a.analysed_s > 0 and \
-            np.isfinite(a.noise_db) else None
+        q = a.side.quantities
+        g = grade_quantities(q) if q is not None else None
         true_scr = [s for s in clip.row["scratches"] if s["count"] >= 3]
         conf = None
-        if m is not None:
-            q = m.quantities
-            clicks = sum(1 for e in a.events if e.peak_db >= CLICK_FLOOR_DB)
-            probs = measured_probs(q, clicks=clicks,
-                                   crackle=int(round(q.crackle_per_s * q.analysed_s)),
+        if g is not None:
+            probs = measured_probs(q, clicks=a.side.clicks, crackle=a.side.crackle,
                                    false_clicks_per_min=det.false_clicks_per_min,
                                    noise_sd_db=noise_sd_db, crackle_sd_log=crackle_sd_log)
-            conf = float(probs[GRADES.index(m.grade.grade)])
+            conf = float(probs[GRADES.index(g.grade)])
+        found = [[e.start_s for e in a.events if e.scratch_id == t.id] for t in a.side.scratches]
         rows.append({
             "id": clip.id, "split": clip.split, "grade": clip.grade,
-            "pred": m.grade.grade if m else "NM", "confidence": conf,
+            "pred": g.grade if g else "NM", "confidence": conf,
             "n_true": clip.surface_noise_db, "n_est": a.noise_db,
             "k_true": float(clip.row["quantities"]["crackle_per_s"]),
-            "k_est": m.quantities.crackle_per_s if m else 0.0,
+            "k_est": q.crackle_per_s if q else 0.0,
             "c_true": float(clip.row["quantities"]["clicks_per_min"]),
             "scr_true": [(s["first_s"], s["last_s"], s["period_s"]) for s in true_scr],
             "scr_audible": [audible_ticks(clip, s) >= 3 for s in true_scr],
-            "scr_found": [list(s.ticks) for s in m.scratches] if m else [],
+            "scr_found": found,
             "learned": learned_grade(x, a, grader) if grader is not None else None,
         })
     return rows

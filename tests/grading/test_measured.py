@@ -1,40 +1,105 @@
-"""The measured grader: c, k, n, s from events, then the rubric."""
+"""The side's measurement (events -> c, k, n, s, x) and the scratch finder."""
 
 import numpy as np
 import pytest
 
-from vinylmon.grading.measured import (
-    Event,
-    find_scratches,
-    measure,
-    side_noise_db,
-)
+from vinylmon.grading.events import AnalysedWindow, DefectEvent, Impulse
+from vinylmon.grading.measured import measure_side, merge_impulses, side_noise_db
+from vinylmon.grading.rubric import grade_quantities
+from vinylmon.grading.scratches import find_scratches
+from vinylmon.grading.skips import Repeat
+
+LEVEL_DBFS = -20.0
 
 
 def _click(t, peak=0.0):
-    return Event(t, t + 0.001, None, peak)
+    return DefectEvent.at_level(t, t + 0.001, None, peak)
+
+
+def _side(impulses, *, seconds=60.0, window_s=5.0, noise_db=-65.0, crackle_per_s=None,
+          silent=()):
+    """Back-to-back windows at LEVEL_DBFS holding ``impulses`` ((time, peak re L))."""
+    out = []
+    for i, t0 in enumerate(np.arange(0.0, seconds, window_s)):
+        t1 = min(seconds, t0 + window_s)
+        if i in silent:
+            out.append(AnalysedWindow(i, t0, t1, True, -80.0, None, None, float("nan"), (), 0.0))
+            continue
+        imps = tuple(Impulse(t, t + 0.001, None, LEVEL_DBFS + p, 0.99)
+                     for t, p in impulses if t0 <= t < t1)
+        out.append(AnalysedWindow(i, t0, t1, False, LEVEL_DBFS, None, None, noise_db, imps, 0.0,
+                                  crackle_per_s))
+    return out
 
 
 def test_counts_and_grade():
-    events = [_click(t) for t in np.linspace(1, 50, 10)]  # 10 clicks in 60 s
-    events += [_click(t, -30.0) for t in np.linspace(0.5, 59, 30)]  # 0.5 crackle/s
-    m = measure(events, analysed_s=60.0, noise_db=-65.0)
-    assert m.quantities.clicks_per_min == pytest.approx(10.0)
-    assert m.quantities.crackle_per_s == pytest.approx(0.5)
-    assert m.grade.grade == "VG"
-    assert m.grade.limited_by == "clicks_per_min"
-    assert "VG+ allows < 4" in m.grade.reason
+    imps = [(t, 0.0) for t in np.linspace(1, 50, 10)]  # 10 clicks in 60 s
+    imps += [(t, -30.0) for t in np.linspace(0.5, 59, 30)]  # 0.5 crackle/s
+    m = measure_side(_side(imps))
+    q = m.quantities
+    assert m.program_level_db == pytest.approx(LEVEL_DBFS)
+    assert q.clicks_per_min == pytest.approx(10.0)
+    assert q.crackle_per_s == pytest.approx(0.5)
+    assert q.surface_noise_db == pytest.approx(-65.0)
+    assert (m.clicks, m.crackle) == (10, 30)
+    assert [e.kind for e in m.events].count("click") == 10
+    g = grade_quantities(q)
+    assert g.grade == "VG" and g.limited_by == "clicks_per_min"
+    assert "VG+ allows < 4" in g.reason
+
+
+def test_false_clicks_come_off_c():
+    imps = [(t, 0.0) for t in np.linspace(1, 50, 10)]
+    m = measure_side(_side(imps), false_clicks_per_min=4.0)
+    assert m.quantities.clicks_per_min == pytest.approx(6.0)
 
 
 def test_noise_limits():
-    m = measure([], analysed_s=30.0, noise_db=-35.0)
-    assert m.grade.grade == "G+" and m.grade.limited_by == "surface_noise_db"
+    m = measure_side(_side([], seconds=30.0, noise_db=-35.0))
+    g = grade_quantities(m.quantities)
+    assert g.grade == "G+" and g.limited_by == "surface_noise_db"
 
 
-def test_crackle_override():
-    m = measure([], analysed_s=30.0, noise_db=-70.0, crackle_per_s=7.0)
-    assert m.quantities.crackle_per_s == 7.0
-    assert m.grade.grade == "G+"
+def test_window_measures_give_k_weighted_by_length():
+    """k is the windows' density, each window weighing by its length (a short last one
+    counts for its seconds); the count behind k's probabilities follows it."""
+    w = _side([], seconds=12.0, crackle_per_s=7.0)
+    w[-1] = AnalysedWindow(2, 10.0, 12.0, False, LEVEL_DBFS, None, None, -65.0, (), 0.0, 1.0)
+    m = measure_side(w)
+    assert m.quantities.crackle_per_s == pytest.approx((7.0 * 10 + 1.0 * 2) / 12)
+    assert m.crackle == round(m.quantities.crackle_per_s * 12.0)
+
+
+def test_silent_windows_are_heard_not_analysed():
+    m = measure_side(_side([(2.0, 0.0), (7.0, 0.0)], seconds=20.0, silent=(1,)))
+    assert m.heard_s == 20.0 and m.analysed_s == 15.0
+    assert [e.start_s for e in m.events] == [2.0]  # the silent window's impulse is not heard
+    assert measure_side(_side([], seconds=10.0, silent=(0, 1))).quantities is None
+
+
+def test_scratch_ticks_are_events_of_kind_scratch(rng):
+    period = 60 / (100 / 3)
+    ticks = [(3.0 + i * period, -2.0 + rng.uniform(-1, 1)) for i in range(6)]
+    m = measure_side(_side(ticks + [(41.3, 0.0)]))
+    assert m.quantities.scratches == 1 and m.rpm == pytest.approx(100 / 3)
+    kinds = {e.start_s: e.kind for e in m.events}
+    assert [kinds[t] for t, _ in ticks] == ["scratch"] * 6 and kinds[41.3] == "click"
+    assert {e.scratch_id for e in m.events if e.kind == "scratch"} == {0}
+
+
+def test_a_skip_needs_its_landing_tick():
+    repeats = [Repeat(start_s=20.0, end_s=21.8, period_s=1.8, similarity=0.99)]
+    assert measure_side(_side([(20.1, 0.0)]), repeats=repeats).quantities.skips == 1
+    assert measure_side(_side([(30.0, 0.0)]), repeats=repeats).quantities.skips == 0
+
+
+def test_split_detections_merge_into_one_event():
+    imps = [Impulse(1.0, 1.0005, 0, -20.0, 0.9), Impulse(1.0012, 1.002, 1, -18.0, 0.95),
+            Impulse(3.0, 3.001, 0, -20.0, 0.9)]
+    merged = merge_impulses(imps)
+    assert len(merged) == 2
+    assert merged[0].channel is None and merged[0].peak_dbfs == -18.0
+    assert merged[0].end_s == 1.002 and merged[0].confidence == 0.95
 
 
 def test_repeating_scratch_found(rng):
@@ -49,8 +114,6 @@ def test_repeating_scratch_found(rng):
     assert s.rpm == pytest.approx(100 / 3)
     assert s.period_s == pytest.approx(period, rel=1e-3)
     assert len(s.ticks) >= 5
-    m = measure(events, analysed_s=30.0, noise_db=-70.0)
-    assert m.quantities.scratches == 1
 
 
 def test_no_scratch_from_random_clicks(rng):
@@ -60,13 +123,6 @@ def test_no_scratch_from_random_clicks(rng):
 
 def test_two_ticks_are_not_a_scratch():
     assert find_scratches([_click(1.0), _click(2.8)]) == ()
-
-
-def test_bad_arguments():
-    with pytest.raises(ValueError):
-        measure([], analysed_s=0.0, noise_db=-60)
-    with pytest.raises(ValueError):
-        measure([], analysed_s=10.0, noise_db=float("nan"))
 
 
 def test_a_sides_noise_reads_where_the_music_leaks_least():

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from vinylmon.grading.measured import CHANCE_BUDGET, Event, chance_trains, find_scratches
+from vinylmon.grading.events import DefectEvent
 from vinylmon.grading.rubric import PERIOD_TOLERANCE, RPMS
+from vinylmon.grading.scratches import CHANCE_BUDGET, chance_trains, find_scratches
 
 DUR_S = 30.0
 
@@ -12,7 +13,7 @@ DUR_S = 30.0
 def _clicks(rng, rate_per_min):
     """Poisson clicks with the simulator's level distribution (dB re L)."""
     n = rng.poisson(rate_per_min * DUR_S / 60)
-    return [Event(t, t + 0.001, None, -12 + 32 * rng.beta(1.2, 2.0))
+    return [DefectEvent.at_level(t, t + 0.001, None, -12 + 32 * rng.beta(1.2, 2.0))
             for t in rng.uniform(0, DUR_S, n)]
 
 
@@ -26,7 +27,7 @@ def _scratch(rng, rpm, *, revolutions=None, drift=None, speed_error=None):
     for _ in range(revs):
         if t >= DUR_S:
             break
-        ticks.append(Event(t, t + 0.001, None, level + rng.uniform(-1.5, 1.5)))
+        ticks.append(DefectEvent.at_level(t, t + 0.001, None, level + rng.uniform(-1.5, 1.5)))
         t += period * (1 + rng.normal(0, drift))
     return ticks
 

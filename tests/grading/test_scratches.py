@@ -3,20 +3,20 @@
 import numpy as np
 import pytest
 
-from vinylmon.grading.measured import Event
+from vinylmon.grading.events import DefectEvent
 from vinylmon.grading.scratches import track_scratches
 
 
 def _train(rng, *, period_s, count, start_s=3.0, wow=0.004, peak_db=2.0):
     t, out = start_s, []
     for _ in range(count):
-        out.append(Event(t, t + 0.0005, None, peak_db + rng.normal(0, 1.0), 0.9))
+        out.append(DefectEvent.at_level(t, t + 0.0005, None, peak_db + rng.normal(0, 1.0), 0.9))
         t += period_s * (1 + rng.normal(0, wow))
     return out
 
 
 def _distractors(rng, n, duration_s):
-    return [Event(float(t), float(t) + 0.0004, 0, float(rng.uniform(-30, 10)), 0.8)
+    return [DefectEvent.at_level(float(t), float(t) + 0.0004, 0, float(rng.uniform(-30, 10)), 0.8)
             for t in rng.uniform(0, duration_s, n)]
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from vinylmon.grading.measured import Event, confirm_skips
-from vinylmon.grading.skips import find_repeats
+from vinylmon.grading.events import DefectEvent
+from vinylmon.grading.skips import confirm_skips, find_repeats
 from vinylmon.simulate import transport
 
 SR = 44100
@@ -44,9 +44,9 @@ def test_a_repeat_is_a_skip_only_with_its_landing_tick(rng):
     period = int(round(1.8 * SR))
     x = transport.splice(_music(rng, 20.0), at=8 * SR, period=period, kind="repeat")
     repeats = find_repeats(x, sample_rate=SR)
-    tick = [Event(8.0, 8.001, None, 0.0)]
-    faint = [Event(8.0, 8.001, None, -30.0)]  # crackle, not a landing
-    elsewhere = [Event(3.0, 3.001, None, 0.0)]
+    tick = [DefectEvent.at_level(8.0, 8.001, None, 0.0)]
+    faint = [DefectEvent.at_level(8.0, 8.001, None, -30.0)]  # crackle, not a landing
+    elsewhere = [DefectEvent.at_level(3.0, 3.001, None, 0.0)]
     assert len(confirm_skips(repeats, tick)) == 1
     assert confirm_skips(repeats, faint) == []
     assert confirm_skips(repeats, elsewhere) == []

@@ -27,11 +27,11 @@ from vinylmon.audio.io import audio_info
 from vinylmon.audio.types import ANALYSIS_RATE, Window
 from vinylmon.audio.windowing import DEFAULT_WINDOW_S, file_windows
 from vinylmon.engine.session import Session, SessionState
-from vinylmon.grading.events import AnalysedWindow, Impulse
+from vinylmon.grading.events import AnalysedWindow
 from vinylmon.grading.fusion import learned_weight
 from vinylmon.grading.skips import RepeatBuffer
 from vinylmon.models.device import cpu_threads, keep_freed_memory, threads_beside_reader
-from vinylmon.models.inference import Detector, LearnedGrader
+from vinylmon.models.inference import Detector, LearnedGrader, analyse_windows, model_input
 
 #: Spectrogram picture: columns every SPEC_HOP_S, SPEC_BANDS log-spaced bands.
 SPEC_HOP_S = 0.25
@@ -199,10 +199,7 @@ class Engine:
         return gated
 
     def _model_input(self, w: Window) -> np.ndarray:
-        """A window as the models take it: short ones (a file's end) padded with zeros."""
-        n = self.window_frames
-        return np.pad(w.samples, ((0, 0), (0, n - w.frames))) if w.frames < n else \
-            np.asarray(w.samples[:, :n])
+        return model_input(w.samples, self.window_frames)
 
     def grade_windows(self, windows: Sequence[Window], *, grader_stride: int = 1
                       ) -> tuple[dict[int, tuple[float, ...]], float]:
@@ -230,7 +227,6 @@ class Engine:
         whose ``index`` is a multiple of ``grader_stride``, unless ``grades`` (from
         :meth:`grade_windows` on the same windows, e.g. on another thread) are given.
         """
-        sr = self.detector.sample_rate
         gated = self._gated(windows)
         live = [w for w in gated if not w.silent]
         padded = [self._model_input(w) for w in live]
@@ -240,21 +236,7 @@ class Engine:
         probs, grader_s = grades if grades is not None else \
             self.grade_windows(live, grader_stride=grader_stride)
         share = (detector_s + grader_s) / max(1, len(live))
-        by_id = {}
-        for w, x, out in zip(live, padded, outs, strict=True):
-            imps = []
-            for e in self.detector.events(x, out):
-                if e.start >= w.frames:
-                    continue
-                imps.append(Impulse(w.start_s + e.start / sr, w.start_s + min(e.end, w.frames) / sr,
-                                    e.channel, e.peak_db + w.level_db, e.prob))
-            by_id[id(w)] = AnalysedWindow(
-                w.index, w.start_s, w.end_s, False, w.level_db,
-                tuple(float(p) for p in out.class_probs), probs.get(w.index),
-                out.noise_db, tuple(imps), share, out.crackle_per_s)
-        return [by_id.get(id(w)) or AnalysedWindow(w.index, w.start_s, w.end_s, True, w.level_db,
-                                                   None, None, float("nan"), (), 0.0)
-                for w in gated]
+        return analyse_windows(self.detector, gated, outs, grades=probs, inference_s=share)
 
     def grade_file(self, path: str | os.PathLike, *, rpm: float | None = None,
                    progress: Callable[[float, float], None] | None = None) -> FileResult:

@@ -3,8 +3,9 @@
 Windows arrive one by one (live) or in batches (a file). Levels are kept re full
 scale until asked for: the program level L of GRADING.md is the RMS over every
 non-silent window heard so far, so an event's level re L (and with it click or
-crackle) is settled only when the side is. :meth:`Session.state` computes the
-side so far; :func:`vinylmon.reports.report.build_report` writes it as REPORT.md.
+crackle) is settled only when the side is. :meth:`Session.state` measures the
+side so far (:func:`vinylmon.grading.measured.measure_side`) and grades it;
+:func:`vinylmon.reports.report.build_report` writes it as REPORT.md.
 """
 
 from __future__ import annotations
@@ -14,15 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vinylmon.grading.events import AnalysedWindow, DefectEvent, GradeResult, Impulse, ScratchTrack
+from vinylmon.grading.events import AnalysedWindow, DefectEvent, GradeResult, ScratchTrack
 from vinylmon.grading.fusion import fuse_grade
-from vinylmon.grading.measured import CLICK_FLOOR_DB, Event, confirm_skips, side_noise_db
-from vinylmon.grading.rubric import Quantities, click_rate
-from vinylmon.grading.scratches import track_scratches
+from vinylmon.grading.measured import measure_side
 from vinylmon.grading.skips import Repeat
-
-#: Detections closer than this (s) are one event (e.g. split at a window boundary).
-MERGE_GAP_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -65,24 +61,6 @@ class SessionState:
     noise_sd_db: float = 0.0
     #: The spread of k's measurement error (RMS of ln((k + 0.2) / (true k + 0.2))).
     crackle_sd_log: float = 0.0
-
-
-def merge_impulses(impulses: Sequence[Impulse], *, gap_s: float = MERGE_GAP_S) -> list[Impulse]:
-    """One impulse per event: overlapping or adjacent (within ``gap_s``) detections merge.
-
-    A merged event in different channels is in both (``channel`` None).
-    """
-    out: list[Impulse] = []
-    for imp in sorted(impulses, key=lambda i: i.start_s):
-        if out and imp.start_s <= out[-1].end_s + gap_s:
-            last = out[-1]
-            out[-1] = Impulse(last.start_s, max(last.end_s, imp.end_s),
-                              last.channel if last.channel == imp.channel else None,
-                              max(last.peak_dbfs, imp.peak_dbfs),
-                              max(last.confidence, imp.confidence))
-        else:
-            out.append(imp)
-    return out
 
 
 class Session:
@@ -134,48 +112,18 @@ class Session:
 
     def state(self) -> SessionState:
         """Events, scratches, skips and the grade of everything heard so far."""
-        live = [w for w in self.windows if not w.silent]
-        heard = sum(w.end_s - w.start_s for w in self.windows)
-        analysed = sum(w.end_s - w.start_s for w in live)
-        if not live or analysed <= 0:
-            return SessionState((), (), (), self.rpm, float("-inf"), float("nan"), 0.0, heard,
-                                None, self.dropped_windows)
-        dur = np.array([w.end_s - w.start_s for w in live])
-        lv = np.array([w.level_db for w in live])
-        power = 10 ** (lv / 10)
-        program = float(10 * np.log10(np.sum(power * dur) / dur.sum()))
-        noise = side_noise_db([w.noise_db + w.level_db - program for w in live], dur)
-        impulses = merge_impulses([i for w in live for i in w.impulses])
-        measured = [Event(i.start_s, i.end_s, i.channel, i.peak_dbfs - program, i.confidence)
-                    for i in impulses]
-        tracks, members, rpm = track_scratches(measured, rpm=self.rpm)
-        events = []
-        for n, e in enumerate(measured):
-            sid = members.get(n)
-            kind = "scratch" if sid is not None else \
-                "click" if e.peak_db >= CLICK_FLOOR_DB else "crackle"
-            events.append(DefectEvent(kind, e.start_s, e.end_s, e.channel, round(e.peak_db, 2),
-                                      round(e.confidence, 4), sid))
-        skips = tuple(confirm_skips(self.repeats, measured))
-        clicks = sum(1 for e in measured if e.peak_db >= CLICK_FLOOR_DB)
-        crackle = len(measured) - clicks
-        k = crackle / analysed
-        if all(w.crackle_per_s is not None for w in live):
-            # the window measures count the crackle the music masks tick by tick
-            k = float(np.sum(np.array([w.crackle_per_s for w in live]) * dur) / dur.sum())
-            crackle = int(round(k * analysed))  # the count behind k's probabilities
-        q = Quantities(clicks_per_min=click_rate(
-                           clicks, analysed, false_clicks_per_min=self.false_clicks_per_min),
-                       crackle_per_s=k, surface_noise_db=noise,
-                       scratches=len(tracks),
-                       scratch_peak_db=max((t.peak_db for t in tracks), default=float("-inf")),
-                       skips=len(skips), analysed_s=analysed)
-        learned = [w.grade_probs for w in live if w.grade_probs is not None]
+        m = measure_side(self.windows, rpm=self.rpm, repeats=self.repeats,
+                         false_clicks_per_min=self.false_clicks_per_min)
+        if m.quantities is None:
+            return SessionState((), (), (), self.rpm, m.program_level_db, m.noise_db, 0.0,
+                                m.heard_s, None, self.dropped_windows)
+        learned = [w.grade_probs for w in self.windows
+                   if not w.silent and w.grade_probs is not None]
         lp = np.mean(np.array(learned), axis=0) if learned else None
-        grade = fuse_grade(q, clicks=clicks, crackle=crackle, learned_probs=lp,
+        grade = fuse_grade(m.quantities, clicks=m.clicks, crackle=m.crackle, learned_probs=lp,
                            weight=self.learned_weight,
                            false_clicks_per_min=self.false_clicks_per_min,
                            noise_sd_db=self.noise_sd_db, crackle_sd_log=self.crackle_sd_log)
-        return SessionState(tuple(events), tuple(tracks), skips, rpm, program, noise, analysed,
-                            heard, grade, self.dropped_windows, self.false_clicks_per_min,
-                            self.noise_sd_db, self.crackle_sd_log)
+        return SessionState(m.events, m.scratches, m.skips, m.rpm, m.program_level_db,
+                            m.noise_db, m.analysed_s, m.heard_s, grade, self.dropped_windows,
+                            self.false_clicks_per_min, self.noise_sd_db, self.crackle_sd_log)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vinylmon.grading.rubric import Quantities
+from vinylmon.grading.rubric import CLICK_FLOOR_DB, Quantities
 
 #: Event kinds of REPORT.md. ``scratch`` is a tick that belongs to a repeating scratch.
 KINDS = ("click", "pop", "crackle", "scratch")
@@ -43,6 +43,13 @@ class DefectEvent:
     peak_db: float
     confidence: float
     scratch_id: int | None = None
+
+    @classmethod
+    def at_level(cls, start_s: float, end_s: float, channel: int | None, peak_db: float,
+                 confidence: float = 1.0) -> DefectEvent:
+        """A click (``peak_db`` >= L - 10 dB) or a crackle tick, by its level re L."""
+        return cls("click" if peak_db >= CLICK_FLOOR_DB else "crackle", start_s, end_s, channel,
+                   peak_db, confidence)
 
 
 @dataclass(frozen=True, slots=True)

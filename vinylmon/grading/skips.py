@@ -13,12 +13,14 @@ only as its landing tick.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from vinylmon.errors import AudioDataError
-from vinylmon.grading.rubric import PERIOD_TOLERANCE, RPMS
+from vinylmon.grading.events import DefectEvent
+from vinylmon.grading.rubric import CLICK_FLOOR_DB, PERIOD_TOLERANCE, RPMS
 
 #: Analysis rate: repeats are judged on the audio band-limited to ~0.9 kHz.
 RATE = 2205
@@ -227,3 +229,20 @@ class RepeatBuffer:
                                for k in self._found]
         self._found.sort(key=lambda r: r.start_s)
         return list(self._found)
+
+
+#: A groove repeat counts as a skip when a click-loud event lands this close to its start.
+SKIP_TICK_S = 0.25
+
+
+def confirm_skips(repeats: Sequence, events: Sequence[DefectEvent], *,
+                  min_similarity: float = 0.95) -> list:
+    """The repeats (:class:`Repeat`) that are skips.
+
+    Music can repeat itself at a revolution period too; a skip is a repeat at
+    least ``min_similarity`` alike whose start has the stylus's landing tick: a
+    click-loud event within :data:`SKIP_TICK_S`.
+    """
+    ticks = np.array([e.start_s for e in events if e.peak_db >= CLICK_FLOOR_DB])
+    return [r for r in repeats if r.similarity >= min_similarity
+            and np.any(np.abs(ticks - r.start_s) <= SKIP_TICK_S)]

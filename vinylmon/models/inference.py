@@ -2,10 +2,10 @@
 
 :class:`Detector` and :class:`LearnedGrader` wrap a weights bundle (hash-checked,
 ``weights_only``) and run batches of 5-s stereo windows under
-``torch.inference_mode`` on the selected device. :func:`analyse_excerpt` runs
-the detector over a whole excerpt and returns its events in excerpt time with
-peaks re the excerpt's program level L, which is what the measured grader and
-the evaluation need.
+``torch.inference_mode`` on the selected device. :func:`analyse_windows` turns
+gated windows and the detector's outputs into the engine's records; :func:`analyse_excerpt`
+runs the detector over a whole excerpt and measures it as a session does, for the
+evaluation and the fine-tuning's scoring.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +21,12 @@ import torch
 
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.noisefloor import window_features
-from vinylmon.audio.types import ANALYSIS_RATE, Window, frozen_samples, rms_db
+from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock, Window, frozen_samples
+from vinylmon.audio.windowing import windows_from_blocks
 from vinylmon.errors import AudioDataError, WeightsError
-from vinylmon.grading.events import WINDOW_CLASSES
-from vinylmon.grading.measured import (
-    CLICK_FLOOR_DB,
-    Event,
-    confirm_skips,
-    side_noise_db,
-)
-from vinylmon.grading.rubric import GRADES
+from vinylmon.grading.events import WINDOW_CLASSES, AnalysedWindow, DefectEvent, Impulse
+from vinylmon.grading.measured import SideMeasurement, measure_side
+from vinylmon.grading.rubric import CLICK_FLOOR_DB, GRADES
 from vinylmon.grading.skips import find_repeats
 from vinylmon.models.bundle import META_FILE, WEIGHTS_DIR, load_bundle
 from vinylmon.models.detector import (
@@ -408,121 +404,127 @@ class LearnedGrader:
         return np.concatenate(out)
 
 
+def model_input(samples: np.ndarray, frames: int) -> np.ndarray:
+    """A window's samples as the models take them: a short one (a file's end) padded
+    with zeros to ``frames``."""
+    n = samples.shape[1]
+    if n < frames:
+        return np.pad(samples, ((0, 0), (0, frames - n)))
+    return np.asarray(samples[:, :frames])
+
+
+def analyse_windows(detector: Detector, windows: Sequence[Window],
+                    outputs: Sequence[DetectorOutput], *,
+                    grades: dict[int, tuple[float, ...]] | None = None,
+                    inference_s: float = 0.0, **postprocess) -> list[AnalysedWindow]:
+    """Gated windows and the detector's outputs for their non-silent ones (in order)
+    -> :class:`AnalysedWindow` records: impulses in stream time (peaks dBFS), inside
+    the window's audio.
+
+    ``grades``: the learned grader's probabilities by window index; ``inference_s``:
+    each non-silent window's share of the models' time; ``postprocess``: overrides of
+    :meth:`Detector.events` (``accept``, ``min_peak_db``, ...).
+    """
+    sr = detector.sample_rate
+    frames = int(detector.window_s * sr)
+    live = [w for w in windows if not w.silent]
+    if len(live) != len(outputs):
+        raise ValueError(f"{len(outputs)} outputs for {len(live)} non-silent windows")
+    grades = grades or {}
+    by_id = {}
+    for w, out in zip(live, outputs, strict=True):
+        imps = []
+        for e in detector.events(model_input(w.samples, frames), out, **postprocess):
+            if e.start >= w.frames:
+                continue
+            imps.append(Impulse(w.start_s + e.start / sr, w.start_s + min(e.end, w.frames) / sr,
+                                e.channel, e.peak_db + w.level_db, e.prob))
+        by_id[id(w)] = AnalysedWindow(
+            w.index, w.start_s, w.end_s, False, w.level_db,
+            tuple(float(p) for p in out.class_probs), grades.get(w.index),
+            out.noise_db, tuple(imps), inference_s, out.crackle_per_s)
+    return [by_id.get(id(w)) or AnalysedWindow(w.index, w.start_s, w.end_s, True, w.level_db,
+                                               None, None, float("nan"), (), 0.0)
+            for w in windows]
+
+
 @dataclass(frozen=True)
 class ExcerptAnalysis:
-    """The detector over one excerpt.
+    """The detector over one excerpt, measured as the app measures a side.
 
     Attributes
     ----------
-    events : list of Event
-        In excerpt time, peaks re the excerpt's L, non-silent windows only.
-    outputs : list of DetectorOutput
-        One per window.
-    window_starts : np.ndarray, shape (windows,)
-        Sample offsets.
-    window_levels_db : np.ndarray, shape (windows,)
-        RMS of each window, dBFS.
-    silent : np.ndarray of bool, shape (windows,)
-    program_level_db : float
-        L (dBFS) over the non-silent windows.
-    noise_db : float
-        The detector's surface-noise estimate over the excerpt, dB re L.
-    analysed_s : float
+    windows : list of AnalysedWindow
+        Back-to-back windows from the excerpt's start, silent ones included.
+    outputs : list of DetectorOutput or None
+        One per window; None for a silent one (the app does not run the detector there).
     repeats : list of Repeat
         Audio that repeats the previous revolution (music may do so too).
-    skips : list of Repeat
-        The repeats that start with a landing tick: skips.
+    side : SideMeasurement
+        :func:`~vinylmon.grading.measured.measure_side` of the windows: events,
+        scratches, skips, L, n and the quantities.
     """
 
-    events: list[Event]
-    outputs: list[DetectorOutput]
-    window_starts: np.ndarray
-    window_levels_db: np.ndarray
-    silent: np.ndarray
-    program_level_db: float
-    noise_db: float
-    analysed_s: float
-    repeats: list = field(default_factory=list)
-    skips: list = field(default_factory=list)
+    windows: list[AnalysedWindow]
+    outputs: list[DetectorOutput | None]
+    repeats: list
+    side: SideMeasurement
+
+    @property
+    def events(self) -> tuple[DefectEvent, ...]:
+        """In excerpt time, peaks re the excerpt's L."""
+        return self.side.events
+
+    @property
+    def silent(self) -> np.ndarray:
+        return np.array([w.silent for w in self.windows], bool)
+
+    @property
+    def noise_db(self) -> float:
+        return self.side.noise_db
+
+    @property
+    def analysed_s(self) -> float:
+        return self.side.analysed_s
+
+    @property
+    def skips(self) -> tuple:
+        return self.side.skips
 
 
 def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
-                    threshold: float | None = None, impulse_threshold: float | None = None,
-                    min_ratio: float | None = None, accept: float | None = None,
-                    min_peak_db: float | None = None,
-                    outputs: list[DetectorOutput] | None = None,
-                    repeats: list | None = None) -> ExcerptAnalysis:
-    """Run the detector over ``audio`` (2, samples) in back-to-back windows.
+                    outputs: Sequence[DetectorOutput | None] | None = None,
+                    repeats: list | None = None, rpm: float | None = None,
+                    **postprocess) -> ExcerptAnalysis:
+    """Run the detector over ``audio`` (2, samples) and measure it as the app does.
 
-    The last partial window is padded with zeros for the model and its events
-    kept only inside the audio. ``outputs`` and ``repeats`` from an earlier call
-    skip the model and the repeat search (to try other post-processing).
-    ``accept`` is the verifier's acceptance probability (when the detector has
-    one; ``threshold``, ``impulse_threshold`` and ``min_ratio`` then do nothing).
+    The excerpt is cut into back-to-back windows, gated, the detector runs on the
+    non-silent ones, and :func:`~vinylmon.grading.measured.measure_side` measures
+    them with the detector's false click rate, exactly as a session would.
+    ``outputs`` (one per window, as an earlier call returned them) and ``repeats``
+    skip the model and the repeat search (to try other post-processing);
+    ``postprocess`` overrides :meth:`Detector.events` (``accept``, ``min_peak_db``;
+    ``threshold``, ``impulse_threshold``, ``min_ratio`` without a verifier).
     """
     x = np.asarray(audio, dtype=np.float32)
     sr = detector.sample_rate
-    n = int(detector.window_s * sr)
-    starts = np.arange(0, max(1, x.shape[1]), n)
-    windows = []
-    for s in starts:
-        w = x[:, s:s + n]
-        windows.append(np.pad(w, ((0, 0), (0, n - w.shape[1]))) if w.shape[1] < n else w)
+    frames = int(detector.window_s * sr)
     gate = SilenceGate()
-    silent = np.array([gate(Window(frozen_samples(x[:, s:s + n]), sr, s / sr, i,
-                                   rms_db(x[:, s:s + n]))).silent
-                       for i, s in enumerate(starts)])
-    levels = np.array([rms_db(w) for w in windows])
-    outs = detector.run(windows) if outputs is None else outputs
-    live = ~silent
-    lengths = np.array([min(n, x.shape[1] - s) for s in starts])
-    power = np.sum(10 ** (levels[live] / 10) * lengths[live]) / max(1, lengths[live].sum())
-    program = float(10 * np.log10(power)) if live.any() else float("-inf")
-    thr = detector.postprocess["threshold"] if threshold is None else threshold
-    ratio = detector.postprocess["min_ratio"] if min_ratio is None else min_ratio
-    imp = detector.postprocess["impulse_threshold"] if impulse_threshold is None \
-        else impulse_threshold
-    events: list[Event] = []
-    noise, seconds = [], []
-    for i, (s, w, out) in enumerate(zip(starts, windows, outs, strict=True)):
-        if silent[i]:
-            continue
-        offset = levels[i] - program  # window level re L
-        noise.append(out.noise_db + offset)
-        seconds.append(lengths[i] / sr)
-        found = detector.events(w, out, accept=accept, min_peak_db=min_peak_db) \
-            if detector.verifier is not None else \
-            refine_events(w, out, threshold=thr, impulse_threshold=imp, min_ratio=ratio)
-        for e in found:
-            if e.start >= lengths[i]:
-                continue
-            events.append(Event((s + e.start) / sr, (s + e.end) / sr, e.channel,
-                                e.peak_db + offset, e.prob))
-    noise_db = side_noise_db(noise, seconds)
+    windows = [gate(w) for w in windows_from_blocks(
+        [AudioBlock(frozen_samples(x), sr, 0.0)], window_s=detector.window_s)]
+    live = [i for i, w in enumerate(windows) if not w.silent]
+    if outputs is None:
+        run = detector.run([model_input(windows[i].samples, frames) for i in live]) \
+            if live else []
+        outputs = [None] * len(windows)
+        for i, o in zip(live, run, strict=True):
+            outputs[i] = o
+    outputs = list(outputs)
+    if len(outputs) != len(windows):
+        raise ValueError(f"{len(outputs)} outputs for {len(windows)} windows")
+    analysed = analyse_windows(detector, windows, [outputs[i] for i in live], **postprocess)
     if repeats is None:
-        repeats = find_repeats(x, sample_rate=sr) if live.any() else []
-    return ExcerptAnalysis(events, outs, starts, levels, silent, program, noise_db,
-                           float(lengths[live].sum()) / sr, repeats,
-                           confirm_skips(repeats, events))
-
-
-def crackle_rate(analysis: ExcerptAnalysis, source: str = "events") -> float | None:
-    """k (crackle per second) for the measured grader.
-
-    ``events``: None, i.e. counted from the events (the default of
-    :func:`~vinylmon.grading.measured.measure`). ``measures``: the window
-    measures' density (:mod:`vinylmon.models.measures`), None without them.
-    ``head``: the detector's count
-    head (all impulses down to L - 50 dB, which events under music miss) minus
-    the click-loud events.
-    """
-    if source == "events":
-        return None
-    live = [o for o, s in zip(analysis.outputs, analysis.silent, strict=True) if not s]
-    if source == "measures":
-        ks = [o.crackle_per_s for o in live]
-        return float(np.mean(ks)) if ks and None not in ks else None
-    if source != "head":
-        raise ValueError(f"unknown crackle source {source!r}")
-    clicks = sum(1 for e in analysis.events if e.peak_db >= CLICK_FLOOR_DB)
-    return max(0.0, sum(o.impulses for o in live) - clicks) / max(analysis.analysed_s, 1e-9)
+        repeats = find_repeats(x, sample_rate=sr) if live else []
+    side = measure_side(analysed, rpm=rpm, repeats=repeats,
+                        false_clicks_per_min=detector.false_clicks_per_min)
+    return ExcerptAnalysis(analysed, outputs, list(repeats), side)

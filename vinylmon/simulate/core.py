@@ -9,6 +9,7 @@ import numpy as np
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.types import ANALYSIS_RATE, Window, frozen_samples, rms_db
 from vinylmon.grading.rubric import CLICK_FLOOR_DB, Quantities, RubricGrade, grade_quantities
+from vinylmon.grading.scratches import MIN_SCRATCH_TICKS
 from vinylmon.simulate import mic as micpath
 from vinylmon.simulate import noise as nz
 from vinylmon.simulate import shapes, transport
@@ -19,8 +20,6 @@ from vinylmon.simulate.spec import DamageSpec
 #: the audio as part of the noise bed. (GRADING.md gives k no lower level; this
 #: floor is our reading, so that k is a finite, learnable number.)
 COUNT_FLOOR_DB = -50.0
-#: A repeating scratch needs this many consecutive revolutions (ticks).
-MIN_SCRATCH_TICKS = 3
 ANALYSIS_WINDOW_S = 5.0
 
 
