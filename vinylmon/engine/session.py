@@ -17,7 +17,8 @@ import numpy as np
 
 from vinylmon.grading.events import AnalysedWindow, DefectEvent, GradeResult, ScratchTrack
 from vinylmon.grading.fusion import fuse_grade
-from vinylmon.grading.measured import measure_side
+from vinylmon.grading.measured import SideMeter
+from vinylmon.grading.rubric import GRADES
 from vinylmon.grading.skips import Repeat
 
 
@@ -102,9 +103,20 @@ class Session:
         self.windows: list[AnalysedWindow] = []
         self.repeats: list[Repeat] = []
         self.dropped_windows = 0
+        self._meter = SideMeter()
+        self._learned = np.zeros((64, len(GRADES)))
+        self._n_learned = 0
 
     def add(self, window: AnalysedWindow) -> None:
+        """One more window of the side (in time order); :meth:`state` folds in only
+        what is new, so each window costs the same at minute 1 and at minute 180."""
         self.windows.append(window)
+        self._meter.add(window)
+        if not window.silent and window.grade_probs is not None:
+            if self._n_learned == len(self._learned):
+                self._learned = np.concatenate([self._learned, np.zeros_like(self._learned)])
+            self._learned[self._n_learned] = window.grade_probs
+            self._n_learned += 1
 
     def set_repeats(self, repeats: Sequence[Repeat]) -> None:
         """The groove repeats found in the audio so far (all of them)."""
@@ -112,14 +124,12 @@ class Session:
 
     def state(self) -> SessionState:
         """Events, scratches, skips and the grade of everything heard so far."""
-        m = measure_side(self.windows, rpm=self.rpm, repeats=self.repeats,
-                         false_clicks_per_min=self.false_clicks_per_min)
+        m = self._meter.measure(rpm=self.rpm, repeats=self.repeats,
+                                false_clicks_per_min=self.false_clicks_per_min)
         if m.quantities is None:
             return SessionState((), (), (), self.rpm, m.program_level_db, m.noise_db, 0.0,
                                 m.heard_s, None, self.dropped_windows)
-        learned = [w.grade_probs for w in self.windows
-                   if not w.silent and w.grade_probs is not None]
-        lp = np.mean(np.array(learned), axis=0) if learned else None
+        lp = np.mean(self._learned[:self._n_learned], axis=0) if self._n_learned else None
         grade = fuse_grade(m.quantities, clicks=m.clicks, crackle=m.crackle, learned_probs=lp,
                            weight=self.learned_weight,
                            false_clicks_per_min=self.false_clicks_per_min,

@@ -112,46 +112,168 @@ def find_scratches(events: Sequence[DefectEvent], *, rpms: Sequence[float] = RPM
     """
     cand = sorted((e for e in events if e.peak_db >= SCRATCH_MIN_PEAK_DB),
                   key=lambda e: e.start_s)
-    times = np.array([e.start_s for e in cand])
-    peaks = np.array([e.peak_db for e in cand])
-    found: list[tuple[list[int], float, float]] = []
-    for rpm in rpms:
-        period = 60.0 / rpm
-        for i in range(len(cand)):
-            chain, t = [i], times[i]
-            while True:
-                j = None
-                for steps in range(1, max_missing + 2):
-                    lo = np.searchsorted(times, t + steps * period * (1 - tolerance))
-                    hi = np.searchsorted(times, t + steps * period * (1 + tolerance),
-                                         side="right")
-                    nxt = [k for k in range(lo, hi)
-                           if abs(peaks[k] - peaks[i]) <= SCRATCH_LEVEL_SPREAD_DB]
-                    if nxt:
-                        j = min(nxt, key=lambda k: abs(times[k] - t - steps * period))
-                        break
-                if j is None:
-                    break
-                chain.append(j)
-                t = times[j]
-            if len(chain) >= min_ticks and chance_trains(
-                    chain, times, peaks, period_s=period, tolerance=tolerance,
-                    n_speeds=len(rpms), max_missing=max_missing) < CHANCE_BUDGET:
-                found.append((chain, period, rpm))
-    found.sort(key=lambda f: -len(f[0]))
-    used: set[int] = set()
-    out = []
-    for chain, period, rpm in found:
-        if used.intersection(chain):
-            continue
-        used.update(chain)
-        ticks = tuple(float(times[j]) for j in chain)
-        steps = np.diff(ticks)
-        measured = float(np.median(steps / np.maximum(1, np.round(steps / period))))
-        out.append(Scratch(ticks, measured, rpm, float(max(peaks[j] for j in chain))))
-    return tuple(sorted(out, key=lambda s: s.ticks[0]))
+    tracker = ScratchTracker(rpms=rpms, tolerance=tolerance, min_ticks=min_ticks,
+                             max_missing=max_missing)
+    tracker.update(np.array([e.start_s for e in cand], float),
+                   np.array([e.peak_db for e in cand], float))
+    return tracker.scratches(program_db=0.0)
 
 
+def _chain(i: int, times: np.ndarray, peaks: np.ndarray, *, period: float, tolerance: float,
+           max_missing: int) -> list[int]:
+    """The train from candidate ``i`` on: each next tick one revolution (or up to
+    ``max_missing`` + 1) after the last, within ``tolerance``, within 6 dB of the first."""
+    chain, t = [i], times[i]
+    while True:
+        j = None
+        for steps in range(1, max_missing + 2):
+            lo = np.searchsorted(times, t + steps * period * (1 - tolerance))
+            hi = np.searchsorted(times, t + steps * period * (1 + tolerance), side="right")
+            nxt = [k for k in range(lo, hi) if abs(peaks[k] - peaks[i]) <= SCRATCH_LEVEL_SPREAD_DB]
+            if nxt:
+                j = min(nxt, key=lambda k: abs(times[k] - t - steps * period))
+                break
+        if j is None:
+            return chain
+        chain.append(j)
+        t = times[j]
+
+
+@dataclass
+class _Train:
+    """One start's train at one speed, and the stretch of the side it depends on."""
+
+    ticks: tuple[float, ...]
+    accepted: bool
+    lo_s: float  # a candidate added or removed in [lo_s, hi_s] can change it
+    hi_s: float
+    start_clipped: bool  # its chance estimate reads the side's first candidate
+    end_clipped: bool  # ... or its last
+
+
+class ScratchTracker:
+    """:func:`find_scratches` kept up to date while a side's events arrive.
+
+    Each candidate's train (at each speed) is searched once and kept until a
+    candidate appears or goes (new events, or L moving a level across L - 20 dB)
+    within the stretch it depends on: its ticks, the search windows after its
+    last tick, and the :data:`CHANCE_CONTEXT_S` around it that its chance
+    estimate reads. So a window costs the same at minute 1 and at minute 180,
+    and the scratches are exactly :func:`find_scratches`'s.
+
+    Peaks may be given re any reference (the tracker compares them only with
+    each other); :meth:`scratches` states them re L.
+    """
+
+    def __init__(self, *, rpms: Sequence[float] = RPMS, tolerance: float = PERIOD_TOLERANCE,
+                 min_ticks: int = MIN_SCRATCH_TICKS, max_missing: int = MAX_MISSING_TICKS):
+        self.rpms = tuple(float(r) for r in rpms)
+        self.tolerance = float(tolerance)
+        self.min_ticks = int(min_ticks)
+        self.max_missing = int(max_missing)
+        self._times = np.zeros(0)
+        self._peaks = np.zeros(0)
+        self._trains: list[dict[float, _Train]] = [{} for _ in self.rpms]
+        self._clipped: list[tuple[set, set]] = [(set(), set()) for _ in self.rpms]
+        self._accepted: list[set[float]] = [set() for _ in self.rpms]
+        self._extent_s = 0.0  # the longest train's span, for finding the trains a change touches
+        #: How far after its last tick a train depends on the candidates.
+        self._after_s = max(CHANCE_CONTEXT_S, max((self._search_s(r) for r in self.rpms),
+                                                   default=0.0))
+
+    def _search_s(self, rpm: float) -> float:
+        return (self.max_missing + 1) * 60.0 / rpm * (1 + self.tolerance)
+
+    def update(self, times: np.ndarray, peaks: np.ndarray) -> None:
+        """The candidates now: start times (s, sorted, distinct) and peaks."""
+        times = np.asarray(times, float)
+        peaks = np.asarray(peaks, float)
+        old_t, old_p = self._times, self._peaks
+        added = _changed(times, peaks, old_t, old_p)  # new, or with another peak
+        removed = _changed(old_t, old_p, times, peaks)
+        dirty = np.union1d(added, removed).tolist()
+        first_moved = _end(times, 0) != _end(old_t, 0)
+        last_moved = _end(times, -1) != _end(old_t, -1)
+        self._times, self._peaks = times, peaks
+        reach = self._extent_s + self._after_s
+        for r, trains in enumerate(self._trains):
+            start_clipped, end_clipped = self._clipped[r]
+            stale = set(removed.tolist()) | set(added.tolist())
+            if first_moved:
+                stale |= start_clipped
+            if last_moved:
+                stale |= end_clipped
+            for d in dirty:
+                lo = np.searchsorted(times, d - reach)
+                hi = np.searchsorted(times, d + CHANCE_CONTEXT_S, side="right")
+                for s in times[lo:hi].tolist():
+                    tr = trains.get(s)
+                    if tr is not None and tr.lo_s <= d <= tr.hi_s:
+                        stale.add(s)
+            for s in stale:
+                if trains.pop(s, None) is not None:
+                    start_clipped.discard(s)
+                    end_clipped.discard(s)
+                    self._accepted[r].discard(s)
+            period = 60.0 / self.rpms[r]
+            todo = sorted(s for s in stale if s not in trains)
+            for i, s in zip(np.searchsorted(times, todo).tolist(), todo, strict=True):
+                if i < len(times) and times[i] == s:
+                    self._add(r, i, period)
+
+    def _add(self, r: int, i: int, period: float) -> None:
+        times, peaks = self._times, self._peaks
+        chain = _chain(i, times, peaks, period=period, tolerance=self.tolerance,
+                       max_missing=self.max_missing)
+        accepted = len(chain) >= self.min_ticks and chance_trains(
+            chain, times, peaks, period_s=period, tolerance=self.tolerance,
+            n_speeds=len(self.rpms), max_missing=self.max_missing) < CHANCE_BUDGET
+        first, last = float(times[chain[0]]), float(times[chain[-1]])
+        self._extent_s = max(self._extent_s, last - first)
+        tr = _Train(tuple(float(times[j]) for j in chain), accepted,
+                    first - CHANCE_CONTEXT_S, last + self._after_s,
+                    bool(times[0] > first - CHANCE_CONTEXT_S),
+                    bool(times[-1] < last + CHANCE_CONTEXT_S))
+        self._trains[r][first] = tr
+        if tr.start_clipped:
+            self._clipped[r][0].add(first)
+        if tr.end_clipped:
+            self._clipped[r][1].add(first)
+        if accepted:
+            self._accepted[r].add(first)
+
+    def scratches(self, *, program_db: float) -> tuple[Scratch, ...]:
+        """The trains found (as :func:`find_scratches` gives them), peaks re L
+        (``program_db``: L in the peaks' reference)."""
+        found = [(self._trains[r][s].ticks, 60.0 / rpm, rpm)
+                 for r, rpm in enumerate(self.rpms) for s in sorted(self._accepted[r])]
+        found.sort(key=lambda f: -len(f[0]))
+        used: set[float] = set()
+        out = []
+        for ticks, period, rpm in found:
+            if used.intersection(ticks):
+                continue
+            used.update(ticks)
+            steps = np.diff(ticks)
+            measured = float(np.median(steps / np.maximum(1, np.round(steps / period))))
+            at = np.searchsorted(self._times, ticks)
+            out.append(Scratch(ticks, measured, rpm,
+                               float(max(self._peaks[at].tolist()) - program_db)))
+        return tuple(sorted(out, key=lambda s: s.ticks[0]))
+
+
+def _end(a: np.ndarray, i: int) -> float | None:
+    return float(a[i]) if len(a) else None
+
+
+def _changed(times: np.ndarray, peaks: np.ndarray, other_t: np.ndarray,
+             other_p: np.ndarray) -> np.ndarray:
+    """The times of ``(times, peaks)`` that ``(other_t, other_p)`` does not hold alike."""
+    if not len(other_t):
+        return times
+    k = np.minimum(np.searchsorted(other_t, times), len(other_t) - 1)
+    same = (other_t[k] == times) & (other_p[k] == peaks)
+    return times[~same]
 
 
 def track_scratches(events: Sequence[DefectEvent], *, rpm: float | None = None,
@@ -186,6 +308,17 @@ def track_scratches(events: Sequence[DefectEvent], *, rpm: float | None = None,
         raise ValueError(f"rpm must be between 10 and 100, got {rpm}")
     rpms = (float(rpm),) if rpm is not None else RPMS
     found = find_scratches(events, rpms=rpms, tolerance=tolerance)
+    tracks, by_tick, rpm_out = tracks_of(found, rpm=rpm, tolerance=tolerance)
+    index = {e.start_s: i for i, e in enumerate(events)}
+    return tracks, {index[t]: tid for t, tid in by_tick.items()}, rpm_out
+
+
+def tracks_of(found: Sequence[Scratch], *, rpm: float | None,
+              tolerance: float = PERIOD_TOLERANCE
+              ) -> tuple[list[ScratchTrack], dict[float, int], float | None]:
+    """The trains found (all speeds searched when ``rpm`` is None) as the side's
+    tracks: at the speed that explains the most ticks, ids by first tick, with their
+    confidence (see :func:`track_scratches`); and each tick's time -> track id."""
     if rpm is None and found:
         ticks = {r: sum(len(s.ticks) for s in found if s.rpm == r) for r in RPMS}
         best = max(ticks, key=ticks.get)
@@ -193,7 +326,6 @@ def track_scratches(events: Sequence[DefectEvent], *, rpm: float | None = None,
         rpm_out: float | None = best
     else:
         rpm_out = rpm
-    index = {e.start_s: i for i, e in enumerate(events)}
     tracks, members = [], {}
     for tid, s in enumerate(sorted(found, key=lambda s: s.ticks[0])):
         steps = np.diff(s.ticks)
@@ -204,5 +336,5 @@ def track_scratches(events: Sequence[DefectEvent], *, rpm: float | None = None,
         tracks.append(ScratchTrack(tid, s.period_s, s.ticks[0], s.ticks[-1], len(s.ticks),
                                    round(conf, 4), s.rpm, s.peak_db))
         for t in s.ticks:
-            members[index[t]] = tid
+            members[t] = tid
     return tracks, members, rpm_out

@@ -244,5 +244,12 @@ def confirm_skips(repeats: Sequence, events: Sequence[DefectEvent], *,
     click-loud event within :data:`SKIP_TICK_S`.
     """
     ticks = np.array([e.start_s for e in events if e.peak_db >= CLICK_FLOOR_DB])
+    return landed(repeats, ticks, min_similarity=min_similarity)
+
+
+def landed(repeats: Sequence, click_times_s: np.ndarray, *, min_similarity: float = 0.95
+           ) -> list:
+    """:func:`confirm_skips` given the click-loud events' start times."""
+    ticks = np.asarray(click_times_s, dtype=np.float64)
     return [r for r in repeats if r.similarity >= min_similarity
             and np.any(np.abs(ticks - r.start_s) <= SKIP_TICK_S)]
