@@ -5,7 +5,7 @@ In one command (the machine is shared and noisy, so the reference is measured
 beside the figure):
 
 - ``baseline``: the detector's inference over the take's 5-s windows;
-- ``finetune``: :func:`vinylmon.training.finetune.finetune` with the shipped
+- ``finetune``: :func:`vinylmon.training.finetune.run.finetune` with the shipped
   default configuration (detector and grader), from the take to the result;
   the issue's budget is 3 minutes on the 2-core CPU;
 - the before/after table of the result (the take's held-out quarter with
@@ -76,14 +76,10 @@ def main(argv=None) -> int:
 
     from vinylmon.models.inference import Detector, LearnedGrader
     from vinylmon.simulate.mic import bad_microphone
-    from vinylmon.training.finetune import (
-        FinetuneConfig,
-        build_take_set,
-        default_corpus,
-        evaluate_detector,
-        finetune,
-        synthetic_take,
-    )
+    from vinylmon.training.finetune.data import build_take_set, synthetic_take
+    from vinylmon.training.finetune.inputs import FinetuneConfig, default_corpus
+    from vinylmon.training.finetune.run import finetune
+    from vinylmon.training.finetune.scoring import evaluate_detector
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -231,11 +231,12 @@ def journal_stall(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture(scope="session")
 def fake_result():
-    """A :class:`~vinylmon.training.finetune.FinetuneResult` holding the base weights (a
-    profile made from it behaves like the base models; saving and loading are what is
-    tested, not training)."""
+    """A :class:`~vinylmon.training.finetune.result.FinetuneResult` holding the base
+    weights (a profile made from it behaves like the base models; saving and loading
+    are what is tested, not training)."""
     from vinylmon.models.inference import Detector, LearnedGrader
-    from vinylmon.training.finetune import FinetuneConfig, FinetuneResult
+    from vinylmon.training.finetune.inputs import FinetuneConfig
+    from vinylmon.training.finetune.result import FinetuneResult
 
     det, gr = Detector(device="cpu"), LearnedGrader(device="cpu")
     metrics = {"take": {"event_f1": 0.5, "class_accuracy": float("nan"), "windows": 24},

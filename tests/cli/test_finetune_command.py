@@ -11,7 +11,7 @@ import soundfile as sf
 from vinylmon.cli.finetune import load_take
 from vinylmon.cli.main import main
 from vinylmon.errors import AudioDataError, AudioFileError
-from vinylmon.training.finetune import synthetic_take
+from vinylmon.training.finetune.data import synthetic_take
 
 SR = 44100
 

@@ -8,7 +8,8 @@ from PySide6.QtCore import QSettings
 
 from vinylmon.cli.monitor import AppBackend
 from vinylmon.gui.main_window import MainWindow
-from vinylmon.training.finetune import FinetuneConfig, synthetic_take
+from vinylmon.training.finetune.data import synthetic_take
+from vinylmon.training.finetune.inputs import FinetuneConfig
 
 SR = 44100
 

@@ -19,13 +19,10 @@ import torch
 
 from vinylmon.models.inference import Detector
 from vinylmon.simulate.mic import bad_microphone
-from vinylmon.training.finetune import (
-    FinetuneConfig,
-    build_take_set,
-    evaluate_detector,
-    finetune,
-    synthetic_take,
-)
+from vinylmon.training.finetune.data import build_take_set, synthetic_take
+from vinylmon.training.finetune.inputs import FinetuneConfig
+from vinylmon.training.finetune.run import finetune
+from vinylmon.training.finetune.scoring import evaluate_detector
 
 TAKE_S = 120.0
 

@@ -10,7 +10,9 @@ import pytest
 from vinylmon.cli.monitor import AppBackend
 from vinylmon.errors import AudioDataError, Cancelled, VinylmonError
 from vinylmon.store.profiles import ProfileError
-from vinylmon.training.finetune import FinetuneConfig, finetune, synthetic_take
+from vinylmon.training.finetune.data import synthetic_take
+from vinylmon.training.finetune.inputs import FinetuneConfig
+from vinylmon.training.finetune.run import finetune
 
 #: A few seconds' worth of everything: these tests are about the edges, not the numbers.
 SMALL = FinetuneConfig(steps=6, replay_windows=4, val_windows=4, variants=2,
@@ -109,7 +111,7 @@ def test_unknown_grade(cpu_engine, take, grade):
 
 
 def test_grade_names_users_type(cpu_engine):
-    from vinylmon.training.finetune import check_grade
+    from vinylmon.training.finetune.inputs import check_grade
 
     assert [check_grade(g) for g in ("nm", " VG+ ", "M", "p", "g+")] == \
         ["NM", "VG+", "NM", "F", "G+"]

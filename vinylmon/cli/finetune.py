@@ -46,7 +46,7 @@ def load_take(path: str, *, min_s: float | None = None, max_s: float | None = No
     import numpy as np
 
     from vinylmon.audio.io import audio_info, load
-    from vinylmon.training.finetune import MAX_TAKE_S, MIN_TAKE_S
+    from vinylmon.training.finetune.inputs import MAX_TAKE_S, MIN_TAKE_S
 
     min_s = MIN_TAKE_S if min_s is None else min_s
     max_s = MAX_TAKE_S if max_s is None else max_s
@@ -67,7 +67,7 @@ def load_take(path: str, *, min_s: float | None = None, max_s: float | None = No
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     from vinylmon.store.profiles import check_name, save_profile
-    from vinylmon.training.finetune import FinetuneConfig, check_grade
+    from vinylmon.training.finetune.inputs import FinetuneConfig, check_grade
 
     grade = check_grade(args.grade)
     name = check_name(args.name)
@@ -76,7 +76,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     take = load_take(args.take)
 
     from vinylmon.models.inference import Detector, LearnedGrader
-    from vinylmon.training.finetune import finetune
+    from vinylmon.training.finetune.run import finetune
 
     detector = Detector(device=args.compute)
     grader = None if args.no_grader else LearnedGrader(device=args.compute)

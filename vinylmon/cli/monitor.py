@@ -240,7 +240,8 @@ class AppBackend:
         (ProfileInfo, FinetuneResult)
         """
         from vinylmon.store.profiles import check_name, save_profile
-        from vinylmon.training.finetune import check_grade, finetune
+        from vinylmon.training.finetune.inputs import check_grade
+        from vinylmon.training.finetune.run import finetune
 
         check_name(name)  # before minutes of work, not after
         check_grade(grade)

@@ -8,7 +8,7 @@ or ``~/.local/share/vinylmon/profiles``) holding:
   ``meta.json``, so a damaged or tampered file is refused when loading);
 - ``profile.json``: its name, the device it belongs to, whether it is enabled,
   when it was made, the base models it was made from, the take, and the
-  before/after metrics of :func:`vinylmon.training.finetune.finetune`.
+  before/after metrics of :func:`vinylmon.training.finetune.run.finetune`.
 
 A profile is written into a temporary folder beside its place and renamed into
 place when complete; one of the same name is replaced only then. The shipped
@@ -199,7 +199,7 @@ def save_profile(name: str, result, *, device_name: str | None,
     Parameters
     ----------
     name : str
-    result : vinylmon.training.finetune.FinetuneResult
+    result : vinylmon.training.finetune.result.FinetuneResult
     device_name : str or None, keyword-only
         The input device the profile belongs to (selected automatically with it).
     root : path-like, optional, keyword-only
