@@ -127,6 +127,10 @@ class SoakResult:
     recall_last: float | None
     inference_first_ms: float | None
     inference_last_ms: float | None
+    #: Session.state() per window (the side's events, scratches and grade so far), median
+    #: over the first and the last fifth of the run: flat when the state is incremental.
+    state_first_ms: float | None = None
+    state_last_ms: float | None = None
     samples: list = field(default_factory=list)
 
     @property
@@ -167,6 +171,9 @@ class SoakResult:
             lines.append(f"truth clicks found: first fifth {self.recall_first:.3f}, last fifth "
                          f"{self.recall_last:.3f}; inference {self.inference_first_ms:.0f} -> "
                          f"{self.inference_last_ms:.0f} ms/window (first vs last fifth)")
+        if self.state_first_ms is not None:
+            lines.append(f"session state: {self.state_first_ms:.2f} -> {self.state_last_ms:.2f} "
+                         "ms/window (first vs last fifth)")
         return "\n".join(lines)
 
 
@@ -199,6 +206,7 @@ def run_soak(engine, *, total_s: float, speed: float | None, sample_s: float = 0
         samples: list[dict] = []
         t0 = time.monotonic()
         monitor.start(source)
+        state_ms = _time_states(monitor.session)
 
         def sample() -> None:
             a = monitor._analyser
@@ -223,11 +231,27 @@ def run_soak(engine, *, total_s: float, speed: float | None, sample_s: float = 0
         if monitor.recording is not None:
             monitor.recording.close()
     return _result(windows, state, dropped, samples, clicks, clip_s, total_s, wall, speed,
-                   max_pending)
+                   max_pending, state_ms)
+
+
+def _time_states(session) -> list[tuple[float, float]]:
+    """``(audio s, ms)`` of each ``session.state()`` from now on (the analyser calls it
+    once per window)."""
+    out: list[tuple[float, float]] = []
+    state = session.state
+
+    def timed():
+        t = time.perf_counter()
+        st = state()
+        out.append((st.heard_s, 1000 * (time.perf_counter() - t)))
+        return st
+
+    session.state = timed
+    return out
 
 
 def _result(windows, state, dropped, samples, clicks, clip_s, total_s, wall, speed,
-            max_pending) -> SoakResult:
+            max_pending, state_ms=()) -> SoakResult:
     live = [w for w in windows if not w.silent]
     events = state.events if state is not None else ()
     starts = np.array([e.start_s for e in events])
@@ -260,6 +284,10 @@ def _result(windows, state, dropped, samples, clicks, clip_s, total_s, wall, spe
         ms = [1000 * w.inference_s for w in live if lo <= w.start_s < hi]
         return float(np.median(ms)) if ms else None
 
+    def state_cost(lo, hi):
+        ms = [m for t, m in state_ms if lo <= t < hi]
+        return float(np.median(ms)) if ms else None
+
     rss = [s["rss_mb"] for s in samples]
     return SoakResult(
         audio_s=total_s, wall_s=wall, speed=speed, max_pending=max_pending,
@@ -271,7 +299,9 @@ def _result(windows, state, dropped, samples, clicks, clip_s, total_s, wall, spe
         impulses_not_in_events=missing, events=len(events),
         recall_first=recall(0, fifth), recall_last=recall(total_s - fifth, total_s + 1),
         inference_first_ms=inference(0, fifth),
-        inference_last_ms=inference(total_s - fifth, total_s + 1), samples=samples)
+        inference_last_ms=inference(total_s - fifth, total_s + 1),
+        state_first_ms=state_cost(0, fifth), state_last_ms=state_cost(total_s - fifth, total_s + 1),
+        samples=samples)
 
 
 def main(argv=None) -> int:

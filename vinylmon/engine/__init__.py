@@ -1,6 +1,7 @@
-"""The engine: windows from a file or live input to events, scratches, grades and reports.
+"""The engine: windows from a file or a live input, through the models, into a session.
 
-Qt-free; the GUI talks to it through a thin adapter. Knows the audio layer and
-the models; :mod:`vinylmon.reports.html` and :mod:`vinylmon.reports.schema` need
-neither.
+:class:`~vinylmon.engine.engine.Engine` grades files and runs the live analyser
+thread; :class:`~vinylmon.engine.session.Session` keeps the side's state as windows
+arrive (measured by :mod:`vinylmon.grading`). Qt-free; reports live in
+:mod:`vinylmon.reports`, the monitor's back end in :mod:`vinylmon.live`.
 """
