@@ -243,7 +243,8 @@ def _time_states(session) -> list[tuple[float, float]]:
     def timed():
         t = time.perf_counter()
         st = state()
-        out.append((st.heard_s, 1000 * (time.perf_counter() - t)))
+        ms = 1000 * (time.perf_counter() - t)
+        out.append((session.windows[-1].end_s if session.windows else 0.0, ms))
         return st
 
     session.state = timed

@@ -51,7 +51,7 @@ class ScopeFrame:
 
 
 def log_bands(sample_rate: int, n_fft: int, bands: int, *, f_min_hz: float = 30.0,
-              f_max_hz: float = 20000.0) -> tuple[np.ndarray, np.ndarray]:
+              f_max_hz: float = 20000.0, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """A ``(bins, bands)`` averaging matrix over log-spaced bands, and the band centres (Hz).
 
     Bands narrower than one FFT bin take their nearest bin, so every band has data.
@@ -63,7 +63,7 @@ def log_bands(sample_rate: int, n_fft: int, bands: int, *, f_min_hz: float = 30.
                                                                  strict=True)], 1)
     for j in np.flatnonzero(m.sum(0) == 0):
         m[np.argmin(np.abs(freqs - centres[j])), j] = True
-    return (m / m.sum(0)).astype(np.float32), centres
+    return (m / m.sum(0)).astype(dtype), centres
 
 
 class Scope:
@@ -173,3 +173,46 @@ class Scope:
             rms_db = tuple(float(v) for v in np.maximum(10 * np.log10(sumsq / count), FLOOR_DB)) \
                 if count else (float("-inf"),) * self.channels
         return ScopeFrame(columns, end_s, peak_db, rms_db, clipped, total)
+
+
+#: A side's picture (the HTML report's spectrogram): columns every SPEC_HOP_S,
+#: SPEC_BANDS log-spaced bands.
+SPEC_HOP_S = 0.25
+SPEC_BANDS = 64
+SPEC_FFT = 2048
+
+
+@dataclass(frozen=True)
+class Spectrogram:
+    """A coarse spectrogram of a side, for pictures: ``db`` is (bands, columns)."""
+
+    db: np.ndarray
+    freqs_hz: np.ndarray
+    hop_s: float
+
+
+class SideSpectrogram:
+    """The picture of a whole side, built block by block (the mean of the channels)."""
+
+    def __init__(self, sample_rate: int):
+        self.sample_rate = sample_rate
+        self._bands, self.freqs_hz = log_bands(sample_rate, SPEC_FFT, SPEC_BANDS,
+                                               dtype=np.float64)
+        self._win = np.hanning(SPEC_FFT).astype(np.float32)
+        self.columns: list[np.ndarray] = []
+
+    def push(self, samples: np.ndarray) -> None:
+        mono = samples.mean(axis=0)
+        hop = int(SPEC_HOP_S * self.sample_rate)
+        starts = np.arange(0, max(1, len(mono) - SPEC_FFT + 1), hop)
+        if len(mono) < SPEC_FFT:
+            mono = np.pad(mono, (0, SPEC_FFT - len(mono)))
+        frames = mono[starts[:, None] + np.arange(SPEC_FFT)] * self._win
+        spec = np.fft.rfft(frames.astype(np.float32, copy=False), axis=1)
+        pw = spec.real ** 2 + spec.imag ** 2
+        pw *= np.float32(4 / self._win.sum() ** 2)
+        self.columns.append((10 * np.log10(pw @ self._bands + 1e-12)).T.astype(np.float32))
+
+    def result(self) -> Spectrogram:
+        db = np.concatenate(self.columns, axis=1) if self.columns else np.zeros((SPEC_BANDS, 0))
+        return Spectrogram(db, self.freqs_hz, SPEC_HOP_S)

@@ -24,6 +24,7 @@ import numpy as np
 
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.io import audio_info
+from vinylmon.audio.scope import SideSpectrogram, Spectrogram
 from vinylmon.audio.types import ANALYSIS_RATE, Window
 from vinylmon.audio.windowing import DEFAULT_WINDOW_S, file_windows
 from vinylmon.engine.session import Session, SessionState
@@ -32,20 +33,6 @@ from vinylmon.grading.fusion import learned_weight
 from vinylmon.grading.skips import RepeatBuffer
 from vinylmon.models.device import cpu_threads, keep_freed_memory, threads_beside_reader
 from vinylmon.models.inference import Detector, LearnedGrader, analyse_windows, model_input
-
-#: Spectrogram picture: columns every SPEC_HOP_S, SPEC_BANDS log-spaced bands.
-SPEC_HOP_S = 0.25
-SPEC_BANDS = 64
-SPEC_FFT = 2048
-
-
-@dataclass(frozen=True)
-class Spectrogram:
-    """A coarse spectrogram of a side, for pictures: ``db`` is (bands, columns)."""
-
-    db: np.ndarray
-    freqs_hz: np.ndarray
-    hop_s: float
 
 
 @dataclass(frozen=True)
@@ -70,38 +57,6 @@ class FileResult:
     def short_by_s(self) -> float:
         """Seconds the header claims beyond what could be decoded (0 when none)."""
         return max(0.0, self.declared_s - self.duration_s)
-
-
-class _SpectrogramBuilder:
-    def __init__(self, sample_rate: int):
-        self.sample_rate = sample_rate
-        freqs = np.fft.rfftfreq(SPEC_FFT, 1 / sample_rate)
-        edges = np.geomspace(30.0, min(20000.0, sample_rate / 2), SPEC_BANDS + 1)
-        self.freqs_hz = np.sqrt(edges[:-1] * edges[1:])
-        bands = np.stack([(freqs >= lo) & (freqs < hi) for lo, hi in zip(edges[:-1], edges[1:],
-                                                                          strict=True)], 1)
-        # bands narrower than a bin take the nearest bin
-        for j in np.flatnonzero(bands.sum(0) == 0):
-            bands[np.argmin(np.abs(freqs - self.freqs_hz[j])), j] = True
-        self._bands = bands.astype(np.float32) / bands.sum(0)
-        self._win = np.hanning(SPEC_FFT).astype(np.float32)
-        self.columns: list[np.ndarray] = []
-
-    def push(self, samples: np.ndarray) -> None:
-        mono = samples.mean(axis=0)
-        hop = int(SPEC_HOP_S * self.sample_rate)
-        starts = np.arange(0, max(1, len(mono) - SPEC_FFT + 1), hop)
-        if len(mono) < SPEC_FFT:
-            mono = np.pad(mono, (0, SPEC_FFT - len(mono)))
-        frames = mono[starts[:, None] + np.arange(SPEC_FFT)] * self._win
-        spec = np.fft.rfft(frames.astype(np.float32, copy=False), axis=1)
-        pw = spec.real ** 2 + spec.imag ** 2
-        pw *= np.float32(4 / self._win.sum() ** 2)
-        self.columns.append((10 * np.log10(pw @ self._bands + 1e-12)).T.astype(np.float32))
-
-    def result(self) -> Spectrogram:
-        db = np.concatenate(self.columns, axis=1) if self.columns else np.zeros((SPEC_BANDS, 0))
-        return Spectrogram(db, self.freqs_hz, SPEC_HOP_S)
 
 
 class Engine:
@@ -140,14 +95,9 @@ class Engine:
         self.grader_stride = int(grader_stride)
         if self.grader_stride < 1:
             raise ValueError(f"grader_stride must be >= 1, got {grader_stride}")
-        exact = None
-        if self.grader is not None:  # its accuracy on validation (none: weight 0)
-            exact = self.grader.meta
-            for key in ("metrics", "validation", "grade", "exact"):
-                exact = exact.get(key) if isinstance(exact, dict) else None
-            if isinstance(exact, bool) or not isinstance(exact, int | float):
-                exact = None
-        self.learned_weight = learned_weight(exact)
+        # its accuracy on validation decides its weight (none: 0)
+        self.learned_weight = learned_weight(
+            self.grader.validation_exact if self.grader is not None else None)
         self.window_frames = int(self.detector.window_s * self.detector.sample_rate)
 
     @property
@@ -263,7 +213,7 @@ class Engine:
         self.gate.reset()
         session = self.new_session(rpm=rpm)
         repeats = RepeatBuffer(ANALYSIS_RATE)
-        spec = _SpectrogramBuilder(ANALYSIS_RATE)
+        spec = SideSpectrogram(ANALYSIS_RATE)
         total = info.duration_s
 
         found: list = []  # the groove repeats, searched once all audio is in
@@ -428,6 +378,11 @@ class LiveAnalyser:
         """Windows waiting for the engine now (at most ``max_pending``)."""
         return len(self._queue)
 
+    @property
+    def running(self) -> bool:
+        """Whether its reader or its worker is still at work."""
+        return any(t.is_alive() for t in self._threads)
+
     def stop(self, *, timeout_s: float = 5.0) -> None:
         """Stop after the window being analysed; pending windows are discarded (and
         counted as dropped: every window read is analysed or counted)."""
@@ -515,4 +470,4 @@ class LiveAnalyser:
                 self._on_finished()
 
 
-__all__ = ["DEFAULT_WINDOW_S", "Engine", "FileResult", "LiveAnalyser", "Spectrogram"]
+__all__ = ["DEFAULT_WINDOW_S", "Engine", "FileResult", "LiveAnalyser"]

@@ -62,6 +62,8 @@ class SessionState:
     noise_sd_db: float = 0.0
     #: The spread of k's measurement error (RMS of ln((k + 0.2) / (true k + 0.2))).
     crackle_sd_log: float = 0.0
+    #: ``(start_s, end_s)`` of the silent windows heard, in order.
+    silent_spans: tuple[tuple[float, float], ...] = ()
 
 
 class Session:
@@ -104,6 +106,7 @@ class Session:
         self.repeats: list[Repeat] = []
         self.dropped_windows = 0
         self._meter = SideMeter()
+        self._silent: list[tuple[float, float]] = []
         self._learned = np.zeros((64, len(GRADES)))
         self._n_learned = 0
 
@@ -112,6 +115,8 @@ class Session:
         what is new, so each window costs the same at minute 1 and at minute 180."""
         self.windows.append(window)
         self._meter.add(window)
+        if window.silent:
+            self._silent.append((window.start_s, window.end_s))
         if not window.silent and window.grade_probs is not None:
             if self._n_learned == len(self._learned):
                 self._learned = np.concatenate([self._learned, np.zeros_like(self._learned)])
@@ -128,7 +133,8 @@ class Session:
                                 false_clicks_per_min=self.false_clicks_per_min)
         if m.quantities is None:
             return SessionState((), (), (), self.rpm, m.program_level_db, m.noise_db, 0.0,
-                                m.heard_s, None, self.dropped_windows)
+                                m.heard_s, None, self.dropped_windows,
+                                silent_spans=tuple(self._silent))
         lp = np.mean(self._learned[:self._n_learned], axis=0) if self._n_learned else None
         grade = fuse_grade(m.quantities, clicks=m.clicks, crackle=m.crackle, learned_probs=lp,
                            weight=self.learned_weight,
@@ -136,4 +142,5 @@ class Session:
                            noise_sd_db=self.noise_sd_db, crackle_sd_log=self.crackle_sd_log)
         return SessionState(m.events, m.scratches, m.skips, m.rpm, m.program_level_db,
                             m.noise_db, m.analysed_s, m.heard_s, grade, self.dropped_windows,
-                            self.false_clicks_per_min, self.noise_sd_db, self.crackle_sd_log)
+                            self.false_clicks_per_min, self.noise_sd_db, self.crackle_sd_log,
+                            tuple(self._silent))

@@ -361,7 +361,7 @@ class MainWindow(QMainWindow):
     def _on_window(self, analysed, state) -> None:
         c0 = time.thread_time()
         self._latest = (analysed, state)
-        silent = [(w.start_s, w.end_s) for w in self.monitor.windows if w.silent]
+        silent = list(state.silent_spans)
         self._session_view = (state.events, state.scratches, silent, state.heard_s)
         self.timeline.set_session(events=state.events, scratches=state.scratches,
                                   silent_spans=silent,
@@ -565,8 +565,8 @@ class MainWindow(QMainWindow):
         self._loaded_audio = None
         if self.monitor.scope is not None:  # the last minute heard, not its levels
             self.spectrogram.append(self.monitor.scope.take().columns_db)
-        state, windows = self.monitor.state, list(self.monitor.windows)
-        silent = [(w.start_s, w.end_s) for w in windows if w.silent]
+        state, windows = self.monitor.snapshot()
+        silent = list(state.silent_spans)
         duration = max([state.heard_s, *(w.end_s for w in windows)])
         self._session_view = (state.events, state.scratches, silent, duration)
         self.timeline.set_session(events=state.events, scratches=state.scratches,

@@ -41,10 +41,10 @@ import numpy as np
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.io import BlockResampler, audio_info, read_blocks
 from vinylmon.audio.recording import SessionRecording
-from vinylmon.audio.scope import Scope
+from vinylmon.audio.scope import Scope, SideSpectrogram
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
 from vinylmon.audio.windowing import DEFAULT_WINDOW_S, Windower
-from vinylmon.engine.engine import Engine, LiveAnalyser, _SpectrogramBuilder
+from vinylmon.engine.engine import Engine, LiveAnalyser
 from vinylmon.engine.session import Session, SessionState
 from vinylmon.errors import AudioDataError, AudioFileError
 from vinylmon.grading.events import AnalysedWindow
@@ -215,7 +215,7 @@ class Monitor:
     @property
     def running(self) -> bool:
         a = self._analyser
-        return a is not None and any(t.is_alive() for t in a._threads)
+        return a is not None and a.running
 
     @property
     def journal_root(self) -> Path:
@@ -426,6 +426,11 @@ class Monitor:
             self.state = state
         self.on_window(a, state)
 
+    def snapshot(self) -> tuple[SessionState | None, tuple[AnalysedWindow, ...]]:
+        """The session's state and windows as they are now (safe from any thread)."""
+        with self._lock:
+            return self.state, tuple(self.windows)
+
     def _error(self, exc: Exception) -> None:
         log.info("monitor stopped: %s", exc, exc_info=exc)
         self.on_error(exc)
@@ -491,7 +496,7 @@ class Monitor:
         from vinylmon.reports.html import render_html
 
         rep = self.report(details=details)
-        spec = _SpectrogramBuilder(self.recording.sample_rate)
+        spec = SideSpectrogram(self.recording.sample_rate)
         for x in self.recording.blocks():
             spec.push(x)
         sp = spec.result()

@@ -393,6 +393,15 @@ class LearnedGrader:
         self.model.to(self.device).eval()
         self.batch = batch
 
+    @property
+    def validation_exact(self) -> float | None:
+        """The share of validation excerpts it graded exactly (the bundle's
+        ``metrics.validation.grade.exact``); None when the bundle does not say."""
+        v = self.meta
+        for key in ("metrics", "validation", "grade", "exact"):
+            v = v.get(key) if isinstance(v, dict) else None
+        return None if isinstance(v, bool) or not isinstance(v, int | float) else float(v)
+
     def run(self, windows: Sequence[np.ndarray]) -> np.ndarray:
         """Grade probabilities ``(windows, 6)``."""
         x = _check_windows(windows)
