@@ -396,6 +396,9 @@ def main() -> int:
     ap.add_argument("--update-meta", action="store_true",
                     help="store the chosen acceptance and faintest peak in the verifier's meta")
     ap.add_argument("--limit", type=int, default=None, help="first N clips of each split (a try)")
+    ap.add_argument("--scratch-accept", type=float, default=None,
+                    help="verifier probability down to which an impulse may be a scratch tick "
+                         "(default: the bundle's postprocess.scratch_accept)")
     ap.add_argument("--audible-db", type=float, default=0.0,
                     help="clicks masked deeper than this (detect_db) are not counted")
     ap.add_argument("--control", default="control",
@@ -404,6 +407,8 @@ def main() -> int:
     command = "python scripts/evaluate_clicks.py " + " ".join(sys.argv[1:])
 
     det = Detector(device="cpu", verifier=args.verifier)
+    if args.scratch_accept is not None:
+        det.scratch_accept = min(args.scratch_accept, det.accept)
     if det.verifier is None:
         sys.exit("no click verifier bundle (vinylmon/weights/verifier): train one first")
     tune = load_split(args.corpus, args.tune_split)[:args.limit]

@@ -267,6 +267,9 @@ def main() -> int:
     ap.add_argument("--control", default="control")
     ap.add_argument("--out", type=Path, default=Path("docs/eval"))
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--scratch-accept", type=float, default=None,
+                    help="verifier probability down to which an impulse may be a scratch tick "
+                         "(default: the bundle's postprocess.scratch_accept)")
     ap.add_argument("--tune-split", default="val",
                     help="split on which n's error spread is measured (never the test split)")
     ap.add_argument("--measures", default=None,
@@ -280,6 +283,8 @@ def main() -> int:
     args = ap.parse_args()
     command = "python scripts/evaluate_grading.py " + " ".join(sys.argv[1:])
     det = Detector(device="cpu", measures=False if args.measures == "none" else args.measures)
+    if args.scratch_accept is not None:
+        det.scratch_accept = min(args.scratch_accept, det.accept)
     grader = LearnedGrader(args.grader, device="cpu") if (args.grader / "meta.json").exists() \
         else None
     t0 = time.perf_counter()

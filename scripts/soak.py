@@ -231,7 +231,7 @@ def run_soak(engine, *, total_s: float, speed: float | None, sample_s: float = 0
         if monitor.recording is not None:
             monitor.recording.close()
     return _result(windows, state, dropped, samples, clicks, clip_s, total_s, wall, speed,
-                   max_pending, state_ms)
+                   max_pending, state_ms, accept=engine.detector.event_accept)
 
 
 def _time_states(session) -> list[tuple[float, float]]:
@@ -252,7 +252,7 @@ def _time_states(session) -> list[tuple[float, float]]:
 
 
 def _result(windows, state, dropped, samples, clicks, clip_s, total_s, wall, speed,
-            max_pending, state_ms=()) -> SoakResult:
+            max_pending, state_ms=(), *, accept: float = 0.0) -> SoakResult:
     live = [w for w in windows if not w.silent]
     events = state.events if state is not None else ()
     starts = np.array([e.start_s for e in events])
@@ -261,6 +261,8 @@ def _result(windows, state, dropped, samples, clicks, clip_s, total_s, wall, spe
     missing, impulses = 0, 0
     for w in live:
         for imp in w.impulses:
+            if imp.confidence < accept:
+                continue  # a scratch tick at most: an event only inside a train
             impulses += 1
             if not np.any((starts - tol <= imp.start_s) & (imp.start_s <= ends + tol)):
                 missing += 1

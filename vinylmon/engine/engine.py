@@ -137,7 +137,8 @@ class Engine:
     def new_session(self, *, rpm: float | None = None) -> Session:
         return Session(rpm=rpm, learned_weight=self.learned_weight,
                        false_clicks_per_min=self.false_clicks_per_min,
-                       noise_sd_db=self.noise_sd_db, crackle_sd_log=self.crackle_sd_log)
+                       noise_sd_db=self.noise_sd_db, crackle_sd_log=self.crackle_sd_log,
+                       accept=self.detector.event_accept)
 
     def _gated(self, windows: Sequence[Window]) -> list[Window]:
         """The windows through the silence gate (those not gated yet), rate checked."""

@@ -83,11 +83,14 @@ class Session:
     crackle_sd_log : float, keyword-only
         The spread of k's measurement error
         (:func:`vinylmon.grading.fusion.crackle_log_error`; 0: its count's alone).
+    accept : float, keyword-only
+        The confidence an impulse needs to be an event of its own; fainter ones count
+        only as ticks of a repeating scratch (the detector's ``event_accept``).
     """
 
     def __init__(self, *, rpm: float | None = None, learned_weight: float = 0.0,
                  false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
-                 crackle_sd_log: float = 0.0) -> None:
+                 crackle_sd_log: float = 0.0, accept: float = 0.0) -> None:
         if rpm is not None and not (10.0 <= rpm <= 100.0):
             raise ValueError(f"rpm must be between 10 and 100, got {rpm}")
         if not (0.0 <= false_clicks_per_min < 1000.0):
@@ -102,6 +105,9 @@ class Session:
         if not (0.0 <= crackle_sd_log < 20.0):
             raise ValueError(f"crackle_sd_log must be in 0..20, got {crackle_sd_log}")
         self.crackle_sd_log = float(crackle_sd_log)
+        if not (0.0 <= accept <= 1.0):
+            raise ValueError(f"accept must be in 0..1, got {accept}")
+        self.accept = float(accept)
         self.windows: list[AnalysedWindow] = []
         self.repeats: list[Repeat] = []
         self.dropped_windows = 0
@@ -130,7 +136,8 @@ class Session:
     def state(self) -> SessionState:
         """Events, scratches, skips and the grade of everything heard so far."""
         m = self._meter.measure(rpm=self.rpm, repeats=self.repeats,
-                                false_clicks_per_min=self.false_clicks_per_min)
+                                false_clicks_per_min=self.false_clicks_per_min,
+                                accept=self.accept)
         if m.quantities is None:
             return SessionState((), (), (), self.rpm, m.program_level_db, m.noise_db, 0.0,
                                 m.heard_s, None, self.dropped_windows,

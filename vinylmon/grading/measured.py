@@ -257,7 +257,7 @@ class SideMeter:
             self._channel.append(imp.channel)
 
     def measure(self, *, rpm: float | None = None, repeats: Sequence[Repeat] = (),
-                false_clicks_per_min: float = 0.0) -> SideMeasurement:
+                false_clicks_per_min: float = 0.0, accept: float = 0.0) -> SideMeasurement:
         """The side so far (see :func:`measure_side`)."""
         if not self._ordered:
             windows = self._windows
@@ -283,8 +283,18 @@ class SideMeter:
         self._tracker.update(starts[cand], peaks[cand])
         tracks, by_tick, rpm_out = tracks_of(self._tracker.scratches(program_db=program),
                                              rpm=rpm)
-        events = SideEvents(starts.copy(), self._end.values.copy(), list(self._channel),
-                            peaks.copy(), self._conf.values.copy(), program, by_tick)
+        conf = self._conf.values
+        kept = conf >= accept  # events of their own; fainter ones only as scratch ticks
+        if by_tick:
+            kept[np.isin(starts, np.fromiter(by_tick, float))] = True
+        if kept.all():
+            events = SideEvents(starts.copy(), self._end.values.copy(), list(self._channel),
+                                peaks.copy(), conf.copy(), program, by_tick)
+        else:
+            events = SideEvents(starts[kept], self._end.values[kept],
+                                [c for c, k in zip(self._channel, kept.tolist(), strict=True)
+                                 if k], peaks[kept], conf[kept], program, by_tick)
+            starts, re_l = starts[kept], re_l[kept]
         loud = re_l >= CLICK_FLOOR_DB
         skips = tuple(landed(repeats, starts[loud]))
         clicks = int(np.count_nonzero(loud))
@@ -304,8 +314,8 @@ class SideMeter:
 
 
 def measure_side(windows: Sequence[AnalysedWindow], *, rpm: float | None = None,
-                 repeats: Sequence[Repeat] = (), false_clicks_per_min: float = 0.0
-                 ) -> SideMeasurement:
+                 repeats: Sequence[Repeat] = (), false_clicks_per_min: float = 0.0,
+                 accept: float = 0.0) -> SideMeasurement:
     """Events, scratches, skips and GRADING.md's quantities of ``windows``.
 
     Parameters
@@ -320,6 +330,9 @@ def measure_side(windows: Sequence[AnalysedWindow], *, rpm: float | None = None,
     false_clicks_per_min : float, keyword-only
         The click detector's false events per minute on clean music, taken off c
         (:func:`vinylmon.grading.rubric.click_rate`).
+    accept : float, keyword-only
+        The confidence an impulse needs to be an event of its own; fainter ones
+        (the detector's scratch acceptance) count only as ticks of a scratch train.
 
     Notes
     -----
@@ -335,4 +348,5 @@ def measure_side(windows: Sequence[AnalysedWindow], *, rpm: float | None = None,
     meter = SideMeter()
     for w in windows:
         meter.add(w)
-    return meter.measure(rpm=rpm, repeats=repeats, false_clicks_per_min=false_clicks_per_min)
+    return meter.measure(rpm=rpm, repeats=repeats, false_clicks_per_min=false_clicks_per_min,
+                         accept=accept)

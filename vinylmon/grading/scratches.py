@@ -10,6 +10,7 @@ steps chain from tick to tick, so slow drift is followed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -177,6 +178,9 @@ class ScratchTracker:
         self._clipped: list[tuple[set, set]] = [(set(), set()) for _ in self.rpms]
         self._accepted: list[set[float]] = [set() for _ in self.rpms]
         self._extent_s = 0.0  # the longest train's span, for finding the trains a change touches
+        #: The trains kept after longer ones took their ticks: (ticks, period, rpm),
+        #: until the accepted trains change.
+        self._resolved: list[tuple[tuple[float, ...], float, float]] | None = None
         #: How far after its last tick a train depends on the candidates.
         self._after_s = max(CHANCE_CONTEXT_S, max((self._search_s(r) for r in self.rpms),
                                                    default=0.0))
@@ -214,7 +218,9 @@ class ScratchTracker:
                 if trains.pop(s, None) is not None:
                     start_clipped.discard(s)
                     end_clipped.discard(s)
-                    self._accepted[r].discard(s)
+                    if s in self._accepted[r]:
+                        self._accepted[r].discard(s)
+                        self._resolved = None
             period = 60.0 / self.rpms[r]
             todo = sorted(s for s in stale if s not in trains)
             for i, s in zip(np.searchsorted(times, todo).tolist(), todo, strict=True):
@@ -241,21 +247,26 @@ class ScratchTracker:
             self._clipped[r][1].add(first)
         if accepted:
             self._accepted[r].add(first)
+            self._resolved = None
 
     def scratches(self, *, program_db: float) -> tuple[Scratch, ...]:
         """The trains found (as :func:`find_scratches` gives them), peaks re L
         (``program_db``: L in the peaks' reference)."""
-        found = [(self._trains[r][s].ticks, 60.0 / rpm, rpm)
-                 for r, rpm in enumerate(self.rpms) for s in sorted(self._accepted[r])]
-        found.sort(key=lambda f: -len(f[0]))
-        used: set[float] = set()
+        if self._resolved is None:
+            found = [(self._trains[r][s].ticks, 60.0 / rpm, rpm)
+                     for r, rpm in enumerate(self.rpms) for s in sorted(self._accepted[r])]
+            found.sort(key=lambda f: -len(f[0]))
+            used: set[float] = set()
+            self._resolved = []
+            for ticks, period, rpm in found:
+                if used.intersection(ticks):
+                    continue
+                used.update(ticks)
+                steps = np.diff(ticks)
+                measured = float(np.median(steps / np.maximum(1, np.round(steps / period))))
+                self._resolved.append((ticks, measured, rpm))
         out = []
-        for ticks, period, rpm in found:
-            if used.intersection(ticks):
-                continue
-            used.update(ticks)
-            steps = np.diff(ticks)
-            measured = float(np.median(steps / np.maximum(1, np.round(steps / period))))
+        for ticks, measured, rpm in self._resolved:
             at = np.searchsorted(self._times, ticks)
             out.append(Scratch(ticks, measured, rpm,
                                float(max(self._peaks[at].tolist()) - program_db)))
@@ -328,13 +339,20 @@ def tracks_of(found: Sequence[Scratch], *, rpm: float | None,
         rpm_out = rpm
     tracks, members = [], {}
     for tid, s in enumerate(sorted(found, key=lambda s: s.ticks[0])):
-        steps = np.diff(s.ticks)
-        steps = steps / np.maximum(1, np.round(steps / s.period_s))  # bridged revolutions
-        spread = float(np.std(steps)) if len(steps) > 1 else 0.0
-        regular = max(0.0, 1.0 - spread / (tolerance * s.period_s))
-        conf = (1.0 - 2.0 ** -(len(s.ticks) - 1)) * regular
         tracks.append(ScratchTrack(tid, s.period_s, s.ticks[0], s.ticks[-1], len(s.ticks),
-                                   round(conf, 4), s.rpm, s.peak_db))
+                                   _confidence(s.ticks, s.period_s, tolerance), s.rpm,
+                                   s.peak_db))
         for t in s.ticks:
             members[t] = tid
     return tracks, members, rpm_out
+
+
+@functools.lru_cache(maxsize=4096)
+def _confidence(ticks: tuple[float, ...], period_s: float, tolerance: float) -> float:
+    """A train's confidence (see :func:`track_scratches`); the same train's, window
+    after window, is looked up."""
+    steps = np.diff(ticks)
+    steps = steps / np.maximum(1, np.round(steps / period_s))  # bridged revolutions
+    spread = float(np.std(steps)) if len(steps) > 1 else 0.0
+    regular = max(0.0, 1.0 - spread / (tolerance * period_s))
+    return round((1.0 - 2.0 ** -(len(ticks) - 1)) * regular, 4)

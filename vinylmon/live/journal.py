@@ -16,7 +16,7 @@ as the strings ``"nan"``, ``"inf"``, ``"-inf"``, so every line is strict JSON):
 - line 1, ``{"type": "session", "format": "vinylmon.journal/1", "id", "started"
   (ISO 8601, UTC), "input", "rpm" (or null), "sample_rate", "channels", "record"
   (the record's details, or null), "window_s", "learned_weight", "models",
-  "false_clicks_per_min", "noise_sd_db" and "crackle_sd_log" (absent in older
+  "false_clicks_per_min", "noise_sd_db", "crackle_sd_log" and "accept" (absent in older
   journals: 0),
   "vinylmon"}``: the session's facts;
 - ``{"type": "window", "index", "start_s", "end_s", "silent", "level_db",
@@ -302,7 +302,7 @@ class SessionJournal:
                record: dict | None = None, window_s: float | None = None,
                learned_weight: float = 0.0, models: dict | None = None,
                false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
-               crackle_sd_log: float = 0.0) -> SessionJournal:
+               crackle_sd_log: float = 0.0, accept: float = 0.0) -> SessionJournal:
         """A new journal folder under ``root`` (see :func:`sessions_root`), its facts written.
 
         Raises
@@ -327,7 +327,7 @@ class SessionJournal:
                   "learned_weight": float(learned_weight), "models": dict(models or {}),
                   "false_clicks_per_min": float(false_clicks_per_min),
                   "noise_sd_db": float(noise_sd_db),
-                  "crackle_sd_log": float(crackle_sd_log),
+                  "crackle_sd_log": float(crackle_sd_log), "accept": float(accept),
                   "vinylmon": __version__}
         try:
             j._write_now(header)
@@ -520,7 +520,7 @@ class JournalContents:
         s = Session(rpm=self.rpm, learned_weight=self.header["learned_weight"],
                     false_clicks_per_min=self.header["false_clicks_per_min"],
                     noise_sd_db=self.header["noise_sd_db"],
-                    crackle_sd_log=self.header["crackle_sd_log"])
+                    crackle_sd_log=self.header["crackle_sd_log"], accept=self.header["accept"])
         for w in self.windows:
             s.add(w)
         s.set_repeats(self.repeats)
@@ -556,6 +556,8 @@ def _check_header(h: dict, folder: Path) -> dict:
             raise _Bad("noise_sd_db is out of range")
         if not 0 <= _finite(h.get("crackle_sd_log", 0.0), "crackle_sd_log") < 20:
             raise _Bad("crackle_sd_log is out of range")
+        if not 0 <= _finite(h.get("accept", 0.0), "accept") <= 1:
+            raise _Bad("accept is out of range")
         if h.get("record") is not None and not isinstance(h["record"], dict):
             raise _Bad("record is not an object")
         if not isinstance(h.get("models", {}), dict):
@@ -566,6 +568,7 @@ def _check_header(h: dict, folder: Path) -> dict:
             "false_clicks_per_min": float(h.get("false_clicks_per_min", 0.0)),  # older: 0
             "noise_sd_db": float(h.get("noise_sd_db", 0.0)),
             "crackle_sd_log": float(h.get("crackle_sd_log", 0.0)),
+            "accept": float(h.get("accept", 0.0)),  # older: every impulse an event
             "models": dict(h.get("models") or {})}
 
 

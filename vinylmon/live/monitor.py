@@ -409,7 +409,8 @@ class Monitor:
                 learned_weight=self.engine.learned_weight, models=self.engine.models(),
                 false_clicks_per_min=self.engine.false_clicks_per_min,
                 noise_sd_db=self.engine.noise_sd_db,
-                crackle_sd_log=self.engine.crackle_sd_log)
+                crackle_sd_log=self.engine.crackle_sd_log,
+                accept=self.engine.detector.event_accept)
         except OSError as exc:
             log.error("cannot write a session journal in %s (%s): this session cannot be "
                       "restored after a crash", self._journal_dir, exc)

@@ -157,12 +157,15 @@ class VerifierSettings:
     """A verifier bundle's post-processing (meta.json ``postprocess``): the acceptance
     probability, the prefilter's threshold, the faintest peak reported (dB re the
     window's level) and the false click-loud events per minute it made on clean
-    validation music at those settings (the grade counts c net of them)."""
+    validation music at those settings (the grade counts c net of them);
+    ``scratch_accept``: the (lower) probability at which an impulse may still be a
+    tick of a repeating scratch (it is reported only when it is one)."""
 
     accept: float = 0.5
     prefilter: float = 0.0
     min_peak_db: float = -200.0
     false_clicks_per_min: float = 0.0
+    scratch_accept: float = 0.5
 
 
 def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, float]:
@@ -187,7 +190,9 @@ def verifier_settings(folder: Path, meta: dict) -> VerifierSettings:
                              within="postprocess."))
     false_rate = float(_number(folder, pp, "false_clicks_per_min", 0.0, 1000.0, default=0.0,
                                within="postprocess."))
-    return VerifierSettings(accept, prefilter, min_peak, false_rate)
+    scratch = float(_number(folder, pp, "scratch_accept", 0.0, 1.0, default=accept,
+                            within="postprocess."))
+    return VerifierSettings(accept, prefilter, min_peak, false_rate, min(scratch, accept))
 
 
 class WindowMeasurer:
@@ -303,6 +308,8 @@ class Detector:
         self.batch = batch
         self.verifier: torch.nn.Module | None = None
         self.accept, self.prefilter, self.min_peak_db = 0.5, 0.0, -200.0
+        #: Impulses between this and ``accept`` count only as ticks of a repeating scratch.
+        self.scratch_accept = 0.5
         #: False click-loud events per minute on clean music (the verifier's, measured
         #: on validation music); the grade counts c net of it.
         self.false_clicks_per_min = 0.0
@@ -315,6 +322,7 @@ class Detector:
             st = verifier_settings(vfolder, vmeta)
             self.accept, self.prefilter, self.min_peak_db = st.accept, st.prefilter, \
                 st.min_peak_db
+            self.scratch_accept = st.scratch_accept
             self.false_clicks_per_min = st.false_clicks_per_min
             self.verifier_folder = vfolder
         self.measures: WindowMeasurer | None = None
@@ -326,18 +334,26 @@ class Detector:
     def hop(self) -> int:
         return self.model.config.mel.hop_length
 
+    @property
+    def event_accept(self) -> float:
+        """The probability an impulse needs to be an event of its own (0 without a
+        verifier: every impulse the frame heads give is one)."""
+        return self.accept if self.verifier is not None else 0.0
+
     def events(self, audio: np.ndarray, out: DetectorOutput, *,
-               accept: float | None = None,
+               accept: float | None = None, scratch_accept: float | None = None,
                min_peak_db: float | None = None) -> list[SampleEvent]:
         """The impulses of one window (``audio`` as the detector saw it), placed on
         its samples, peaks re the window's level.
 
-        With the verifier: its accepted, merged candidates (``accept`` overrides
-        the bundle's probability); otherwise the frame heads with the bundle's
+        With the verifier: its merged candidates down to the scratch acceptance
+        (``prob`` says which are events of their own: those at ``accept`` or more;
+        both override the bundle's); otherwise the frame heads with the bundle's
         post-processing.
         """
         if self.verifier is not None:
-            a = self.accept if accept is None else accept
+            a = min(self.accept if accept is None else accept,
+                    self.scratch_accept if scratch_accept is None else scratch_accept)
             floor = self.min_peak_db if min_peak_db is None else min_peak_db
             return [SampleEvent(d.start, d.end, d.channel, d.peak_db,
                                 d.prob if d.peak_db >= CLICK_FLOOR_DB else 0.0, d.prob)
@@ -534,6 +550,8 @@ def analyse_excerpt(audio: np.ndarray, detector: Detector, *,
     analysed = analyse_windows(detector, windows, [outputs[i] for i in live], **postprocess)
     if repeats is None:
         repeats = find_repeats(x, sample_rate=sr) if live else []
-    side = measure_side(analysed, rpm=rpm, repeats=repeats,
+    accept = postprocess.get("accept", detector.event_accept) \
+        if detector.verifier is not None else 0.0
+    side = measure_side(analysed, rpm=rpm, repeats=repeats, accept=accept,
                         false_clicks_per_min=detector.false_clicks_per_min)
     return ExcerptAnalysis(analysed, outputs, list(repeats), side)
