@@ -25,7 +25,7 @@ RULES = {
     "training": ({"audio", "grading", "simulate", "models", "training"}, QT | SD | WEB),
     "engine": ({"audio", "grading", "models", "engine"}, QT | SD | WEB),
     "reports": ({"grading", "engine", "reports"}, QT | TORCH | SD | WEB),
-    "live": ({"audio", "grading", "engine", "reports", "live"}, QT | SD | WEB),
+    "live": ({"audio", "grading", "engine", "reports", "store", "live"}, QT | SD | WEB),
     "store": ({"models", "store"}, QT | SD | WEB),
     "cli": ({"audio", "grading", "models", "training", "engine", "reports", "live", "store",
              "cli", "gui"}, SD | WEB),

@@ -48,7 +48,7 @@ from types import ModuleType, TracebackType
 
 import numpy as np
 
-from vinylmon.audio.io import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from vinylmon.audio.io import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, BlockResampler
 from vinylmon.audio.ringbuffer import RingBuffer
 from vinylmon.audio.types import AudioBlock
 from vinylmon.errors import DeviceError, DeviceLostError
@@ -723,6 +723,15 @@ class LiveCapture:
             start_s=first_frame / self._sample_rate,
             stream_time_s=adc,
         )
+
+    def analysis_blocks(self, *, poll_s: float = 0.1) -> Iterator[AudioBlock | None]:
+        """The audio as it arrives, resampled to the analysis rate, for ever: None
+        after each ``poll_s`` without a block out (so the caller can look at its
+        clock or its stop flag, and stop iterating when it likes)."""
+        resampler = BlockResampler(self.sample_rate, self.channels)
+        while True:
+            block = self.read(poll_s)
+            yield resampler.push(block) if block is not None else None
 
     def read(self, timeout_s: float, *, max_frames: int | None = None) -> AudioBlock | None:
         """Wait up to ``timeout_s`` for audio and return all that is buffered.

@@ -21,6 +21,7 @@ import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 from vinylmon.audio.candidates import SCORE_BINS, impulse_features
+from vinylmon.audio.types import to_stereo
 from vinylmon.errors import AudioDataError
 
 N_FFT = 2048
@@ -65,8 +66,7 @@ def noise_features(audio: np.ndarray, *, sample_rate: int = 44100) -> np.ndarray
         raise AudioDataError(f"a noise estimate needs >= {N_FFT} samples, got {x.shape[1]}")
     if not np.isfinite(x).all():
         raise AudioDataError("audio holds NaN or infinite samples")
-    if x.shape[0] == 1:
-        x = np.repeat(x, 2, axis=0)
+    x = to_stereo(x)
     if sample_rate not in _BANDS:
         _BANDS[sample_rate] = _band_matrix(sample_rate)
     bands = _BANDS[sample_rate]

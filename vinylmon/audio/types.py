@@ -122,6 +122,12 @@ class Window:
         return self.start_s + self.duration_s
 
 
+def to_stereo(samples: np.ndarray) -> np.ndarray:
+    """``(channels, frames)`` as the models take it, ``(2, frames)``: one channel is
+    doubled (a new array); of more, the first two are kept (a view)."""
+    return np.repeat(samples, 2, axis=0) if samples.shape[0] == 1 else samples[:2]
+
+
 def rms_db(samples: np.ndarray) -> float:
     """RMS level of ``samples`` over all channels in dB re full scale.
 

@@ -46,6 +46,7 @@ def load_take(path: str, *, min_s: float | None = None, max_s: float | None = No
     import numpy as np
 
     from vinylmon.audio.io import audio_info, load
+    from vinylmon.audio.types import to_stereo
     from vinylmon.training.finetune.inputs import MAX_TAKE_S, MIN_TAKE_S
 
     min_s = MIN_TAKE_S if min_s is None else min_s
@@ -60,9 +61,7 @@ def load_take(path: str, *, min_s: float | None = None, max_s: float | None = No
         (stream or sys.stderr).write(f"vinylmon: {path}: the take is {info.duration_s:.0f} s "
                                      f"long; using its first {max_s:.0f} s\n")
     x = np.asarray(load(path, duration_s=duration).samples, dtype=np.float32)
-    if x.shape[0] == 1:
-        x = np.repeat(x, 2, axis=0)
-    return np.ascontiguousarray(x[:2])
+    return np.ascontiguousarray(to_stereo(x))
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -21,13 +20,13 @@ from pathlib import Path
 
 from vinylmon import __version__
 from vinylmon.errors import DeviceError, VinylmonError
+from vinylmon.store.dirs import state_dir
 
 log = logging.getLogger("vinylmon")
 
 
 def log_path() -> Path:
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return base / "vinylmon" / "vinylmon.log"
+    return state_dir() / "vinylmon.log"
 
 
 def _setup_logging() -> None:
@@ -81,7 +80,7 @@ def _print_windows(windows: Iterable, source: str) -> int:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
-    from vinylmon.audio.io import BlockResampler
+    from vinylmon.audio.types import ANALYSIS_RATE
     from vinylmon.audio.windowing import Windower, file_windows
 
     if args.file:
@@ -107,13 +106,13 @@ def cmd_listen(args: argparse.Namespace) -> int:
         raise
 
     def live():
-        resampler = BlockResampler(capture.sample_rate, capture.channels)
-        windower = Windower(resampler.out_rate, capture.channels, window_s=args.window_s)
+        windower = Windower(ANALYSIS_RATE, capture.channels, window_s=args.window_s)
         deadline = None if args.duration_s is None else time.monotonic() + args.duration_s
         with capture:
-            while deadline is None or time.monotonic() < deadline:
-                block = capture.read(0.5)
-                if block is not None and (block := resampler.push(block)) is not None:
+            for block in capture.analysis_blocks(poll_s=0.5):
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if block is not None:
                     yield from windower.push(block)
         yield from windower.flush()
 

@@ -203,8 +203,7 @@ class AppBackend:
         import time
 
         from vinylmon.audio.capture import LiveCapture
-        from vinylmon.audio.io import BlockResampler
-        from vinylmon.audio.types import ANALYSIS_RATE
+        from vinylmon.audio.types import ANALYSIS_RATE, to_stereo
         from vinylmon.errors import Cancelled
 
         if not seconds > 0:
@@ -212,24 +211,24 @@ class AppBackend:
         want = int(round(seconds * ANALYSIS_RATE))
         parts, have = [], 0
         capture = LiveCapture(device_name)
-        resampler = BlockResampler(capture.sample_rate, capture.channels)
         deadline = time.monotonic() + seconds * 2 + 10  # a stalled input does not hang us
         with capture:
-            while have < want:
+            for out in capture.analysis_blocks():
+                if have >= want:
+                    break
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("recording cancelled")
                 if time.monotonic() > deadline:
                     raise DeviceError(f"{capture.device.name}: the input delivered "
                                       f"{have / ANALYSIS_RATE:.1f} s in {seconds * 2 + 10:.0f} s")
-                block = capture.read(0.1)
-                if block is not None and (out := resampler.push(block)) is not None:
+                if out is not None:
                     parts.append(np.asarray(out.samples))
                     have += out.frames
                     if progress is not None:
                         progress(min(1.0, have / want),
                                  f"recording {have / ANALYSIS_RATE:.0f} of {seconds:.0f} s")
         x = np.concatenate(parts, axis=1)[:, :want].astype(np.float32)
-        return np.ascontiguousarray(np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x[:2])
+        return np.ascontiguousarray(to_stereo(x))
 
     def run_finetune(self, take: np.ndarray, *, grade: str = "NM", name: str,
                      device_name: str | None, progress=None, cancel=None, config=None):

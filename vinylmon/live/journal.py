@@ -72,6 +72,7 @@ from vinylmon.errors import VinylmonError
 from vinylmon.grading.events import AnalysedWindow, Impulse
 from vinylmon.grading.rubric import GRADES
 from vinylmon.grading.skips import Repeat
+from vinylmon.store.dirs import state_dir
 
 try:
     import fcntl
@@ -106,8 +107,7 @@ def sessions_root(root: str | os.PathLike | None = None) -> Path:
     """Where session journals live: ``root`` when given, else the user state folder."""
     if root is not None:
         return Path(root)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "vinylmon" / "sessions"
+    return state_dir() / "sessions"
 
 
 # ---- encoding ----------------------------------------------------------------------

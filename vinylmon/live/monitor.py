@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from vinylmon.audio.gate import SilenceGate
-from vinylmon.audio.io import BlockResampler, audio_info, read_blocks
+from vinylmon.audio.io import audio_info, read_blocks
 from vinylmon.audio.recording import SessionRecording
 from vinylmon.audio.scope import Scope, SideSpectrogram
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
@@ -132,11 +132,11 @@ class LiveSource:
         self._capture = capture
         self.name = f"{capture.device.name} ({capture.sample_rate} Hz)"
         self.channels = capture.channels
-        resampler = BlockResampler(capture.sample_rate, capture.channels)
         with capture:
-            while not stop.is_set():
-                block = capture.read(0.1)
-                if block is not None and (out := resampler.push(block)) is not None:
+            for out in capture.analysis_blocks():
+                if stop.is_set():
+                    break
+                if out is not None:
                     yield out
 
 

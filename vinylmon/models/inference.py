@@ -21,7 +21,7 @@ import torch
 
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.noisefloor import window_features
-from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock, Window, frozen_samples
+from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock, Window, frozen_samples, to_stereo
 from vinylmon.audio.windowing import windows_from_blocks
 from vinylmon.errors import AudioDataError, WeightsError
 from vinylmon.grading.events import WINDOW_CLASSES, AnalysedWindow, DefectEvent, Impulse
@@ -62,7 +62,7 @@ def _check_windows(windows: Sequence[np.ndarray]) -> np.ndarray:
             raise AudioDataError(f"window {i}: expected (1 or 2, {n}) samples, got {a.shape}")
         if not np.isfinite(a).all():
             raise AudioDataError(f"window {i} holds NaN or infinite samples")
-        out[i] = a if a.shape[0] == 2 else np.repeat(a, 2, axis=0)
+        out[i] = to_stereo(a)
     return out
 
 

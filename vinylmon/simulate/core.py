@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from vinylmon.audio.gate import SilenceGate
-from vinylmon.audio.types import ANALYSIS_RATE, Window, frozen_samples, rms_db
+from vinylmon.audio.types import ANALYSIS_RATE, Window, frozen_samples, rms_db, to_stereo
 from vinylmon.grading.rubric import CLICK_FLOOR_DB, Quantities, RubricGrade, grade_quantities
 from vinylmon.grading.scratches import MIN_SCRATCH_TICKS
 from vinylmon.simulate import mic as micpath
@@ -163,7 +163,7 @@ def _as_stereo(music: np.ndarray) -> np.ndarray:
         raise ValueError(f"music must be (channels<=2, frames), got {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError("music holds NaN or infinite samples")
-    return np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x.copy()
+    return to_stereo(x).copy()
 
 
 class _Layer:

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import signal
 
 from vinylmon.audio.io import load
-from vinylmon.audio.types import rms_db
+from vinylmon.audio.types import rms_db, to_stereo
 
 #: Where the real noise recordings live unless told otherwise.
 NOISE_DIR_ENV = "VINYLMON_NOISE_DIR"
@@ -205,9 +205,7 @@ class NoiseBank:
                 if path.stem in self.exclude or path.stem.split("_")[0] in self.exclude:
                     continue
                 x = load(path, sample_rate=self.sample_rate).samples
-                if x.shape[0] == 1:
-                    x = np.repeat(x, 2, axis=0)
-                x = x.astype(np.float64)
+                x = to_stereo(x).astype(np.float64)
                 imps = tuple(find_impulses(x, self.sample_rate)) if kind == "vinyl" else ()
                 recs.append(Recording(path.stem, kind, x, imps))
             if not recs:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vinylmon.errors import VinylmonError
+from vinylmon.store.dirs import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,7 @@ def profiles_root(root: str | os.PathLike | None = None) -> Path:
     """Where profiles live: ``root`` when given, else the user data folder."""
     if root is not None:
         return Path(root)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "vinylmon" / "profiles"
+    return data_dir() / "profiles"
 
 
 def check_name(name: str) -> str:

@@ -33,6 +33,7 @@ import numpy as np
 
 from vinylmon.audio.candidates import POST, PRE, find_candidates, patches, second_difference
 from vinylmon.audio.io import load
+from vinylmon.audio.types import to_stereo
 from vinylmon.errors import VinylmonError
 from vinylmon.simulate import (
     ClickSpec,
@@ -196,7 +197,7 @@ class SceneMaker:
                 continue
             if x.shape[1] < self.n:
                 continue
-            self._chunk = np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x[:2]
+            self._chunk = to_stereo(x)
             self._uses = 0
         self._uses += 1
         s = int(rng.integers(0, self._chunk.shape[1] - self.n + 1))

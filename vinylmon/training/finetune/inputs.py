@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vinylmon.audio.types import ANALYSIS_RATE
+from vinylmon.audio.types import ANALYSIS_RATE, to_stereo
 from vinylmon.errors import AudioDataError, Cancelled, VinylmonError
 from vinylmon.grading.rubric import GRADES
 
@@ -208,4 +208,4 @@ def as_take(take: np.ndarray) -> np.ndarray:
     x = x.astype(np.float32)
     if not np.isfinite(x).all():
         raise AudioDataError("the take holds NaN or infinite samples")
-    return np.ascontiguousarray(np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x)
+    return np.ascontiguousarray(to_stereo(x))
