@@ -38,6 +38,7 @@ from vinylmon.models.detector import (
     DetectorConfig,
     build_detector,
 )
+from vinylmon.models.device import prefetched
 from vinylmon.training.corpus import (
     CLICK_MARGIN_DB,
     DETECTABLE_DB,
@@ -48,7 +49,6 @@ from vinylmon.training.loops import (  # noqa: F401 (POS_WEIGHT: this script's A
     FRAME_KEYS,
     POS_WEIGHT,
     CurveLog,
-    Prefetcher,
     checkpoint,
     losses,
     make_example,
@@ -217,15 +217,16 @@ def main(argv=None) -> int:
                            n=n, hop=hop, offsets=(0, n // 2), device=device)
     val = build_cache(model, load_split(args.corpus, "val"), args.out / "cache-val",
                       n=n, hop=hop, offsets=(0,), device=device)
-    batches = Prefetcher(batch_maker(features, batch=args.batch, seed=args.seed * 100003 + step,
-                                     per_channel=config.channel_features))
+    batches = prefetched(iter(batch_maker(features, batch=args.batch,
+                                          seed=args.seed * 100003 + step,
+                                          per_channel=config.channel_features), None), depth=4)
     log = CurveLog(args.out / "log.csv", ["step", "time", "lr", "loss", "cls", "noise", "count",
                                           "imp", "click", "level", "val_loss", "val_acc"])
     model.train()
     t0 = time.time()
     acc: dict[str, float] = {}
     while step < args.steps:
-        f, cls, noise, counts, ft = batches.next()
+        f, cls, noise, counts, ft = next(batches)
         f, cls, noise, counts = f.to(device), cls.to(device), noise.to(device), counts.to(device)
         ft = {k: v.to(device) for k, v in ft.items()}
         window, frame = model.head(f)

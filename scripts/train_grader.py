@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from vinylmon.grading.rubric import GRADES
 from vinylmon.models.bundle import save_bundle
+from vinylmon.models.device import prefetched
 from vinylmon.models.grader import (
     GRADER_RATE,
     MEASURE_OFFSET_DB,
@@ -51,7 +52,6 @@ from vinylmon.training.corpus import Clip, load_split
 from vinylmon.training.grader_data import GraderWindows
 from vinylmon.training.loops import (
     CurveLog,
-    Prefetcher,
     accumulate,
     checkpoint,
     one_cycle,
@@ -352,13 +352,14 @@ def main(argv=None) -> int:
     n = int(WINDOW_S * SR)
     train = load_split(args.corpus, "train")
     val_clips = load_split(args.corpus, "val")
-    batches = Prefetcher(batch_maker(train, batch=args.batch, n=n, seed=args.seed * 7919 + step))
+    batches = prefetched(iter(batch_maker(train, batch=args.batch, n=n,
+                                          seed=args.seed * 7919 + step), None), depth=4)
     log = CurveLog(args.out / "log.csv", ["step", "time", "lr", "loss", "val_loss",
                                           "val_window_acc", "val_exact", "val_within_one"])
     model.train()
     t0, run, k = time.time(), 0.0, 0
     while step < args.steps:
-        x, y = batches.next()
+        x, y = next(batches)
         x, y = x.to(device), y.to(device)
         loss = F.cross_entropy(model(model.prepare(x)), y, label_smoothing=0.05)
         opt.zero_grad(set_to_none=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,7 +30,12 @@ from vinylmon.engine.session import Session, SessionState
 from vinylmon.grading.events import AnalysedWindow
 from vinylmon.grading.fusion import learned_weight
 from vinylmon.grading.skips import RepeatBuffer
-from vinylmon.models.device import cpu_threads, keep_freed_memory, threads_beside_reader
+from vinylmon.models.device import (
+    cpu_threads,
+    keep_freed_memory,
+    prefetched,
+    threads_beside_reader,
+)
 from vinylmon.models.inference import Detector, LearnedGrader, analyse_windows, model_input
 
 
@@ -236,7 +240,7 @@ class Engine:
 
         on_cpu = self.detector.device.type == "cpu"
         with cpu_threads(threads_beside_reader() if on_cpu else None):
-            for batch, grades in _prefetched(read(), depth=3):
+            for batch, grades in prefetched(read(), depth=3, name="vinylmon-file-reader"):
                 for a in self.analyse(batch, grades=grades):
                     session.add(a)
                 if progress is not None:
@@ -260,51 +264,6 @@ def _batched(items: Iterable, n: int) -> Iterator[list]:
             batch = []
     if batch:
         yield batch
-
-
-def _prefetched(items: Iterable, *, depth: int) -> Iterator:
-    """Iterate ``items`` on a thread of its own, at most ``depth`` items ahead.
-
-    Decoding, resampling and the numpy work on each window then overlap with
-    the models (which release the GIL). An exception in ``items`` is raised
-    here, where it would have been; leaving the loop early stops the thread.
-    """
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-        except BaseException as exc:  # handed to the consumer, raised there
-            put((done, exc))
-            return
-        put((done, None))
-
-    thread = threading.Thread(target=run, name="vinylmon-file-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, exc = q.get()
-            if item is done:
-                if exc is not None:
-                    raise exc
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 
 class LiveAnalyser:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 
 import torch
 
@@ -109,3 +111,49 @@ def keep_freed_memory() -> bool:
         _allocator_tuned = bool(mallopt(_M_MMAP_THRESHOLD, 256 << 20)
                                 and mallopt(_M_TRIM_THRESHOLD, 512 << 20))
     return _allocator_tuned
+
+
+def prefetched(items: Iterable, *, depth: int, name: str = "vinylmon-prefetch") -> Iterator:
+    """Iterate ``items`` on a thread of its own, at most ``depth`` items ahead.
+
+    Decoding, resampling and the numpy work on each window (or on each training
+    batch) then overlap with the models (which release the GIL). An exception in
+    ``items`` is raised here, where it would have been; leaving the loop early
+    stops the thread (named ``name``).
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((done, exc))
+            return
+        put((done, None))
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -7,8 +7,6 @@ import argparse
 import csv
 import json
 import os
-import queue
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,22 +118,6 @@ class CurveLog:
 
     def close(self) -> None:
         self._file.close()
-
-
-class Prefetcher:
-    """Makes batches with ``make()`` in a daemon thread, a few ahead of training."""
-
-    def __init__(self, make: Callable[[], object], *, depth: int = 4):
-        self._make = make
-        self._q: queue.Queue = queue.Queue(maxsize=depth)
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            self._q.put(self._make())
-
-    def next(self):
-        return self._q.get()
 
 
 def resume(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, *,

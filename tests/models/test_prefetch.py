@@ -1,4 +1,5 @@
-"""The file reader thread of Engine.grade_file: order, errors, early exit."""
+"""The prefetch thread (the file reader of Engine.grade_file, training batches):
+order, errors, early exit."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import time
 
 import pytest
 
-from vinylmon.engine.engine import _prefetched
 from vinylmon.errors import AudioFileError
+from vinylmon.models.device import prefetched
 
 
 def test_items_arrive_in_order_and_the_thread_ends():
-    got = list(_prefetched(iter(range(50)), depth=2))
+    got = list(prefetched(iter(range(50)), depth=2))
     assert got == list(range(50))
-    assert not any(t.name == "vinylmon-file-reader" for t in threading.enumerate())
+    assert not any(t.name == "vinylmon-prefetch" for t in threading.enumerate())
 
 
 def test_the_reader_runs_at_most_depth_ahead():
@@ -25,7 +26,7 @@ def test_the_reader_runs_at_most_depth_ahead():
             produced.append(i)
             yield i
 
-    it = _prefetched(items(), depth=2)
+    it = prefetched(items(), depth=2)
     assert next(it) == 0
     time.sleep(0.3)
     # one taken, two queued, one more waiting to be put
@@ -39,7 +40,7 @@ def test_an_error_in_the_source_is_raised_where_it_happened():
         yield 2
         raise AudioFileError("side.flac", "read failed at 10.00 s")
 
-    it = _prefetched(items(), depth=2)
+    it = prefetched(items(), depth=2)
     assert [next(it), next(it)] == [1, 2]
     with pytest.raises(AudioFileError, match="read failed"):
         next(it)
@@ -52,8 +53,8 @@ def test_leaving_early_stops_the_reader():
             yield i
             i += 1
 
-    for i in _prefetched(endless(), depth=2):
+    for i in prefetched(endless(), depth=2):
         if i == 3:
             break
     time.sleep(0.2)
-    assert not any(t.name == "vinylmon-file-reader" for t in threading.enumerate())
+    assert not any(t.name == "vinylmon-prefetch" for t in threading.enumerate())
