@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.cli.finetune import load_take
 from vinylmon.cli.main import main
 from vinylmon.errors import AudioDataError, AudioFileError
 from vinylmon.training.finetune.data import synthetic_take
+from vinylmon.training.finetune.inputs import read_take
 
 SR = 44100
 
@@ -78,23 +78,18 @@ def test_missing_take_in_a_real_process(tmp_path):
 def test_a_long_take_is_cut_with_a_message(tmp_path, capsys):
     path = tmp_path / "long.wav"
     sf.write(path, np.full((SR * 4, 2), 0.1, np.float32), SR)
-    msgs = []
-
-    class Stream:
-        def write(self, text):
-            msgs.append(text)
-
-    x = load_take(str(path), min_s=1.0, max_s=2.0, stream=Stream())
+    x, note = read_take(str(path), min_s=1.0, max_s=2.0)
     assert x.shape == (2, 2 * SR) and x.dtype == np.float32
-    assert "using its first 2 s" in "".join(msgs)
+    assert "using its first 2 s" in note
+    assert read_take(str(path), min_s=1.0, max_s=10.0)[1] is None
     with pytest.raises(AudioDataError, match="needs at least 5 s"):
-        load_take(str(path), min_s=5.0)
+        read_take(str(path), min_s=5.0)
     with pytest.raises(AudioFileError):
-        load_take(str(tmp_path / "missing.flac"))
+        read_take(str(tmp_path / "missing.flac"))
 
 
 def test_mono_take_is_played_on_both_channels(tmp_path):
     path = tmp_path / "mono.wav"
     sf.write(path, np.full(SR * 3, 0.1, np.float32), SR)
-    x = load_take(str(path), min_s=1.0)
+    x, _ = read_take(str(path), min_s=1.0)
     assert x.shape == (2, 3 * SR) and np.array_equal(x[0], x[1])

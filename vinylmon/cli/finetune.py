@@ -18,7 +18,7 @@ import sys
 import time
 
 from vinylmon.cli.grade import ProgressBar
-from vinylmon.errors import AudioDataError, VinylmonError
+from vinylmon.errors import VinylmonError
 
 
 class StderrProgress(ProgressBar):
@@ -29,50 +29,17 @@ class StderrProgress(ProgressBar):
         self.draw(frac, bar="", tail=f"{message[:60]:60s}", line=f"{frac:4.0%} {message}")
 
 
-def load_take(path: str, *, min_s: float | None = None, max_s: float | None = None,
-              stream=None):
-    """A calibration take from a file: ``(2, frames)`` float32 at 44.1 kHz.
-
-    Shorter than ``min_s`` is an error; longer than ``max_s`` is cut (with a
-    message on ``stream``).
-
-    Raises
-    ------
-    AudioFileError
-        Missing or unreadable file.
-    AudioDataError
-        NaN samples, too short.
-    """
-    import numpy as np
-
-    from vinylmon.audio.io import audio_info, load
-    from vinylmon.audio.types import to_stereo
-    from vinylmon.training.finetune.inputs import MAX_TAKE_S, MIN_TAKE_S
-
-    min_s = MIN_TAKE_S if min_s is None else min_s
-    max_s = MAX_TAKE_S if max_s is None else max_s
-    info = audio_info(path)
-    if info.duration_s < min_s:
-        raise AudioDataError(f"{path}: the take is {info.duration_s:.1f} s long; fine-tuning "
-                             f"needs at least {min_s:.0f} s (1-3 minutes of a record)")
-    duration = None
-    if info.duration_s > max_s:
-        duration = max_s
-        (stream or sys.stderr).write(f"vinylmon: {path}: the take is {info.duration_s:.0f} s "
-                                     f"long; using its first {max_s:.0f} s\n")
-    x = np.asarray(load(path, duration_s=duration).samples, dtype=np.float32)
-    return np.ascontiguousarray(to_stereo(x))
-
-
 def cmd_finetune(args: argparse.Namespace) -> int:
     from vinylmon.store.profiles import check_name, save_profile
-    from vinylmon.training.finetune.inputs import FinetuneConfig, check_grade
+    from vinylmon.training.finetune.inputs import FinetuneConfig, check_grade, read_take
 
     grade = check_grade(args.grade)
     name = check_name(args.name)
     if args.steps is not None and args.steps < 0:
         raise VinylmonError(f"--steps must be >= 0, got {args.steps}")
-    take = load_take(args.take)
+    take, note = read_take(args.take)
+    if note:
+        sys.stderr.write(f"vinylmon: {note}\n")
 
     from vinylmon.models.inference import Detector, LearnedGrader
     from vinylmon.training.finetune.run import finetune

@@ -178,9 +178,12 @@ class AppBackend:
     def take_from_file(self, path) -> np.ndarray:
         """A calibration take from a recording: ``(2, frames)`` float32 at 44.1 kHz
         (1-5 minutes; a longer one is cut to 5 minutes)."""
-        from vinylmon.cli.finetune import load_take
+        from vinylmon.training.finetune.inputs import read_take
 
-        return load_take(str(path), stream=_NullStream())
+        take, note = read_take(path)
+        if note:
+            log.info(note)
+        return take
 
     def record_take(self, device_name: str | None, *, seconds: float = 120.0,
                     progress=None, cancel=None) -> np.ndarray:
@@ -296,15 +299,6 @@ class AppBackend:
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise AudioFileError(path, f"cannot be read ({exc})") from exc
         return x.T, int(sr)
-
-
-class _NullStream:
-    def write(self, text: str) -> int:
-        log.info(text.strip())
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 def add_parser(sub) -> None:

@@ -209,3 +209,34 @@ def as_take(take: np.ndarray) -> np.ndarray:
     if not np.isfinite(x).all():
         raise AudioDataError("the take holds NaN or infinite samples")
     return np.ascontiguousarray(to_stereo(x))
+
+
+def read_take(path: str | os.PathLike, *, min_s: float | None = None,
+              max_s: float | None = None) -> tuple[np.ndarray, str | None]:
+    """A calibration take from a file: ``(2, frames)`` float32 at 44.1 kHz, and a note
+    for the user when it was cut (None otherwise).
+
+    Shorter than ``min_s`` (default :data:`MIN_TAKE_S`) is an error; longer than
+    ``max_s`` (default :data:`MAX_TAKE_S`) is cut to its first ``max_s``.
+
+    Raises
+    ------
+    AudioFileError
+        Missing or unreadable file.
+    AudioDataError
+        NaN samples, too short.
+    """
+    from vinylmon.audio.io import audio_info, load
+
+    min_s = MIN_TAKE_S if min_s is None else min_s
+    max_s = MAX_TAKE_S if max_s is None else max_s
+    info = audio_info(path)
+    if info.duration_s < min_s:
+        raise AudioDataError(f"{path}: the take is {info.duration_s:.1f} s long; fine-tuning "
+                             f"needs at least {min_s:.0f} s (1-3 minutes of a record)")
+    duration, note = None, None
+    if info.duration_s > max_s:
+        duration = max_s
+        note = f"{path}: the take is {info.duration_s:.0f} s long; using its first {max_s:.0f} s"
+    x = np.asarray(load(path, duration_s=duration).samples, dtype=np.float32)
+    return np.ascontiguousarray(to_stereo(x)), note
