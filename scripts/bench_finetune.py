@@ -131,7 +131,7 @@ def main(argv=None) -> int:
           f"phases {result.timings}")
     print(f"budget 180 s: {'met' if finetune_s <= 180 else 'NOT met'}")
     print(f"replay: {result.replay_source}; base validation: {result.val_source}; "
-          f"click threshold {result.postprocess['threshold']}\n")
+          f"click threshold {result.postprocess.threshold}\n")
     print(result.table())
 
     held = build_take_set(take, grade="NM", seed=99,

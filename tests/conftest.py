@@ -1,3 +1,4 @@
+import dataclasses
 import faulthandler
 import os
 import threading
@@ -246,4 +247,4 @@ def fake_result():
         val_source="synthetic", detector_state=det.model.state_dict(),
         grader_state=gr.model.state_dict(), detector_meta=det.meta, grader_meta=gr.meta,
         config=FinetuneConfig(), take={"grade": "NM", "duration_s": 120.0},
-        postprocess={**det.postprocess, "threshold": 0.7})
+        postprocess=dataclasses.replace(det.postprocess, threshold=0.7))

@@ -45,7 +45,7 @@ def test_save_list_load(fake_result, tmp_path, music):
 
     det, grader, warning = load_profile_models("USB mic", device="cpu", root=tmp_path)
     assert warning is None
-    assert det.folder == info.path / "detector" and det.postprocess["threshold"] == 0.7
+    assert det.folder == info.path / "detector" and det.postprocess.threshold == 0.7
     assert grader.folder == info.path / "grader"
     assert len(det.run([music(5.0)])) == 1
 

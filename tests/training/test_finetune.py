@@ -45,7 +45,7 @@ def adapted():
               "mic_base": evaluate_detector(detector, held_mic),
               "mic_tuned": evaluate_detector(detector, held_mic, result=result)}
     print(f"\nfine-tuning: {result.seconds:.0f} s, click threshold "
-          f"{result.postprocess['threshold']}")
+          f"{result.postprocess.threshold}")
     for k, v in scores.items():
         print(f"{k:10s} event F1 {v['event_f1']:.3f} (P {v['precision']:.2f} "
               f"R {v['recall']:.2f}) class accuracy {v['class_accuracy']:.3f} "

@@ -58,7 +58,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                       progress=None if args.quiet else StderrProgress())
     print(result.table())
     print(f"replay: {result.replay_source} data; base validation: {result.val_source} data; "
-          f"click threshold {result.postprocess.get('threshold')}; "
+          f"click threshold {result.postprocess.threshold}; "
           f"{time.perf_counter() - t0:.0f} s")
     info = save_profile(name, result, device_name=args.device_name)
     where = f"for input {args.device_name!r}" if args.device_name else \

@@ -117,19 +117,18 @@ class Engine:
     def noise_sd_db(self) -> float:
         """The spread of the detector's surface-noise error (dB, its meta.json
         ``postprocess.noise_sd_db``, measured on validation music; 0: unknown)."""
-        return self._spread("noise_sd_db", 100.0)
+        return self._spread("noise_sd_db")
 
     @property
     def crackle_sd_log(self) -> float:
         """The spread of the detector's crackle-density error (its meta.json
         ``postprocess.crackle_sd_log``, measured on validation music; 0: unknown)."""
-        return self._spread("crackle_sd_log", 20.0)
+        return self._spread("crackle_sd_log")
 
-    def _spread(self, key: str, below: float) -> float:
-        """A measurement's error spread from the detector's ``postprocess`` (0: unknown
-        or out of range)."""
-        v = (getattr(self.detector, "postprocess", None) or {}).get(key, 0.0)
-        return float(v) if isinstance(v, int | float) and 0 <= v < below else 0.0
+    def _spread(self, key: str) -> float:
+        """A measurement's error spread from the detector's ``postprocess`` (0: unknown)."""
+        pp = getattr(self.detector, "postprocess", None)
+        return float(getattr(pp, key, 0.0) or 0.0)
 
     def models(self) -> dict:
         """REPORT.md's ``models``: NAME@VERSION of each bundle, and the device."""

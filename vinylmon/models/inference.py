@@ -10,6 +10,7 @@ evaluation and the fine-tuning's scoring.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -45,8 +46,23 @@ from vinylmon.models.measures import decode as decode_measures
 from vinylmon.models.verifier import OUTPUTS as VERIFIER_OUTPUTS
 from vinylmon.models.verifier import build_verifier, find_impulses
 
-#: Event post-processing used when a bundle's meta.json does not say.
-DEFAULT_POSTPROCESS = {"threshold": 0.5, "impulse_threshold": None, "min_ratio": 6.0}
+
+@dataclass(frozen=True)
+class DetectorPostprocess:
+    """A detector bundle's ``postprocess``: the frame heads' event thresholds (what
+    gives events without a click verifier) and the spreads of the measurements'
+    errors on validation music, which the grade's probabilities allow for (0:
+    unknown)."""
+
+    threshold: float = 0.5
+    impulse_threshold: float | None = None
+    min_ratio: float = 6.0
+    noise_sd_db: float = 0.0
+    crackle_sd_log: float = 0.0
+
+    def as_meta(self) -> dict:
+        """As meta.json holds it."""
+        return dataclasses.asdict(self)
 
 
 def _check_windows(windows: Sequence[np.ndarray]) -> np.ndarray:
@@ -100,7 +116,7 @@ def _number(folder: Path, meta: dict, key: str, lo: float, hi: float, *,
     return v
 
 
-def _detector_settings(folder: Path, meta: dict) -> tuple[int, float, dict]:
+def _detector_settings(folder: Path, meta: dict) -> tuple[int, float, DetectorPostprocess]:
     """Sample rate, window length and event post-processing from a detector's meta."""
     rate = _number(folder, meta, "sample_rate", 1, 10**6)
     if rate != ANALYSIS_RATE:
@@ -115,13 +131,20 @@ def _detector_settings(folder: Path, meta: dict) -> tuple[int, float, dict]:
     pp = meta.get("postprocess", {})
     if not isinstance(pp, dict):
         raise _bad_meta(folder, f"'postprocess' is {_short(pp)}, not an object")
-    pp = {**DEFAULT_POSTPROCESS, **pp}
-    _number(folder, pp, "threshold", 1e-6, 1.0, within="postprocess.")
-    _number(folder, pp, "impulse_threshold", 1e-6, 1.0, optional=True, within="postprocess.")
-    _number(folder, pp, "min_ratio", 1e-6, 1e6, within="postprocess.")
-    _number(folder, pp, "noise_sd_db", 0.0, 99.0, optional=True, within="postprocess.")
-    _number(folder, pp, "crackle_sd_log", 0.0, 19.9, optional=True, within="postprocess.")
-    return int(rate), window_s, pp
+    d = DetectorPostprocess()
+    imp = _number(folder, pp, "impulse_threshold", 1e-6, 1.0, optional=True,
+                  within="postprocess.")
+    noise = _number(folder, pp, "noise_sd_db", 0.0, 99.0, optional=True, within="postprocess.")
+    crackle = _number(folder, pp, "crackle_sd_log", 0.0, 19.9, optional=True,
+                      within="postprocess.")
+    return int(rate), window_s, DetectorPostprocess(
+        threshold=float(_number(folder, pp, "threshold", 1e-6, 1.0, default=d.threshold,
+                                within="postprocess.")),
+        impulse_threshold=None if imp is None else float(imp),
+        min_ratio=float(_number(folder, pp, "min_ratio", 1e-6, 1e6, default=d.min_ratio,
+                                within="postprocess.")),
+        noise_sd_db=0.0 if noise is None else float(noise),
+        crackle_sd_log=0.0 if crackle is None else float(crackle))
 
 
 def _load(model: torch.nn.Module, state: dict, folder: Path) -> None:
@@ -342,14 +365,16 @@ class Detector:
 
     def events(self, audio: np.ndarray, out: DetectorOutput, *,
                accept: float | None = None, scratch_accept: float | None = None,
-               min_peak_db: float | None = None) -> list[SampleEvent]:
+               min_peak_db: float | None = None, threshold: float | None = None,
+               impulse_threshold: float | None = None,
+               min_ratio: float | None = None) -> list[SampleEvent]:
         """The impulses of one window (``audio`` as the detector saw it), placed on
         its samples, peaks re the window's level.
 
         With the verifier: its merged candidates down to the scratch acceptance
         (``prob`` says which are events of their own: those at ``accept`` or more;
         both override the bundle's); otherwise the frame heads with the bundle's
-        post-processing.
+        post-processing (``threshold``, ``impulse_threshold``, ``min_ratio`` override it).
         """
         if self.verifier is not None:
             a = min(self.accept if accept is None else accept,
@@ -361,8 +386,10 @@ class Detector:
                                            prefilter=self.prefilter, min_peak_db=floor,
                                            device=self.device)]
         pp = self.postprocess
-        return refine_events(audio, out, threshold=pp["threshold"],
-                             impulse_threshold=pp["impulse_threshold"], min_ratio=pp["min_ratio"])
+        return refine_events(
+            audio, out, threshold=pp.threshold if threshold is None else threshold,
+            impulse_threshold=pp.impulse_threshold if impulse_threshold is None
+            else impulse_threshold, min_ratio=pp.min_ratio if min_ratio is None else min_ratio)
 
     def run(self, windows: Sequence[np.ndarray]) -> list[DetectorOutput]:
         """Outputs for windows of equal length, each ``(channels, samples)``."""

@@ -239,7 +239,7 @@ def save_profile(name: str, result, *, device_name: str | None,
                              "config": result.config.to_dict()}})
             meta["metrics"] = _clean({"base": base_meta.get("metrics"), "finetune": metrics})
             if part == "detector":
-                meta["postprocess"] = dict(result.postprocess or base_meta.get("postprocess", {}))
+                meta["postprocess"] = result.postprocess.as_meta()
             elif part == "verifier":
                 meta["postprocess"] = dict(base_meta.get("postprocess", {}))
             save_bundle(tmp / part, state, meta)
@@ -248,7 +248,7 @@ def save_profile(name: str, result, *, device_name: str | None,
             "created": created, "base": base, "take": result.take, "metrics": metrics,
             "replay_source": result.replay_source, "val_source": result.val_source,
             "seconds": round(float(result.seconds), 1), "config": result.config.to_dict(),
-            "postprocess": result.postprocess,
+            "postprocess": result.postprocess.as_meta(),
             "threshold_selection": result.threshold_selection}))
         target = r / n
         old = None

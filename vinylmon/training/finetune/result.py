@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from vinylmon.models.inference import DetectorPostprocess
 from vinylmon.training.finetune.inputs import FinetuneConfig
 
 Progress = Callable[[float, str], None]
@@ -36,7 +37,7 @@ class FinetuneResult:
     config : FinetuneConfig
     take : dict
         The take and its sets (:meth:`~vinylmon.training.finetune.sets.TakeSet.info`).
-    postprocess : dict
+    postprocess : DetectorPostprocess
         The fine-tuned detector's event post-processing (meta.json ``postprocess``):
         the base one, with the click threshold chosen for this microphone.
     threshold_selection : list of dict
@@ -65,7 +66,7 @@ class FinetuneResult:
     grader_meta: dict | None
     config: FinetuneConfig
     take: dict
-    postprocess: dict = field(default_factory=dict)
+    postprocess: DetectorPostprocess = field(default_factory=DetectorPostprocess)
     threshold_selection: list = field(default_factory=list)
     grader_kept: bool | None = None
     timings: dict = field(default_factory=dict)

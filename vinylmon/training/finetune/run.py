@@ -213,7 +213,7 @@ def _finetune(take, *, grade, detector, grader, config, progress, cancel, corpus
     # --- the click threshold for this microphone, then the evaluation
     t3 = time.perf_counter()
     clock.report("eval", 0.0, "choosing the click threshold")
-    postprocess, selection = dict(detector.postprocess), []
+    postprocess, selection = detector.postprocess, []
     if config.thresholds and g == "NM":
         postprocess, selection = choose_threshold(
             detector, take_set.train.as_eval("take-train"),

@@ -6,12 +6,13 @@ take's training windows."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
 from vinylmon.grading.rubric import CLICK_FLOOR_DB
-from vinylmon.models.inference import Detector, analyse_excerpt
+from vinylmon.models.inference import Detector, DetectorPostprocess, analyse_excerpt
 from vinylmon.training.evaluation import EventTally
 from vinylmon.training.finetune.detector import lower, outputs, with_verifier
 from vinylmon.training.finetune.inputs import SR
@@ -60,7 +61,7 @@ def score_detector(detector: Detector, data: EvalSet, outputs: Sequence) -> dict
 
 
 def evaluate_detector(detector: Detector, data: EvalSet, *, state: dict | None = None,
-                      postprocess: dict | None = None,
+                      postprocess: DetectorPostprocess | None = None,
                       result: FinetuneResult | None = None) -> dict:
     """:func:`score_detector` for the detector, or for fine-tuned weights ``state``
     with their ``postprocess``, or for everything a
@@ -75,7 +76,7 @@ def evaluate_detector(detector: Detector, data: EvalSet, *, state: dict | None =
         model.eval()
     h = lower(model, data.windows, None, detector.device)
     outs = outputs(model, h, None, detector.device, detector.hop)
-    d = with_postprocess(detector, postprocess or {})
+    d = with_postprocess(detector, postprocess or detector.postprocess)
     if result is not None and result.verifier_state is not None and d.verifier is not None:
         v = copy.deepcopy(d.verifier)
         v.load_state_dict(result.verifier_state)
@@ -84,10 +85,10 @@ def evaluate_detector(detector: Detector, data: EvalSet, *, state: dict | None =
     return score_detector(d, data, outs)
 
 
-def with_postprocess(detector: Detector, postprocess: dict) -> Detector:
+def with_postprocess(detector: Detector, postprocess: DetectorPostprocess) -> Detector:
     """A shallow copy of ``detector`` with other event post-processing (same model)."""
     d = copy.copy(detector)
-    d.postprocess = {**detector.postprocess, **postprocess}
+    d.postprocess = postprocess
     return d
 
 
@@ -98,7 +99,7 @@ def choose_threshold(detector: Detector, take: EvalSet, take_outputs: Sequence,
     """The click threshold for a microphone, chosen on the take's training windows.
 
     A microphone can leave clicks less sure to the click head than line-in; its
-    threshold (``postprocess["threshold"]``) may then be lowered, but only where
+    threshold (``postprocess.threshold``) may then be lowered, but only where
     that costs nothing: the candidate with the best event F1 on the take's
     (damaged) training windows among those that keep false events on its
     undamaged windows within :data:`FALSE_BUDGET` per minute (or the base
@@ -112,13 +113,13 @@ def choose_threshold(detector: Detector, take: EvalSet, take_outputs: Sequence,
     table : list of dict
         ``threshold``, ``take_f1``, ``take_false_per_min``, ``replay_f1``, ``allowed``.
     """
-    base_t = float(detector.postprocess["threshold"])
+    base_t = float(detector.postprocess.threshold)
     ref = score_detector(detector, replay, base_replay_outputs)["event_f1"]
     base_false = score_detector(detector, take, take_outputs)["false_per_min_clean"]
     budget = max(FALSE_BUDGET, base_false) if np.isfinite(base_false) else FALSE_BUDGET
     table, best = [], None
     for t in sorted({base_t, *map(float, candidates)}, reverse=True):
-        d = with_postprocess(detector, {"threshold": t})
+        d = with_postprocess(detector, dataclasses.replace(detector.postprocess, threshold=t))
         tk = score_detector(d, take, take_outputs)
         rp = score_detector(d, replay, replay_outputs)
         false = tk["false_per_min_clean"]
@@ -130,7 +131,7 @@ def choose_threshold(detector: Detector, take: EvalSet, take_outputs: Sequence,
         if allowed and (best is None or tk["event_f1"] > best[0] + 1e-9):
             best = (tk["event_f1"], t)
     chosen = best[1] if best is not None else base_t
-    return {**detector.postprocess, "threshold": chosen}, table
+    return dataclasses.replace(detector.postprocess, threshold=chosen), table
 
 
 def choose_accept(detector: Detector, take: EvalSet, take_outputs: Sequence,
