@@ -93,3 +93,28 @@ def test_a_window_out_of_order_is_measured_from_scratch(rng):
     want = from_scratch(windows[:6] + windows[8:] + windows[6:8], rpm=None, repeats=[])
     assert tuple(got.events) == want["events"]
     assert [e.start_s for e in got.events] == sorted(e.start_s for e in got.events)
+
+
+def test_faint_detections_are_events_only_as_ticks_of_a_scratch():
+    """Below ``accept`` an impulse is not an event of its own, but it can complete a
+    repeating scratch: the train's ticks are reported (kind scratch) and counted."""
+    period = 60 / 45
+    ticks = [10.0 + k * period for k in range(5)]
+    windows = []
+    for i in range(6):
+        t0, t1 = 5.0 * i, 5.0 * i + 5.0
+        imps = [Impulse(t, t + 0.0008, None, -20.0, 0.75) for t in ticks if t0 <= t < t1]
+        imps += [Impulse(t, t + 0.0008, 0, -22.0, c) for t, c in ((2.0, 0.99), (3.0, 0.75))
+                 if t0 <= t < t1]
+        windows.append(AnalysedWindow(i, t0, t1, False, -20.0, (0.2,) * 5, None, -60.0,
+                                      tuple(sorted(imps, key=lambda m: m.start_s)), 0.0, 0.5))
+    meter = SideMeter()
+    for w in windows:
+        meter.add(w)
+    m = meter.measure(rpm=45.0, accept=0.98)
+    assert m.quantities.scratches == 1
+    assert [e.start_s for e in m.events] == [2.0] + ticks  # 3.0 s: faint and alone
+    assert [e.kind for e in m.events] == ["click"] + ["scratch"] * 5
+    assert m.clicks == 6  # scratch ticks >= L - 10 dB count in c
+    everything = meter.measure(rpm=45.0, accept=0.0)
+    assert len(everything.events) == 7

@@ -230,7 +230,8 @@ def test_the_writer_keeps_every_field_and_the_dropped_counts_and_repeats(tmp_pat
     j = SessionJournal.create(rec_path, input_name="mic (48000 Hz)", sample_rate=SR, channels=2,
                               rpm=45.0, record={"title": "T"}, window_s=5.0,
                               learned_weight=0.25, models={"detector": "d@1"},
-                              false_clicks_per_min=0.8, noise_sd_db=7.5, crackle_sd_log=1.2)
+                              false_clicks_per_min=0.8, noise_sd_db=7.5, crackle_sd_log=1.2,
+                              accept=0.6)
     rec = SessionRecording(j.audio_path, sample_rate=SR, channels=2)
     j.recording = rec
     rec.append(AudioBlock(np.zeros((2, 15 * SR), np.float32), SR, 0.0))
@@ -252,8 +253,9 @@ def test_the_writer_keeps_every_field_and_the_dropped_counts_and_repeats(tmp_pat
     assert r.session.dropped_windows == 2 and r.session.learned_weight == 0.25
     assert c.header["false_clicks_per_min"] == 0.8 and r.session.false_clicks_per_min == 0.8
     assert r.session.noise_sd_db == 7.5 and r.session.crackle_sd_log == 1.2
+    assert r.session.accept == 0.6  # the 0.55 impulse is no event of its own
     want = Session(rpm=45.0, learned_weight=0.25, false_clicks_per_min=0.8, noise_sd_db=7.5,
-                   crackle_sd_log=1.2)
+                   crackle_sd_log=1.2, accept=0.6)
     for w in windows:
         want.add(w)
     want.set_repeats([Repeat(1.0, 2.0, 1.333, 0.9)])
@@ -313,7 +315,8 @@ def test_a_monitor_killed_mid_side_loses_nothing_it_reported(cpu_engine, clicked
                 for i in w.impulses] == p["impulses"]
     # and the session rebuilt from them has exactly the events the child saw
     for k, p in enumerate(printed):
-        s = Session(rpm=r.contents.rpm, learned_weight=r.session.learned_weight)
+        s = Session(rpm=r.contents.rpm, learned_weight=r.session.learned_weight,
+                    accept=r.session.accept)
         for w in r.windows[:k + 1]:
             s.add(w)
         assert [[e.kind, e.start_s, e.end_s, e.channel, e.peak_db, e.confidence]
