@@ -24,29 +24,12 @@ from vinylmon.grading.skips import Repeat
 
 @dataclass(frozen=True)
 class SessionState:
-    """The side so far.
+    """The side so far: what :class:`~vinylmon.grading.measured.SideMeasurement` holds
+    (events, scratches, skips, rpm, L, n, seconds analysed and heard, with the same
+    meanings), the grade (None until some non-silent audio was analysed) and the
+    windows dropped."""
 
-    Attributes
-    ----------
-    events : tuple of DefectEvent
-        Sorted by start; peaks re ``program_level_db``.
-    scratches : tuple of ScratchTrack
-    skips : tuple of Repeat
-        Groove repeats with a landing tick.
-    rpm : float or None
-        As given, or estimated from the scratches (None when unknown).
-    program_level_db : float
-        L, dBFS (-inf before any non-silent audio).
-    noise_db : float
-        Surface noise re L (nan before any non-silent audio).
-    analysed_s, heard_s : float
-        Non-silent audio analysed; all audio heard (silent windows included).
-    grade : GradeResult or None
-        None until some non-silent audio was analysed.
-    dropped_windows : int
-    """
-
-    events: tuple[DefectEvent, ...]
+    events: Sequence[DefectEvent]
     scratches: tuple[ScratchTrack, ...]
     skips: tuple[Repeat, ...]
     rpm: float | None
