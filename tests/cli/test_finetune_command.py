@@ -9,9 +9,7 @@ import pytest
 import soundfile as sf
 
 from vinylmon.cli.main import main
-from vinylmon.errors import AudioDataError, AudioFileError
 from vinylmon.training.finetune.data import synthetic_take
-from vinylmon.training.finetune.inputs import read_take
 
 SR = 44100
 
@@ -73,23 +71,3 @@ def test_missing_take_in_a_real_process(tmp_path):
     r = run("--take", str(tmp_path / "nope.flac"), "--name", "x", data_home=tmp_path)
     assert r.returncode == 2
     assert "nope.flac: no such file" in r.stderr and "Traceback" not in r.stderr
-
-
-def test_a_long_take_is_cut_with_a_message(tmp_path, capsys):
-    path = tmp_path / "long.wav"
-    sf.write(path, np.full((SR * 4, 2), 0.1, np.float32), SR)
-    x, note = read_take(str(path), min_s=1.0, max_s=2.0)
-    assert x.shape == (2, 2 * SR) and x.dtype == np.float32
-    assert "using its first 2 s" in note
-    assert read_take(str(path), min_s=1.0, max_s=10.0)[1] is None
-    with pytest.raises(AudioDataError, match="needs at least 5 s"):
-        read_take(str(path), min_s=5.0)
-    with pytest.raises(AudioFileError):
-        read_take(str(tmp_path / "missing.flac"))
-
-
-def test_mono_take_is_played_on_both_channels(tmp_path):
-    path = tmp_path / "mono.wav"
-    sf.write(path, np.full(SR * 3, 0.1, np.float32), SR)
-    x, _ = read_take(str(path), min_s=1.0)
-    assert x.shape == (2, 3 * SR) and np.array_equal(x[0], x[1])
