@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vinylmon.cli.monitor import AppBackend
-from vinylmon.errors import AudioDataError, Cancelled, VinylmonError
+from vinylmon.errors import AudioDataError, AudioFileError, Cancelled, VinylmonError
 from vinylmon.store.profiles import ProfileError
 from vinylmon.training.finetune.data import synthetic_take
 from vinylmon.training.finetune.inputs import FinetuneConfig
@@ -214,3 +214,16 @@ def test_take_from_file(backend, tmp_path):
     sf.write(path, np.full((44100 * 5, 2), 0.1, np.float32), 44100)
     with pytest.raises(AudioDataError, match="at least 60 s"):
         backend.take_from_file(path)
+
+
+def test_a_take_too_short_or_missing_is_refused_clearly(tmp_path):
+    import soundfile as sf
+
+    from vinylmon.training.finetune.inputs import read_take
+
+    path = tmp_path / "short.wav"
+    sf.write(path, np.full((44100 * 4, 2), 0.1, np.float32), 44100)
+    with pytest.raises(AudioDataError, match="needs at least 5 s"):
+        read_take(str(path), min_s=5.0)
+    with pytest.raises(AudioFileError):
+        read_take(str(tmp_path / "missing.flac"))

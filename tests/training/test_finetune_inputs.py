@@ -1,10 +1,8 @@
 """Calibration takes read from files: cut to the longest take with a note, mono doubled."""
 
 import numpy as np
-import pytest
 import soundfile as sf
 
-from vinylmon.errors import AudioDataError, AudioFileError
 from vinylmon.training.finetune.inputs import read_take
 
 SR = 44100
@@ -17,10 +15,6 @@ def test_a_long_take_is_cut_with_a_note(tmp_path):
     assert x.shape == (2, 2 * SR) and x.dtype == np.float32
     assert "using its first 2 s" in note
     assert read_take(str(path), min_s=1.0, max_s=10.0)[1] is None
-    with pytest.raises(AudioDataError, match="needs at least 5 s"):
-        read_take(str(path), min_s=5.0)
-    with pytest.raises(AudioFileError):
-        read_take(str(tmp_path / "missing.flac"))
 
 
 def test_mono_take_is_played_on_both_channels(tmp_path):
