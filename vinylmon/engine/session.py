@@ -91,7 +91,6 @@ class Session:
         if not (0.0 <= accept <= 1.0):
             raise ValueError(f"accept must be in 0..1, got {accept}")
         self.accept = float(accept)
-        self.windows: list[AnalysedWindow] = []
         self.repeats: list[Repeat] = []
         self.dropped_windows = 0
         self._meter = SideMeter()
@@ -102,7 +101,6 @@ class Session:
     def add(self, window: AnalysedWindow) -> None:
         """One more window of the side (in time order); :meth:`state` folds in only
         what is new, so each window costs the same at minute 1 and at minute 180."""
-        self.windows.append(window)
         self._meter.add(window)
         if window.silent:
             self._silent.append((window.start_s, window.end_s))
@@ -111,6 +109,11 @@ class Session:
                 self._learned = np.concatenate([self._learned, np.zeros_like(self._learned)])
             self._learned[self._n_learned] = window.grade_probs
             self._n_learned += 1
+
+    @property
+    def windows(self) -> list[AnalysedWindow]:
+        """The windows added so far (the side meter keeps them)."""
+        return self._meter.windows
 
     def set_repeats(self, repeats: Sequence[Repeat]) -> None:
         """The groove repeats found in the audio so far (all of them)."""

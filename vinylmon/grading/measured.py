@@ -203,10 +203,9 @@ class SideMeter:
 
     def _reset(self) -> None:
         self._heard: list[float] = []
-        self._live: list[float] = []
         self._dur, self._level, self._noise = _Column(), _Column(), _Column()
-        self._k: list[float] | None = []
-        self._merged: list[Impulse] = []
+        self._k = _Column()
+        self._k_known = True  # every non-silent window has its crackle density
         self._start, self._end, self._peak, self._conf = _Column(), _Column(), _Column(), \
             _Column()
         self._channel: list[int | None] = []
@@ -214,6 +213,11 @@ class SideMeter:
         self._ordered = True
         self._tracker: ScratchTracker | None = None
         self._tracker_rpm: float | None = None
+
+    @property
+    def windows(self) -> list[AnalysedWindow]:
+        """The windows added, in the order they came (not to be changed)."""
+        return self._windows
 
     def add(self, window: AnalysedWindow) -> None:
         self._windows.append(window)
@@ -223,12 +227,13 @@ class SideMeter:
         self._heard.append(w.end_s - w.start_s)
         if w.silent:
             return
-        self._live.append(w.end_s - w.start_s)
         self._dur.append(w.end_s - w.start_s)
         self._level.append(w.level_db)
         self._noise.append(w.noise_db + w.level_db)
-        if self._k is not None:
-            self._k = None if w.crackle_per_s is None else self._k + [w.crackle_per_s]
+        if w.crackle_per_s is None:
+            self._k_known = False
+        elif self._k_known:
+            self._k.append(w.crackle_per_s)
         imps = sorted(w.impulses, key=lambda i: i.start_s)
         if imps and imps[0].start_s < self._max_start:
             self._ordered = False  # merging later would reorder: start over when measured
@@ -237,19 +242,14 @@ class SideMeter:
 
     def _merge(self, imp: Impulse) -> None:
         self._max_start = max(self._max_start, imp.start_s)
-        out = self._merged
-        if out and imp.start_s <= out[-1].end_s + MERGE_GAP_S:
-            last = out[-1]
-            out[-1] = m = Impulse(last.start_s, max(last.end_s, imp.end_s),
-                                  last.channel if last.channel == imp.channel else None,
-                                  max(last.peak_dbfs, imp.peak_dbfs),
-                                  max(last.confidence, imp.confidence))
-            self._end.set_last(m.end_s)
-            self._peak.set_last(m.peak_dbfs)
-            self._conf.set_last(m.confidence)
-            self._channel[-1] = m.channel
+        # as merge_impulses does, on the side's last event (the columns' last row)
+        if self._start.n and imp.start_s <= self._end.last() + MERGE_GAP_S:
+            self._end.set_last(max(self._end.last(), imp.end_s))
+            self._peak.set_last(max(self._peak.last(), imp.peak_dbfs))
+            self._conf.set_last(max(self._conf.last(), imp.confidence))
+            if self._channel[-1] != imp.channel:
+                self._channel[-1] = None
         else:
-            out.append(imp)
             self._start.append(imp.start_s)
             self._end.append(imp.end_s)
             self._peak.append(imp.peak_dbfs)
@@ -268,8 +268,8 @@ class SideMeter:
             for imp in all_imps:
                 self._merge(imp)
         heard = sum(self._heard)
-        analysed = sum(self._live)
-        if not self._live or analysed <= 0:
+        analysed = sum(self._dur.values.tolist())
+        if not self._dur.n or analysed <= 0:
             return SideMeasurement((), (), (), rpm, float("-inf"), float("nan"), 0.0, heard, None)
         dur, lv = self._dur.values, self._level.values
         program = float(10 * np.log10(np.sum(10 ** (lv / 10) * dur) / dur.sum()))
@@ -300,9 +300,9 @@ class SideMeter:
         clicks = int(np.count_nonzero(loud))
         crackle = len(starts) - clicks
         k = crackle / analysed
-        if self._k is not None:
+        if self._k_known:
             # the window measures count the crackle the music masks tick by tick
-            k = float(np.sum(np.array(self._k) * dur) / dur.sum())
+            k = float(np.sum(self._k.values * dur) / dur.sum())
             crackle = int(round(k * analysed))  # the count behind k's probabilities
         q = Quantities(clicks_per_min=click_rate(clicks, analysed,
                                                  false_clicks_per_min=false_clicks_per_min),
