@@ -13,6 +13,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QWidget
 
+from vinylmon.grading import names
+
 #: The theme: a dark background (pyqtgraph's own default is black).
 BACKGROUND = "#15171c"
 PANEL = "#1f232a"
@@ -21,35 +23,12 @@ MUTED = "#8b919b"
 GRID = "#3a3f48"
 SILENT = "#5b6068"
 
-#: Event kinds of :data:`vinylmon.grading.events.KINDS`.
-KIND_COLORS = {
-    "click": "#ff9f1c",    # orange
-    "pop": "#ff5ec4",      # magenta
-    "crackle": "#ffd23f",  # yellow
-    "scratch": "#ff4d5e",  # red
-}
-
-#: Classes of the defect detector (clean, click, crackle, scratch, noise).
-CLASS_COLORS = {
-    "clean": "#4caf50",    # green
-    "click": "#ff9f1c",    # orange
-    "crackle": "#ffd23f",  # yellow
-    "scratch": "#ff4d5e",  # red
-    "noise": "#7f9cc0",    # grey-blue
-}
-
-#: Grades of :data:`vinylmon.grading.rubric.GRADES`, NM green to F red.
-GRADE_COLORS = {
-    "NM": "#2e9d4a",
-    "VG+": "#74b33c",
-    "VG": "#b5b82c",
-    "G+": "#e0a526",
-    "G": "#e8692a",
-    "F": "#d0333a",
-}
-
-#: Fallback for names without a colour of their own.
-DEFAULT_COLOR = "#9aa7b8"
+#: Kinds, classes and grades take the one palette of :mod:`vinylmon.grading.names`
+#: (the HTML report uses it too).
+KIND_COLORS = names.KIND_COLORS
+CLASS_COLORS = names.CLASS_COLORS
+GRADE_COLORS = names.GRADE_COLORS
+DEFAULT_COLOR = names.DEFAULT_COLOR
 
 #: Point sizes: body text (labels, axes) and headline text.
 BASE_PT = 11
@@ -94,9 +73,7 @@ def qcolor(hex_color: str, *, alpha: int = 255) -> QColor:
 
 def text_color_on(hex_color: str) -> str:
     """Black or white, whichever reads better on a background of ``hex_color``."""
-    c = QColor(hex_color)
-    luma = 0.299 * c.red() + 0.587 * c.green() + 0.114 * c.blue()
-    return "#111111" if luma > 150 else "#ffffff"
+    return names.text_color_on(hex_color)
 
 
 def apply_dark(widget: QWidget) -> None:
