@@ -113,6 +113,37 @@ def test_nullables_and_extra_keys_are_allowed():
     assert report_problems(report) == []
 
 
+def test_record_and_notes_are_optional_extras():
+    report = valid_report()
+    report["record"] = {"artist": "Nina Simone", "title": "Pastel Blues", "side": "A"}
+    report["summary"]["notes"] = ["78 rpm: a note"]
+    assert report_problems(report) == []
+    report["record"] = {}
+    report["summary"]["notes"] = []
+    assert report_problems(report) == []
+
+
+@pytest.mark.parametrize(("record", "fragment"), [
+    ("Nina Simone", "$.record: 'Nina Simone' is not of type 'object'"),
+    (["Nina Simone"], "$.record: ['Nina Simone'] is not of type 'object'"),
+    ({"artist": 7}, "$.record.artist: 7 is not of type 'string'"),
+    ({"side": None}, "$.record.side: None is not of type 'string'"),
+    ({"title": {"main": "x"}}, "$.record.title: {'main': 'x'} is not of type 'string'"),
+])
+def test_record_must_be_an_object_of_strings(record, fragment):
+    report = valid_report()
+    report["record"] = record
+    assert_problem(report, fragment)
+
+
+def test_notes_must_be_a_list_of_strings():
+    report = valid_report()
+    report["summary"]["notes"] = "78 rpm"
+    assert_problem(report, "$.summary.notes: '78 rpm' is not of type 'array'")
+    report["summary"]["notes"] = ["ok", 3]
+    assert_problem(report, "$.summary.notes[1]: 3 is not of type 'string'")
+
+
 @pytest.mark.parametrize("key", ["schema", "rpm", "events", "summary", "windows"])
 def test_missing_top_level_key(key):
     report = valid_report()

@@ -17,6 +17,7 @@ import argparse
 import sys
 import time
 
+from vinylmon.cli import plain
 from vinylmon.cli.grade import ProgressBar
 from vinylmon.errors import VinylmonError
 
@@ -69,7 +70,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 def add_parser(sub) -> None:
     f = sub.add_parser("finetune", help="adapt the models to a microphone from a calibration "
-                       "take", description=__doc__.split("\n")[0])
+                       "take", description=plain(__doc__))
     f.add_argument("--take", required=True, metavar="FILE",
                    help="recording of a record of known grade through the microphone "
                         "(1-5 minutes)")

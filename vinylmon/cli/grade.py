@@ -1,10 +1,11 @@
 """``vinylmon grade``: grade recordings from the command line.
 
 For each file (a folder stands for the audio files in it): a progress bar on
-stderr, then one line of the summary table on stdout; ``--json``/``--html``
-write the report of REPORT.md and the seller's HTML page. One bad file does not
-stop the others; the exit status is 2 if any file failed, 3 if vinylmon itself
-failed on one (the traceback goes to the log file), else 0.
+stderr, then one line of the summary table on stdout; ``--json``/``--html``/``--csv``
+write the report of REPORT.md, the seller's HTML page and the event table.
+``--artist``/``--title``/``--side`` name the record in the report. One bad file
+does not stop the others; the exit status is 2 if any file failed, 3 if vinylmon
+itself failed on one (the traceback goes to the log file), else 0.
 """
 
 from __future__ import annotations
@@ -12,34 +13,126 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
+from collections.abc import Mapping
+from fractions import Fraction
 from pathlib import Path
 
+from vinylmon.cli import plain
 from vinylmon.errors import AudioFileError, VinylmonError
+from vinylmon.grading.names import CRITERION_NAMES, criterion_name
+from vinylmon.grading.rubric import PERIOD_TOLERANCE, RPMS
 
 log = logging.getLogger("vinylmon")
 
 AUDIO_SUFFIXES = {".flac", ".wav", ".wave", ".aif", ".aiff", ".ogg", ".oga", ".opus", ".mp3",
                   ".w64", ".caf", ".rf64"}
 
+#: The record speeds ``--rpm`` accepts (the rubric's speeds), as they are written.
+SPEED_NAMES = dict(zip(RPMS, ("33 1/3", "45", "78"), strict=True))
+#: 16 2/3 rpm is refused: skips are searched only one revolution of the rubric's
+#: speeds apart (:func:`vinylmon.grading.skips.find_repeats`), so a 16 2/3 record's
+#: skips would go unheard.
+SIXTEEN_RPM = 50.0 / 3.0
+ACCEPTED_SPEEDS = ("accepted speeds: 33 1/3 (also written 33, 33.3, 33.33), 45, 78, "
+                   "or auto (estimated)")
+
+_MIXED = re.compile(r"(\d+)(?:\s+|\s*-\s*)(\d+)\s*/\s*(\d+)")  # 33 1/3, 33-1/3
+_FRACTION = re.compile(r"(\d+)\s*/\s*(\d+)")  # 100/3
+_DECIMAL = re.compile(r"\d+(?:\.(\d*))?")  # 33, 33.3, 45.0
+
+
+def _spells(text: str, speed: float) -> bool | None:
+    """Whether ``text`` (lower case, no "rpm") writes ``speed``: a fraction exactly, a
+    decimal rounded or cut to its digits (33, 33.3, 33.33 for 33 1/3); None when
+    ``text`` is no number at all."""
+    if (m := _MIXED.fullmatch(text)) or (m := _FRACTION.fullmatch(text)):
+        parts = [int(g) for g in m.groups()]
+        if parts[-1] == 0:
+            return None
+        value = Fraction(parts[-2], parts[-1]) + (parts[0] if len(parts) == 3 else 0)
+        return abs(float(value) - speed) < 1e-9
+    if m := _DECIMAL.fullmatch(text):
+        value, unit = float(text), 10.0 ** -len(m.group(1) or "")
+        return abs(value - speed) <= unit / 2 + 1e-9 or 0.0 <= speed - value < unit
+    return None
+
 
 def parse_rpm(text: str | None) -> float | None:
-    """``33``, ``33.3``, ``33 1/3``, ``45``, ``78`` (or any speed 10-100) to rpm; None/auto."""
+    """``--rpm``: ``33 1/3`` (``33``, ``33.3``, ``33.33``, ``33⅓``), ``45`` or ``78`` to
+    the rubric's rpm; None for ``auto`` (estimated).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Any other speed (16 2/3 included: see :data:`SIXTEEN_RPM`), or no number.
+    """
     if text is None or text.strip().lower() in ("", "auto"):
         return None
-    t = text.strip().replace("⅓", " 1/3")
-    try:
-        if " 1/3" in t:
-            value = float(t.split()[0]) + 1 / 3
-        else:
-            value = float(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a speed: {text!r} (33, 45, 78 or auto)") from None
-    if 33.0 <= value < 34.0:
-        value = 100.0 / 3.0
-    if not 10.0 <= value <= 100.0:
-        raise argparse.ArgumentTypeError(f"speed {value:g} rpm is outside 10-100")
-    return value
+    t = text.strip().lower().replace("⅓", " 1/3").replace("⅔", " 2/3")
+    t = t.removesuffix("rpm").strip()
+    found = [(speed, _spells(t, speed)) for speed in (*RPMS, SIXTEEN_RPM)]
+    if all(ok is None for _, ok in found):
+        raise argparse.ArgumentTypeError(f"not a record speed: {shown(text)!r}; "
+                                          f"{ACCEPTED_SPEEDS}")
+    speed = next((speed for speed, ok in found if ok), None)
+    if speed == SIXTEEN_RPM:
+        raise argparse.ArgumentTypeError(
+            "16 2/3 rpm records cannot be graded yet (skips are searched only at the "
+            f"revolutions of 33 1/3, 45 and 78 rpm); {ACCEPTED_SPEEDS}")
+    if speed is None:
+        raise argparse.ArgumentTypeError(f"{shown(text.strip())} rpm is not a record speed; "
+                                          f"{ACCEPTED_SPEEDS}")
+    return speed
+
+
+def rpm_text(rpm: float) -> str:
+    """A speed as it is written: ``33 1/3``, ``45``, ``78`` (else its number)."""
+    for speed, name in (*SPEED_NAMES.items(), (SIXTEEN_RPM, "16 2/3")):
+        if abs(rpm - speed) < 0.005 * speed:
+            return name
+    return f"{rpm:g}"
+
+
+def _same_speed(a: float, b: float) -> bool:
+    return abs(a - b) < 0.005 * b
+
+
+def speed_mismatch(report: Mapping, *, given_rpm: float) -> str | None:
+    """A warning when what repeats once per revolution in ``report`` fits another
+    speed than the ``given_rpm`` it was graded at; None when all fits.
+
+    Scratches were searched only at the given speed, so the report's events are
+    searched again at every rubric speed, as ``--rpm auto`` would (the speed whose
+    trains hold the most ticks wins); skips were searched at every speed, so their
+    periods say it directly (+-3 %, GRADING.md).
+    """
+    from vinylmon.grading.events import DefectEvent
+    from vinylmon.grading.scratches import find_scratches, tracks_of
+
+    hints: list[tuple[float, str]] = []
+    events = [DefectEvent(e["kind"], e["start_s"], e["end_s"], e["channel"], e["peak_db"],
+                          e["confidence"]) for e in report["events"]]
+    tracks, _, best = tracks_of(find_scratches(events), rpm=None)
+    at_given = sum(s["count"] for s in report["scratches"])
+    if best is not None and not _same_speed(best, given_rpm) and \
+            sum(t.count for t in tracks) > at_given:
+        periods = ", ".join(f"{t.period_s:.2f}" for t in tracks)
+        hints.append((best, f"{CRITERION_NAMES['scratches']} ({len(tracks)}) tick every "
+                            f"{periods} s, one revolution at {rpm_text(best)} rpm"))
+    for skip in report.get("skips") or ():
+        fits = [r for r in RPMS if abs(skip["period_s"] * r / 60.0 - 1.0) <= PERIOD_TOLERANCE]
+        if fits and not any(_same_speed(r, given_rpm) for r in fits):
+            hints.append((fits[0], f"{CRITERION_NAMES['skips']} (at {skip['start_s']:.1f} s) "
+                                   f"repeat after {skip['period_s']:.2f} s, one revolution at "
+                                   f"{rpm_text(fits[0])} rpm"))
+    if not hints:
+        return None
+    other = rpm_text(hints[0][0])
+    return (f"{'; '.join(h for _, h in hints)}; not at the {rpm_text(given_rpm)} rpm given "
+            f"with --rpm: if the record plays at {other} rpm, grade it again with "
+            f"--rpm {other.split()[0]}")
 
 
 def expand_input(p: Path) -> list[Path]:
@@ -130,26 +223,61 @@ class Progress(ProgressBar):
                   line=f"{self.name}: {frac:.0%} ({done_s:.0f} of {total_s:.0f} s)")
 
 
-def _row(name: str, report: dict, wall_s: float) -> str:
+def limit_text(summary: Mapping) -> str:
+    """The grade's reason with the criterion that limited it, in GRADING.md's words:
+    ``limited by clicks per minute: VG+: 2.1 clicks/min; NM allows < 0.5``."""
+    reasons = summary.get("reasons") or [""]
+    limited = summary.get("limited_by")
+    if limited is None:
+        return reasons[0]
+    if summary.get("measured_grade") in (None, summary.get("grade")):
+        return f"limited by {criterion_name(limited)}: {reasons[0]}"
+    return f"{reasons[0]} (the measured grade limited by {criterion_name(limited)})"
+
+
+def rpm_cell(report: Mapping, *, given: bool) -> str:
+    """The summary table's rpm: as given with ``--rpm``, or estimated ``(est.)``, or -."""
+    rpm = report.get("rpm")
+    if rpm is None:
+        return "-"
+    return rpm_text(rpm) + ("" if given else " (est.)")
+
+
+def _row(name: str, report: dict, wall_s: float, *, rpm_given: bool) -> str:
     s = report["summary"]
     m = s["measured"]
     n = "n/a" if m["surface_noise_db"] is None else f"{m['surface_noise_db']:.1f}"
     speed = report["duration_s"] / wall_s if wall_s > 0 else float("inf")
-    return (f"{name[:32]:32s} {report['duration_s'] / 60:6.1f} {s['grade']:>4s} "
+    notes = "".join(f"  note: {note}" for note in s.get("notes") or ())
+    return (f"{name[:32]:32s} {report['duration_s'] / 60:6.1f} "
+            f"{rpm_cell(report, given=rpm_given):>13s} {s['grade']:>5s} "
             f"{s['confidence']:5.0%} {m['clicks_per_min']:7.1f} {m['crackle_per_s']:7.2f} "
             f"{n:>6s} {m['scratches']:3d} {m['skips']:3d} {len(report['events']):6d} "
-            f"{speed:6.0f}x  {s['reasons'][0]}")
+            f"{speed:11.0f}  {limit_text(s)}{notes}")
 
 
-HEADER = (f"{'file':32s} {'min':>6s} {'grade':>4s} {'conf':>5s} {'clk/min':>7s} {'crk/s':>7s} "
-          f"{'noise':>6s} {'scr':>3s} {'skp':>3s} {'events':>6s} {'speed':>7s}  reason")
+HEADER = (f"{'file':32s} {'min':>6s} {'rpm':>13s} {'grade':>5s} {'conf':>5s} {'clk/min':>7s} "
+          f"{'crk/s':>7s} {'noise':>6s} {'scr':>3s} {'skp':>3s} {'events':>6s} "
+          f"{'x real time':>11s}  reason")
+
+
+def _record(args: argparse.Namespace) -> dict[str, str]:
+    """``--artist``, ``--title``, ``--side`` for the report (printable, non-empty)."""
+    named = {"artist": args.artist, "title": args.title, "side": args.side}
+    return {k: shown(v).strip() for k, v in named.items() if v is not None and v.strip()}
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    if args.json == "-" and args.csv == "-":
+        raise VinylmonError("--json - and --csv - would both print on stdout; "
+                            "write one of them to a file")
+    record = _record(args)
     from vinylmon.engine.engine import Engine
+    from vinylmon.reports.csv import events_csv, write_events_csv
     from vinylmon.reports.html import render_html
     from vinylmon.reports.report import build_report, write_report
 
+    to_stdout = "-" in (args.json, args.csv)
     files: list[Path] = []
     status = 0
     for text in args.files:  # a folder without audio is reported; the other inputs go on
@@ -161,10 +289,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if not files:
         return status
     many = len(files) > 1
-    if args.json == "-" and many:
-        raise VinylmonError("--json - prints one report; give a folder for several files")
+    for option, value in (("--json", args.json), ("--csv", args.csv)):
+        if value == "-" and many:
+            raise VinylmonError(f"{option} - prints one report; give a folder for "
+                                "several files")
     engine = Engine(device=args.device, grader=False if args.no_grader else None)
-    if args.json != "-":
+    if not to_stdout:
         print(HEADER, flush=True)
     for f in files:
         name = shown(f.name)
@@ -178,21 +308,37 @@ def cmd_grade(args: argparse.Namespace) -> int:
                       f"{result.duration_s:.1f} s", file=sys.stderr, flush=True)
             report = build_report(result.state, result.windows, input_name=name,
                                   sample_rate=result.sample_rate, channels=result.channels,
-                                  duration_s=result.duration_s, models=engine.models())
+                                  duration_s=result.duration_s, models=engine.models(),
+                                  record=record)
+            if args.rpm is not None and \
+                    (warning := speed_mismatch(report, given_rpm=args.rpm)) is not None:
+                print(f"vinylmon: {name}: warning: {warning}", file=sys.stderr, flush=True)
             if args.json == "-":
                 json.dump(report, sys.stdout, indent=1, allow_nan=False)
                 sys.stdout.write("\n")
             elif (out := _target(args.json, f, ".json", many)) is not None:
                 write_report(report, out)
+            if args.csv == "-":
+                sys.stdout.write(events_csv(report))
+            elif (out := _target(args.csv, f, ".csv", many)) is not None:
+                write_events_csv(report, out)
             if (out := _target(args.html, f, ".html", many)) is not None:
+                from vinylmon.audio.io import load
+                from vinylmon.audio.types import ANALYSIS_RATE
+                from vinylmon.reports.strips import event_strips
+
                 sp = result.spectrogram
+                strips = event_strips(  # close-ups of the loudest events, read from the file
+                    lambda a, b, f=f: load(f, start_s=a, duration_s=b - a).samples,
+                    report["events"], sample_rate=ANALYSIS_RATE)
                 page = render_html(report, spectrogram_db=sp.db, spectrogram_freqs_hz=sp.freqs_hz,
-                                   spectrogram_hop_s=sp.hop_s)
+                                   spectrogram_hop_s=sp.hop_s, event_strips=strips)
                 tmp = out.with_name(out.name + ".part")
                 tmp.write_text(page, encoding="utf-8")
                 tmp.replace(out)
-            if args.json != "-":
-                print(_row(name, report, result.wall_s), flush=True)
+            if not to_stdout:
+                print(_row(name, report, result.wall_s, rpm_given=args.rpm is not None),
+                      flush=True)
         except VinylmonError as exc:
             log.info("grade %s", _message(f, exc))
             print(f"vinylmon: {_message(f, exc)}", file=sys.stderr, flush=True)
@@ -211,16 +357,24 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
-    g = sub.add_parser("grade", help="grade recordings: summary table, JSON and HTML reports",
-                       description=__doc__.split("\n")[0])
+    g = sub.add_parser("grade", help="grade recordings: summary table, JSON, HTML and CSV "
+                       "reports", description=plain(__doc__))
     g.add_argument("files", nargs="+", metavar="FILE", help="audio files or folders")
     g.add_argument("--rpm", type=parse_rpm, default=None,
-                   help="record speed: 33, 45, 78 (default: estimated)")
+                   help="record speed: 33 1/3 (or 33), 45 or 78 (default: estimated from "
+                        "repeating scratches)")
     g.add_argument("--json", metavar="OUT",
                    help="write the JSON report here (a folder for several files; - for stdout)")
     g.add_argument("--html", metavar="OUT",
                    help="write the HTML report here (a folder for several files)")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    g.add_argument("--csv", metavar="OUT",
+                   help="write the event table as CSV here (a folder for several files; "
+                        "- for stdout)")
+    g.add_argument("--artist", help="the record's artist, for the report")
+    g.add_argument("--title", help="the record's title, for the report")
+    g.add_argument("--side", help="the side graded (e.g. A), for the report")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the models run (default: CUDA when available)")
     g.add_argument("--no-grader", action="store_true", help="skip the learned grader")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_grade)

@@ -47,6 +47,8 @@ class SessionState:
     crackle_sd_log: float = 0.0
     #: ``(start_s, end_s)`` of the silent windows heard, in order.
     silent_spans: tuple[tuple[float, float], ...] = ()
+    #: The learned grader's pool weight in the fused grade (from its validation skill).
+    learned_weight: float = 0.0
 
 
 class Session:
@@ -127,7 +129,8 @@ class Session:
         if m.quantities is None:
             return SessionState((), (), (), self.rpm, m.program_level_db, m.noise_db, 0.0,
                                 m.heard_s, None, self.dropped_windows,
-                                silent_spans=tuple(self._silent))
+                                silent_spans=tuple(self._silent),
+                                learned_weight=self.learned_weight)
         lp = np.mean(self._learned[:self._n_learned], axis=0) if self._n_learned else None
         grade = fuse_grade(m.quantities, clicks=m.clicks, crackle=m.crackle, learned_probs=lp,
                            weight=self.learned_weight,
@@ -136,4 +139,4 @@ class Session:
         return SessionState(m.events, m.scratches, m.skips, m.rpm, m.program_level_db,
                             m.noise_db, m.analysed_s, m.heard_s, grade, self.dropped_windows,
                             self.false_clicks_per_min, self.noise_sd_db, self.crackle_sd_log,
-                            tuple(self._silent))
+                            tuple(self._silent), self.learned_weight)

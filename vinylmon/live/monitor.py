@@ -332,6 +332,13 @@ class Monitor:
         self._window_s = c.header.get("window_s") or DEFAULT_WINDOW_S
         return restored
 
+    @property
+    def unsaved(self) -> bool:
+        """Whether the session holds windows analysed since it was last saved (quitting
+        or starting another session would lose them)."""
+        j = self.journal
+        return j is not None and not j.closed and j.unsaved
+
     def mark_saved(self, windows: int, folder) -> None:
         if self.journal is not None:
             self.journal.mark_saved(windows, folder)
@@ -485,26 +492,44 @@ class Monitor:
         from vinylmon.reports.report import write_report
 
         out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            probe = out / ".vinylmon-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise AudioFileError(out, "cannot be written to: "
+                                 f"{exc.strerror or exc}; choose another folder") from exc
         rep = self.report(details=details)
         self.recording.save_flac(out / "audio.flac")
         write_report(rep, out / "report.json")
         self.mark_saved(len(rep["windows"]), out)  # not offered for restoring any more
         return out
 
+    def export_csv(self, path, *, details: dict | None = None) -> Path:
+        """Write the session's events as CSV (the table ``vinylmon grade --csv`` writes)."""
+        from vinylmon.reports.csv import write_events_csv
+
+        return write_events_csv(self.report(details=details), path)
+
     def export_html(self, path, *, details: dict | None = None) -> Path:
         """Write the seller's HTML page (grade, reasons, pictures, events)."""
         from vinylmon.reports.html import render_html
+        from vinylmon.reports.strips import event_strips
 
         rep = self.report(details=details)
         spec = SideSpectrogram(self.recording.sample_rate)
         for x in self.recording.blocks():
             spec.push(x)
         sp = spec.result()
+        # close-ups of the loudest events, from the session's audio (the journal's)
+        strips = event_strips(self.excerpt, rep["events"],
+                              sample_rate=self.recording.sample_rate)
         out = Path(path)
         tmp = out.with_name(out.name + ".part")
         tmp.write_text(render_html(rep, spectrogram_db=sp.db, spectrogram_freqs_hz=sp.freqs_hz,
-                                   spectrogram_hop_s=sp.hop_s), encoding="utf-8")
+                                   spectrogram_hop_s=sp.hop_s, event_strips=strips),
+                       encoding="utf-8")
         tmp.replace(out)
         return out
 

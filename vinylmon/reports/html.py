@@ -6,11 +6,19 @@ pictures are inline SVG; the spectrogram is a PNG this module encodes itself
 library are used. Every text taken from the report is escaped, and only the file
 name of ``input`` is shown, never the folder it was in.
 
-What it shows: the grade with its probabilities, reasons and limiting criterion
-(both grades side by side when the learned grader and the measured rubric
-disagree), the measured quantities against the rubric of GRADING.md, the scope
-of an audio-only grade, the recording and the models, a spectrogram (optional),
-a timeline of every event, and a table of the events.
+What it shows: the record (artist, title, side) when the report names it, the
+grade with its probabilities, notes (e.g. a 78's shellac note), reasons and
+limiting criterion in GRADING.md's words, the learned grader's opinion beside the
+measured rubric's when it has skill (its weight in the grade shown; otherwise a
+small note says why it is left out), the measured quantities against the rubric,
+the scope of an audio-only grade, the recording and the models, a spectrogram
+(optional, round axis labels), a timeline of every event, close-ups of the
+loudest events (optional: :mod:`vinylmon.reports.strips`), and a table of the
+events.
+
+Colours are the monitor's (:mod:`vinylmon.grading.names`); they were chosen for a
+dark background, so the timeline's lanes are dark, and marks and swatches on the
+white page have a dark outline.
 """
 
 from __future__ import annotations
@@ -25,6 +33,18 @@ from html import escape
 
 import numpy as np
 
+from vinylmon.grading.names import (
+    CRITERION_NAMES,
+    CRITERION_SYMBOLS,
+    CRITERION_UNITS,
+    DEFAULT_COLOR,
+    GRADE_COLORS,
+    KIND_COLORS,
+    KIND_NAMES,
+    SKIP_COLOR,
+    criterion_name,
+    text_color_on,
+)
 from vinylmon.grading.rubric import (
     CLICK_LIMITS,
     CRACKLE_LIMITS,
@@ -35,6 +55,7 @@ from vinylmon.grading.rubric import (
     grade_quantities,
 )
 from vinylmon.reports.schema import SCHEMA_ID, load_schema
+from vinylmon.reports.strips import EventStrip
 
 #: The scope of the grade, shown on every page (GRADING.md).
 SCOPE_LINE = "Audio only: Goldmine's visual criteria (sleeve, label, visible marks) are not graded."
@@ -53,14 +74,19 @@ PEAK_RANGE_DB = (-40.0, 20.0)
 
 GRADE_NAMES = {"NM": "Near Mint", "VG+": "Very Good Plus", "VG": "Very Good",
                "G+": "Good Plus", "G": "Good", "F": "Fair / Poor"}
-#: Badge background and text colour per grade.
-GRADE_COLOURS = {"NM": ("#1a7f37", "#ffffff"), "VG+": ("#4d9a2a", "#ffffff"),
-                 "VG": ("#a3c43b", "#111111"), "G+": ("#f0b429", "#111111"),
-                 "G": ("#e36b2c", "#ffffff"), "F": ("#c0392b", "#ffffff")}
-#: Event kinds in drawing order (the last is drawn on top) and their colours.
-KIND_COLOURS = {"crackle": "#17a2b8", "click": "#1f5fbf", "pop": "#8e44ad",
-                "scratch": "#d62728"}
-SKIP_COLOUR = "#111111"
+#: Event kinds in drawing order (the last is drawn on top); colours: grading.names.
+KIND_ORDER = ("crackle", "click", "pop", "scratch")
+assert set(KIND_ORDER) == set(KIND_COLORS)
+#: The learned grader's opinion is shown only with at least this weight in the grade
+#: (``summary.learned_weight``: its skill over chance on validation, 0..1; 0.1 is an
+#: exact grade on 25 % of validation excerpts, where chance gives 1 in 6). The shipped
+#: grader's 0.06 (21 % exact) stays below it.
+LEARNED_SHOWN_WEIGHT = 0.1
+#: Background of the timeline's lanes: the palette is the monitor's, made for a dark
+#: background (yellow crackle would not read on white).
+PANEL_COLOR = "#1f2229"
+#: Outline of coloured marks and swatches on the white page.
+OUTLINE_COLOR = "#222222"
 #: magma at 0, 1/8, ..., 1 (8-bit sRGB): dark is quiet, light is loud.
 _MAGMA = np.array([(0, 0, 4), (29, 17, 71), (81, 18, 124), (131, 38, 129), (183, 55, 121),
                    (231, 82, 99), (252, 137, 97), (254, 196, 136), (252, 253, 191)], float)
@@ -68,11 +94,9 @@ _LUT = np.stack([np.interp(np.linspace(0.0, 1.0, 256), np.linspace(0.0, 1.0, len
                            _MAGMA[:, c]) for c in range(3)], axis=1).round().astype(np.uint8)
 _TIME_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0,
                300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 18000.0, 36000.0)
-_CRITERIA_ROWS = (("clicks_per_min", "c", "clicks per minute"),
-                  ("crackle_per_s", "k", "crackle per second"),
-                  ("surface_noise_db", "n", "surface noise (dB re program level L)"),
-                  ("scratches", "s", "repeating scratches"),
-                  ("skips", "x", "skips / repeats"))
+#: Round frequencies a log axis may be labelled with, most wanted first.
+_ROUND_HZ = (10.0, 100.0, 1000.0, 10000.0, 20.0, 50.0, 200.0, 500.0, 2000.0, 5000.0,
+             20000.0)
 # Picture geometry (SVG user units = CSS px at full width).
 _X0 = 64.0
 _PLOT_W = 880.0
@@ -124,7 +148,59 @@ def _tick_label(t: float, step: float) -> str:
 
 
 def _hz(f: float) -> str:
-    return f"{f / 1000.0:.3g} kHz" if f >= 1000.0 else f"{f:.0f} Hz"
+    """A frequency in plain words: 100 Hz, 1 kHz, 2.5 kHz (3 digits at most)."""
+    return f"{f / 1000.0:.3g} kHz" if f >= 1000.0 else f"{f:.3g} Hz"
+
+
+def _nice_step(span: float, most: int) -> float:
+    """The smallest of 1, 2, 5 x 10^k that cuts ``span`` into at most ``most`` steps."""
+    step = 10.0 ** math.floor(math.log10(max(span / max(most, 1), 1e-9)))
+    while True:
+        for m in (1.0, 2.0, 5.0):
+            if span / (m * step) <= most * (1 + 1e-9):
+                return m * step
+        step *= 10.0
+
+
+def _freq_ticks(freqs: np.ndarray, height: float, *, min_gap: float = 26.0
+                ) -> list[tuple[float, float]]:
+    """``(frequency, y)`` of round frequencies to label on an axis of rows ``freqs``
+    (monotonic), drawn low at the bottom over ``height``. Log-spaced rows get decades
+    first (100 Hz, 1 kHz, 10 kHz), then other round values that keep ``min_gap``
+    apart; linear rows get multiples of a round step (0, 5 kHz, 10 kHz, ...)."""
+    n = len(freqs)
+    f = np.asarray(freqs, np.float64)
+    if n > 1 and f[1] < f[0]:
+        f = f[::-1]
+    lo, hi = float(f[0]), float(f[-1])
+    log = False
+    if n > 2 and lo > 0:  # log-spaced rows: their steps vary less in log than in Hz
+        d_lin, d_log = np.diff(f), np.diff(np.log(f))
+        log = bool(np.std(d_log) / np.mean(d_log) < np.std(d_lin) / np.mean(d_lin))
+
+    def y_of(hz: float) -> float:
+        if n < 2:
+            return height / 2
+        axis = np.log(f) if log else f
+        r = float(np.interp(math.log(hz) if log else hz, axis, np.arange(n)))
+        return (n - 1 - r + 0.5) * height / n
+
+    if log:
+        values = [hz * scale for scale in (1.0, 10.0) for hz in _ROUND_HZ]
+    elif hi > lo:
+        step = _nice_step(hi - lo, max(1, int(height // min_gap)))
+        values = [k * step for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
+    else:
+        values = []
+    chosen: list[tuple[float, float]] = []
+    for v in values:
+        if lo <= v <= hi:
+            y = y_of(v)
+            if all(abs(y - yc) >= min_gap for _, yc in chosen):
+                chosen.append((v, y))
+    if not chosen:  # a narrow band: its ends, as they are
+        chosen = [(lo, y_of(lo))] + ([(hi, y_of(hi))] if n > 1 and hi > lo else [])
+    return sorted(chosen)
 
 
 def _file_name(path: object) -> str:
@@ -217,7 +293,7 @@ def _check_spectrogram(db: object, freqs: object, hop: object
     return a, f, float(hop)
 
 
-def _spectrogram_svg(a: np.ndarray, freqs: np.ndarray, hop_s: float) -> str:
+def _spectrogram_svg(a: np.ndarray, freqs: np.ndarray, hop_s: float, *, note: str = "") -> str:
     rows, cols = a.shape
     extent_s = cols * hop_s
     a = a.astype(np.float32, copy=False)
@@ -242,7 +318,6 @@ def _spectrogram_svg(a: np.ndarray, freqs: np.ndarray, hop_s: float) -> str:
     uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
     top_y, height = 8.0, 240.0
-    n_rows = index.shape[0]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_SVG_W:.0f} '
            f'{top_y + height + 40:.0f}" width="100%" role="img" '
            'aria-label="spectrogram"><title>Spectrogram</title>',
@@ -250,21 +325,29 @@ def _spectrogram_svg(a: np.ndarray, freqs: np.ndarray, hop_s: float) -> str:
            f'preserveAspectRatio="none" href="{uri}"/>',
            f'<rect x="{_X0:.1f}" y="{top_y:.1f}" width="{_PLOT_W:.1f}" height="{height:.1f}" '
            'fill="none" stroke="#555"/>']
-    for j in sorted({int(round(x)) for x in np.linspace(0, n_rows - 1, min(5, n_rows))}):
-        shown = n_rows - 1 - j if ascending else j  # picture row of frequency row j
-        y = top_y + (shown + 0.5) * height / n_rows
+    for hz, y in _freq_ticks(freqs, height):
+        y += top_y
         out.append(f'<line x1="{_X0 - 4:.1f}" y1="{y:.1f}" x2="{_X0:.1f}" y2="{y:.1f}" '
                    'stroke="#555"/>')
-        out.append(_svg_text(_X0 - 6, y + 4, _hz(float(freqs[j])), anchor="end", size=10))
+        out.append(_svg_text(_X0 - 6, y + 4, _hz(hz), anchor="end", size=10))
     out.extend(_time_axis(top_y + height, extent_s))
     out.append("</svg>")
-    caption = (f"Spectrogram, {cols} columns {hop_s * 1000:.4g} ms apart; colour shows the "
-               f"top {SPEC_RANGE_DB:g} dB (dark: {floor:.0f} dB, light: {top:.0f} dB).")
+    caption = (f"Spectrogram of the whole recording (time in m:ss), {cols} columns "
+               f"{hop_s * 1000:.4g} ms apart; colour shows the top {SPEC_RANGE_DB:g} dB "
+               f"(dark: {floor:.0f} dB, light: {top:.0f} dB).{note}")
     return ('<figure class="picture">' + "".join(out)
             + f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
 # --------------------------------------------------------------------------- timeline
+
+#: Silent stretches on the timeline's dark panel.
+_SILENT_COLOR = "#4b515d"
+
+
+def _swatch(color: str) -> str:
+    """A small square of ``color`` with a dark outline (reads on the white page)."""
+    return f'<span class="swatch" style="background:{color}"></span>'
 
 
 def _lane_names(channels: int) -> list[str]:
@@ -315,7 +398,7 @@ def _skips(report: Mapping) -> list[tuple[float, float]]:
 def _timeline_svg(report: Mapping, duration: float, channels: int) -> str:
     events, scratches = report["events"], report["scratches"]
     lanes = _lane_names(channels)
-    kinds = list(KIND_COLOURS)
+    kinds = list(KIND_ORDER)
     lane_h, gap = 34.0, 4.0
     top = 6.0
     lane_y = [top + i * (lane_h + gap) for i in range(len(lanes))]
@@ -347,19 +430,21 @@ def _timeline_svg(report: Mapping, duration: float, channels: int) -> str:
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_SVG_W:.0f} {total_h:.0f}" '
            'width="100%" role="img" aria-label="timeline of events">'
-           "<title>Timeline of events</title>"]
+           "<title>Timeline of events</title>",
+           f'<rect x="{_X0:.1f}" y="{top:.1f}" width="{_PLOT_W:.1f}" '
+           f'height="{axis_y - top - 4:.1f}" fill="{PANEL_COLOR}"/>']
     for a, b in _silent_runs(report["windows"], duration):
         x1 = _X0 + _PLOT_W * min(max(a / duration, 0.0), 1.0)
         x2 = _X0 + _PLOT_W * min(max(b / duration, 0.0), 1.0)
         out.append(f'<rect x="{x1:.1f}" y="{top:.1f}" width="{max(x2 - x1, 0.5):.1f}" '
-                   f'height="{axis_y - top:.1f}" fill="#bbbbbb" fill-opacity="0.45">'
+                   f'height="{axis_y - top - 4:.1f}" fill="{_SILENT_COLOR}">'
                    f"<title>silent {escape(_mmss_ms(a))} – {escape(_mmss_ms(b))}</title></rect>")
     for name, y in zip(lanes, lane_y, strict=True):
         out.append(f'<rect x="{_X0:.1f}" y="{y:.1f}" width="{_PLOT_W:.1f}" height="{lane_h:.1f}" '
-                   'fill="none" stroke="#ccc"/>')
+                   'fill="none" stroke="#4a505c"/>')
         out.append(_svg_text(_X0 - 8, y + lane_h / 2 + 4, name, anchor="end"))
     out.append(f'<rect x="{_X0:.1f}" y="{scratch_y:.1f}" width="{_PLOT_W:.1f}" '
-               f'height="{scratch_h - 4:.1f}" fill="none" stroke="#ccc"/>')
+               f'height="{scratch_h - 4:.1f}" fill="none" stroke="#4a505c"/>')
     out.append(_svg_text(_X0 - 8, scratch_y + 15, "scratch", anchor="end"))
 
     # Events: one tick per (lane, kind, pixel column) at the loudest peak there, one
@@ -372,7 +457,7 @@ def _timeline_svg(report: Mapping, duration: float, channels: int) -> str:
         if not isinstance(e, Mapping) or not _finite(e.get("start_s")):
             continue
         kind, lane = e.get("kind"), _lane_of(e.get("channel"), channels)
-        if kind not in KIND_COLOURS or lane is None:
+        if kind not in KIND_COLORS or lane is None:
             continue
         k = kinds.index(kind)
         b = min(max(int(float(e["start_s"]) / duration * n_bins), 0), n_bins - 1)
@@ -388,36 +473,34 @@ def _timeline_svg(report: Mapping, duration: float, channels: int) -> str:
             y_tops = y + lane_h - lane_h * (0.15 + 0.85 * level)
             d = "".join(f"M{_X0 + b + 0.5:.1f} {y + lane_h:.1f}V{yt:.1f}"
                         for b, yt in zip(bins.tolist(), y_tops.tolist(), strict=True))
-            out.append(f'<path d="{d}" stroke="{KIND_COLOURS[kind]}" stroke-width="1.2" '
-                       f'fill="none"><title>{escape(kind)}, {escape(lanes[lane])}: '
+            out.append(f'<path d="{d}" stroke="{KIND_COLORS[kind]}" stroke-width="1.2" '
+                       f'fill="none"><title>{escape(KIND_NAMES[kind])}, {escape(lanes[lane])}: '
                        f"{int(counts[lane, k])} events</title></path>")
     for s, row, x1, x2, label in placed:
         y = scratch_y + 4.0 + 22.0 * row
         out.append(f'<rect x="{x1:.1f}" y="{y:.1f}" width="{x2 - x1:.1f}" height="6" '
-                   f'fill="{KIND_COLOURS["scratch"]}"><title>{escape(label)}: '
+                   f'fill="{KIND_COLORS["scratch"]}"><title>{escape(label)}: '
                    f"{escape(_mmss_ms(s['first_s']))} – {escape(_mmss_ms(s['last_s']))}"
                    "</title></rect>")
-        out.append(_svg_text(x1, y + 17, label, anchor="start", size=10))
+        out.append(_svg_text(x1, y + 17, label, anchor="start", size=10, fill="#e6e6e6"))
     skips = _skips(report)
     for a, b in skips[:MAX_DRAWN_SKIPS]:
         x1 = _X0 + _PLOT_W * min(max(a / duration, 0.0), 1.0)
         x2 = _X0 + _PLOT_W * min(max(b / duration, 0.0), 1.0)
         out.append(f'<rect x="{x1:.1f}" y="{top:.1f}" width="{max(x2 - x1, 1.5):.1f}" '
-                   f'height="{axis_y - top:.1f}" fill="{SKIP_COLOUR}" fill-opacity="0.7">'
+                   f'height="{axis_y - top - 4:.1f}" fill="{SKIP_COLOR}" fill-opacity="0.8">'
                    f"<title>skip / repeat {escape(_mmss_ms(a))} – {escape(_mmss_ms(b))}"
                    "</title></rect>")
     out.extend(_time_axis(axis_y, duration))
     out.append("</svg>")
 
     legend = " ".join(
-        f'<span class="key"><span class="swatch" style="background:{colour}"></span>'
-        f"{escape(kind)} {int(counts[:, k].sum())}</span>"
-        for k, (kind, colour) in enumerate(KIND_COLOURS.items()))
-    legend += ('<span class="key"><span class="swatch" style="background:#bbbbbb"></span>'
-               "silent</span>")
+        f'<span class="key">{_swatch(KIND_COLORS[kind])}{escape(KIND_NAMES[kind])} '
+        f"{int(counts[:, k].sum())}</span>" for k, kind in enumerate(kinds))
+    legend += f'<span class="key">{_swatch(_SILENT_COLOR)}silent</span>'
     if skips:
-        legend += (f'<span class="key"><span class="swatch" style="background:{SKIP_COLOUR}">'
-                   f"</span>skip / repeat {len(skips)}</span>")
+        legend += (f'<span class="key">{_swatch(SKIP_COLOR)}skip / repeat {len(skips)}'
+                   "</span>")
     note = ""
     if len(skips) > MAX_DRAWN_SKIPS:
         note += f" The first {MAX_DRAWN_SKIPS} of {len(skips)} skips are drawn."
@@ -430,46 +513,316 @@ def _timeline_svg(report: Mapping, duration: float, channels: int) -> str:
             f"</div>{escape(caption)}</figcaption></figure>")
 
 
+# --------------------------------------------------------------------------- event close-ups
+
+#: render_html takes at most this many close-ups.
+MAX_STRIPS = 100
+#: A close-up's spectrogram shows this many dB below its own maximum.
+STRIP_RANGE_DB = 80.0
+# Close-up geometry (SVG user units).
+_S_X0, _S_W = 44.0, 400.0
+_S_SVG_W = _S_X0 + _S_W + 12.0
+_S_MARK_Y, _S_MARK_H = 2.0, 8.0
+_S_WAVE_Y, _S_WAVE_H = 13.0, 56.0
+_S_SPEC_Y, _S_SPEC_H = 72.0, 96.0
+_S_MARK2_Y = _S_SPEC_Y + _S_SPEC_H + 3.0
+_S_AXIS_Y = _S_MARK2_Y + _S_MARK_H + 2.0
+_S_SVG_H = _S_AXIS_Y + 18.0
+
+
+def _strip_problem(s: EventStrip) -> str | None:
+    """What is wrong with a close-up (None: nothing)."""
+    for name in ("event_start_s", "event_end_s", "view_start_s", "view_end_s",
+                 "samples_start_s", "first_column_s", "hop_s"):
+        if not _finite(getattr(s, name)):
+            return f"{name} must be a finite number; got {getattr(s, name)!r}"
+    if not s.view_end_s > s.view_start_s:
+        return "view_end_s must be after view_start_s"
+    if s.event_end_s < s.event_start_s:
+        return "event_end_s is before event_start_s"
+    if s.hop_s <= 0:
+        return f"hop_s must be > 0; got {s.hop_s!r}"
+    if isinstance(s.sample_rate, bool) or not isinstance(s.sample_rate, int | np.integer) \
+            or s.sample_rate <= 0:
+        return f"sample_rate must be a positive integer; got {s.sample_rate!r}"
+    if not isinstance(s.kind, str):
+        return f"kind must be a string; got {s.kind!r}"
+    if s.peak_db is not None and not _finite(s.peak_db):
+        return f"peak_db must be a finite number or None; got {s.peak_db!r}"
+    x = np.asarray(s.samples)
+    if x.ndim != 1 or x.size == 0 or x.dtype.kind not in "fiu":
+        return f"samples must be a non-empty 1-D array of reals; got shape {x.shape}, " \
+               f"dtype {x.dtype}"
+    if not np.all(np.isfinite(x)):
+        return "samples hold NaN or infinity"
+    db = np.asarray(s.db)
+    if db.ndim != 2 or 0 in db.shape or db.dtype.kind not in "fiu":
+        return f"db must be a non-empty 2-D array of reals; got shape {db.shape}, " \
+               f"dtype {db.dtype}"
+    f = np.asarray(s.freqs_hz)
+    if f.ndim != 1 or len(f) != db.shape[0] or f.dtype.kind not in "fiu":
+        return f"freqs_hz must be {db.shape[0]} real numbers, one per row of db; got " \
+               f"shape {f.shape}, dtype {f.dtype}"
+    if not np.all(np.isfinite(f)) or (len(f) > 1 and not np.all(np.diff(f) > 0)):
+        return "freqs_hz must be finite and strictly increasing"
+    if not isinstance(s.others, tuple | list) or not all(
+            isinstance(o, tuple | list) and len(o) == 3 and _finite(o[0]) and _finite(o[1])
+            and isinstance(o[2], str) for o in s.others):
+        return "others must be (start_s, end_s, kind) triples"
+    return None
+
+
+def _check_strips(strips: object) -> list[EventStrip]:
+    if strips is None:
+        return []
+    if not isinstance(strips, list | tuple):
+        raise ValueError(f"event_strips must be a list of EventStrip "
+                         f"(vinylmon.reports.strips.event_strips); got {type(strips).__name__}")
+    if len(strips) > MAX_STRIPS:
+        raise ValueError(f"event_strips holds {len(strips)} close-ups; at most {MAX_STRIPS}")
+    for i, s in enumerate(strips):
+        if not isinstance(s, EventStrip):
+            raise ValueError(f"event_strips[{i}] must be an EventStrip; got "
+                             f"{type(s).__name__}")
+        problem = _strip_problem(s)
+        if problem:
+            raise ValueError(f"event_strips[{i}]: {problem}")
+    return list(strips)
+
+
+def _ms_label(ms: float) -> str:
+    return "0 ms" if ms == 0 else f"{ms:+.0f} ms".replace("-", "−")
+
+
+def _strip_svg(s: EventStrip, n: int) -> str:
+    t0, t1 = float(s.view_start_s), float(s.view_end_s)
+
+    def x_of(t: float) -> float:
+        return _S_X0 + _S_W * (t - t0) / (t1 - t0)
+
+    clip = f"strip-clip-{n}"
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_S_SVG_W:.0f} '
+           f'{_S_SVG_H:.0f}" width="100%" role="img" aria-label="close-up of event">',
+           f'<defs><clipPath id="{clip}"><rect x="{_S_X0:.1f}" y="0" width="{_S_W:.1f}" '
+           f'height="{_S_SVG_H:.1f}"/></clipPath></defs>']
+    # no audio there (before the start or after the end): light grey in both panels
+    a1 = x_of(float(s.samples_start_s))
+    a2 = x_of(float(s.samples_start_s) + len(s.samples) / float(s.sample_rate))
+    for g1, g2 in ((_S_X0, a1), (a2, _S_X0 + _S_W)):
+        if g2 - g1 > 0.5:
+            out.append(f'<rect x="{g1:.1f}" y="{_S_WAVE_Y:.1f}" width="{g2 - g1:.1f}" '
+                       f'height="{_S_SPEC_Y + _S_SPEC_H - _S_WAVE_Y:.1f}" fill="#e9e9e9" '
+                       f'clip-path="url(#{clip})"><title>no audio</title></rect>')
+    # the event's span: a band over the waveform
+    ex1 = x_of(float(s.event_start_s))
+    ex2 = max(x_of(float(s.event_end_s)), ex1 + 2.0)
+    colour = KIND_COLORS.get(s.kind, DEFAULT_COLOR)
+    out.append(f'<rect x="{ex1:.1f}" y="{_S_WAVE_Y:.1f}" width="{ex2 - ex1:.1f}" '
+               f'height="{_S_WAVE_H:.1f}" fill="{colour}" fill-opacity="0.45" '
+               f'clip-path="url(#{clip})"/>')
+    # waveform: min and max per pixel column (or the samples themselves when few)
+    x = np.asarray(s.samples, np.float64)
+    amp = float(np.max(np.abs(x))) or 1.0
+    mid, half = _S_WAVE_Y + _S_WAVE_H / 2, _S_WAVE_H / 2 - 2.0
+    ts = float(s.samples_start_s) + np.arange(len(x)) / float(s.sample_rate)
+    px = (_S_X0 + _S_W * (ts - t0) / (t1 - t0))
+    if len(x) > 2 * _S_W:
+        col = np.clip(np.floor(px - _S_X0).astype(np.int64), -1, int(_S_W))
+        starts = np.flatnonzero(np.diff(col, prepend=col[0] - 1))
+        lo_v = np.minimum.reduceat(x, starts)
+        hi_v = np.maximum.reduceat(x, starts)
+        d = "".join(f"M{_S_X0 + c + 0.5:.1f} {mid - half * h / amp:.1f}"
+                    f"V{mid - half * lo / amp + 0.01:.1f}"
+                    for c, lo, h in zip(col[starts].tolist(), lo_v.tolist(), hi_v.tolist(),
+                                        strict=True))
+        out.append(f'<path d="{d}" stroke="#333" stroke-width="1" fill="none" '
+                   f'clip-path="url(#{clip})"/>')
+    else:
+        pts = " ".join(f"{a:.1f},{mid - half * v / amp:.1f}"
+                       for a, v in zip(px.tolist(), x.tolist(), strict=True))
+        out.append(f'<polyline points="{pts}" stroke="#333" stroke-width="1" fill="none" '
+                   f'clip-path="url(#{clip})"/>')
+    out.append(f'<rect x="{_S_X0:.1f}" y="{_S_WAVE_Y:.1f}" width="{_S_W:.1f}" '
+               f'height="{_S_WAVE_H:.1f}" fill="none" stroke="#bbb"/>')
+    # spectrogram: its own top STRIP_RANGE_DB, low frequencies at the bottom
+    db = np.asarray(s.db, np.float64)
+    finite = np.isfinite(db)
+    top = float(db[finite].max()) if finite.any() else 0.0
+    floor = top - STRIP_RANGE_DB
+    v = np.clip(np.where(np.isnan(db), floor, db), floor, top)
+    index = np.rint((v - floor) * (255.0 / STRIP_RANGE_DB)).astype(np.uint8)[::-1]
+    uri = "data:image/png;base64," + base64.b64encode(_encode_png(_LUT[index])).decode("ascii")
+    hop = float(s.hop_s)
+    ix1 = x_of(float(s.first_column_s) - hop / 2)
+    ix2 = x_of(float(s.first_column_s) + (db.shape[1] - 0.5) * hop)
+    out.append(f'<image x="{ix1:.1f}" y="{_S_SPEC_Y:.1f}" width="{ix2 - ix1:.1f}" '
+               f'height="{_S_SPEC_H:.1f}" preserveAspectRatio="none" href="{uri}" '
+               f'clip-path="url(#{clip})"/>')
+    for hz, y in _freq_ticks(np.asarray(s.freqs_hz, np.float64), _S_SPEC_H, min_gap=24.0):
+        y += _S_SPEC_Y
+        out.append(f'<line x1="{_S_X0 - 3:.1f}" y1="{y:.1f}" x2="{_S_X0:.1f}" y2="{y:.1f}" '
+                   'stroke="#555"/>')
+        out.append(_svg_text(_S_X0 - 5, y + 3.5, _hz(hz), anchor="end", size=9))
+    # marks: the event's (outlined, above and below), other events' (smaller)
+    for o_start, o_end, o_kind in s.others:
+        ox1 = x_of(float(o_start))
+        ox2 = max(x_of(float(o_end)), ox1 + 2.0)
+        if ox2 < _S_X0 or ox1 > _S_X0 + _S_W:
+            continue
+        for y in (_S_MARK_Y + 3.0, _S_MARK2_Y):
+            out.append(f'<rect x="{ox1:.1f}" y="{y:.1f}" width="{ox2 - ox1:.1f}" height="5" '
+                       f'fill="{KIND_COLORS.get(o_kind, DEFAULT_COLOR)}" stroke="{OUTLINE_COLOR}" '
+                       f'stroke-width="0.6" clip-path="url(#{clip})"><title>'
+                       f"{escape(KIND_NAMES.get(o_kind, o_kind))} at "
+                       f"{escape(_mmss_ms(o_start))}</title></rect>")
+    for y in (_S_MARK_Y, _S_MARK2_Y):
+        out.append(f'<rect x="{ex1:.1f}" y="{y:.1f}" width="{ex2 - ex1:.1f}" '
+                   f'height="{_S_MARK_H:.1f}" fill="{colour}" stroke="{OUTLINE_COLOR}" '
+                   f'stroke-width="1" clip-path="url(#{clip})"/>')
+    # time axis: ms from the event's start
+    out.append(f'<line x1="{_S_X0:.1f}" y1="{_S_AXIS_Y:.1f}" x2="{_S_X0 + _S_W:.1f}" '
+               f'y2="{_S_AXIS_Y:.1f}" stroke="#555"/>')
+    ref = float(s.event_start_s)
+    span_ms = (t1 - t0) * 1000.0
+    step = _nice_step(span_ms, 5)
+    for k in range(math.ceil((t0 - ref) * 1000.0 / step),
+                   math.floor((t1 - ref) * 1000.0 / step) + 1):
+        xt = x_of(ref + k * step / 1000.0)
+        out.append(f'<line x1="{xt:.1f}" y1="{_S_AXIS_Y:.1f}" x2="{xt:.1f}" '
+                   f'y2="{_S_AXIS_Y + 3:.1f}" stroke="#555"/>')
+        out.append(_svg_text(xt, _S_AXIS_Y + 13, _ms_label(k * step), size=9))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _strip_title(s: EventStrip, channels: int) -> str:
+    kind = KIND_NAMES.get(s.kind, s.kind)
+    peak = "peak unknown" if s.peak_db is None else f"{s.peak_db:+.1f} dB re L"
+    length_ms = (float(s.event_end_s) - float(s.event_start_s)) * 1000.0
+    return (f'{_swatch(KIND_COLORS.get(s.kind, DEFAULT_COLOR))}<b>{escape(kind)}</b> at '
+            f"<b>{escape(_mmss_ms(s.event_start_s))}</b>, {escape(peak)}, "
+            f"{escape(f'{length_ms:.2f} ms')}, "
+            f"{escape(_channel_label(s.channel, channels))}")
+
+
+def _strips_section(strips: Sequence[EventStrip], report: Mapping, channels: int) -> str:
+    if not strips:
+        return ""
+    figures = "".join(f'<figure class="strip"><figcaption class="strip-title">'
+                      f"{_strip_title(s, channels)}</figcaption>{_strip_svg(s, n)}</figure>"
+                      for n, s in enumerate(strips))
+    total = sum(1 for e in report["events"] if isinstance(e, Mapping))
+    half_ms = 1000.0 * max(float(s.view_end_s) - float(s.view_start_s) for s in strips) / 2
+    hop_ms = 1000.0 * float(strips[0].hop_s)
+    nyquist = float(strips[0].freqs_hz[-1])
+    which = (f"All {total} events" if len(strips) == total
+             else f"The {len(strips)} loudest of {total} events")
+    caption = (f"{which}, each {half_ms:.0f} ms either "
+               "side, times in mm:ss.mmm and ms from the event's start. Top: the waveform, "
+               "scaled to each close-up's own peak. Bottom: its spectrogram, a column every "
+               f"{hop_ms:.2g} ms, 0 to {_hz(nyquist)} (linear), colour showing each "
+               f"close-up's top {STRIP_RANGE_DB:g} dB. The coloured bars mark the event's "
+               "span; smaller bars mark other events in view.")
+    return (f'<section><h2>Loudest events, close up</h2><p class="caption">{escape(caption)}'
+            f'</p><div class="strips">{figures}</div></section>')
+
+
 # --------------------------------------------------------------------------- sections
 
 
-def _badge(grade: object, *, big: bool) -> str:
+def _grade_color(grade: str) -> str:
+    return GRADE_COLORS.get(grade, DEFAULT_COLOR)
+
+
+def _badge(grade: object, *, big: bool, note: str = "") -> str:
     g = str(grade)
-    bg, fg = GRADE_COLOURS.get(g, ("#777777", "#ffffff"))
-    cls = "badge big" if big else "badge"
-    return (f'<div class="{cls}" style="background:{bg};color:{fg}">{escape(g)}'
-            f'<span class="name">{escape(GRADE_NAMES.get(g, ""))}</span></div>')
+    bg = _grade_color(g)
+    cls = "badge big" if big else "badge small"
+    extra = f'<span class="weight">{escape(note)}</span>' if note else ""
+    return (f'<div class="{cls}" style="background:{bg};color:{text_color_on(bg)}">{escape(g)}'
+            f'<span class="name">{escape(GRADE_NAMES.get(g, ""))}</span>{extra}</div>')
+
+
+def learned_weight_of(summary: Mapping) -> float | None:
+    """The learned grader's weight in the fused grade (``summary.learned_weight``, 0..1),
+    or None when the report does not give it."""
+    w = summary.get("learned_weight")
+    return min(max(float(w), 0.0), 1.0) if _finite(w) else None
+
+
+def _is_learned_reason(reason: object) -> bool:
+    """The fusion's line on an outvoted learned grader ("learned grader: F (weight ...")."""
+    return str(reason).startswith("learned grader:")
+
+
+def _learned_part(report: Mapping) -> tuple[str, bool]:
+    """The learned grader's opinion (HTML), and whether it is left out for lack of skill.
+
+    It is shown only with a weight of at least :data:`LEARNED_SHOWN_WEIGHT` in the grade,
+    or when it moved the grade away from the measured rubric's; otherwise a small note
+    says why it is not."""
+    summary = report["summary"]
+    learned, measured = summary.get("learned_grade"), summary.get("measured_grade")
+    grade = summary["grade"]
+    weight = learned_weight_of(summary)
+    if learned is None:
+        if measured is None:
+            return "", False
+        return ('<p class="agree">Learned grader: not run; the grade is the measured '
+                "rubric's.</p>"), False
+    weight_text = "weight ?" if weight is None else f"weight {weight:.2f}"
+    decided = measured is not None and grade != measured
+    if not decided and (weight is None or weight < LEARNED_SHOWN_WEIGHT):
+        why = ("no weight in the grade given" if weight is None
+               else f"weight {weight:.2f} in the grade")
+        skill = "little skill" if weight else "no skill"
+        return (f'<p class="learned-note">Learned grader: not shown ({escape(why)}; {skill} '
+                "measured yet).</p>"), True
+    if learned == measured:
+        return (f'<p class="agree">The learned grader ({escape(weight_text)} in the grade) and '
+                f"the measured rubric agree: {escape(str(learned))}.</p>"), False
+    grader = report["models"].get("grader")
+    cards = []
+    for title, g, badge_note, note in (
+            ("Learned grader", learned, weight_text, grader or ""),
+            ("Measured rubric", measured, "", "GRADING.md rubric v1")):
+        body = (_badge(g, big=False, note=badge_note) if g is not None
+                else '<div class="badge none">not run</div>')
+        cards.append(f'<div class="card"><div class="card-title">{escape(title)}</div>{body}'
+                     f'<div class="card-note">{escape(str(note))}</div></div>')
+    return '<div class="versus">' + "".join(cards) + "</div>", False
+
+
+def _notes(summary: Mapping) -> str:
+    """``summary.notes`` (an optional list of strings), shown beside the grade."""
+    notes = summary.get("notes")
+    if isinstance(notes, str):
+        notes = [notes]
+    if not isinstance(notes, list | tuple) or not notes:
+        return ""
+    return ('<div class="notes">' + "".join(f'<p class="note">{escape(str(n))}</p>'
+                                            for n in notes if n is not None) + "</div>")
 
 
 def _grade_section(report: Mapping) -> str:
     summary = report["summary"]
     grade = summary["grade"]
     parts = ['<section class="grade-box">', _badge(grade, big=True), '<div class="why">']
+    parts.append(_notes(summary))
     limited_by = summary.get("limited_by")
-    parts.append(f'<p class="limited">Limited by: <b>{escape(str(limited_by))}</b></p>'
-                 if limited_by is not None else
+    parts.append(f'<p class="limited">Limited by: <b>{escape(criterion_name(str(limited_by)))}'
+                 "</b></p>" if limited_by is not None else
                  '<p class="limited">Limited by: nothing (no criterion is worse than NM)</p>')
+    learned_part, left_out = _learned_part(report)
     reasons = summary.get("reasons") or []
+    if not isinstance(reasons, list | tuple):
+        reasons = [reasons]
+    if left_out:  # its line among the reasons would show what the note holds back
+        reasons = [r for r in reasons if not _is_learned_reason(r)]
     if reasons:
         parts.append('<ul class="reasons">'
                      + "".join(f"<li>{escape(str(r))}</li>" for r in reasons) + "</ul>")
-    learned, measured = summary.get("learned_grade"), summary.get("measured_grade")
-    grader = report["models"].get("grader")
-    if learned is None and measured is not None:
-        parts.append('<p class="agree">Learned grader: not run; the grade is the measured '
-                     "rubric's.</p>")
-    elif learned != measured:
-        parts.append('<div class="versus">')
-        for title, g, note in (("Learned grader", learned, grader),
-                               ("Measured rubric", measured, "GRADING.md rubric v1")):
-            body = (_badge(g, big=False) if g is not None
-                    else '<div class="badge none">not run</div>')
-            parts.append(f'<div class="card"><div class="card-title">{escape(title)}</div>{body}'
-                         f'<div class="card-note">{escape(str(note or ""))}</div></div>')
-        parts.append("</div>")
-    elif learned is not None:
-        parts.append(f'<p class="agree">The learned grader and the measured rubric agree: '
-                     f"{escape(str(learned))}.</p>")
+    parts.append(learned_part)
     parts.append("</div>")
     probs = summary.get("grade_probs")
     if isinstance(probs, Mapping):
@@ -479,7 +832,7 @@ def _grade_section(report: Mapping) -> str:
             if not _finite(p):
                 continue
             width = min(max(float(p), 0.0), 1.0) * 100.0
-            bg = GRADE_COLOURS[g][0]
+            bg = GRADE_COLORS[g]
             cls = ' class="chosen"' if g == grade else ""
             rows.append(f"<tr{cls}><th>{escape(g)}</th><td class=\"bar\"><span "
                         f'style="width:{width:.1f}%;background:{bg}"></span></td>'
@@ -547,18 +900,19 @@ def _measured_section(report: Mapping) -> str:
     m, grade = summary["measured"], str(summary["grade"])
     better = GRADES[GRADES.index(grade) - 1] if grade in GRADES[1:] else None
     per = _per_criterion(report)
-    values = {"clicks_per_min": _num(m.get("clicks_per_min"), ".2f"),
-              "crackle_per_s": _num(m.get("crackle_per_s"), ".2f"),
-              "surface_noise_db": ("unknown" if m.get("surface_noise_db") is None
-                                   else _num(m.get("surface_noise_db"), ".1f", " dB")),
-              "scratches": _num(m.get("scratches"), "d"),
-              "skips": _num(m.get("skips"), "d")}
+    formats = {"clicks_per_min": ".2f", "crackle_per_s": ".2f", "surface_noise_db": ".1f",
+               "scratches": "d", "skips": "d"}
+    values = {key: _num(m.get(key), spec, f" {CRITERION_UNITS[key]}".rstrip())
+              for key, spec in formats.items()}
+    if m.get("surface_noise_db") is None:
+        values["surface_noise_db"] = "unknown"
     head = ["", "quantity", "measured", "alone allows", f"limit for {grade}"]
     if better:
         head.append(f"needed for {better}")
     rows = ["<tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"]
-    for key, symbol, label in _CRITERIA_ROWS:
-        cells = [symbol, label, values[key], str(per.get(key, "–")), _limit_text(key, grade)]
+    for key, label in CRITERION_NAMES.items():
+        cells = [CRITERION_SYMBOLS[key], label, values[key], str(per.get(key, "–")),
+                 _limit_text(key, grade)]
         if better:
             cells.append(_limit_text(key, better))
         cls = ' class="limit"' if key == summary.get("limited_by") else ""
@@ -625,10 +979,14 @@ def _event_table(report: Mapping, channels: int) -> str:
         length = (f"{(float(end) - float(start)) * 1000:.2f} ms"
                   if _finite(start) and _finite(end) else "–")
         scratch = e.get("scratch_id")
-        cells = [str(n), _mmss_ms(start), length, str(e.get("kind")),
-                 _channel_label(e.get("channel"), channels), _num(e.get("peak_db"), "+.1f"),
-                 _num(e.get("confidence"), ".2f"), "–" if scratch is None else str(scratch)]
-        rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+        kind = e.get("kind")
+        cells = [escape(c) for c in (str(n), _mmss_ms(start), length)]
+        cells.append(_swatch(KIND_COLORS[kind]) + escape(KIND_NAMES[kind])
+                     if kind in KIND_COLORS else escape(str(kind)))
+        cells += [escape(c) for c in (
+            _channel_label(e.get("channel"), channels), _num(e.get("peak_db"), "+.1f"),
+            _num(e.get("confidence"), ".2f"), "–" if scratch is None else str(scratch))]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     left_out = len(events) - len(shown)
     note = (f"<p>The first {len(shown)} of {len(events)} events by time are listed; "
             f"{left_out} more are left out.</p>" if left_out else
@@ -646,7 +1004,13 @@ h1{font-size:1.5em;margin:0 0 .6em;overflow-wrap:anywhere}h2{font-size:1.15em;ma
 border-radius:12px;font-weight:700;font-size:1.6em;min-width:3.5em;padding:.3em .5em}
 .badge.big{font-size:4em;min-width:2.6em;padding:.15em .3em}
 .badge .name{font-size:.22em;font-weight:600;letter-spacing:.04em;text-transform:uppercase}
-.badge:not(.big) .name{font-size:.4em}.badge.none{background:#eee;color:#666;font-size:1em}
+.badge.small{font-size:1.05em;min-width:3.2em;padding:.2em .4em;border-radius:8px}
+.badge.small .name{font-size:.55em}.badge .weight{font-size:.6em;font-weight:600}
+.badge.none{background:#eee;color:#666;font-size:1em}
+.subtitle{margin:-.5em 0 .8em;color:#555}
+.notes{margin:0 0 .5em}.note{background:#fff3cd;border:1px solid #e0a526;border-left-width:5px;
+border-radius:4px;padding:.45em .7em;margin:0 0 .4em;font-weight:600}
+.learned-note{font-size:.85em;color:#666;margin:.3em 0}
 .why{flex:1 1 320px}.reasons{margin:.3em 0}.limited{margin:.2em 0}
 .versus{display:flex;gap:1em;margin:.6em 0}.card{border:1px solid #ddd;border-radius:8px;
 padding:.5em .8em;text-align:center}.card-title{font-weight:600}
@@ -664,7 +1028,11 @@ dl.info{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dl.info 
 dl.info dd{margin:0;overflow-wrap:anywhere}
 figure.picture{margin:.5em 0}figcaption{font-size:.85em;color:#555}
 .legend{display:flex;flex-wrap:wrap;gap:.9em;margin:.2em 0}.swatch{display:inline-block;
-width:.8em;height:.8em;border-radius:2px;margin-right:.3em;vertical-align:-.05em}
+width:.8em;height:.8em;border-radius:2px;margin-right:.3em;vertical-align:-.05em;
+border:1px solid #222;box-sizing:border-box}
+.strips{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:.6em 1.2em}
+figure.strip{margin:0}.strip-title{font-size:.85em;color:#222;margin-bottom:.1em}
+p.caption{font-size:.85em;color:#555;margin:.2em 0 .6em}
 footer{margin-top:2em;font-size:.8em;color:#777}
 @media print{body{margin:0}section,figure{break-inside:avoid}}
 """
@@ -704,9 +1072,27 @@ def _duration(report: Mapping) -> float:
     return max([e for e in ends if e > 0.0], default=1.0)
 
 
+def _record(report: Mapping) -> dict[str, str]:
+    """The optional ``record`` (artist, title, side): its non-empty texts."""
+    record = report.get("record")
+    if not isinstance(record, Mapping):
+        return {}
+    return {k: str(record[k]).strip() for k in ("artist", "title", "side")
+            if record.get(k) is not None and str(record[k]).strip()}
+
+
+def _record_title(record: Mapping[str, str]) -> str:
+    """"Artist – Title, side A" from what is given ("" for nothing)."""
+    name = " – ".join(record[k] for k in ("artist", "title") if k in record)
+    if "side" in record:
+        name = f"{name}, side {record['side']}" if name else f"Side {record['side']}"
+    return name
+
+
 def render_html(report: dict, *, spectrogram_db: np.ndarray | None = None,
                 spectrogram_freqs_hz: np.ndarray | None = None,
-                spectrogram_hop_s: float | None = None) -> str:
+                spectrogram_hop_s: float | None = None,
+                event_strips: Sequence[EventStrip] | None = None) -> str:
     """One self-contained HTML page of a report, for a record listing.
 
     Parameters
@@ -719,7 +1105,13 @@ def render_html(report: dict, *, spectrogram_db: np.ndarray | None = None,
         shown with the recording), ``scratches[].peak_db`` (the scratch table and
         the rubric's scratch criterion), ``scratches[].rpm`` (the scratch table;
         60 / ``period_s`` when absent), ``skips`` (a list of objects with
-        ``start_s`` and optionally ``end_s``: drawn on the timeline).
+        ``start_s`` and optionally ``end_s``: drawn on the timeline), ``record``
+        (``artist``, ``title``, ``side``: strings, each optional; the page's heading),
+        ``summary.notes`` (a list of strings, e.g. the 78 rpm shellac note: shown
+        beside the grade), ``summary.learned_weight`` (the learned grader's weight in
+        the fused grade, 0..1: its opinion is shown only from
+        :data:`LEARNED_SHOWN_WEIGHT` on, with the weight; without it, a note says it
+        is not shown).
     spectrogram_db : array_like of shape (bins, columns), optional
         A spectrogram in dB; drawn with the top 80 dB in a magma colour map. NaN
         and -inf draw as the quietest colour, +inf as the loudest. Arrays over
@@ -730,6 +1122,10 @@ def render_html(report: dict, *, spectrogram_db: np.ndarray | None = None,
         ``spectrogram_db``. Low frequencies are drawn at the bottom.
     spectrogram_hop_s : float, optional
         Seconds between columns; required with ``spectrogram_db``.
+    event_strips : sequence of EventStrip, optional
+        Close-ups of single events (:func:`vinylmon.reports.strips.event_strips`),
+        at most :data:`MAX_STRIPS`: each drawn as its waveform and spectrogram with
+        the event's span marked, labelled with its time, kind and peak.
 
     Returns
     -------
@@ -743,29 +1139,39 @@ def render_html(report: dict, *, spectrogram_db: np.ndarray | None = None,
         For a report without the required keys or with another ``schema``, a
         spectrogram that is not 2-D real numbers, frequencies or hop that are
         missing, of the wrong length, not finite or not monotonic, or frequencies
-        and hop given without a spectrogram.
+        and hop given without a spectrogram; ``event_strips`` that is not a list of
+        at most :data:`MAX_STRIPS` :class:`EventStrip` with finite times, 1-D
+        finite samples, a 2-D spectrogram with one increasing frequency per row
+        and a hop > 0.
     """
     spectrogram = _check_spectrogram(spectrogram_db, spectrogram_freqs_hz, spectrogram_hop_s)
+    strips = _check_strips(event_strips)
     _check_report(report)
     summary = report["summary"]
     channels = report["channels"]
     duration = _duration(report)
     name = _file_name(report["input"])
     grade = str(summary["grade"])
+    record = _record_title(_record(report))
+    heading = (f"<h1>{escape(record)}</h1><p class=\"subtitle\">Audio grade of "
+               f"{escape(name)}</p>" if record else f"<h1>Audio grade of {escape(name)}</h1>")
     parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{escape(f'{name}: audio grade {grade}')}</title>",
+             f"<title>{escape(f'{record or name}: audio grade {grade}')}</title>",
              f"<style>{_CSS}</style></head><body>",
-             f"<h1>Audio grade of {escape(name)}</h1>",
+             heading,
              _grade_section(report),
              f'<p class="scope">{escape(SCOPE_LINE)}</p>',
              _measured_section(report),
              _info_section(report, duration)]
     if spectrogram is not None:
-        parts.append("<section><h2>Spectrogram</h2>" + _spectrogram_svg(*spectrogram)
+        note = (" A click lasts a millisecond or less, too short to show here: see the "
+                "close-ups below." if strips else "")
+        parts.append("<section><h2>Spectrogram</h2>" + _spectrogram_svg(*spectrogram, note=note)
                      + "</section>")
     parts.append("<section><h2>Timeline</h2>" + _timeline_svg(report, duration, channels)
                  + "</section>")
+    parts.append(_strips_section(strips, report, channels))
     parts.append(_scratch_table(report))
     parts.append(_event_table(report, channels))
     parts.append(f"<footer>Made by vinylmon from a {escape(SCHEMA_ID)} report; grades follow "

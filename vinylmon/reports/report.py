@@ -2,8 +2,9 @@
 
 :func:`build_report` turns a session's state and windows into the exact shape of
 REPORT.md (plus a few extra keys, which the contract allows: ``vinylmon``,
-``scope``, ``summary.confidence``, ``summary.dropped_windows``, ``scratches[].rpm``
-and ``scratches[].peak_db``, ``windows[].level_db``).
+``scope``, ``record`` (the artist, title and side the user named), ``summary.confidence``,
+``summary.dropped_windows``, ``summary.notes`` (e.g. the shellac note of a 78),
+``scratches[].rpm`` and ``scratches[].peak_db``, ``windows[].level_db``).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vinylmon import __version__
 from vinylmon.engine.session import SessionState
-from vinylmon.errors import AudioDataError
+from vinylmon.errors import AudioDataError, ReportError
 from vinylmon.grading.events import WINDOW_CLASSES, AnalysedWindow
 from vinylmon.grading.fusion import CRACKLE_FLOOR_PER_S
+from vinylmon.grading.names import SHELLAC_NOTE, is_shellac
 from vinylmon.grading.rubric import GRADES
 
 SCHEMA = "vinylmon.report/1"
@@ -37,8 +39,41 @@ def _probs(names: Sequence[str], values: Sequence[float] | None) -> dict | None:
     return {n: round(v / total, 6) for n, v in zip(names, values, strict=True)}
 
 
+def record_info(record: Mapping | None) -> dict[str, str]:
+    """The ``record`` key of a report: ``record``'s non-empty values, stripped.
+
+    Parameters
+    ----------
+    record : mapping or None
+        e.g. ``{"artist": ..., "title": ..., "side": ...}``; None values are left out.
+
+    Raises
+    ------
+    ReportError
+        A key or value that is not text.
+    """
+    if record is None:
+        return {}
+    if not isinstance(record, Mapping):
+        raise ReportError(f"record must be a mapping of text, got {type(record).__name__}")
+    out = {}
+    for key, value in record.items():
+        if not isinstance(key, str) or not (value is None or isinstance(value, str)):
+            raise ReportError(f"record[{key!r}] must be text, got {type(value).__name__}")
+        if value is not None and value.strip():
+            out[key] = value.strip()
+    return out
+
+
+def notes_of(rpm: float | None) -> list[str]:
+    """What a reader must know beside the grade (``summary.notes``): the shellac note
+    of a 78 (:data:`~vinylmon.grading.names.SHELLAC_NOTE`)."""
+    return [SHELLAC_NOTE] if is_shellac(rpm) else []
+
+
 def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, input_name: str,
-                 sample_rate: int, channels: int, duration_s: float, models: dict) -> dict:
+                 sample_rate: int, channels: int, duration_s: float, models: dict,
+                 record: Mapping | None = None) -> dict:
     """The report dict of REPORT.md.
 
     Parameters
@@ -53,12 +88,18 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
     duration_s : float, keyword-only
     models : dict, keyword-only
         ``detector``, ``grader`` (NAME@VERSION or None) and ``device``.
+    record : mapping or None, keyword-only
+        The record as the user named it (``artist``, ``title``, ``side``): its
+        non-empty values become the extra key ``record`` (none: no key).
 
     Raises
     ------
+    ReportError
+        A ``record`` key or value that is not text.
     AudioDataError
         When nothing was graded (the audio is silent throughout).
     """
+    named = record_info(record)
     g = state.grade
     if g is None:
         raise AudioDataError(f"{input_name}: nothing to grade, the audio is silent throughout "
@@ -85,12 +126,17 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
         "learned_grade": g.learned_grade,
         "measured_grade": g.measured_grade,
         "learned_grade_probs": _probs(GRADES, g.learned_probs),
+        "learned_weight": _num(state.learned_weight if g.learned_probs is not None else 0.0, 4),
         "dropped_windows": state.dropped_windows,
     }
+    notes = notes_of(state.rpm)
+    if notes:
+        summary["notes"] = notes
     return {
         "schema": SCHEMA,
         "vinylmon": __version__,
         "scope": SCOPE,
+        **({"record": named} if named else {}),
         "input": input_name,
         "sample_rate": int(sample_rate),
         "channels": int(channels),

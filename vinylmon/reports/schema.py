@@ -1,7 +1,9 @@
 """The report contract ``vinylmon.report/1`` (REPORT.md) as a check.
 
 :file:`report_schema.json` beside this module is the JSON Schema (draft 2020-12)
-of the report: every key REPORT.md shows is required, extra keys are allowed.
+of the report: every key REPORT.md shows is required, extra keys are allowed; of
+the extra keys vinylmon writes, an optional ``record`` must be an object of text
+(artist, title, side) and ``summary.notes`` a list of text.
 :func:`report_problems` applies it and adds the rules a schema cannot express:
 probabilities that sum to 1, events and windows in time order, ``end_s >= start_s``,
 scratch ids that are unique and that events name correctly, no NaN or infinity.
