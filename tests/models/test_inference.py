@@ -78,3 +78,33 @@ def test_tampered_bundle_is_refused(tmp_path):
     (folder / "model.pt").write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="sha256"):
         Detector(folder, device="cpu")
+
+
+def test_a_short_last_window_is_continued_without_a_step_or_a_kink():
+    """Zeros after the music would be a step; a plain mirror a kink."""
+    from vinylmon.audio.candidates import find_candidates
+    from vinylmon.models.inference import PAD_FADE, model_input
+
+    rng = np.random.default_rng(3)
+    t = np.arange(30000) / 44100
+    x = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.2 * np.sin(2 * np.pi * 660 * t + 1)])
+    x = (x + 0.01 * rng.standard_normal(x.shape)).astype(np.float32)
+    padded = model_input(x, 5 * 44100)
+    assert padded.shape == (2, 5 * 44100)
+    np.testing.assert_array_equal(padded[:, :30000], x)
+    assert not padded[:, 30000 + PAD_FADE:].any()
+    # no candidate where the audio ends: the continuation has no step and no kink
+    c = find_candidates(padded)
+    near_end = np.abs(c.index - 30000) < 200
+    assert not near_end.any()
+
+
+def test_a_file_that_ends_mid_window_has_no_event_at_its_end(cpu_engine, tmp_path):
+    import soundfile as sf
+
+    from vinylmon.simulate import synthetic_music
+
+    x = synthetic_music(np.random.default_rng(7), 12.0)
+    sf.write(tmp_path / "m.flac", x.T, 44100)
+    r = cpu_engine.grade_file(tmp_path / "m.flac")
+    assert not [e for e in r.state.events if e.end_s > 12.0 - 0.05]

@@ -456,13 +456,29 @@ class LearnedGrader:
         return np.concatenate(out)
 
 
+#: Samples over which a short window's continuation fades out (23 ms).
+PAD_FADE = 1024
+
+
 def model_input(samples: np.ndarray, frames: int) -> np.ndarray:
     """A window's samples as the models take them: a short one (a file's end) padded
-    with zeros to ``frames``."""
+    to ``frames``: its audio continued smoothly past its end (point-mirrored about the
+    last sample, so value and slope go on), faded out over :data:`PAD_FADE` samples,
+    then zeros. Zeros alone would end the music with a step, and a plain mirror with a
+    kink: the candidate stage rightly hears either as a click, a loud false event at
+    the end of every file whose length is not a whole number of windows."""
     n = samples.shape[1]
-    if n < frames:
-        return np.pad(samples, ((0, 0), (0, frames - n)))
-    return np.asarray(samples[:, :frames])
+    if n >= frames:
+        return np.asarray(samples[:, :frames])
+    out = np.zeros((samples.shape[0], frames), dtype=samples.dtype)
+    out[:, :n] = samples
+    m = min(frames - n, n - 1, PAD_FADE)
+    if m > 0:
+        last = samples[:, n - 1:n].astype(np.float64)
+        mirrored = 2.0 * last - samples[:, n - 2::-1][:, :m]
+        fade = 0.5 + 0.5 * np.cos(np.pi * (np.arange(1, m + 1) / (m + 1)))
+        out[:, n:n + m] = mirrored * fade
+    return out
 
 
 def analyse_windows(detector: Detector, windows: Sequence[Window],
