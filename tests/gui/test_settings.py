@@ -9,9 +9,25 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtWidgets import QDialogButtonBox, QLabel, QWidget  # noqa: E402
+from PySide6.QtGui import QColor  # noqa: E402
+from PySide6.QtWidgets import (  # noqa: E402
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QWidget,
+)
 
 from vinylmon.grading.rubric import RPMS  # noqa: E402
+from vinylmon.gui import style  # noqa: E402
+from vinylmon.gui.microphone import MicrophonePage  # noqa: E402
 from vinylmon.gui.settings import (  # noqa: E402
     DEFAULT_SILENCE_THRESHOLD_DB,
     GROUP,
@@ -19,6 +35,7 @@ from vinylmon.gui.settings import (  # noqa: E402
     Settings,
     SettingsDialog,
     load_settings,
+    no_input_message,
     save_settings,
 )
 
@@ -216,7 +233,8 @@ def test_hop_longer_than_window_is_refused(qtbot):
     dlg.show()
     dlg.hop_spin.setValue(8.0)
     assert dlg.error_label.isVisible()
-    assert "hop" in dlg.error_label.text().lower()
+    text = dlg.error_label.text()
+    assert "start a new chunk every" in text.lower() and "8 s" in text and "5 s" in text
     assert not ok_button(dlg).isEnabled()
     dlg.accept()  # even forced, it stays open
     assert dlg.isVisible()
@@ -268,3 +286,170 @@ def test_add_page(qtbot):
     QLabel("microphone", page)
     assert dlg.add_page(page, "Microphone") == 1
     assert dlg.tabs.count() == 2 and dlg.tabs.tabText(1) == "Microphone"
+
+
+# ---------------------------------------------------------------- for a new user
+class FakeBackend:
+    """What the Microphone page asks of ``AppBackend`` before anything is recorded."""
+
+    def __init__(self, names=()):
+        self.names = list(names)
+
+    def input_names(self):
+        return list(self.names)
+
+    def profile_infos(self):
+        return []
+
+
+def full_dialog(qtbot, names=DEVICES, **kw):
+    """The dialog as ``MainWindow.open_settings`` builds it: General and Microphone pages."""
+    dlg = make_dialog(qtbot, Settings(), input_devices=names, **kw)
+    backend = FakeBackend(names)
+    page = MicrophonePage(backend)
+    dlg.add_page(page, "Microphone")
+    return dlg, page, backend
+
+
+def luminance(color: QColor) -> float:
+    def lin(c):
+        c /= 255.0
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    return 0.2126 * lin(color.red()) + 0.7152 * lin(color.green()) + 0.0722 * lin(color.blue())
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+INPUTS = (QComboBox, QSpinBox, QDoubleSpinBox, QCheckBox, QLineEdit, QPushButton)
+
+
+def user_inputs(dlg):
+    """Every control the user can work, on every page (not the editors inside spin and
+    combo boxes: those show their box's tooltip)."""
+    found = [w for kind in INPUTS for w in dlg.findChildren(kind)]
+    return [w for w in found if not isinstance(w.parentWidget(), QAbstractSpinBox | QComboBox)]
+
+
+def shown_texts(dlg):
+    """The words on every page: labels, group titles, buttons, table headings."""
+    texts = [w.text() for w in dlg.findChildren(QLabel) + dlg.findChildren(QPushButton)]
+    texts += [w.title() for w in dlg.findChildren(QGroupBox)]
+    for table in dlg.findChildren(QTableWidget):
+        texts += [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+        texts += [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]
+    return texts
+
+
+def test_every_page_is_dark_and_readable(qtbot):
+    dlg, page, _ = full_dialog(qtbot)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    for i in range(dlg.tabs.count()):
+        dlg.tabs.setCurrentIndex(i)
+        qtbot.waitUntil(lambda i=i: dlg.tabs.currentWidget().isVisible())
+        image = dlg.grab().toImage()
+        step = 7
+        lum = [luminance(image.pixelColor(x, y)) for x in range(0, image.width(), step)
+               for y in range(0, image.height(), step)]
+        # dark, like the main window (a light dialog averages about 0.8)
+        assert sum(lum) / len(lum) < 0.15, dlg.tabs.tabText(i)
+        for w in dlg.tabs.currentWidget().findChildren(QWidget):
+            if not w.isVisible() or not w.isEnabled():
+                continue
+            pal = w.palette()
+            bg, fg = pal.color(w.backgroundRole()), pal.color(w.foregroundRole())
+            assert luminance(bg) < 0.1, (type(w).__name__, bg.name())
+            assert contrast(fg, bg) >= 4.5, (type(w).__name__, fg.name(), bg.name())
+    assert dlg.palette().color(dlg.backgroundRole()) == QColor(style.PANEL)
+    assert page.palette().color(page.backgroundRole()) == QColor(style.PANEL)
+
+
+def test_every_control_has_a_tooltip(qtbot):
+    dlg, page, _ = full_dialog(qtbot)
+    controls = user_inputs(dlg)
+    assert len(controls) >= 20  # both pages and the dialog's buttons
+    assert page.refresh_button in controls and dlg.hop_spin in controls
+    missing = [f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r}" for w in controls
+               if not w.toolTip().strip()]
+    assert missing == []
+
+
+JARGON = ("hop", "event f1", "f1 before", "class accuracy", "validation", "held-out",
+          "analysis window", "compute device", "model profile", "take:")
+
+
+def test_plain_words_on_every_page(qtbot):
+    dlg, page, _ = full_dialog(qtbot)
+    texts = [t.lower() for t in shown_texts(dlg)]
+    assert any("start a new chunk every" in t for t in texts)
+    assert any("clicks found" in t and "f1" in t for t in texts)
+    for word in JARGON:
+        assert not [t for t in texts if word in t], word
+    assert dlg.profile_combo.itemText(0) == "Standard (base)"
+    assert dlg.profile_combo.itemData(0) == "base"
+    assert "spectrogram" in dlg.visible_spin.toolTip().lower()
+    assert "wheel" in dlg.visible_spin.toolTip().lower()
+
+
+def test_empty_input_list_says_why_and_refresh_finds_a_new_one(qtbot):
+    names = []
+    dlg = make_dialog(qtbot, Settings(), input_devices=names, list_inputs=lambda: names)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    assert dlg.no_input_label.isVisible() and dlg.refresh_button.isVisible()
+    text = dlg.no_input_label.text()
+    assert text == no_input_message()
+    assert "No microphone or line-in found" in text and "press Refresh" in text
+    names.append("USB Audio CODEC")  # plugged in
+    dlg.refresh_button.click()
+    qtbot.waitUntil(lambda: not dlg.no_input_label.isVisible())
+    assert dlg.input_devices == ("USB Audio CODEC",)
+    assert dlg.device_combo.findData("USB Audio CODEC") >= 0
+    assert dlg.device_combo.currentData() is None  # the choice is the user's
+
+
+def test_refresh_keeps_the_chosen_input(qtbot):
+    names = list(DEVICES)
+    dlg = make_dialog(qtbot, Settings(input_device=DEVICES[1]), list_inputs=lambda: names)
+    names.remove(DEVICES[1])  # unplugged
+    dlg.refresh_inputs()
+    assert dlg.device_combo.currentData() == DEVICES[1]
+    assert "not connected" in dlg.device_combo.currentText()
+    assert dlg.current_settings().input_device == DEVICES[1]
+
+
+def test_without_a_way_to_refresh_the_message_says_reopen(qtbot):
+    dlg = make_dialog(qtbot, Settings(), input_devices=[])
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    assert not dlg.refresh_button.isVisible()
+    assert "open the settings again" in dlg.no_input_label.text()
+    assert not make_dialog(qtbot, Settings()).no_input_label.isVisible()  # inputs listed
+
+
+@pytest.mark.parametrize(("platform", "words"), [
+    ("linux", "PulseAudio/PipeWire"), ("darwin", "Privacy & Security"),
+    ("win32", "Privacy"), ("sunos5", "sound service")])
+def test_no_input_message_names_the_systems_own_settings(platform, words):
+    message = no_input_message(platform=platform)
+    assert message.startswith("No microphone or line-in found.") and words in message
+
+
+def test_microphone_page_refresh_serves_the_general_page_too(qtbot):
+    dlg, page, backend = full_dialog(qtbot, names=[])
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    assert dlg.refresh_button.isVisible()  # the page lists the inputs
+    assert dlg.no_input_label.isVisible()
+    backend.names = ["USB mic"]
+    with qtbot.waitSignal(page.inputsChanged, timeout=5000):
+        dlg.refresh_button.click()
+    assert dlg.input_devices == ("USB mic",)
+    assert page.device_combo.currentText() == "USB mic"
+    assert not dlg.no_input_label.isVisible()
+    backend.names = ["USB mic", "Line in"]
+    page.refresh_button.click()  # the page's own button updates the General page as well
+    qtbot.waitUntil(lambda: dlg.input_devices == ("USB mic", "Line in"))

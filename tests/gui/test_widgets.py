@@ -120,7 +120,8 @@ def test_spectrogram_clips_nan_and_range_and_checks_bands(spectrogram):
 def test_spectrogram_axis_ticks_log_frequency(spectrogram):
     ticks = spectrogram.plot.getAxis("left")._tickLevels[0]
     labels = [t[1] for t in ticks]
-    assert labels == ["50", "100", "200", "500", "1k", "2k", "5k", "10k"]
+    assert labels == ["50 Hz", "100 Hz", "200 Hz", "500 Hz", "1 kHz", "2 kHz", "5 kHz",
+                      "10 kHz"]
     positions = [t[0] for t in ticks]
     assert all(np.diff(positions) > 0) and 0 < positions[0] < positions[-1] < 64
 
@@ -234,7 +235,7 @@ def test_confidence_bars_colours_per_name(qtbot):
 def test_grade_badge_shows_grade_confidence_reason(qtbot):
     w = GradeBadge()
     qtbot.addWidget(w)
-    assert w.grade_text() == "—" and w.reason_text() == "listening…" and w.grade is None
+    assert w.grade_text() == "—" and w.reason_text() == "" and w.grade is None
     reason = "VG: 11.2 clicks/min; VG+ allows < 4"
     w.set_grade("VG+", confidence=0.78, reason=reason)
     assert (w.grade_text(), w.confidence_text(), w.reason_text()) == ("VG+", "78 %", reason)
@@ -282,7 +283,9 @@ def test_timeline_receives_events_per_lane(timeline, rng):
     w.refresh()
     np.testing.assert_array_equal(w.silent_spans_merged(), [[10.0, 20.0], [40.0, 41.0]])
     assert "silent&nbsp;0:11" in w.legend_label.text()
-    assert "click&nbsp;<b>" in w.legend_label.text()
+    assert "click&nbsp;&nbsp;" in w.legend_label.text() or "click&nbsp;" in w.legend_label.text()
+    n_loud = sum(e.peak_db >= -10.0 for e in events)
+    assert f"c&nbsp;{n_loud}&nbsp;clicks&nbsp;≥&nbsp;L−10&nbsp;dB" in w.legend_label.text()
 
 
 def test_timeline_tick_height_grows_with_level(timeline):

@@ -67,7 +67,7 @@ def test_input_vanishes_mid_session_and_resume_goes_on(pulse, cpu_engine, clicky
                "the windows of the played file")
     before = list(mon.windows)
     events_before = mon.state.events
-    assert sum(not w.silent for w in before) >= 3 and len(events_before) >= 2
+    assert sum(not w.silent for w in before) >= 3 and len(events_before) >= 1
 
     # unplugged mid-session
     t0 = time.monotonic()

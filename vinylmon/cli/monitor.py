@@ -302,7 +302,9 @@ class AppBackend:
 
 
 def add_parser(sub) -> None:
-    m = sub.add_parser("monitor", help="the desktop monitor (the default command)")
+    m = sub.add_parser("monitor", help="the desktop monitor (the default command)",
+                       description="The desktop monitor: listens to an input (or plays a "
+                       "recording) and shows its damage and grade as they are heard.")
     m.add_argument("--demo", action="store_true",
                    help="play the bundled demo recording instead of listening to an input")
     m.add_argument("--device", help="input device: (part of) its name")
@@ -334,20 +336,31 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         print(f"vinylmon: cannot start: {exc}", file=sys.stderr, flush=True)
         QMessageBox.critical(None, "vinylmon cannot start", str(exc))
         return 2
-    from vinylmon.gui.main_window import DEMO_INPUT, MainWindow
+    from vinylmon.gui.main_window import MainWindow
 
     window = MainWindow(backend)
     window.show()
     if window.pending_restore is not None:
-        # the window asks whether to restore the session a killed vinylmon left; it
-        # does not start listening over it
+        # the window asks whether to restore the session a killed vinylmon left; what the
+        # command line asked for goes on once that is answered, whichever the answer
         window.statusBar().showMessage("A session was left unfinished: restore or discard "
-                                       "it, then press Start.", 15000)
-    elif args.file:
+                                       "it first.", 15000)
+    window.after_restore_prompt(lambda: start_requested(window, backend, args))
+    return int(app.exec())
+
+
+def start_requested(window, backend, args: argparse.Namespace) -> None:
+    """Start what the command line asked for: ``--file``, ``--demo``, ``--device``, the
+    first input (the demo when there is none), or nothing with ``--no-start``."""
+    from vinylmon.gui.main_window import DEMO_INPUT
+
+    if args.file:
         try:
-            window.start_source(backend.file_source(args.file, speed=1.0))
+            source = backend.file_source(args.file, speed=1.0)
         except VinylmonError as exc:
             window.show_error("Cannot play this recording", exc)
+            return
+        window.start_source(source)
     elif not args.no_start:
         names = backend.input_names()
         if args.demo or not names:
@@ -360,4 +373,3 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             if args.device:
                 window.input_combo.setCurrentText(args.device)
             window.start(input_name=args.device or None)
-    return int(app.exec())

@@ -56,11 +56,15 @@ class ConfidenceBars(QWidget):
         default :data:`vinylmon.gui.style.CLASS_COLORS`, then a neutral colour.
     title : str, keyword-only
         Heading above the bars ("" for none).
+    tooltip : str, keyword-only
+        What the bars are; each row's tooltip is ``row_tooltip.format(name=...)``.
+    row_tooltip : str, keyword-only
     parent : QWidget or None, keyword-only
     """
 
     def __init__(self, names: Sequence[str], *,
                  colors: Mapping[str, str] | Sequence[str] | None = None, title: str = "",
+                 tooltip: str = "", row_tooltip: str = "{name}",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.names = tuple(str(n) for n in names)
@@ -84,6 +88,9 @@ class ConfidenceBars(QWidget):
         self.title_label = QLabel(title)
         self.title_label.setFont(style.font(point_size=style.BASE_PT, bold=True))
         self.title_label.setVisible(bool(title))
+        self.title_label.setWordWrap(True)
+        self.title_label.setToolTip(tooltip)
+        self.setToolTip(tooltip)
         layout.addWidget(self.title_label)
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
@@ -99,6 +106,9 @@ class ConfidenceBars(QWidget):
             pct = QLabel("—")
             pct.setMinimumWidth(pct_w)
             pct.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            tip = row_tooltip.format(name=name)
+            for w in (name_label, bar, pct):
+                w.setToolTip(tip)
             grid.addWidget(name_label, row, 0)
             grid.addWidget(bar, row, 1)
             grid.addWidget(pct, row, 2)
@@ -213,15 +223,33 @@ class GradeBadge(QWidget):
         self.reason_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self.reason_label.setWordWrap(True)
         self.reason_label.setMinimumWidth(160)
+        self.provisional_label = QLabel()
+        self.provisional_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.provisional_label.setStyleSheet(f"color: {style.MUTED}; font-style: italic;")
+        self.provisional_label.setToolTip(
+            "Until about a minute of music is heard, a few events more or less can change "
+            "the grade: it is provisional.")
+        self.note_label = QLabel()
+        self.note_label.setWordWrap(True)
+        self.note_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.note_label.setStyleSheet(f"color: {style.FOREGROUND}; border: 1px solid "
+                                      f"{style.GRID}; padding: 4px;")
+        self.grade_label.setToolTip("The side's grade so far (GRADING.md's audio rubric)")
+        self.confidence_label.setToolTip("How likely this grade is, given what was heard and "
+                                         "how exactly vinylmon measures")
         layout.addWidget(heading)
         layout.addWidget(self.grade_label)
         layout.addWidget(self.confidence_label)
+        layout.addWidget(self.provisional_label)
         layout.addWidget(self.reason_label, 1)
+        layout.addWidget(self.note_label)
         self._grade: str | None = None
         self.set_grade(None, confidence=None, reason="")
 
-    def set_grade(self, grade: str | None, *, confidence: float | None, reason: str) -> None:
-        """Show ``grade`` (one of GRADES) or, for None, "—" and "listening…".
+    def set_grade(self, grade: str | None, *, confidence: float | None, reason: str,
+                  provisional_heard_s: float | None = None, note: str = "") -> None:
+        """Show ``grade`` (one of GRADES) or, for None, "—" and ``reason`` (e.g. "not
+        listening").
 
         Parameters
         ----------
@@ -230,6 +258,11 @@ class GradeBadge(QWidget):
             Probability of ``grade``, 0..1 (shown as "78 %"); None hides it.
         reason : str, keyword-only
             What limited the grade, e.g. "VG: 11.2 clicks/min; VG+ allows < 4".
+        provisional_heard_s : float or None, keyword-only
+            Seconds of music heard, when the grade is still provisional (shown as
+            "provisional: 0:26 heard"); None: settled.
+        note : str, keyword-only
+            A note shown under the reason (e.g. the 78 rpm shellac note); "" hides it.
 
         Raises
         ------
@@ -246,7 +279,7 @@ class GradeBadge(QWidget):
             border = style.GRID
             self.grade_label.setText("—")
             self.confidence_label.setText("")
-            self.reason_label.setText(reason or "listening…")
+            self.reason_label.setText(reason)
         else:
             bg = style.GRADE_COLORS[grade]
             fg, border = style.text_color_on(bg), bg
@@ -255,9 +288,17 @@ class GradeBadge(QWidget):
                 "" if confidence is None else f"{round(100 * confidence)} %")
             self.reason_label.setText(reason)
         self.confidence_label.setVisible(bool(self.confidence_label.text()))
+        self.provisional_label.setText(
+            "" if grade is None or provisional_heard_s is None
+            else f"provisional: {style.format_time(provisional_heard_s)} heard")
+        self.provisional_label.setVisible(bool(self.provisional_label.text()))
+        self.note_label.setText(note)
+        self.note_label.setVisible(bool(note))
         self.grade_label.setStyleSheet(
             f"background: {bg}; color: {fg}; border: 2px solid {border}; border-radius: 14px;"
             " padding: 4px 16px;")
+        self.reason_label.setToolTip("The criterion that limited the grade, and what the "
+                                     "next better grade allows")
         self.setToolTip(self.reason_label.text())
 
     @property
@@ -272,6 +313,14 @@ class GradeBadge(QWidget):
     def confidence_text(self) -> str:
         """The confidence line ("78 %" or "")."""
         return self.confidence_label.text()
+
+    def provisional_text(self) -> str:
+        """The provisional line ("provisional: 0:26 heard" or "")."""
+        return self.provisional_label.text()
+
+    def note_text(self) -> str:
+        """The note under the reason ("" when none)."""
+        return self.note_label.text()
 
     def reason_text(self) -> str:
         """The reason line."""

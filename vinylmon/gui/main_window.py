@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -44,11 +45,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vinylmon.grading import names
 from vinylmon.grading.events import WINDOW_CLASSES, DefectEvent, ScratchTrack
-from vinylmon.grading.rubric import GRADES, RPMS
+from vinylmon.grading.rubric import GRADES, RPMS, Quantities
 from vinylmon.gui import style
 from vinylmon.gui.bars import ConfidenceBars, GradeBadge
 from vinylmon.gui.bridge import MonitorBridge
+from vinylmon.gui.help import HelpDialog
 from vinylmon.gui.meter import LevelMeter
 from vinylmon.gui.microphone import MicrophonePage
 from vinylmon.gui.settings import Settings, SettingsDialog, load_settings, save_settings
@@ -62,6 +65,23 @@ log = logging.getLogger(__name__)
 DEMO_INPUT = "Demo recording"
 FRAME_INTERVAL_MS = 33  # ~30 frames per second
 ZOOM_MARGIN_S = 0.05
+#: The grade is provisional until this much music (non-silent audio) was analysed.
+PROVISIONAL_S = 60.0
+#: Zoom steps of the + and - keys.
+ZOOM_STEP = 1.5
+
+
+def quantities_from_report(report: dict) -> Quantities | None:
+    """The measured quantities of a saved report's summary (None when it lacks them)."""
+    m = report.get("summary", {}).get("measured")
+    try:
+        return Quantities(clicks_per_min=float(m["clicks_per_min"]),
+                          crackle_per_s=float(m["crackle_per_s"]),
+                          surface_noise_db=float(m["surface_noise_db"]),
+                          scratches=int(m["scratches"]), skips=int(m["skips"]),
+                          scratch_peak_db=float("-inf"), analysed_s=float(m["analysed_s"]))
+    except (TypeError, KeyError, ValueError):
+        return None
 
 
 def events_from_report(report: dict) -> tuple[list[DefectEvent], list[ScratchTrack]]:
@@ -109,6 +129,9 @@ class MainWindow(QMainWindow):
         self.bridge.taskDone.connect(self._on_task_done)
         self.bridge.taskFailed.connect(self._on_task_failed)
         self._resume_after_error = False
+        #: listening: from a successful start until the monitor says it finished or failed
+        #: (its threads may still be exiting then; the buttons follow this, not them)
+        self._listening = False
         #: options for fine-tuning runs started from the settings (tests shorten them)
         self.finetune_options: dict = {}
         self._loaded_audio: Path | None = None  # a reopened session's audio
@@ -159,6 +182,9 @@ class MainWindow(QMainWindow):
         self.start_button = QPushButton("Start")
         self.start_button.setMinimumWidth(80)
         self.start_button.clicked.connect(self.toggle)
+        self.start_button.setToolTip("Start or stop listening (Space)")
+        self.rpm_combo.setToolTip("The record's speed: scratches and skips repeat once per "
+                                  "revolution. Auto estimates it from repeating scratches.")
         self.artist_edit = QLineEdit()
         self.artist_edit.setPlaceholderText("Artist")
         self.title_edit = QLineEdit()
@@ -166,11 +192,17 @@ class MainWindow(QMainWindow):
         self.side_edit = QLineEdit()
         self.side_edit.setPlaceholderText("Side")
         self.side_edit.setMaximumWidth(60)
+        for edit, what in ((self.artist_edit, "artist"), (self.title_edit, "title"),
+                           (self.side_edit, "side (A, B, …)")):
+            edit.setToolTip(f"The record's {what}: goes into the saved report")
         self.elapsed_label = QLabel("0:00")
         self.elapsed_label.setFont(style.font(point_size=style.LARGE_PT + 4, bold=True))
         self.elapsed_label.setMinimumWidth(90)
         self.elapsed_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.elapsed_label.setToolTip("Time heard in this session")
         self.settings_button = QPushButton("Settings…")
+        self.settings_button.setToolTip("Input, speed, spectrogram, models and microphone "
+                                        "fine-tuning")
         self.settings_button.clicked.connect(self.open_settings)
         for w in (QLabel(" Input "), self.input_combo, QLabel(" Speed "), self.rpm_combo,
                   self.start_button, QLabel("  "), self.artist_edit, self.title_edit,
@@ -181,13 +213,33 @@ class MainWindow(QMainWindow):
         self.refresh_inputs()
 
         menu = self.menuBar().addMenu("&Session")
-        menu.addAction("&New session", self.new_session)
-        menu.addAction("&Open session…", self._ask_open_session)
-        menu.addAction("&Save session…", self._ask_save_session)
-        menu.addAction("Export &HTML report…", self._ask_export_html)
-        menu.addAction("&Play a recording…", self._ask_play_file)
-        menu.addSeparator()
-        menu.addAction("&Quit", self.close)
+        self.actions: dict[str, QAction] = {}
+        for key, text, slot, shortcut in (
+                ("start", "&Start / stop listening", self.toggle, "Space"),
+                ("new", "&New session", self.ask_new_session, QKeySequence.StandardKey.New),
+                ("open", "&Open session…", self._ask_open_session, "Ctrl+O"),
+                ("save", "&Save session…", self._ask_save_session, "Ctrl+S"),
+                ("export", "Export &HTML report…", self._ask_export_html, "Ctrl+E"),
+                ("csv", "Export events as &CSV…", self._ask_export_csv, "Ctrl+Shift+E"),
+                ("play", "&Play a recording…", self._ask_play_file, "Ctrl+P"),
+                (None, None, None, None),
+                ("quit", "&Quit", self.close, "Ctrl+Q")):
+            if key is None:
+                menu.addSeparator()
+                continue
+            self.actions[key] = self._action(menu, text, slot, shortcut)
+        view = self.menuBar().addMenu("&View")
+        self.actions["zoom_in"] = self._action(view, "Zoom &in", lambda: self.zoom(ZOOM_STEP),
+                                               ["+", "="])
+        self.actions["zoom_out"] = self._action(view, "Zoom &out",
+                                                lambda: self.zoom(1.0 / ZOOM_STEP), ["-"])
+        self.actions["zoom_all"] = self._action(view, "Show the &whole side", self.zoom_all,
+                                                ["0"])
+        help_menu = self.menuBar().addMenu("&Help")
+        self.actions["help"] = self._action(help_menu, "vinylmon &help", self.show_help,
+                                            QKeySequence.StandardKey.HelpContents)
+        self.actions["help"].setShortcuts([QKeySequence("F1")])
+        self.actions["about"] = self._action(help_menu, "&About vinylmon", self.show_help, None)
 
         left = QSplitter(Qt.Orientation.Vertical)
         self.spectrogram = ScrollingSpectrogram(
@@ -203,10 +255,16 @@ class MainWindow(QMainWindow):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(6, 0, 0, 0)
         self.badge = GradeBadge()
-        self.grade_bars = ConfidenceBars(GRADES, colors=style.GRADE_COLORS,
-                                         title="Grade of the side so far")
-        self.defect_bars = ConfidenceBars(WINDOW_CLASSES, colors=style.CLASS_COLORS,
-                                          title="What it hears now (latest window)")
+        self.grade_bars = ConfidenceBars(
+            GRADES, colors=style.GRADE_COLORS, title="Grade of the side so far",
+            tooltip="How likely each grade is, from everything heard so far",
+            row_tooltip="The probability that the side grades {name}")
+        self.defect_bars = ConfidenceBars(
+            WINDOW_CLASSES, colors=style.CLASS_COLORS,
+            title="This window's likelihoods (latest 5 s, adding to 100 %)",
+            tooltip="What the detector hears in the latest window, as likelihoods that add "
+                    "up to 100 %. They are not counts: the timeline's legend has those.",
+            row_tooltip="How likely the latest window is mostly '{name}'")
         self.meter = LevelMeter()
         rl.addWidget(self.badge)
         rl.addWidget(self.grade_bars)
@@ -234,10 +292,39 @@ class MainWindow(QMainWindow):
                   self.status_dropped, self.status_overflow):
             w.setStyleSheet(f"padding: 0 10px; border-left: 1px solid {style.GRID};")
             sb.addPermanentWidget(w)
+        tips = {self.status_input: "The input listened to",
+                self.status_compute: "The models in use (base or a microphone profile) and "
+                                     "where they run",
+                self.status_inference: "How long the models took for the latest 5-s window",
+                self.status_dropped: "Windows the models could not keep up with (not graded)",
+                self.status_overflow: "Times the sound card delivered audio faster than it was "
+                                      "read (a gap in the recording)"}
+        for w, tip in tips.items():
+            w.setToolTip(tip)
         self.defect_bars.set_values(None, note="not listening")
         self.grade_bars.set_values(None, note="no grade yet")
-        self.badge.set_grade(None, confidence=None, reason="")
+        self.badge.set_grade(None, confidence=None, reason="not listening")
+        self.help_dialog: HelpDialog | None = None
+        self.unsaved_prompt: QMessageBox | None = None
+        self._after_save = None
+        self._after_restore_prompt = None
+        self._closing = False
         self.resize(1400, 860)
+
+    def _action(self, menu, text: str, slot, shortcut) -> QAction:
+        """A menu action whose shortcut shows in the menu and works anywhere in the
+        window (a text field keeps its own keys: Space types a space there)."""
+        action = QAction(text, self)
+        action.triggered.connect(lambda _checked=False: slot())
+        if shortcut is not None:
+            if isinstance(shortcut, list):
+                action.setShortcuts([QKeySequence(k) for k in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
 
     def refresh_inputs(self) -> None:
         """List the inputs (and the demo); keep the chosen one when it is still there."""
@@ -265,7 +352,7 @@ class MainWindow(QMainWindow):
                                   ("side", self.side_edit.text().strip())) if v}
 
     def toggle(self) -> None:
-        if self.monitor.running:
+        if self._listening:
             self.stop()
         else:
             self.start()
@@ -300,9 +387,16 @@ class MainWindow(QMainWindow):
         return self.backend.active_profile
 
     def start_source(self, source) -> bool:
+        """Listen to ``source``: the session goes on after an error (Resume), else a new
+        one starts; an unsaved session is not dropped without asking (Save / Discard /
+        Cancel: False until answered)."""
+        resume = self._resume_after_error and self.monitor.session is not None
+        if not resume and self.monitor.unsaved:
+            self.confirm_unsaved(lambda: self.start_source(source),
+                                 doing="starting a new session")
+            return False
         if self.monitor.running:  # still finishing its last window after a stop
             self.monitor.stop(timeout_s=2.0)
-        resume = self._resume_after_error and self.monitor.session is not None
         if not resume:
             self._clear_view()
         self._loaded_audio = None
@@ -315,6 +409,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot start listening", exc)
             return False
         self._resume_after_error = False
+        self._listening = True
         self.statusBar().showMessage(("Resumed: " if resume else "Listening to ") + source.name,
                                      5000)
         self._update_controls()
@@ -326,6 +421,10 @@ class MainWindow(QMainWindow):
         self.monitor.stop(timeout_s=0.0)
         self.start_button.setText("Stopping…")
         self.start_button.setEnabled(False)
+
+    def ask_new_session(self) -> None:
+        """New session, asking first when the current one holds unsaved audio."""
+        self.confirm_unsaved(self.new_session, doing="starting a new session")
 
     def new_session(self) -> None:
         """Forget the current session (its journal too: it is not offered again)."""
@@ -345,16 +444,22 @@ class MainWindow(QMainWindow):
         self.timeline.set_session(events=[], scratches=[], silent_spans=[], duration_s=0.0)
         self.defect_bars.set_values(None, note="waiting for the first window")
         self.grade_bars.set_values(None, note="no grade yet")
-        self.badge.set_grade(None, confidence=None, reason="")
+        self.badge.set_grade(None, confidence=None, reason="waiting for music…")
         self.meter.reset()
 
-    def _update_controls(self) -> None:
-        running = self.monitor.running
+    def _update_controls(self, *, running: bool | None = None) -> None:
+        """The buttons as the monitor stands (``running``: known by the caller, e.g. False
+        when the monitor said it finished while its thread is still exiting)."""
+        if running is not None:
+            self._listening = running
+        running = self._listening
         self.start_button.setEnabled(True)
         self.start_button.setText("Stop" if running else ("Resume" if self._resume_after_error
                                                           else "Start"))
         self.input_combo.setEnabled(not running)
         self.rpm_combo.setEnabled(not running)
+        if not running and self.badge.grade is None:
+            self.badge.set_grade(None, confidence=None, reason="not listening")
 
     # ---- results (GUI thread, from signals) ----------------------------------------
 
@@ -363,30 +468,40 @@ class MainWindow(QMainWindow):
         self._latest = (analysed, state)
         silent = list(state.silent_spans)
         self._session_view = (state.events, state.scratches, silent, state.heard_s)
+        g = state.grade
         self.timeline.set_session(events=state.events, scratches=state.scratches,
                                   silent_spans=silent,
-                                  duration_s=max(state.heard_s, analysed.end_s))
+                                  duration_s=max(state.heard_s, analysed.end_s),
+                                  quantities=g.quantities if g is not None else None)
         if analysed.silent:
             self.defect_bars.set_values(None, note="silent window: not analysed")
         else:
             self.defect_bars.set_values(analysed.defect_probs)
-        g = state.grade
         if g is not None:
             self.grade_bars.set_values(g.grade_probs)
-            self.badge.set_grade(g.grade, confidence=g.confidence,
-                                 reason=g.reasons[0] if g.reasons else "")
+            self._show_grade(g.grade, g.confidence, g.reasons, g.quantities, state.rpm)
         self._dirty_session = True
         self._handler_cpu_s += time.thread_time() - c0
 
+    def _show_grade(self, grade: str, confidence: float, reasons, quantities: Quantities | None,
+                    rpm: float | None) -> None:
+        """The badge: the grade, its probability, the limiting reason, "provisional" while
+        under :data:`PROVISIONAL_S` of music was analysed, and the 78 rpm note."""
+        analysed = quantities.analysed_s if quantities is not None else 0.0
+        self.badge.set_grade(grade, confidence=confidence,
+                             reason=reasons[0] if reasons else "",
+                             provisional_heard_s=analysed if analysed < PROVISIONAL_S else None,
+                             note=names.SHELLAC_NOTE if names.is_shellac(rpm) else "")
+
     def _on_failed(self, exc) -> None:
         self._resume_after_error = True
+        self._update_controls(running=False)  # the monitor stopped on this error
         self.show_error("Listening stopped",
                         exc, hint="The session is kept: press Resume to go on when the input "
                                   "is back, or choose another input.")
-        self._update_controls()
 
     def _on_finished(self) -> None:
-        self._update_controls()
+        self._update_controls(running=False)
         if not self._resume_after_error:
             self.statusBar().showMessage("Stopped; the session is kept until you start again.",
                                          8000)
@@ -432,9 +547,8 @@ class MainWindow(QMainWindow):
         self.status_dropped.setText(f"Dropped windows: {st.dropped_windows}")
         self.status_overflow.setText(f"Overflows: {st.overflows}")
         stopping = not self.start_button.isEnabled()
-        if (stopping and not st.running) or (not stopping and
-                                             st.running != (self.start_button.text() == "Stop")):
-            self._update_controls()
+        if stopping and not st.running:  # stopped without a finished signal (never left)
+            self._update_controls(running=False)
 
     def frame_stats(self) -> dict:
         """Measured since the window opened (or the last reset): repaint ticks per
@@ -493,6 +607,9 @@ class MainWindow(QMainWindow):
 
     def open_session(self, folder) -> bool:
         """Show a saved session (its report and, when present, its audio for zooming)."""
+        if self.monitor.unsaved:
+            self.confirm_unsaved(lambda: self.open_session(folder), doing="opening another")
+            return False
         if self.monitor.running:
             self.monitor.stop(timeout_s=2.0)
         try:
@@ -503,12 +620,13 @@ class MainWindow(QMainWindow):
         self._clear_view()
         events, scratches = events_from_report(report)
         silent = [(w["start_s"], w["end_s"]) for w in report.get("windows", []) if w["silent"]]
-        self.timeline.set_session(events=events, scratches=scratches, silent_spans=silent,
-                                  duration_s=float(report["duration_s"]))
         s = report["summary"]
+        q = quantities_from_report(report)
+        self.timeline.set_session(events=events, scratches=scratches, silent_spans=silent,
+                                  duration_s=float(report["duration_s"]), quantities=q)
         self.grade_bars.set_values([s["grade_probs"][g] for g in GRADES])
-        self.badge.set_grade(s["grade"], confidence=s["grade_probs"][s["grade"]],
-                             reason=s["reasons"][0] if s["reasons"] else "")
+        self._show_grade(s["grade"], s["grade_probs"][s["grade"]], s["reasons"], q,
+                         report.get("rpm"))
         self.defect_bars.set_values(None, note="saved session (not listening)")
         rec = report.get("record", {})
         self.artist_edit.setText(rec.get("artist", ""))
@@ -547,6 +665,18 @@ class MainWindow(QMainWindow):
             self.restore_unfinished()
         else:
             self.discard_unfinished()
+        then, self._after_restore_prompt = self._after_restore_prompt, None
+        if then is not None:  # the command line's request (--file, --demo) goes on now
+            then()
+
+    def after_restore_prompt(self, then) -> None:
+        """Run ``then`` (e.g. play the file the command line names) now, or once the
+        restore prompt is answered, whichever button is pressed."""
+        if self.pending_restore is None and (self.restore_prompt is None or
+                                             not self.restore_prompt.isVisible()):
+            then()
+        else:
+            self._after_restore_prompt = then
 
     def restore_unfinished(self) -> bool:
         """Restore the offered session: its timeline, bars and grade; Resume goes on."""
@@ -569,13 +699,13 @@ class MainWindow(QMainWindow):
         silent = list(state.silent_spans)
         duration = max([state.heard_s, *(w.end_s for w in windows)])
         self._session_view = (state.events, state.scratches, silent, duration)
-        self.timeline.set_session(events=state.events, scratches=state.scratches,
-                                  silent_spans=silent, duration_s=duration)
         g = state.grade
+        self.timeline.set_session(events=state.events, scratches=state.scratches,
+                                  silent_spans=silent, duration_s=duration,
+                                  quantities=g.quantities if g is not None else None)
         if g is not None:
             self.grade_bars.set_values(g.grade_probs)
-            self.badge.set_grade(g.grade, confidence=g.confidence,
-                                 reason=g.reasons[0] if g.reasons else "")
+            self._show_grade(g.grade, g.confidence, g.reasons, g.quantities, state.rpm)
         last = next((w for w in reversed(windows) if not w.silent), None)
         if last is not None:
             self.defect_bars.set_values(last.defect_probs)
@@ -605,10 +735,32 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             self.show_error("Cannot discard the session", exc)
 
+    def _ask_save_folder(self) -> str:
+        """A new or existing folder to save the session into ("" when cancelled): named
+        like a file, so that a folder that does not exist yet can be typed."""
+        name = "-".join(v for v in (self.details.get("artist"), self.details.get("title"),
+                                    self.details.get("side")) if v) or \
+            time.strftime("vinylmon-session-%Y%m%d-%H%M")
+        folder, _ = QFileDialog.getSaveFileName(
+            self, "Save the session (report and audio) as a folder", name, "Folder (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite)
+        return folder
+
     def _ask_save_session(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save the session into a folder")
+        folder = self._ask_save_folder()
         if folder:
             self.save_session(folder)
+
+    def export_csv(self, path) -> None:
+        """Write the session's events as CSV in the background (``taskDone('csv')``)."""
+        details = self.details
+        self.bridge.run_task("csv", lambda: self.monitor.export_csv(path, details=details))
+
+    def _ask_export_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the events as CSV", "events.csv",
+                                              "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
 
     def _ask_open_session(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a saved session (its folder)")
@@ -633,17 +785,88 @@ class MainWindow(QMainWindow):
             self.start_source(source)
 
     def _on_task_done(self, name: str, result) -> None:
-        self.statusBar().showMessage({"save": "Session saved to ", "export": "Report written to "}
+        self.statusBar().showMessage({"save": "Session saved to ", "export": "Report written to ",
+                                      "csv": "Events written to "}
                                      .get(name, f"{name}: ") + str(result), 8000)
+        if name == "save":
+            self._dirty_session = False
+            then, self._after_save = self._after_save, None
+            if then is not None:
+                then()
 
     def _on_task_failed(self, name: str, exc) -> None:
+        if name == "save":
+            self._after_save = None  # nothing is dropped when the save failed
         self.show_error({"save": "Cannot save the session",
-                         "export": "Cannot export the report"}.get(name, name), exc)
+                         "export": "Cannot export the report",
+                         "csv": "Cannot export the events"}.get(name, name), exc)
+
+    # ---- unsaved work ----------------------------------------------------------------
+
+    def confirm_unsaved(self, then, *, doing: str) -> QMessageBox | None:
+        """Run ``then`` now when the session holds no unsaved audio; else ask Save /
+        Discard / Cancel (without blocking): Save saves into a chosen folder, then runs
+        ``then``; Discard forgets the session (it is not offered again), then runs it;
+        Cancel does nothing."""
+        if not self.monitor.unsaved:
+            then()
+            return None
+        if self.unsaved_prompt is not None and self.unsaved_prompt.isVisible():
+            return self.unsaved_prompt
+        heard = style.format_time(self.monitor.stats().elapsed_s)
+        box = QMessageBox(QMessageBox.Icon.Question, "Save the session?",
+                          f"This session ({heard} heard) is not saved. Save it before "
+                          f"{doing}?", QMessageBox.StandardButton.NoButton, self)
+        save = box.addButton("Save…", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(save)
+        box.setEscapeButton(cancel)
+        box.setInformativeText("Discard forgets its audio and events for good.")
+
+        def answered(button) -> None:
+            if button is save:
+                folder = self._ask_save_folder()
+                if folder:
+                    self._after_save = then
+                    self.save_session(folder)
+            elif button is discard:
+                self.new_session()
+                then()
+
+        box.buttonClicked.connect(answered)
+        self.unsaved_prompt = box
+        self.unsaved_buttons = {"save": save, "discard": discard, "cancel": cancel}
+        box.open()
+        return box
+
+    # ---- view ------------------------------------------------------------------------
+
+    def zoom(self, factor: float) -> None:
+        """Zoom the timeline and the spectrogram in time (``factor`` > 1 zooms in)."""
+        self.timeline.zoom(factor)
+        self.spectrogram.zoom_time(factor)
+
+    def zoom_all(self) -> None:
+        """The whole side on the timeline, the spectrogram's full view."""
+        self.timeline.show_all()
+        self.spectrogram.reset_zoom()
+
+    def show_help(self) -> HelpDialog:
+        """The help page (the rubric, dB re L, the lanes and colours, the keys, the
+        version); non-modal, Esc closes it."""
+        if self.help_dialog is None or not self.help_dialog.isVisible():
+            self.help_dialog = HelpDialog(self)
+            self.help_dialog.destroyed.connect(lambda *_: setattr(self, "help_dialog", None))
+            self.help_dialog.show()
+        self.help_dialog.raise_()
+        return self.help_dialog
 
     # ---- settings, errors ----------------------------------------------------------
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.settings, input_devices=self.backend.input_names(),
+                                list_inputs=self.backend.input_names,
                                 profiles=self.backend.profiles(),
                                 cuda_available=self.backend.cuda_available, parent=self)
         current = self.input_combo.currentText()
@@ -699,6 +922,10 @@ class MainWindow(QMainWindow):
         return box
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if not self._closing and self.monitor.unsaved:  # a deliberate quit asks first
+            event.ignore()
+            self.confirm_unsaved(self._close_now, doing="quitting")
+            return
         self._timer.stop()
         if self.monitor.running:
             self.monitor.stop(timeout_s=2.0)
@@ -707,3 +934,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             log.warning("closing the session journal: %s", exc, exc_info=exc)
         super().closeEvent(event)
+
+    def _close_now(self) -> None:
+        self._closing = True
+        self.close()

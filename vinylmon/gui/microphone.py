@@ -19,13 +19,16 @@ import math
 import threading
 import time
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -33,6 +36,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -41,10 +45,36 @@ from PySide6.QtWidgets import (
 )
 
 from vinylmon.grading.rubric import GRADES
+from vinylmon.gui import style
+from vinylmon.gui.settings import apply_dialog_theme, no_input_message, set_text_color
 
 log = logging.getLogger(__name__)
 
 TAKE_RANGE_S = (60, 180)
+#: What step 3 says until there is a sample.
+NO_TAKE_STATUS = "Fine-tuning can start once there is a sample (step 2)."
+#: Taller than this (pixels), the page scrolls.
+MAX_PAGE_HEIGHT = 620
+
+#: The before/after table, in plain words: columns and rows, and what each means.
+RESULT_COLUMNS = ["Clicks found\n(F1) before", "Clicks found\n(F1) after",
+                  "Sound type\nright before", "Sound type\nright after"]
+RESULT_COLUMN_TIPS = [
+    "Clicks found correctly before fine-tuning, as an F1 score: 1.000 finds every click "
+    "and nothing else; lower misses clicks or hears clicks that are not there.",
+    "Clicks found correctly after fine-tuning (F1): higher than before is better.",
+    "Share of stretches whose kind of sound (clean, clicks, crackle, scratch, noise) was "
+    "named right, before fine-tuning.",
+    "The same after fine-tuning: higher is better.",
+]
+RESULT_ROWS = ["This microphone", "Test records"]
+RESULT_ROW_TIPS = [
+    "Scored on a part of your sample that was kept aside (not learnt from).",
+    "Scored on the recordings vinylmon was made with: should stay about the same, "
+    "showing the tuning did not unlearn other sounds.",
+]
+RESULTS_TOOLTIP = ("How well vinylmon hears clicks and kinds of sound before and after "
+                   "fine-tuning (1.000 is perfect). \u2013 means not measured yet.")
 
 
 class _Relay(QObject):
@@ -53,6 +83,28 @@ class _Relay(QObject):
     progress = Signal(float, str)
     done = Signal(str, object)
     failed = Signal(str, object)
+
+
+class _VerticalScroll(QScrollArea):
+    """Scrolls its page up and down only: as wide as the page needs, at most
+    :data:`MAX_PAGE_HEIGHT` tall when the page is taller."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def _bar(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt)
+        page = self.widget().minimumSizeHint()
+        return QSize(page.width() + self._bar(), min(page.height(), 240))
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt)
+        page = self.widget().sizeHint()
+        return QSize(page.width() + self._bar(), min(page.height(), MAX_PAGE_HEIGHT))
 
 
 class MicrophonePage(QWidget):
@@ -73,9 +125,13 @@ class MicrophonePage(QWidget):
     -------
     profileSaved(str)
         A new profile was saved and selected.
+    inputsChanged(list)
+        Refresh listed the inputs again (their names); the settings dialog's
+        General page follows.
     """
 
     profileSaved = Signal(str)
+    inputsChanged = Signal(list)
 
     def __init__(self, backend, *, device_name: str | None = None,
                  finetune_options: dict | None = None, parent: QWidget | None = None) -> None:
@@ -93,96 +149,164 @@ class MicrophonePage(QWidget):
         self._relay.progress.connect(self._on_progress)
         self._relay.done.connect(self._on_done)
         self._relay.failed.connect(self._on_failed)
+        self._has_inputs = False
 
-        layout = QVBoxLayout(self)
+        apply_dialog_theme(self)  # also when shown outside the settings dialog
+        content = QWidget(self)  # a child from the start: sizes below use the theme's font
+        layout = QVBoxLayout(content)
         # 1. input and level
-        box1 = QGroupBox("1. Microphone")
-        f1 = QFormLayout(box1)
+        box1 = QGroupBox("1. Choose the microphone or line-in and check its level")
         self.device_combo = QComboBox()
-        for n in backend.input_names():
-            self.device_combo.addItem(n)
-        if device_name:
-            if self.device_combo.findText(device_name) < 0:
-                self.device_combo.addItem(device_name)
-            self.device_combo.setCurrentText(device_name)
+        self.device_combo.setPlaceholderText("none found")
+        self.device_combo.setToolTip("The microphone or line-in that hears the turntable; the "
+                                     "profile made here is used automatically for it.")
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Look for microphones and line-ins again, e.g. after "
+                                       "plugging one in.")
+        self.refresh_button.clicked.connect(self.refresh_inputs)
+        self.no_input_label = QLabel()
+        self.no_input_label.setWordWrap(True)
+        set_text_color(self.no_input_label, style.METER_YELLOW)
+        self._device_name = device_name
         self.level_button = QPushButton("Check level")
+        self.level_button.setToolTip("Listens for 2 seconds: play a loud passage of a record "
+                                     "and see whether the input is too quiet or too loud.")
         self.level_button.clicked.connect(self.check_level)
-        self.level_label = QLabel("Play a record and check that the level peaks between "
-                                  "-20 and -3 dBFS.")
+        self.level_label = QLabel("Play a record and press Check level: its loudest moments "
+                                  "should reach -20 to -3 dBFS (dB below the loudest sound "
+                                  "the input can take).")
         self.level_label.setWordWrap(True)
         row = QHBoxLayout()
+        row.addWidget(QLabel("Input"))
         row.addWidget(self.device_combo, 1)
+        row.addWidget(self.refresh_button)
         row.addWidget(self.level_button)
-        f1.addRow("Input", row)
-        f1.addRow("", self.level_label)
+        v1 = QVBoxLayout(box1)
+        v1.addLayout(row)
+        v1.addWidget(self.no_input_label)
+        v1.addWidget(self.level_label)
         layout.addWidget(box1)
 
         # 2. the take
-        box2 = QGroupBox("2. Calibration take: play a record whose grade you know")
+        box2 = QGroupBox("2. Record a sample: play 1 to 3 minutes of a record whose grade "
+                         "you know")
         f2 = QFormLayout(box2)
         self.grade_combo = QComboBox()
         for g in GRADES:
             self.grade_combo.addItem(g)
-        self.grade_combo.setToolTip("The record's grade; a new record is NM")
+        self.grade_combo.setToolTip("The grade of the record you play (NM near mint, VG+ very "
+                                    "good plus, ... F fair); a new record is NM.")
         self.seconds_spin = QSpinBox()
         self.seconds_spin.setRange(*TAKE_RANGE_S)
         self.seconds_spin.setSingleStep(30)
         self.seconds_spin.setValue(120)
         self.seconds_spin.setSuffix(" s")
-        self.record_button = QPushButton("Record take")
+        self.seconds_spin.setToolTip("How long to record: longer samples teach vinylmon more "
+                                     "but take longer to record and to learn from.")
+        self.record_button = QPushButton("Record sample")
+        self.record_button.setToolTip("Start the record, then press this: vinylmon records "
+                                      "from the input chosen above for the time set here.")
         self.record_button.clicked.connect(self.record_take)
         self.file_button = QPushButton("Use a recording…")
-        self.file_button.setToolTip("A needle-drop of the record made through this microphone")
+        self.file_button.setToolTip("Instead of recording now: a recording (needle-drop) of "
+                                    "the record made through this microphone.")
         self.file_button.clicked.connect(self._ask_take_file)
-        self.take_label = QLabel("No take yet.")
+        self.take_label = QLabel("No sample yet.")
+        self.take_label.setWordWrap(True)
         row2 = QHBoxLayout()
         row2.addWidget(self.seconds_spin)
         row2.addWidget(self.record_button)
         row2.addWidget(self.file_button)
-        f2.addRow("Known grade", self.grade_combo)
-        f2.addRow("Length", row2)
+        row2.addStretch(1)
+        f2.addRow("Its grade", self.grade_combo)
+        f2.addRow("Record for", row2)
         f2.addRow("", self.take_label)
         layout.addWidget(box2)
 
         # 3. fine-tune
-        box3 = QGroupBox("3. Fine-tune the models for this microphone")
+        box3 = QGroupBox("3. Tune vinylmon to this microphone (fine-tuning)")
         f3 = QFormLayout(box3)
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("profile name, e.g. laptop mic")
+        self.name_edit.setToolTip("A name for the tuned models (the profile), to find them "
+                                  "again in the list below.")
         self.finetune_button = QPushButton("Fine-tune")
+        self.finetune_button.setToolTip("Adjust the listening models to this microphone with "
+                                        "the sample; takes a few minutes. The result is saved "
+                                        "as a profile and used from now on for this input.")
         self.finetune_button.clicked.connect(self.start_finetune)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop recording or fine-tuning; nothing is saved.")
         self.cancel_button.clicked.connect(self.cancel)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
-        self.status_label = QLabel("")
+        self.progress.setToolTip("How far the recording or fine-tuning has got.")
+        self.status_label = QLabel(NO_TAKE_STATUS)
         self.status_label.setWordWrap(True)
         row3 = QHBoxLayout()
         row3.addWidget(self.name_edit, 1)
         row3.addWidget(self.finetune_button)
         row3.addWidget(self.cancel_button)
-        f3.addRow("Profile", row3)
+        f3.addRow("Profile name", row3)
         f3.addRow("", self.progress)
         f3.addRow("", self.status_label)
         self.results = QTableWidget(2, 4)
-        self.results.setHorizontalHeaderLabels(["event F1 before", "after",
-                                                "class accuracy before", "after"])
-        self.results.setVerticalHeaderLabels(["this microphone (held-out take)",
-                                              "base validation data"])
-        self.results.setMinimumHeight(90)
+        self.results.setToolTip(RESULTS_TOOLTIP)
+        self.results.setHorizontalHeaderLabels(RESULT_COLUMNS)
+        self.results.setVerticalHeaderLabels(RESULT_ROWS)
+        for i, tip in enumerate(RESULT_COLUMN_TIPS):
+            self.results.horizontalHeaderItem(i).setToolTip(tip)
+        for i, tip in enumerate(RESULT_ROW_TIPS):
+            self.results.verticalHeaderItem(i).setToolTip(tip)
+        self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.results.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.results.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         f3.addRow(self.results)
         layout.addWidget(box3)
+        # Sized once in the page (and its font): every figure and heading shows.
+        section = self.results.fontMetrics().horizontalAdvance("right before") + 16
+        self.results.horizontalHeader().setMinimumSectionSize(section)
+        self.results.verticalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.results.resizeRowsToContents()
+        header_h = self.results.horizontalHeader().sizeHint().height()
+        rows_h = sum(self.results.rowHeight(r) for r in range(self.results.rowCount()))
+        frame = 2 * self.results.frameWidth() + 2
+        self.results.setFixedHeight(header_h + rows_h + frame)
+        self.results.setMinimumWidth(self.results.verticalHeader().sizeHint().width()
+                                     + 4 * section + frame)
 
         # profiles
-        box4 = QGroupBox("Saved profiles (used automatically for their input)")
+        box4 = QGroupBox("4. Saved profiles: a ticked one is used whenever its input is chosen")
         v4 = QVBoxLayout(box4)
         self.profile_list = QListWidget()
+        self.profile_list.setToolTip("Profiles made on this page. Untick one to stop using it "
+                                     "(the standard models are used instead).")
+        self.profile_list.setMinimumHeight(60)
+        # The style draws a tick box's edge darker than the window: invisible on the dark
+        # theme, so an unticked profile would show no box. Drawn here in the theme's
+        # colours (a style sheet replaces the palette: the list's colours go in it too).
+        pal = self.palette()
+        self.profile_list.setStyleSheet(
+            f"QListWidget {{ background-color: {style.BACKGROUND}; color: {style.FOREGROUND}; "
+            f"border: 1px solid {style.GRID}; "
+            f"selection-background-color: {pal.color(QPalette.ColorRole.Highlight).name()}; "
+            f"selection-color: {pal.color(QPalette.ColorRole.HighlightedText).name()}; }}"
+            f"QListWidget::indicator {{ width: 12px; height: 12px; border-radius: 2px; "
+            f"border: 1px solid {style.MUTED}; background: {style.BACKGROUND}; }}"
+            f"QListWidget::indicator:checked {{ background: {style.DEFAULT_COLOR}; "
+            f"border-color: {style.FOREGROUND}; }}")
+        self.profile_list.setFont(style.font())
         self.profile_list.itemChanged.connect(self._on_profile_toggled)
         row4 = QHBoxLayout()
         self.rename_button = QPushButton("Rename…")
+        self.rename_button.setToolTip("Give the selected profile another name.")
         self.rename_button.clicked.connect(self._ask_rename)
         self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Delete the selected profile; its input goes back to "
+                                      "the standard models.")
         self.remove_button.clicked.connect(self.remove_selected)
         row4.addStretch(1)
         row4.addWidget(self.rename_button)
@@ -190,8 +314,48 @@ class MicrophonePage(QWidget):
         v4.addWidget(self.profile_list)
         v4.addLayout(row4)
         layout.addWidget(box4, 1)
+
+        # Scrolls rather than clips when the screen is short.
+        scroll = _VerticalScroll()
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.set_input_names(backend.input_names())
         self.refresh_profiles()
         self._update_buttons()
+
+    # ---- inputs --------------------------------------------------------------------
+
+    def set_input_names(self, names) -> None:
+        """List ``names`` as the inputs, keeping the chosen one (or the main window's).
+
+        With none, the page says why and what to do, and Check level and Record are
+        off (a recording can still be used).
+        """
+        current = self.device_combo.currentText() or self._device_name
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        for n in names:
+            self.device_combo.addItem(n)
+        if current:
+            if self.device_combo.findText(current) < 0:
+                self.device_combo.addItem(current)
+            self.device_combo.setCurrentText(current)
+        elif self.device_combo.count():
+            self.device_combo.setCurrentIndex(0)  # the system's default comes first
+        self.device_combo.blockSignals(False)
+        self._has_inputs = bool(list(names))
+        self.no_input_label.setText("" if self._has_inputs else no_input_message())
+        self.no_input_label.setVisible(not self._has_inputs)
+        self._update_buttons()
+
+    def refresh_inputs(self) -> list[str]:
+        """Ask the backend for the inputs again (the Refresh button); return them."""
+        names = list(self.backend.input_names())
+        self.set_input_names(names)
+        self.inputsChanged.emit(names)
+        return names
 
     # ---- state ---------------------------------------------------------------------
 
@@ -202,8 +366,11 @@ class MicrophonePage(QWidget):
 
     def _update_buttons(self) -> None:
         idle = not self._busy
-        for b in (self.level_button, self.record_button, self.file_button):
-            b.setEnabled(idle)
+        can_record = idle and bool(self.device_combo.currentText())
+        self.level_button.setEnabled(can_record)
+        self.record_button.setEnabled(can_record)
+        self.file_button.setEnabled(idle)
+        self.refresh_button.setEnabled(idle)
         self.finetune_button.setEnabled(idle and self.take is not None)
         self.cancel_button.setEnabled(bool(self._busy) and self._busy != "level")
 
@@ -311,7 +478,9 @@ class MicrophonePage(QWidget):
         self.take = take
         self.take_source = source
         seconds = take.shape[1] / 44100
-        self.take_label.setText(f"Take: {seconds:.0f} s {source}.")
+        self.take_label.setText(f"Sample: {seconds:.0f} s {source}.")
+        if self.status_label.text() == NO_TAKE_STATUS:
+            self.status_label.setText("Ready: name the profile and press Fine-tune.")
         if not self.name_edit.text():
             dev = self.device_combo.currentText()
             self.name_edit.setText(f"{dev or 'microphone'}".strip()[:40])
@@ -392,9 +561,13 @@ class MicrophonePage(QWidget):
     def _ask_rename(self) -> None:
         old = self._selected_name()
         if old:
-            new, ok = QInputDialog.getText(self, "Rename profile", "New name", text=old)
-            if ok and new.strip():
-                self.rename_selected(new.strip())
+            ask = QInputDialog(self)
+            apply_dialog_theme(ask)
+            ask.setWindowTitle("Rename profile")
+            ask.setLabelText("New name")
+            ask.setTextValue(old)
+            if ask.exec() == QInputDialog.DialogCode.Accepted and ask.textValue().strip():
+                self.rename_selected(ask.textValue().strip())
 
     def remove_selected(self) -> bool:
         name = self._selected_name()

@@ -20,23 +20,28 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QPushButton,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from vinylmon.grading.rubric import RPMS
+from vinylmon.gui import style
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +341,90 @@ def save_settings(settings: Settings, qsettings: QSettings | None = None) -> boo
 
 
 # ---------------------------------------------------------------- dialog
+def apply_dialog_theme(widget: QWidget) -> None:
+    """The monitor's dark theme on a dialog and every kind of control in it.
+
+    :func:`vinylmon.gui.style.apply_dark` first; then the roles a dialog's controls
+    need and that it leaves unset (highlight, placeholder, disabled text...) from the
+    same colours. Buttons, drop-down lists and headers take :data:`~vinylmon.gui.style.GRID`
+    and the bevels the theme's greys, so that a control stands out from the panel
+    behind it. A dialog is a window of its own: it does not inherit the main window's
+    palette.
+    """
+    style.apply_dark(widget)
+    pal = widget.palette()
+    active = QPalette.ColorGroup.Active
+    disabled = QPalette.ColorGroup.Disabled
+    always = {
+        QPalette.ColorRole.Button: style.GRID,
+        QPalette.ColorRole.Light: style.MUTED,
+        QPalette.ColorRole.Midlight: style.GRID,
+        QPalette.ColorRole.Mid: style.GRID,
+        QPalette.ColorRole.Dark: style.BACKGROUND,
+        QPalette.ColorRole.Shadow: style.BACKGROUND,
+    }
+    unless_set = {
+        QPalette.ColorRole.ButtonText: style.FOREGROUND,
+        QPalette.ColorRole.AlternateBase: style.PANEL,
+        QPalette.ColorRole.BrightText: style.FOREGROUND,
+        QPalette.ColorRole.PlaceholderText: style.MUTED,
+        QPalette.ColorRole.Highlight: style.DEFAULT_COLOR,
+        QPalette.ColorRole.HighlightedText: style.text_color_on(style.DEFAULT_COLOR),
+        QPalette.ColorRole.Link: style.DEFAULT_COLOR,
+        QPalette.ColorRole.LinkVisited: style.DEFAULT_COLOR,
+    }
+    for role, value in always.items():
+        pal.setColor(role, QColor(value))
+    for role, value in unless_set.items():
+        if not pal.isBrushSet(active, role):
+            pal.setColor(role, QColor(value))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
+                 QPalette.ColorRole.ButtonText):
+        if pal.color(disabled, role) == pal.color(active, role) or not pal.isBrushSet(
+                disabled, role):
+            pal.setColor(disabled, role, QColor(style.MUTED))
+    pal.setColor(disabled, QPalette.ColorRole.Button, QColor(style.PANEL))
+    pal.setColor(disabled, QPalette.ColorRole.Base, QColor(style.PANEL))
+    widget.setPalette(pal)
+
+
+def set_text_color(label: QWidget, hex_color: str) -> None:
+    """Colour ``label``'s text through its palette (a style sheet would drop the theme's font)."""
+    pal = label.palette()
+    pal.setColor(QPalette.ColorRole.WindowText, QColor(hex_color))
+    label.setPalette(pal)
+
+
+def _tab_pane_palette(tabs: QTabWidget) -> None:
+    """Tabs and their frame in the panel colour (the style derives it from the button colour)."""
+    pal = tabs.palette()
+    pal.setColor(QPalette.ColorRole.Button, QColor(style.PANEL))
+    tabs.setPalette(pal)
+
+
+def no_input_message(*, can_refresh: bool = True, platform: str = sys.platform) -> str:
+    """What to tell the user when no microphone or line-in is listed, and what to do.
+
+    Parameters
+    ----------
+    can_refresh : bool, keyword-only
+        Whether a Refresh button is at hand (else: open the settings again).
+    platform : str, keyword-only
+        ``sys.platform``; the advice names the system's own sound settings.
+    """
+    if platform.startswith("linux"):
+        check = "check that PulseAudio/PipeWire is running and that vinylmon may use it"
+    elif platform == "darwin":
+        check = ("check that vinylmon may use the microphone: System Settings > "
+                 "Privacy & Security > Microphone")
+    elif platform.startswith("win"):
+        check = "check that apps may use the microphone: Settings > Privacy > Microphone"
+    else:
+        check = "check that the system's sound service is running and that vinylmon may use it"
+    then = "then press Refresh." if can_refresh else "then open the settings again."
+    return f"No microphone or line-in found. Connect one (or {check}), {then}"
+
+
 def _select_data(combo: QComboBox, value: object) -> bool:
     for i in range(combo.count()):
         data = combo.itemData(i)
@@ -355,14 +444,68 @@ def _spin(lo: float, hi: float, *, step: float, decimals: int, suffix: str) -> Q
     return box
 
 
+#: The base profile, as the user sees it.
+BASE_PROFILE_LABEL = "Standard (base)"
+
+#: The General page's rows: label and tooltip, in plain words. Keyed by widget name.
+LABELS = {
+    "device_combo": (
+        "Listen to",
+        "Where the sound comes from: the microphone or line-in that hears the turntable "
+        "(or its phono preamp). \u201cSystem default\u201d is the input your system's sound "
+        "settings name as the default."),
+    "rate_combo": (
+        "Recording detail (sample rate)",
+        "How many times per second the input is measured. \u201cDevice default\u201d suits "
+        "almost everyone: vinylmon converts all sound to 44.1 kHz to grade it, so a higher "
+        "rate does not grade better."),
+    "window_spin": (
+        "Grade the sound in chunks of",
+        "vinylmon listens to the record in chunks of this many seconds and grades each "
+        "chunk. 5 s suits most records; longer chunks make the grade react more slowly."),
+    "hop_spin": (
+        "Start a new chunk every",
+        "How often a new chunk starts; at most the chunk length (a shorter time would make "
+        "chunks overlap). For now vinylmon always starts the next chunk where the last one "
+        "ended, i.e. uses the chunk length."),
+    "threshold_spin": (
+        "Treat as silence below",
+        "Chunks quieter than this level (dB below the loudest sound the input can take, "
+        "dBFS) are taken as silence \u2014 the lead-in, the gaps between tracks, the "
+        "run-out \u2014 and are not graded. Lower it (e.g. -80) if quiet music is skipped; "
+        "raise it if the hiss between tracks gets graded."),
+    "rpm_combo": (
+        "Record speed (rpm)",
+        "The speed the record turns at. A scratch clicks once per turn, so vinylmon uses "
+        "the speed to tell a scratch from random clicks; \u201cAuto\u201d works it out from "
+        "the repeating clicks it hears."),
+    "profile_combo": (
+        "Microphone profile",
+        "Which set of listening models grades the sound. \u201cStandard\u201d comes with "
+        "vinylmon; profiles made on the Microphone page are tuned to one microphone and "
+        "are used automatically when it is the input."),
+    "compute_combo": (
+        "Run the models on",
+        "The part of the computer that runs the listening models. \u201cAutomatic\u201d uses "
+        "a graphics card (CUDA) when there is one, the processor otherwise."),
+    "visible_spin": (
+        "Spectrogram shows the last",
+        "How many seconds of sound the scrolling spectrogram (the picture of the sound: "
+        "time left to right, pitch bottom to top) keeps. Zoom in with the mouse wheel "
+        "(time) or Shift+wheel (pitch); double-click to see it all again."),
+}
+
+
 class SettingsDialog(QDialog):
     """Edit :class:`Settings`: OK, Cancel and Restore defaults.
 
     The dialog is a tab widget; its first page, "General", holds every field of
     :class:`Settings`. Other pages (e.g. a microphone page) join with
     :meth:`add_page`. A combination that :class:`Settings` refuses (a hop longer
-    than the window) is shown in red under the tabs, OK is disabled, and
-    :meth:`accept` keeps the dialog open.
+    than the window) is shown in red, in the page's words, under the tabs; OK is
+    disabled, and :meth:`accept` keeps the dialog open. The dialog wears the
+    monitor's dark theme (:func:`apply_dialog_theme`); every control has a tooltip
+    in plain words.
 
     Parameters
     ----------
@@ -371,78 +514,97 @@ class SettingsDialog(QDialog):
     input_devices : sequence of str, keyword-only
         Names of the input devices now present. A stored device that is absent
         is still offered (marked "not connected") so that OK does not lose it.
+        When there are none, the page says why and what to do.
     profiles : sequence of str, keyword-only
         Model profiles to offer; ``"base"`` is always among them.
     cuda_available : bool, keyword-only
         Whether a CUDA device can be used; otherwise its item is disabled (and a
         stored ``cuda`` shows as ``auto``).
+    list_inputs : callable or None, keyword-only
+        Returns the names of the inputs now present; the Refresh button calls it.
+        Without it, a page added with :meth:`add_page` that has ``refresh_inputs``
+        (the microphone page) serves; without either, Refresh is hidden.
     parent : QWidget, optional, keyword-only
     """
 
     def __init__(self, settings: Settings, *, input_devices: Sequence[str],
                  profiles: Sequence[str] = ("base",), cuda_available: bool = False,
+                 list_inputs: Callable[[], Sequence[str]] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("vinylmon settings")
+        apply_dialog_theme(self)
         self._result: Settings | None = None
         self._cuda_available = bool(cuda_available)
+        self._list_inputs = list_inputs
+        self._input_devices: tuple[str, ...] = ()
 
         self.tabs = QTabWidget()
+        _tab_pane_palette(self.tabs)
         self.general_page = QWidget()
         form = QFormLayout(self.general_page)
+        self._general_form = form
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
         self.device_combo = QComboBox()
-        self.device_combo.addItem("System default", None)
-        for name in input_devices:
-            self.device_combo.addItem(name, name)
-        form.addRow("Input device", self.device_combo)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Look for microphones and line-ins again, e.g. after "
+                                       "plugging one in.")
+        self.refresh_button.clicked.connect(self.refresh_inputs)
+        self.no_input_label = QLabel()
+        self.no_input_label.setWordWrap(True)
+        set_text_color(self.no_input_label, style.METER_YELLOW)
+        device_row = QHBoxLayout()
+        device_row.addWidget(self.device_combo, 1)
+        device_row.addWidget(self.refresh_button)
+        form.addRow(LABELS["device_combo"][0], device_row)
+        form.addRow("", self.no_input_label)
 
         self.rate_combo = QComboBox()
         self.rate_combo.addItem("Device default", None)
         for rate in SAMPLE_RATES:
             self.rate_combo.addItem(f"{rate / 1000:g} kHz", rate)
-        form.addRow("Sample rate", self.rate_combo)
 
         self.window_spin = _spin(*WINDOW_RANGE_S, step=0.5, decimals=2, suffix=" s")
-        form.addRow("Analysis window", self.window_spin)
         self.hop_spin = _spin(MIN_HOP_S, WINDOW_RANGE_S[1], step=0.5, decimals=2, suffix=" s")
-        self.hop_spin.setToolTip("Time between window starts; at most the window. "
-                                 "The engine currently uses a hop equal to the window.")
-        form.addRow("Hop", self.hop_spin)
-
         self.threshold_spin = _spin(*SILENCE_RANGE_DB, step=1.0, decimals=1, suffix=" dBFS")
-        self.threshold_spin.setToolTip("Windows whose RMS level is below this are silent "
-                                       "and not analysed.")
-        form.addRow("Silence threshold", self.threshold_spin)
 
         self.rpm_combo = QComboBox()
         self.rpm_combo.addItem("Auto", None)
         for rpm in RPMS:
             self.rpm_combo.addItem(_RPM_LABELS[rpm], rpm)
-        form.addRow("Record speed (rpm)", self.rpm_combo)
 
         self.profile_combo = QComboBox()
         names = list(dict.fromkeys(["base", *profiles]))
         for name in names:
-            self.profile_combo.addItem(name, name)
-        form.addRow("Model profile", self.profile_combo)
+            self.profile_combo.addItem(BASE_PROFILE_LABEL if name == "base" else name, name)
 
         self.compute_combo = QComboBox()
-        for name, label in zip(COMPUTE_DEVICES, ("Auto", "CPU", "CUDA (GPU)"), strict=True):
+        for name, label in zip(COMPUTE_DEVICES, ("Automatic", "Processor (CPU)",
+                                                 "Graphics card (CUDA)"), strict=True):
             self.compute_combo.addItem(label, name)
         if not self._cuda_available:
             item = self.compute_combo.model().item(COMPUTE_DEVICES.index("cuda"))
             item.setEnabled(False)
-            item.setToolTip("No CUDA device is available")
-        form.addRow("Compute device", self.compute_combo)
+            item.setToolTip("No CUDA graphics card is available")
 
         self.visible_spin = _spin(*VISIBLE_RANGE_S, step=5.0, decimals=1, suffix=" s")
-        form.addRow("Spectrogram shows", self.visible_spin)
+
+        for attr in ("rate_combo", "window_spin", "hop_spin", "threshold_spin", "rpm_combo",
+                     "profile_combo", "compute_combo", "visible_spin"):
+            label, tip = LABELS[attr]
+            widget = getattr(self, attr)
+            widget.setToolTip(tip)
+            form.addRow(label, widget)
+            form.labelForField(widget).setToolTip(tip)
+        self.device_combo.setToolTip(LABELS["device_combo"][1])
+        form.labelForField(device_row).setToolTip(LABELS["device_combo"][1])
 
         self.add_page(self.general_page, "General")
 
         self.error_label = QLabel()
-        self.error_label.setStyleSheet("color: #c62828;")
+        # The palette's red that reads on the panel (METER_RED gives only 3.7:1 there).
+        set_text_color(self.error_label, style.KIND_COLORS["scratch"])
         self.error_label.setWordWrap(True)
         self.error_label.setVisible(False)
 
@@ -451,14 +613,20 @@ class SettingsDialog(QDialog):
                                         | QDialogButtonBox.StandardButton.RestoreDefaults)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
-        self.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
-            self.restore_defaults)
+        restore = self.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
+        restore.clicked.connect(self.restore_defaults)
+        restore.setToolTip("Put back the settings vinylmon starts with (press OK to keep them).")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setToolTip(
+            "Keep these settings and close.")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setToolTip(
+            "Close without changing anything.")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
 
+        self.set_input_devices(input_devices)
         self.set_settings(settings)
         for box in (self.window_spin, self.hop_spin, self.threshold_spin, self.visible_spin):
             box.valueChanged.connect(self._revalidate)
@@ -466,16 +634,71 @@ class SettingsDialog(QDialog):
 
     # -- pages
     def add_page(self, widget: QWidget, title: str) -> int:
-        """Add a page (tab) after the existing ones; return its index."""
-        return self.tabs.addTab(widget, title)
+        """Add a page (tab) after the existing ones; return its index.
+
+        A page with an ``inputsChanged(list)`` signal (the microphone page) keeps the
+        input list of the General page up to date; one with ``refresh_inputs()``
+        (returning the names) serves the Refresh button when the dialog was given
+        no ``list_inputs``.
+        """
+        # The tab frame is in the panel colour; the page's own controls get the dialog's.
+        widget.setPalette(widget.palette().resolve(self.palette()))
+        index = self.tabs.addTab(widget, title)
+        changed = getattr(widget, "inputsChanged", None)
+        if changed is not None and hasattr(changed, "connect"):
+            changed.connect(self.set_input_devices)
+        refresh = getattr(widget, "refresh_inputs", None)
+        if self._list_inputs is None and callable(refresh):
+            self._list_inputs = refresh
+            self._show_input_hint()
+        return index
+
+    # -- inputs
+    @property
+    def input_devices(self) -> tuple[str, ...]:
+        """The inputs listed (besides "System default" and a stored absent one)."""
+        return self._input_devices
+
+    def set_input_devices(self, names: Sequence[str]) -> None:
+        """List ``names`` as the inputs present, keeping the chosen one.
+
+        A chosen input that is no longer present stays, marked "not connected".
+        With no names, the page says why the list is empty and what to do.
+        """
+        chosen = self.device_combo.currentData() if self.device_combo.count() else None
+        self._input_devices = tuple(dict.fromkeys(str(n) for n in names))
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        self.device_combo.addItem("System default", None)
+        for name in self._input_devices:
+            self.device_combo.addItem(name, name)
+        self.device_combo.blockSignals(False)
+        self._select_device(chosen)
+        self._show_input_hint()
+
+    def refresh_inputs(self) -> tuple[str, ...]:
+        """Ask for the inputs present again (the Refresh button); return them."""
+        if self._list_inputs is not None:
+            self.set_input_devices(self._list_inputs())
+        return self._input_devices
+
+    def _select_device(self, name: str | None) -> None:
+        if not _select_data(self.device_combo, name):
+            self.device_combo.addItem(f"{name} (not connected)", name)
+            self.device_combo.setCurrentIndex(self.device_combo.count() - 1)
+
+    def _show_input_hint(self) -> None:
+        can_refresh = self._list_inputs is not None
+        self.refresh_button.setVisible(can_refresh)
+        empty = not self._input_devices
+        self.no_input_label.setText(no_input_message(can_refresh=can_refresh) if empty else "")
+        self.no_input_label.setVisible(empty)
+        self._general_form.setRowVisible(self.no_input_label, empty)
 
     # -- values
     def set_settings(self, settings: Settings) -> None:
         """Show ``settings`` in the widgets."""
-        if not _select_data(self.device_combo, settings.input_device):
-            self.device_combo.addItem(f"{settings.input_device} (not connected)",
-                                      settings.input_device)
-            self.device_combo.setCurrentIndex(self.device_combo.count() - 1)
+        self._select_device(settings.input_device)
         _select_data(self.rate_combo, settings.sample_rate)
         self.window_spin.setValue(settings.window_s)
         self.hop_spin.setValue(settings.hop_s)
@@ -490,7 +713,6 @@ class SettingsDialog(QDialog):
             device = "auto"
         _select_data(self.compute_combo, device)
         self.visible_spin.setValue(settings.spectrogram_visible_s)
-
     def current_settings(self) -> Settings:
         """The widgets' values as :class:`Settings`.
 
@@ -532,7 +754,13 @@ class SettingsDialog(QDialog):
         try:
             settings = self.current_settings()
         except ValueError as exc:
-            message = str(exc)
+            window, hop = self.window_spin.value(), self.hop_spin.value()
+            if hop > window:  # in the page's words, not the field names
+                message = (f"“{LABELS['hop_spin'][0]}” ({hop:g} s) cannot be longer "
+                           f"than the chunks ({window:g} s): make the chunks longer or start "
+                           "them more often")
+            else:
+                message = str(exc)
             self.error_label.setText(message[:1].upper() + message[1:] + ".")
             self.error_label.setVisible(True)
             ok.setEnabled(False)

@@ -22,6 +22,9 @@ FOREGROUND = "#e8e8e8"
 MUTED = "#8b919b"
 GRID = "#3a3f48"
 SILENT = "#5b6068"
+#: Placeholder text ("Artist"): dimmer than text, yet clearly readable on BACKGROUND.
+PLACEHOLDER = "#b3b9c4"
+HIGHLIGHT = "#3d6fb6"
 
 #: Kinds, classes and grades take the one palette of :mod:`vinylmon.grading.names`
 #: (the HTML report uses it too).
@@ -83,9 +86,18 @@ def apply_dark(widget: QWidget) -> None:
                         (QPalette.ColorRole.Base, BACKGROUND),
                         (QPalette.ColorRole.WindowText, FOREGROUND),
                         (QPalette.ColorRole.Text, FOREGROUND),
+                        (QPalette.ColorRole.AlternateBase, PANEL),
+                        (QPalette.ColorRole.Button, PANEL),
+                        (QPalette.ColorRole.ButtonText, FOREGROUND),
+                        (QPalette.ColorRole.Highlight, HIGHLIGHT),
+                        (QPalette.ColorRole.HighlightedText, "#ffffff"),
+                        (QPalette.ColorRole.PlaceholderText, PLACEHOLDER),
                         (QPalette.ColorRole.ToolTipBase, PANEL),
                         (QPalette.ColorRole.ToolTipText, FOREGROUND)):
         pal.setColor(role, QColor(value))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
+                 QPalette.ColorRole.ButtonText):  # disabled: dimmed, not black
+        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor(MUTED))
     widget.setPalette(pal)
     widget.setAutoFillBackground(True)
     widget.setFont(font())

@@ -23,7 +23,9 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
+from vinylmon.grading import names
 from vinylmon.grading.events import KINDS, DefectEvent, ScratchTrack
+from vinylmon.grading.rubric import CLICK_FLOOR_DB, Quantities
 from vinylmon.gui import style
 
 #: Lane name -> (bottom y, height) in view coordinates.
@@ -83,6 +85,54 @@ class TimeAxisItem(pg.AxisItem):
                 for v in values]
 
 
+def click_loud(events: Sequence[DefectEvent]) -> int:
+    """How many of ``events`` count towards c: clicks, pops and scratch ticks at or above
+    L - 10 dB (GRADING.md)."""
+    return sum(1 for e in events if e.peak_db >= CLICK_FLOOR_DB)
+
+
+def legend_html(events: Sequence[DefectEvent], scratches: Sequence[ScratchTrack],
+                quantities: Quantities | None, *, silent_s: float, heard_s: float) -> str:
+    """The timeline's legend: the colour of each kind, then what the grade counts, under
+    GRADING.md's names, each count beside its rate (the rate the grade's reason quotes):
+    c (clicks per minute, from the click-loud events), k (crackle per second, a
+    density), s (repeating scratches) and n (surface noise), then silence and time heard.
+    """
+    sep = "&nbsp;&nbsp;&nbsp; "
+    keys = []
+    for kind in list(KINDS) + sorted({e.kind for e in events} - set(KINDS)):
+        color = style.color_of(kind, style.KIND_COLORS)
+        keys.append(f"<span style='color:{color}; font-size:14pt'>■</span>&nbsp;"
+                    f"{names.KIND_NAMES.get(kind, kind).replace(' ', '&nbsp;')}")
+    parts = [sep.join(keys)]
+    n_loud = click_loud(events)
+    s = len(scratches)
+    if quantities is None:
+        parts.append(f"c&nbsp;{n_loud}&nbsp;clicks&nbsp;≥&nbsp;L−10&nbsp;dB")
+    else:
+        q = quantities
+        parts.append(f"c&nbsp;<b>{q.clicks_per_min:.1f}</b>&nbsp;clicks/min "
+                     f"({n_loud}&nbsp;events&nbsp;≥&nbsp;L−10&nbsp;dB)")
+        parts.append(f"k&nbsp;<b>{q.crackle_per_s:.1f}</b>&nbsp;crackle/s")
+        if math.isfinite(q.surface_noise_db):
+            parts.append(f"n&nbsp;<b>{q.surface_noise_db:.0f}</b>&nbsp;dB&nbsp;re&nbsp;L")
+    parts.append(f"s&nbsp;<b>{s}</b>&nbsp;repeating&nbsp;scratch{'es' if s != 1 else ''}")
+    parts.append(f"<span style='color:{style.SILENT}; font-size:14pt'>■</span>&nbsp;"
+                 f"silent&nbsp;{style.format_time(silent_s)}")
+    parts.append(f"heard&nbsp;{style.format_time(heard_s)}")
+    return sep.join(parts)
+
+
+LEGEND_TOOLTIP = (
+    "Colours: the kind of each event. Then what the grade counts (GRADING.md):\n"
+    "c: clicks per minute — clicks, pops and scratch ticks at or above L−10 dB, per minute "
+    "of music (net of the detector's known false alarms on clean music);\n"
+    "k: crackle per second — quieter ticks, estimated as a density (most are hidden under "
+    "the music, so they are not all drawn);\n"
+    "n: surface noise, the hiss and rumble bed, in dB relative to the music's level L;\n"
+    "s: scratches that repeat once per revolution.")
+
+
 class ScratchTimeline(QWidget):
     """Events, repeating scratches and silence of the whole side on one time axis.
 
@@ -106,6 +156,7 @@ class ScratchTimeline(QWidget):
         self._scratches: tuple[ScratchTrack, ...] = ()
         self._silent: tuple[tuple[float, float], ...] = ()
         self.duration_s = 0.0
+        self.quantities: Quantities | None = None
         self._dirty = True
         self._follow = True
         self._lane_index: dict[str | None, tuple[np.ndarray, np.ndarray]] = {}
@@ -117,6 +168,7 @@ class ScratchTimeline(QWidget):
         self.legend_label = QLabel()
         self.legend_label.setTextFormat(Qt.TextFormat.RichText)
         self.legend_label.setWordWrap(True)
+        self.legend_label.setToolTip(LEGEND_TOOLTIP)
         self.plot_widget = pg.PlotWidget(background=style.BACKGROUND,
                                          axisItems={"bottom": TimeAxisItem("bottom")})
         self.plot_widget.setMinimumSize(400, 200)
@@ -187,7 +239,8 @@ class ScratchTimeline(QWidget):
 
     # ------------------------------------------------------------------ data
     def set_session(self, *, events: Sequence[DefectEvent], scratches: Sequence[ScratchTrack],
-                    silent_spans: Sequence[tuple[float, float]], duration_s: float) -> None:
+                    silent_spans: Sequence[tuple[float, float]], duration_s: float,
+                    quantities: Quantities | None = None) -> None:
         """Store the side so far; drawn at the next :meth:`refresh`.
 
         Parameters
@@ -198,6 +251,9 @@ class ScratchTimeline(QWidget):
             Shaded grey.
         duration_s : float
             Seconds heard so far (the axis spans at least this).
+        quantities : Quantities, optional, keyword-only
+            What the grade measured (c, k, n, s): the legend shows them with the
+            counts behind them (:func:`legend_html`).
 
         Raises
         ------
@@ -210,6 +266,7 @@ class ScratchTimeline(QWidget):
         self._scratches = tuple(scratches)
         self._silent = tuple((float(a), float(b)) for a, b in silent_spans)
         self.duration_s = float(duration_s)
+        self.quantities = quantities
         self._index_stale = True
         self._dirty = True
 
@@ -303,6 +360,33 @@ class ScratchTimeline(QWidget):
         if event is not None:
             self.eventClicked.emit(event)
         return event
+
+    def zoom(self, factor: float) -> None:
+        """Zoom the time axis by ``factor`` (> 1 zooms in) about the view's centre, or
+        about its right end while following the live side (the newest stays in view).
+        No closer than 50 ms, no wider than the side."""
+        if not (math.isfinite(factor) and factor > 0):
+            raise ValueError(f"factor must be a positive number, got {factor}")
+        vb = self.plot.getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        end = max(self.duration_s, 1.0)
+        width = min(max((x1 - x0) / factor, 0.05), end * 1.02)
+        if width >= end:
+            self.show_all()
+            return
+        self._follow = False
+        if x1 >= end - 1e-6 and factor > 1:
+            a, b = end - width, end
+        else:
+            mid = (x0 + x1) / 2
+            a, b = mid - width / 2, mid + width / 2
+        shift = max(0.0, -a) - max(0.0, b - end)
+        vb.setXRange(a + shift, b + shift, padding=0)
+
+    def visible_range(self) -> tuple[float, float]:
+        """The seconds shown, ``(start_s, end_s)``."""
+        (x0, x1), _ = self.plot.getViewBox().viewRange()
+        return float(x0), float(x1)
 
     def show_all(self) -> None:
         """Zoom out to the whole side and follow it as it grows."""
@@ -405,22 +489,10 @@ class ScratchTimeline(QWidget):
             self._labels.append(label)
 
     def _draw_legend(self) -> None:
-        counts: dict[str, int] = {}
-        for e in self._events:
-            counts[e.kind] = counts.get(e.kind, 0) + 1
-        parts = []
-        for kind in list(KINDS) + sorted(set(counts) - set(KINDS)):
-            color = style.color_of(kind, style.KIND_COLORS)
-            parts.append(f"<span style='color:{color}; font-size:14pt'>■</span>&nbsp;"
-                         f"{kind}&nbsp;<b>{counts.get(kind, 0)}</b>")
-        s = len(self._scratches)
-        parts.append(f"<b>{s}</b>&nbsp;repeating&nbsp;scratch{'es' if s != 1 else ''}")
         merged = self.silent_spans_merged()
         silent_s = float(np.sum(merged[:, 1] - merged[:, 0]))
-        parts.append(f"<span style='color:{style.SILENT}; font-size:14pt'>■</span>&nbsp;"
-                     f"silent&nbsp;{style.format_time(silent_s)}")
-        parts.append(f"heard&nbsp;{style.format_time(self.duration_s)}")
-        self.legend_label.setText("&nbsp;&nbsp;&nbsp; ".join(parts))
+        self.legend_label.setText(legend_html(self._events, self._scratches, self.quantities,
+                                              silent_s=silent_s, heard_s=self.duration_s))
 
     def _place_placeholders(self, *args) -> None:
         (x0, x1), _ = self.plot.getViewBox().viewRange()
