@@ -498,3 +498,77 @@ def test_close_ups_are_optional_and_say_when_all_events_are_shown(rng, report):
                        spectrogram_freqs_hz=freqs, spectrogram_hop_s=0.25)
     text = text_of(page)
     assert "All 2 events" in text and "see the close-ups below" in text
+
+
+# ------------------------------------------------------------------ disc map
+
+
+def disc_section(page):
+    i = page.index("<h2>Disc map</h2>")
+    return page[i:page.index("</section>", i)]
+
+
+def disc_marks(section):
+    """(kind's fill, mark titles) of each kind's group of marks."""
+    return {kind: (fill, re.findall(r"<circle [^>]*><title>([^<]*)</title></circle>", body))
+            for kind, fill, body in re.findall(
+                r'<g class="disc-(\w+)" fill="(#[0-9a-f]{6})"[^>]*>(.*?)</g>', section)}
+
+
+def test_disc_map_has_one_mark_per_event_in_the_kind_colours(rng):
+    report = make_report(rng, n_events=40, duration=600.0)
+    for e, kind in zip(report["events"], KINDS * 10, strict=True):
+        e["kind"] = kind
+        e["scratch_id"] = 0 if kind == "scratch" else None
+    page = render_html(report)
+    section = disc_section(page)
+    assert "<svg" in section and "<script" not in section
+    marks = disc_marks(section)
+    assert set(marks) == set(KINDS)
+    for kind, (fill, titles) in marks.items():
+        assert fill == names.KIND_COLORS[kind]
+        assert len(titles) == sum(e["kind"] == kind for e in report["events"])
+    assert sum(len(t) for _, t in marks.values()) == 40
+    # each mark's title: kind, time, level, channel
+    e = report["events"][0]
+    title = (f"{KIND_NAMES[e['kind']]} {html._mmss_ms(e['start_s'])}, {e['peak_db']:+.1f} dB "
+             "re L, ")
+    assert any(t.startswith(escape(title)) for t in marks[e["kind"]][1])
+    # the repeating scratch: a red line labelled with its tick count
+    assert "<title>scratch #0: every 1.80 s, 3 ticks" in section
+    assert f'stroke="{names.KIND_COLORS["scratch"]}"' in section and "×3</text>" in section
+    text = text_of(section)
+    assert "crackle 10" in text and "repeating scratch 1" in text
+    assert "33⅓ rpm" in text and "standard pitch of 0.10 mm per revolution" in text
+
+
+def test_disc_map_reads_size_side_and_speed(rng):
+    report = make_report(rng, n_events=5, duration=1200.0)
+    report["rpm"] = None
+    report["record"] = {"size_in": 7}
+    report["side_complete"] = True
+    text = text_of(disc_section(render_html(report)))
+    assert "33⅓ rpm; one revolution" in text  # the scratch's speed (from its period)
+    report["scratches"] = []
+    text = text_of(disc_section(render_html(report)))
+    assert "33⅓ rpm assumed (no speed was given or found)" in text
+    assert '7" record' in text and "spread from the lead-in (84.15 mm) to the run-out" in text
+    report["rpm"], report["record"] = 45.0, {"size_in": "twelve"}
+    text = text_of(disc_section(render_html(report)))
+    assert "45 rpm;" in text and '12" record' in text and "assumed" not in text
+
+
+def test_disc_map_keeps_the_loudest_marks_of_many(rng):
+    report = make_report(rng, n_events=5000, duration=1200.0)
+    report["events"][7]["start_s"] = float("nan")  # not placed, nor counted
+    page = render_html(report)
+    section = disc_section(page)
+    titles = [t for _, ts in disc_marks(section).values() for t in ts]
+    assert len(titles) == html.MAX_DISC_MARKS
+    assert ("The loudest 3000 of 4999 events are drawn; 1999 quieter ones are left out."
+            in text_of(section))
+    drawn = [float(re.search(r", ([-+][0-9.]+) dB re L", t).group(1)) for t in titles]
+    placed = sorted((e["peak_db"] for e in report["events"] if np.isfinite(e["start_s"])),
+                    reverse=True)
+    assert min(drawn) >= round(placed[html.MAX_DISC_MARKS], 1) - 0.05
+    assert len(section.encode()) < 600_000

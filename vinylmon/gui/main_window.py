@@ -1,7 +1,8 @@
 """The monitor's main window: what a collector watches while a record plays.
 
 Layout: a toolbar (input, speed, start/stop, record details, elapsed time), the
-live spectrogram and the session's scratch timeline on the left, the grade badge,
+live spectrogram and, below it, the session's scratch timeline beside its disc map
+(:mod:`vinylmon.gui.discmap`) on the left, the grade badge,
 grade and defect confidence bars and the level meter on the right, and a status
 bar (input, CUDA/CPU, inference time per window, dropped windows, overflows).
 
@@ -51,6 +52,7 @@ from vinylmon.grading.rubric import GRADES, RPMS, Quantities
 from vinylmon.gui import style
 from vinylmon.gui.bars import ConfidenceBars, GradeBadge
 from vinylmon.gui.bridge import MonitorBridge
+from vinylmon.gui.discmap import DiscMapView
 from vinylmon.gui.help import HelpDialog
 from vinylmon.gui.meter import LevelMeter
 from vinylmon.gui.microphone import MicrophonePage
@@ -247,9 +249,17 @@ class MainWindow(QMainWindow):
             visible_s=self.settings.spectrogram_visible_s)
         self.timeline = ScratchTimeline()
         self.timeline.eventClicked.connect(self.show_event)
+        self.discmap = DiscMapView()
+        self.discmap.eventClicked.connect(self.show_event)
+        bottom = QSplitter(Qt.Orientation.Horizontal)  # timeline | disc map
+        bottom.addWidget(self.timeline)
+        bottom.addWidget(self.discmap)
+        bottom.setStretchFactor(0, 1)
+        bottom.setStretchFactor(1, 0)
+        bottom.setSizes([800, 300])
         left.addWidget(self.spectrogram)
-        left.addWidget(self.timeline)
-        left.setSizes([420, 260])
+        left.addWidget(bottom)
+        left.setSizes([400, 320])
 
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -442,6 +452,7 @@ class MainWindow(QMainWindow):
         self._session_view = ([], [], [], 0.0)
         self.spectrogram.clear()
         self.timeline.set_session(events=[], scratches=[], silent_spans=[], duration_s=0.0)
+        self.discmap.set_session(events=[], scratches=[], rpm=None, duration_s=0.0)
         self.defect_bars.set_values(None, note="waiting for the first window")
         self.grade_bars.set_values(None, note="no grade yet")
         self.badge.set_grade(None, confidence=None, reason="waiting for music…")
@@ -473,6 +484,8 @@ class MainWindow(QMainWindow):
                                   silent_spans=silent,
                                   duration_s=max(state.heard_s, analysed.end_s),
                                   quantities=g.quantities if g is not None else None)
+        self.discmap.set_session(events=state.events, scratches=state.scratches, rpm=state.rpm,
+                                 duration_s=max(state.heard_s, analysed.end_s))
         if analysed.silent:
             self.defect_bars.set_values(None, note="silent window: not analysed")
         else:
@@ -527,6 +540,7 @@ class MainWindow(QMainWindow):
         self.spectrogram.refresh()
         self.meter.refresh()
         self.timeline.refresh()
+        self.discmap.refresh()
         self._tick_count += 1
         if self._tick_count % 8 == 0:
             self._update_status()
@@ -624,6 +638,9 @@ class MainWindow(QMainWindow):
         q = quantities_from_report(report)
         self.timeline.set_session(events=events, scratches=scratches, silent_spans=silent,
                                   duration_s=float(report["duration_s"]), quantities=q)
+        self.discmap.set_session(events=events, scratches=scratches, rpm=report.get("rpm"),
+                                 duration_s=float(report["duration_s"]),
+                                 side_complete=report.get("side_complete") is True)
         self.grade_bars.set_values([s["grade_probs"][g] for g in GRADES])
         self._show_grade(s["grade"], s["grade_probs"][s["grade"]], s["reasons"], q,
                          report.get("rpm"))
@@ -703,6 +720,8 @@ class MainWindow(QMainWindow):
         self.timeline.set_session(events=state.events, scratches=state.scratches,
                                   silent_spans=silent, duration_s=duration,
                                   quantities=g.quantities if g is not None else None)
+        self.discmap.set_session(events=state.events, scratches=state.scratches, rpm=state.rpm,
+                                 duration_s=duration)
         if g is not None:
             self.grade_bars.set_values(g.grade_probs)
             self._show_grade(g.grade, g.confidence, g.reasons, g.quantities, state.rpm)

@@ -12,7 +12,9 @@ limiting criterion in GRADING.md's words, the learned grader's opinion beside th
 measured rubric's when it has skill (its weight in the grade shown; otherwise a
 small note says why it is left out), the measured quantities against the rubric,
 the scope of an audio-only grade, the recording and the models, a spectrogram
-(optional, round axis labels), a timeline of every event, close-ups of the
+(optional, round axis labels), a timeline of every event, a disc map (the side
+seen from above, each event at its angle in the revolution and the radius of its
+groove: :mod:`vinylmon.grading.discmap`), close-ups of the
 loudest events (optional: :mod:`vinylmon.reports.strips`), and a table of the
 events.
 
@@ -33,6 +35,8 @@ from html import escape
 
 import numpy as np
 
+from vinylmon.grading.discmap import DEFAULT_SIZE_IN, DISC_SIZES, disc_map, mark_size, xy_mm
+from vinylmon.grading.events import DefectEvent, ScratchTrack
 from vinylmon.grading.names import (
     CRITERION_NAMES,
     CRITERION_SYMBOLS,
@@ -511,6 +515,148 @@ def _timeline_svg(report: Mapping, duration: float, channels: int) -> str:
                f"its peak ({lo:g} to {hi:+g} dB re L).{note}")
     return (f'<figure class="picture">{"".join(out)}<figcaption><div class="legend">{legend}'
             f"</div>{escape(caption)}</figcaption></figure>")
+
+
+# --------------------------------------------------------------------------- disc map
+
+#: The disc map draws at most this many events: the loudest (every scratch tick among
+#: them first), so the page stays small; the caption says how many were left out.
+MAX_DISC_MARKS = 3000
+#: The disc map's picture: its size (SVG units = CSS px) and the disc's colours (a black
+#: record, its recorded area a shade lighter, a grey label), the monitor's.
+_D_SIZE = 480.0
+_D_VINYL, _D_GROOVES, _D_LABEL = "#0b0c10", "#181b22", "#2b303a"
+_D_RING = "#3a3f48"
+
+
+def _disc_records(report: Mapping) -> tuple[list[DefectEvent], list[ScratchTrack]]:
+    """The report's events and scratches that can be placed (finite times, known kinds),
+    as the engine's records."""
+    events = []
+    for e in report["events"]:
+        if not isinstance(e, Mapping) or not _finite(e.get("start_s")) \
+                or e.get("kind") not in KIND_COLORS:
+            continue
+        sid = e.get("scratch_id")
+        events.append(DefectEvent(
+            str(e["kind"]), float(e["start_s"]),
+            float(e["end_s"]) if _finite(e.get("end_s")) else float(e["start_s"]),
+            e.get("channel") if isinstance(e.get("channel"), int) else None,
+            float(e["peak_db"]) if _finite(e.get("peak_db")) else -math.inf,
+            float(e["confidence"]) if _finite(e.get("confidence")) else 0.0,
+            int(sid) if _is_number(sid) and not isinstance(sid, float) else None))
+    tracks = []
+    for s in report["scratches"]:
+        if not isinstance(s, Mapping) or not all(
+                _finite(s.get(k)) for k in ("id", "period_s", "first_s", "last_s", "count")):
+            continue
+        if float(s["period_s"]) <= 0:
+            continue
+        tracks.append(ScratchTrack(
+            int(s["id"]), float(s["period_s"]), float(s["first_s"]), float(s["last_s"]),
+            int(s["count"]), float(s["confidence"]) if _finite(s.get("confidence")) else 0.0,
+            float(s["rpm"]) if _finite(s.get("rpm")) and float(s["rpm"]) > 0
+            else 60.0 / float(s["period_s"]),
+            float(s["peak_db"]) if _finite(s.get("peak_db")) else -math.inf))
+    return events, tracks
+
+
+def _disc_size_of(report: Mapping) -> int:
+    """``record.size_in`` (12, 10 or 7) when the report names it, else 12."""
+    record = report.get("record")
+    size = record.get("size_in") if isinstance(record, Mapping) else None
+    return int(size) if _is_number(size) and int(size) in DISC_SIZES else DEFAULT_SIZE_IN
+
+
+def _discmap_svg(report: Mapping, duration: float, channels: int) -> str:
+    """The side seen from above: each event at its angle in the revolution and the radius
+    of its groove (:mod:`vinylmon.grading.discmap`), coloured by kind, sized by level;
+    each repeating scratch a radial line labelled with its tick count."""
+    events, tracks = _disc_records(report)
+    rpm = float(report["rpm"]) if _finite(report.get("rpm")) and float(report["rpm"]) > 0 \
+        else None
+    side_s = duration if report.get("side_complete") is True else None
+    m = disc_map(events, tracks, rpm=rpm, size_in=_disc_size_of(report), side_s=side_s)
+    c = _D_SIZE / 2
+    scale = (c - 6.0) / m.size.edge_mm  # px per mm
+
+    def pt(x_mm, y_mm):
+        return c + scale * x_mm, c - scale * y_mm
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_D_SIZE:.0f} {_D_SIZE:.0f}" '
+           f'width="{_D_SIZE:.0f}" style="max-width:100%;height:auto" role="img" '
+           'aria-label="disc map of events"><title>Disc map: where on the side each event '
+           "lies</title>"]
+    s = m.size
+    for r_mm, fill in ((s.edge_mm, _D_VINYL), (s.outer_mm, _D_GROOVES), (s.inner_mm, _D_VINYL),
+                       (s.label_mm, _D_LABEL)):
+        out.append(f'<circle cx="{c:.1f}" cy="{c:.1f}" r="{scale * r_mm:.1f}" fill="{fill}" '
+                   f'stroke="{_D_RING}"/>')
+    out.append(f'<circle cx="{c:.1f}" cy="{c:.1f}" r="{scale * 3.6:.1f}" fill="#ffffff" '
+               f'stroke="{_D_RING}"/>')
+
+    # The marks: the loudest MAX_DISC_MARKS (scratch ticks first), drawn kind by kind.
+    order = np.lexsort((-np.nan_to_num(m.peak_db, neginf=-1e9),
+                        np.array([k != "scratch" for k in m.kinds], bool)))
+    kept = np.sort(order[:MAX_DISC_MARKS])
+    left_out = len(events) - kept.size
+    radius_px = mark_size(m.peak_db, smallest=2.2, largest=14.0) / 2
+    xs, ys = pt(m.x_mm, m.y_mm)
+    counts = {kind: int(np.sum(m.kinds == kind)) for kind in KIND_ORDER}
+    for kind in KIND_ORDER:
+        idx = kept[m.kinds[kept] == kind]
+        if idx.size == 0:
+            continue
+        faint = kind == "crackle"
+        outline = 'stroke="none" fill-opacity="0.6"' if faint else \
+            f'stroke="{_D_VINYL}" stroke-width="0.7"'
+        marks = []
+        for i in idx.tolist():
+            e = events[i]
+            level = _num(e.peak_db if math.isfinite(e.peak_db) else None, "+.1f", " dB re L")
+            title = (f"{KIND_NAMES[kind]} {_mmss_ms(e.start_s)}, {level}, "
+                     f"{_channel_label(e.channel, channels)}")
+            marks.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="{radius_px[i]:.1f}">'
+                         f"<title>{escape(title)}</title></circle>")
+        out.append(f'<g class="disc-{kind}" fill="{KIND_COLORS[kind]}" {outline}>'
+                   + "".join(marks) + "</g>")
+
+    min_len = 10.0 / scale  # mm: a scratch's line is drawn at least 10 px long
+    for line in m.lines[:MAX_DRAWN_SCRATCHES]:
+        mid = (line.r_first_mm + line.r_last_mm) / 2
+        half = max((line.r_first_mm - line.r_last_mm) / 2 + 0.5, min_len / 2)
+        (x1, x2), (y1, y2) = pt(*xy_mm(line.angle_deg, np.array([mid + half, mid - half])))
+        title = (f"scratch #{line.id}: every {line.period_s:.2f} s, {line.count} ticks "
+                 f"{_mmss_ms(line.first_s)} – {_mmss_ms(line.last_s)}")
+        seg = f'x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}"'
+        out.append(f'<g class="disc-scratch-line"><title>{escape(title)}</title>'
+                   f'<line {seg} stroke="#000000" stroke-width="7" stroke-linecap="round"/>'
+                   f'<line {seg} stroke="{KIND_COLORS["scratch"]}" stroke-width="4" '
+                   'stroke-linecap="round"/>')
+        lx, ly = pt(*xy_mm(line.angle_deg, min(mid + half + 14.0 / scale, s.edge_mm - 4.0)))
+        out.append(f'<text x="{lx:.1f}" y="{ly + 4:.1f}" text-anchor="middle" font-size="12" '
+                   f'font-weight="700" fill="#ffffff" stroke="#000000" stroke-width="3" '
+                   f'paint-order="stroke">×{line.count}</text></g>')
+    out.append("</svg>")
+
+    legend = " ".join(
+        f'<span class="key">{_swatch(KIND_COLORS[kind])}{escape(KIND_NAMES[kind])} '
+        f"{counts[kind]}</span>" for kind in KIND_ORDER)
+    legend += (f'<span class="key">{_swatch(KIND_COLORS["scratch"])}repeating scratch '
+               f"{len(m.lines)}</span>")
+    note = ""
+    if left_out > 0:
+        note = (f" The loudest {kept.size} of {len(events)} events are drawn; {left_out} "
+                "quieter ones are left out.")
+    if len(m.lines) > MAX_DRAWN_SCRATCHES:
+        note += f" The first {MAX_DRAWN_SCRATCHES} of {len(m.lines)} scratches are drawn."
+    caption = (f"The side seen from above ({s.size_in}\" record), turning clockwise: each "
+               "event at the angle in the revolution where it fell and at the radius of its "
+               "groove, coloured by kind and larger when louder; each repeating scratch is a "
+               f"red line labelled with its number of ticks. Angle: {m.rotation.note()}. "
+               f"Radius: {m.radius_note()}.{note}")
+    return (f'<figure class="picture disc">{"".join(out)}<figcaption><div class="legend">'
+            f"{legend}</div>{escape(caption)}</figcaption></figure>")
 
 
 # --------------------------------------------------------------------------- event close-ups
@@ -1026,7 +1172,8 @@ padding:2px 8px;text-align:left}table.events td{font-variant-numeric:tabular-num
 tr.limit td{background:#fde8e6;font-weight:600}
 dl.info{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dl.info dt{font-weight:600}
 dl.info dd{margin:0;overflow-wrap:anywhere}
-figure.picture{margin:.5em 0}figcaption{font-size:.85em;color:#555}
+figure.picture{margin:.5em 0}figure.disc{display:flex;flex-wrap:wrap;gap:1em;
+align-items:flex-start}figure.disc figcaption{flex:1 1 300px}figcaption{font-size:.85em;color:#555}
 .legend{display:flex;flex-wrap:wrap;gap:.9em;margin:.2em 0}.swatch{display:inline-block;
 width:.8em;height:.8em;border-radius:2px;margin-right:.3em;vertical-align:-.05em;
 border:1px solid #222;box-sizing:border-box}
@@ -1111,7 +1258,10 @@ def render_html(report: dict, *, spectrogram_db: np.ndarray | None = None,
         beside the grade), ``summary.learned_weight`` (the learned grader's weight in
         the fused grade, 0..1: its opinion is shown only from
         :data:`LEARNED_SHOWN_WEIGHT` on, with the weight; without it, a note says it
-        is not shown).
+        is not shown), ``record.size_in`` (12, 10 or 7: the disc map's record size; 12
+        when absent), ``side_complete`` (true: the recording is the whole side, lead-in
+        to run-out, and the disc map spreads its duration over the recorded area;
+        otherwise it places the radius at a standard groove pitch).
     spectrogram_db : array_like of shape (bins, columns), optional
         A spectrogram in dB; drawn with the top 80 dB in a magma colour map. NaN
         and -inf draw as the quietest colour, +inf as the loudest. Arrays over
@@ -1170,6 +1320,8 @@ def render_html(report: dict, *, spectrogram_db: np.ndarray | None = None,
         parts.append("<section><h2>Spectrogram</h2>" + _spectrogram_svg(*spectrogram, note=note)
                      + "</section>")
     parts.append("<section><h2>Timeline</h2>" + _timeline_svg(report, duration, channels)
+                 + "</section>")
+    parts.append("<section><h2>Disc map</h2>" + _discmap_svg(report, duration, channels)
                  + "</section>")
     parts.append(_strips_section(strips, report, channels))
     parts.append(_scratch_table(report))
