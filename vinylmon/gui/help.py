@@ -93,6 +93,10 @@ per event in that channel (taller is louder; an event in both channels is in bot
 lanes); the <b>scratches</b> lane holds each scratch that repeats once per revolution,
 with its period. Grey: silence (not graded). Hover a tick for its time and level;
 click it to see and hear it up close.</li>
+<li><b>Disc map</b> (beside the timeline): the record seen from above. Each event sits
+where it is on the vinyl: its angle is where in the revolution it falls, its distance from
+the centre how far the stylus had travelled inward. A scratch that repeats every
+revolution is a short radial line with its tick count. Click a mark to hear it.</li>
 <li><b>Grade</b> (right): the side's grade so far, how likely it is, and the criterion
 that limited it. It is marked provisional until about a minute of music is heard.</li>
 <li><b>Grade of the side so far</b>: the probability of each grade.</li>
