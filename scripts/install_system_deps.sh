@@ -8,7 +8,8 @@ set -euo pipefail
 run_pkgs=(libportaudio2 libsndfile1 libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
           libxkbcommon-x11-0 libegl1 libgl1 libxcb-image0 libxcb-render-util0 libxcb-shape0
           libxcb-randr0 libxcb-xkb1 libxcb-xinerama0 libfontconfig1 libdbus-1-3)
-test_pkgs=(pulseaudio pulseaudio-utils libasound2-plugins xvfb xauth)
+test_pkgs=(pulseaudio pulseaudio-utils libasound2-plugins xvfb xauth
+           chromium chromium-driver)  # headless Chromium: the tests of vinylmon serve's page
 
 want=("${run_pkgs[@]}")
 [[ "${1:-run}" == test ]] && want+=("${test_pkgs[@]}")

@@ -28,8 +28,11 @@ RULES = {
     "live": ({"audio", "grading", "engine", "reports", "store", "live"}, QT | SD | WEB),
     "store": ({"models", "store"}, QT | SD | WEB),
     "cli": ({"audio", "grading", "models", "training", "engine", "reports", "live", "store",
-             "cli", "gui"}, SD | WEB),
+             "cli", "gui", "serve"}, SD | WEB),
     "gui": ({"grading", "gui"}, TORCH | SD | WEB),
+    # the web server: jobs graded through cli.grade's one path from a file to its report
+    # (see test_serve_takes_only_the_grading_path_from_cli); never Qt, torch or the card
+    "serve": ({"audio", "grading", "engine", "reports", "cli", "serve"}, QT | TORCH | SD),
     "data": (set(), QT | TORCH | SD | WEB),
     "weights": (set(), QT | TORCH | SD | WEB),
 }
@@ -124,3 +127,22 @@ def test_training_data_makers_load_neither_qt_nor_torch():
     makers = [m for m in modules_of("training") if m.endswith("_data")]
     assert len(makers) >= 3
     assert_import_loads_none_of(makers, sorted(TORCH | QT))
+
+
+def test_serve_takes_only_the_grading_path_from_cli():
+    """serve/ grades through ``cli.grade`` (``grade_to_report``, the names of its
+    speeds and files), never through the other commands."""
+    for path in sorted((PKG / "serve").rglob("*.py")):
+        ours = imports(path)[1]
+        assert {m for m in ours if m.startswith("vinylmon.cli")} <= {"vinylmon.cli.grade"}, path
+
+
+def test_the_command_line_loads_no_web_server_until_serve_runs():
+    """``vinylmon grade`` and the others work without vinylmon[serve] installed."""
+    assert_import_loads_none_of(["vinylmon.cli.main", "vinylmon.cli.serve",
+                                 "vinylmon.cli.grade"], sorted(WEB | {"starlette"}))
+
+
+def test_serve_loads_no_qt_and_no_torch_until_a_job_runs():
+    pytest.importorskip("fastapi")
+    assert_import_loads_none_of(modules_of("serve"), sorted(QT | SD | TORCH))

@@ -13,16 +13,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vinylmon.cli import plain
 from vinylmon.errors import AudioFileError, VinylmonError
 from vinylmon.grading.names import CRITERION_NAMES, criterion_name
 from vinylmon.grading.rubric import PERIOD_TOLERANCE, RPMS
+
+if TYPE_CHECKING:
+    from vinylmon.engine.engine import Engine, FileResult
 
 log = logging.getLogger("vinylmon")
 
@@ -267,15 +273,183 @@ def _record(args: argparse.Namespace) -> dict[str, str]:
     return {k: shown(v).strip() for k, v in named.items() if v is not None and v.strip()}
 
 
+@dataclass
+class Graded:
+    """One file graded: the engine's result and the report of REPORT.md built from it."""
+
+    path: Path
+    result: FileResult
+    report: dict
+
+    def html(self) -> str:
+        """The seller's HTML page of the report (its spectrogram, and close-ups of the
+        loudest events read again from the file)."""
+        from vinylmon.audio.io import load
+        from vinylmon.audio.types import ANALYSIS_RATE
+        from vinylmon.reports.html import render_html
+        from vinylmon.reports.strips import event_strips
+
+        sp = self.result.spectrogram
+        f = self.path
+        strips = event_strips(  # close-ups of the loudest events, read from the file
+            lambda a, b: load(f, start_s=a, duration_s=b - a).samples,
+            self.report["events"], sample_rate=ANALYSIS_RATE)
+        return render_html(self.report, spectrogram_db=sp.db, spectrogram_freqs_hz=sp.freqs_hz,
+                           spectrogram_hop_s=sp.hop_s, event_strips=strips)
+
+
+def grade_to_report(engine: Engine, path: Path, *, input_name: str, rpm: float | None = None,
+                    record: Mapping | None = None,
+                    progress: Callable[[float, float], None] | None = None,
+                    warn: Callable[[str], None] | None = None) -> Graded:
+    """Grade one file and build its report: the one path from a file to its report, for
+    ``vinylmon grade`` (here and in its worker processes) and ``vinylmon serve``.
+
+    ``warn(text)`` is told what the user should know about the grade (a truncated file,
+    a scratch that fits another speed than ``rpm``) as soon as it is known.
+
+    Raises
+    ------
+    VinylmonError
+        An unreadable or silent file (:meth:`Engine.grade_file`, :func:`build_report`).
+    """
+    from vinylmon.reports.report import build_report
+
+    warn = warn or (lambda text: None)
+    result = engine.grade_file(path, rpm=rpm, progress=progress)
+    if result.short_by_s > max(1.0, 0.01 * result.declared_s):
+        warn(f"its header says {result.declared_s:.1f} s, but only {result.duration_s:.1f} s "
+             "could be decoded (is the file truncated?); the grade covers those "
+             f"{result.duration_s:.1f} s")
+    report = build_report(result.state, result.windows, input_name=input_name,
+                          sample_rate=result.sample_rate, channels=result.channels,
+                          duration_s=result.duration_s, models=engine.models(),
+                          record=record)
+    if rpm is not None and (warning := speed_mismatch(report, given_rpm=rpm)) is not None:
+        warn(warning)
+    return Graded(Path(path), result, report)
+
+
+def _warn_for(name: str) -> Callable[[str], None]:
+    def warn(text: str) -> None:
+        print(f"vinylmon: {name}: warning: {text}", file=sys.stderr, flush=True)
+    return warn
+
+
+@dataclass
+class _Outcome:
+    """What a worker process sends back for one file: the warnings, then the report and
+    its page, or the failure as ``vinylmon grade`` says it (``status`` 2 or 3)."""
+
+    warnings: list[str]
+    report: dict | None = None
+    page: str | None = None
+    wall_s: float = 0.0
+    error: str | None = None
+    status: int = 0
+
+
+_worker_engine: Engine | None = None
+
+
+def _init_worker(device: str, no_grader: bool, threads: int) -> None:
+    """A worker process: its log, its share of the CPU threads, its own engine."""
+    global _worker_engine
+    import torch
+
+    from vinylmon.cli.main import _setup_logging
+    from vinylmon.engine.engine import Engine
+
+    _setup_logging()
+    torch.set_num_threads(threads)
+    _worker_engine = Engine(device=device, grader=False if no_grader else None)
+
+
+def _grade_task(path: Path, rpm: float | None, record: dict, html: bool,
+                device: str = "auto", no_grader: bool = False) -> _Outcome:
+    """Grade one file in a worker (a process of the pool, or a Ray task, which builds
+    its engine on its first file); never raises."""
+    global _worker_engine
+    warnings: list[str] = []
+    try:
+        if _worker_engine is None:
+            from vinylmon.engine.engine import Engine
+            _worker_engine = Engine(device=device, grader=False if no_grader else None)
+        g = grade_to_report(_worker_engine, path, input_name=shown(path.name), rpm=rpm,
+                            record=record, warn=warnings.append)
+        return _Outcome(warnings, g.report, g.html() if html else None, g.result.wall_s)
+    except VinylmonError as exc:
+        log.info("grade %s", _message(path, exc))
+        return _Outcome(warnings, error=_message(path, exc), status=2)
+    except OSError as exc:
+        log.info("grade %s: %s", shown(path), shown(exc))
+        return _Outcome(warnings, error=f"{shown(path)}: {shown(exc.strerror or exc)}: "
+                                        f"{shown(exc.filename or '')}", status=2)
+    except Exception:
+        log.exception("internal error grading %s", shown(path))
+        return _Outcome(warnings, error=f"{shown(path)}: internal error; details were "
+                                        "written to the log", status=3)
+
+
+def _pool_outcomes(files: list[Path], args: argparse.Namespace, record: dict
+                   ) -> Iterator[_Outcome]:
+    """``--workers N``: the files graded in N processes (spawned), their outcomes in the
+    order of ``files``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    with ProcessPoolExecutor(max_workers=args.workers,
+                             mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker,
+                             initargs=(args.device, args.no_grader, threads)) as pool:
+        futures = [pool.submit(_grade_task, f, args.rpm, record, args.html is not None)
+                   for f in files]
+        for f, fut in zip(files, futures, strict=True):
+            try:
+                yield fut.result()
+            except BrokenProcessPool:  # a worker died (killed, out of memory)
+                log.error("a worker process died grading %s", shown(f))
+                yield _Outcome([], error=f"{shown(f)}: internal error: the worker process "
+                                         "grading it died", status=3)
+
+
+RAY_MISSING = "--ray needs Ray, which is not installed: pip install vinylmon[ray]"
+
+
+def _ray_outcomes(files: list[Path], args: argparse.Namespace, record: dict
+                  ) -> Iterator[_Outcome]:
+    """``--ray ADDRESS``: one Ray task per file on the cluster at ADDRESS (each worker
+    builds its engine; the files must be readable at the same path there)."""
+    try:
+        import ray
+    except ImportError:
+        raise VinylmonError(RAY_MISSING) from None
+    ray.init(address=args.ray)
+    task = ray.remote(_grade_task)
+    refs = [task.remote(f, args.rpm, record, args.html is not None, args.device,
+                        args.no_grader) for f in files]
+    for ref in refs:
+        yield ray.get(ref)
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     if args.json == "-" and args.csv == "-":
         raise VinylmonError("--json - and --csv - would both print on stdout; "
                             "write one of them to a file")
+    workers = getattr(args, "workers", 1)
+    ray_address = getattr(args, "ray", None)
+    if workers < 1:
+        raise VinylmonError(f"--workers must be 1 or more, got {workers}")
+    if ray_address is not None:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise VinylmonError(RAY_MISSING) from None
     record = _record(args)
-    from vinylmon.engine.engine import Engine
     from vinylmon.reports.csv import events_csv, write_events_csv
-    from vinylmon.reports.html import render_html
-    from vinylmon.reports.report import build_report, write_report
+    from vinylmon.reports.report import write_report
 
     to_stdout = "-" in (args.json, args.csv)
     files: list[Path] = []
@@ -293,52 +467,54 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if value == "-" and many:
             raise VinylmonError(f"{option} - prints one report; give a folder for "
                                 "several files")
-    engine = Engine(device=args.device, grader=False if args.no_grader else None)
+
+    def emit(f: Path, report: dict, page: Callable[[], str], wall_s: float) -> None:
+        """Write a graded file's reports and print its row of the table."""
+        if args.json == "-":
+            json.dump(report, sys.stdout, indent=1, allow_nan=False)
+            sys.stdout.write("\n")
+        elif (out := _target(args.json, f, ".json", many)) is not None:
+            write_report(report, out)
+        if args.csv == "-":
+            sys.stdout.write(events_csv(report))
+        elif (out := _target(args.csv, f, ".csv", many)) is not None:
+            write_events_csv(report, out)
+        if (out := _target(args.html, f, ".html", many)) is not None:
+            tmp = out.with_name(out.name + ".part")
+            tmp.write_text(page(), encoding="utf-8")
+            tmp.replace(out)
+        if not to_stdout:
+            print(_row(shown(f.name), report, wall_s, rpm_given=args.rpm is not None),
+                  flush=True)
+
+    outcomes: Iterator[_Outcome] | None = None
+    engine = None
+    if ray_address is not None:
+        outcomes = _ray_outcomes(files, args, record)
+    elif workers > 1 and many:
+        outcomes = _pool_outcomes(files, args, record)
+    else:
+        from vinylmon.engine.engine import Engine
+        engine = Engine(device=args.device, grader=False if args.no_grader else None)
     if not to_stdout:
         print(HEADER, flush=True)
     for f in files:
         name = shown(f.name)
         try:
-            result = engine.grade_file(f, rpm=args.rpm,
-                                       progress=None if args.quiet else Progress(name))
-            if result.short_by_s > max(1.0, 0.01 * result.declared_s):
-                print(f"vinylmon: {name}: warning: its header says "
-                      f"{result.declared_s:.1f} s, but only {result.duration_s:.1f} s could "
-                      "be decoded (is the file truncated?); the grade covers those "
-                      f"{result.duration_s:.1f} s", file=sys.stderr, flush=True)
-            report = build_report(result.state, result.windows, input_name=name,
-                                  sample_rate=result.sample_rate, channels=result.channels,
-                                  duration_s=result.duration_s, models=engine.models(),
-                                  record=record)
-            if args.rpm is not None and \
-                    (warning := speed_mismatch(report, given_rpm=args.rpm)) is not None:
-                print(f"vinylmon: {name}: warning: {warning}", file=sys.stderr, flush=True)
-            if args.json == "-":
-                json.dump(report, sys.stdout, indent=1, allow_nan=False)
-                sys.stdout.write("\n")
-            elif (out := _target(args.json, f, ".json", many)) is not None:
-                write_report(report, out)
-            if args.csv == "-":
-                sys.stdout.write(events_csv(report))
-            elif (out := _target(args.csv, f, ".csv", many)) is not None:
-                write_events_csv(report, out)
-            if (out := _target(args.html, f, ".html", many)) is not None:
-                from vinylmon.audio.io import load
-                from vinylmon.audio.types import ANALYSIS_RATE
-                from vinylmon.reports.strips import event_strips
-
-                sp = result.spectrogram
-                strips = event_strips(  # close-ups of the loudest events, read from the file
-                    lambda a, b, f=f: load(f, start_s=a, duration_s=b - a).samples,
-                    report["events"], sample_rate=ANALYSIS_RATE)
-                page = render_html(report, spectrogram_db=sp.db, spectrogram_freqs_hz=sp.freqs_hz,
-                                   spectrogram_hop_s=sp.hop_s, event_strips=strips)
-                tmp = out.with_name(out.name + ".part")
-                tmp.write_text(page, encoding="utf-8")
-                tmp.replace(out)
-            if not to_stdout:
-                print(_row(name, report, result.wall_s, rpm_given=args.rpm is not None),
-                      flush=True)
+            if outcomes is not None:  # graded elsewhere: say what it said
+                o = next(outcomes)
+                for text in o.warnings:
+                    _warn_for(name)(text)
+                if o.error is not None:
+                    print(f"vinylmon: {o.error}", file=sys.stderr, flush=True)
+                    status = max(status, o.status)
+                    continue
+                emit(f, o.report, lambda o=o: o.page, o.wall_s)
+                continue
+            g = grade_to_report(engine, f, input_name=name, rpm=args.rpm, record=record,
+                                progress=None if args.quiet else Progress(name),
+                                warn=_warn_for(name))
+            emit(f, g.report, g.html, g.result.wall_s)
         except VinylmonError as exc:
             log.info("grade %s", _message(f, exc))
             print(f"vinylmon: {_message(f, exc)}", file=sys.stderr, flush=True)
@@ -377,4 +553,10 @@ def add_parser(sub) -> None:
                    help="where the models run (default: CUDA when available)")
     g.add_argument("--no-grader", action="store_true", help="skip the learned grader")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="grade the files in N processes at once (no progress bars; "
+                        "default 1)")
+    g.add_argument("--ray", metavar="ADDRESS",
+                   help="grade the files as tasks on the Ray cluster at ADDRESS (needs "
+                        "vinylmon[ray]; the files must be readable there)")
     g.set_defaults(func=cmd_grade)

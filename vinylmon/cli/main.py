@@ -254,10 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     from vinylmon.cli.grade import add_parser as add_grade
     add_grade(sub)
+    from vinylmon.cli.clean import add_parser as add_clean
+    add_clean(sub)
     from vinylmon.cli.finetune import add_parser as add_finetune
     add_finetune(sub)
     from vinylmon.cli.monitor import add_parser as add_monitor
     add_monitor(sub)
+    from vinylmon.cli.serve import add_parser as add_serve
+    add_serve(sub)
     return p
 
 

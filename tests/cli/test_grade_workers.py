@@ -1,0 +1,96 @@
+"""``vinylmon grade --workers N``: the files graded in N processes give the same rows,
+reports, messages and exit status as one process; ``--ray`` without Ray says how to
+get it."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vinylmon.cli.grade import RAY_MISSING
+from vinylmon.cli.main import main
+from vinylmon.simulate import synthetic_music
+
+SR = 44100
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "side"
+    d.mkdir()
+    for i, seconds in enumerate((9.0, 6.0)):
+        sf.write(d / f"good{i}.flac", synthetic_music(np.random.default_rng(i), seconds).T, SR)
+    (d / "broken.flac").write_bytes(b"fLaC" + bytes(range(200)))
+    sf.write(d / "silent.flac", np.zeros((SR * 6, 2)), SR)
+    return d
+
+
+def _rows(out: str) -> list[str]:
+    """The table's rows without their timing column (x real time)."""
+    rows = []
+    for line in out.splitlines()[1:]:
+        cells = line.split()
+        rows.append(" ".join(cells[:11] + cells[12:]))
+    return rows
+
+
+@pytest.mark.slow
+def test_workers_give_what_one_process_gives(folder, tmp_path, capsys):
+    one, two = tmp_path / "one", tmp_path / "two"
+    code1 = main(["grade", str(folder), "--json", str(one), "--html", str(one),
+                  "--device", "cpu", "--quiet"])
+    out1 = capsys.readouterr()
+    code2 = main(["grade", str(folder), "--json", str(two), "--html", str(two),
+                  "--device", "cpu", "--quiet", "--workers", "2"])
+    out2 = capsys.readouterr()
+    assert code1 == code2 == 2
+    assert _rows(out1.out) == _rows(out2.out) and len(_rows(out2.out)) == 2
+    assert out1.err == out2.err  # the same messages, in the same order
+    assert "broken.flac" in out2.err and "silent" in out2.err
+    assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir()) == \
+        ["good0.html", "good0.json", "good1.html", "good1.json"]
+    for name in ("good0.json", "good1.json"):
+        assert json.loads((two / name).read_text()) == json.loads((one / name).read_text())
+
+
+def test_workers_must_be_at_least_one(folder, capsys):
+    assert main(["grade", str(folder), "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
+
+
+def test_ray_missing_says_how_to_install_it(folder, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails
+    assert main(["grade", str(folder), "--ray", "auto"]) == 2
+    err = capsys.readouterr().err
+    assert RAY_MISSING in err and "pip install vinylmon[ray]" in err
+
+
+def test_ray_tasks_give_the_reports(folder, tmp_path, capsys, monkeypatch):
+    """A stand-in for Ray running each task at once, in this process."""
+    import types
+
+    calls = []
+
+    class Remote:
+        def __init__(self, fn):
+            self.fn = fn
+
+        def remote(self, *args):
+            calls.append(args)
+            return self.fn(*args)
+
+    fake = types.SimpleNamespace(init=lambda address: calls.append(("init", address)),
+                                 remote=Remote, get=lambda ref: ref)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr("vinylmon.cli.grade._worker_engine", None)
+    out = tmp_path / "out"
+    code = main(["grade", str(folder / "good1.flac"), str(folder / "broken.flac"), "--json",
+                 str(out), "--ray", "ray://head:10001", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 2 and "broken.flac" in captured.err
+    assert calls[0] == ("init", "ray://head:10001") and len(calls) == 3
+    assert json.loads((out / "good1.json").read_text())["input"] == "good1.flac"

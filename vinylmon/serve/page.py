@@ -1,0 +1,294 @@
+"""The page at ``/``: plain HTML, CSS and a little JavaScript, no build step.
+
+Drop recordings to grade (each with its progress bar: the upload, then the grading,
+pushed by server-sent events), the history of graded files (grade, what limits it in
+GRADING.md's words, date, reports) and the HTML report opened inline. Grade colours
+come from :mod:`vinylmon.grading.names` (``/grades.css``), as in the monitor and the
+HTML report.
+"""
+
+from __future__ import annotations
+
+import html
+
+from vinylmon import __version__
+from vinylmon.cli.grade import AUDIO_SUFFIXES
+from vinylmon.grading.names import DEFAULT_COLOR, GRADE_COLORS, text_color_on
+
+
+def grade_css() -> str:
+    """A badge colour per grade, from the palette: ``.grade[data-grade="VG+"]``."""
+    rules = [f'.grade{{background:{DEFAULT_COLOR};color:{text_color_on(DEFAULT_COLOR)}}}']
+    for grade, color in GRADE_COLORS.items():
+        rules.append(f'.grade[data-grade="{grade}"]{{background:{color};'
+                     f'color:{text_color_on(color)}}}')
+        rules.append(f'.bar[data-grade="{grade}"] > span{{background:{color}}}')
+    return "\n".join(rules) + "\n"
+
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vinylmon: grade recordings</title>
+<link rel="stylesheet" href="grades.css">
+<style>
+:root { --bg:#14181f; --panel:#1c222b; --line:#2c3440; --text:#e6ebf2; --dim:#98a3b3;
+        --accent:#5aa9ff; --bad:#ff6b6b; }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--bg); color:var(--text);
+       font:15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }
+header { padding:18px 28px 8px; display:flex; align-items:baseline; gap:14px; }
+header h1 { margin:0; font-size:22px; letter-spacing:.3px; }
+header span { color:var(--dim); }
+main { padding:0 28px 28px; max-width:1200px; }
+section { background:var(--panel); border:1px solid var(--line); border-radius:8px;
+          padding:16px 18px; margin-top:16px; }
+h2 { font-size:16px; margin:0 0 12px; }
+#drop { border:2px dashed var(--line); border-radius:8px; padding:26px; text-align:center;
+        color:var(--dim); transition:border-color .15s, background .15s; }
+#drop.over { border-color:var(--accent); background:#1f2a38; }
+#drop label.button { display:inline-block; margin-top:8px; }
+.button, button { background:#2a3442; color:var(--text); border:1px solid #3a4656;
+         border-radius:5px; padding:5px 12px; font:inherit; cursor:pointer; }
+.button:hover, button:hover { border-color:var(--accent); }
+#file { position:absolute; width:1px; height:1px; opacity:0; }
+.fields { display:flex; flex-wrap:wrap; gap:10px 16px; margin-top:14px; color:var(--dim); }
+.fields label { display:flex; align-items:center; gap:6px; }
+.fields input, .fields select { background:#11151b; color:var(--text);
+         border:1px solid var(--line); border-radius:4px; padding:4px 6px; font:inherit; }
+.fields input { width:150px; }
+#uploads { list-style:none; margin:12px 0 0; padding:0; }
+#uploads li { display:grid; grid-template-columns:minmax(120px,260px) 1fr 200px; gap:12px;
+              align-items:center; padding:5px 0; }
+#uploads .name { overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+#uploads .state { color:var(--dim); font-size:13px; }
+#uploads .state.failed { color:var(--bad); }
+.bar { height:10px; background:#11151b; border:1px solid var(--line); border-radius:5px;
+       overflow:hidden; }
+.bar > span { display:block; height:100%; width:0; background:var(--accent);
+              transition:width .2s; }
+table { width:100%; border-collapse:collapse; }
+th, td { text-align:left; padding:7px 8px; border-bottom:1px solid var(--line);
+         vertical-align:middle; }
+th { color:var(--dim); font-weight:600; font-size:13px; }
+td.reason { color:#cfd6e0; font-size:14px; }
+td.reason .criterion { font-weight:600; }
+td.date { white-space:nowrap; color:var(--dim); font-size:13px; }
+td.links { white-space:nowrap; }
+td.links a, td.links button { margin-right:6px; }
+a { color:var(--accent); }
+.grade { display:inline-block; min-width:44px; text-align:center; font-weight:700;
+         border-radius:4px; padding:2px 6px; }
+.status { color:var(--dim); font-size:13px; }
+.status.failed { color:var(--bad); }
+.empty { color:var(--dim); padding:10px 0; }
+#viewer[hidden] { display:none; }
+#viewer .top { display:flex; justify-content:space-between; align-items:center; }
+#viewer iframe { width:100%; height:80vh; border:1px solid var(--line); border-radius:6px;
+                 background:#fff; margin-top:8px; }
+footer { color:var(--dim); font-size:12px; padding:0 28px 20px; }
+</style>
+</head>
+<body>
+<header><h1>vinylmon</h1><span>grade needle-drop recordings on the Goldmine scale</span>
+</header>
+<main>
+<section>
+  <h2>Grade recordings</h2>
+  <div id="drop">
+    Drop recordings here (FLAC, WAV, OGG, MP3, ...)<br>
+    <label class="button" for="file">or choose files</label>
+    <input id="file" type="file" multiple accept="audio/*,__ACCEPT__">
+  </div>
+  <div class="fields">
+    <label>Speed <select id="rpm"><option value="auto">auto (estimated)</option>
+      <option value="33 1/3">33 1/3 rpm</option><option value="45">45 rpm</option>
+      <option value="78">78 rpm</option></select></label>
+    <label>Artist <input id="artist" maxlength="200"></label>
+    <label>Title <input id="title" maxlength="200"></label>
+    <label>Side <input id="side" maxlength="200" style="width:60px"></label>
+  </div>
+  <ul id="uploads"></ul>
+</section>
+<section>
+  <h2>History</h2>
+  <table id="history">
+    <thead><tr><th>Grade</th><th>File</th><th>Limited by</th><th>Date</th>
+      <th>Reports</th><th></th></tr></thead>
+    <tbody></tbody>
+  </table>
+  <div class="empty" id="empty">Nothing graded yet.</div>
+</section>
+<section id="viewer" hidden>
+  <div class="top"><h2 id="viewer-title">Report</h2>
+    <button id="viewer-close" type="button">Close</button></div>
+  <iframe id="report" title="HTML report"></iframe>
+</section>
+</main>
+<footer>vinylmon __VERSION__: the grade follows GRADING.md; reports are kept on this
+machine until deleted.</footer>
+<script>
+"use strict";
+const token = new URLSearchParams(location.search).get("token");
+function api(path) {
+  return token ? path + (path.includes("?") ? "&" : "?") + "token=" +
+                 encodeURIComponent(token) : path;
+}
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "text") e.textContent = v; else e.setAttribute(k, v);
+  }
+  for (const k of kids) e.append(k);
+  return e;
+}
+function when(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return d.toLocaleDateString(undefined, {year:"numeric", month:"short", day:"numeric"}) +
+         " " + d.toLocaleTimeString(undefined, {hour:"2-digit", minute:"2-digit"});
+}
+function statusText(job) {
+  if (job.status === "running") return "grading " + Math.round(job.progress * 100) + " %";
+  if (job.status === "queued") return "queued";
+  if (job.status === "failed") return "failed: " + (job.error || "");
+  return job.status;
+}
+function reasonCell(job) {
+  // GRADING.md's name of the limiting criterion, then the reason as the CLI says it
+  const cell = el("td", {class: "reason"});
+  if (job.limited_by_name) {
+    cell.append(el("div", {class: "criterion", text: job.limited_by_name}));
+    const prefix = "limited by " + job.limited_by_name + ": ";
+    const reason = (job.reason || "").startsWith(prefix) ? job.reason.slice(prefix.length)
+                                                         : job.reason;
+    if (reason) cell.append(el("div", {class: "status", text: reason}));
+  } else if (job.reason) {
+    cell.append(el("div", {text: job.reason}));
+  }
+  return cell;
+}
+function openReport(job) {
+  document.getElementById("viewer").hidden = false;
+  document.getElementById("viewer-title").textContent = "Report: " + job.name;
+  document.getElementById("report").src = api(job.report_html);
+  document.getElementById("viewer").scrollIntoView({behavior: "smooth"});
+}
+document.getElementById("viewer-close").onclick = () => {
+  document.getElementById("viewer").hidden = true;
+  document.getElementById("report").src = "about:blank";
+};
+async function refresh() {
+  const r = await fetch(api("/api/jobs"));
+  if (!r.ok) return;
+  const jobs = (await r.json()).jobs;
+  const body = document.querySelector("#history tbody");
+  body.replaceChildren();
+  document.getElementById("empty").hidden = jobs.length > 0;
+  for (const job of jobs) {
+    const grade = job.grade ? el("span", {class: "grade", "data-grade": job.grade,
+                                          text: job.grade})
+                            : el("span", {class: "status " + job.status,
+                                          text: statusText(job)});
+    const record = [job.record.artist, job.record.title,
+                    job.record.side && "side " + job.record.side].filter(Boolean).join(", ");
+    const file = el("td", {}, el("div", {text: job.name}));
+    if (record) file.append(el("div", {class: "status", text: record}));
+    const links = el("td", {class: "links"});
+    if (job.status === "done") {
+      const open = el("button", {type: "button", text: "Open"});
+      open.onclick = () => openReport(job);
+      links.append(open, el("a", {href: api(job.report_html), target: "_blank", text: "HTML"}),
+                   el("a", {href: api(job.report_json), target: "_blank", text: "JSON"}));
+    }
+    const del = el("button", {type: "button", title: "Delete this job and its reports",
+                              text: "Delete"});
+    del.onclick = async () => {
+      await fetch(api("/api/jobs/" + job.id), {method: "DELETE"});
+      refresh();
+    };
+    const row = el("tr", {"data-id": job.id, "data-status": job.status},
+                   el("td", {}, grade), file,
+                   reasonCell(job),
+                   el("td", {class: "date", text: when(job.created)}), links,
+                   el("td", {}, del));
+    body.append(row);
+  }
+}
+function follow(id, item) {
+  const bar = item.querySelector(".bar > span");
+  const state = item.querySelector(".state");
+  const events = new EventSource(api("/api/jobs/" + id + "/events"));
+  events.onmessage = (e) => {
+    const job = JSON.parse(e.data);
+    bar.style.width = (job.status === "done" ? 100 : job.progress * 100) + "%";
+    state.textContent = job.status === "done" ? "done: " + job.grade : statusText(job);
+    state.classList.toggle("failed", job.status === "failed");
+    if (job.grade) item.querySelector(".bar").dataset.grade = job.grade;
+    if (job.status === "done" || job.status === "failed") { events.close(); refresh(); }
+  };
+  events.addEventListener("deleted", () => { events.close(); state.textContent = "deleted"; });
+  events.onerror = () => { if (events.readyState === EventSource.CLOSED) refresh(); };
+}
+function upload(file) {
+  const item = el("li", {}, el("span", {class: "name", text: file.name, title: file.name}),
+                  el("div", {class: "bar"}, el("span")), el("span", {class: "state",
+                                                               text: "uploading"}));
+  document.getElementById("uploads").prepend(item);
+  const bar = item.querySelector(".bar > span");
+  const state = item.querySelector(".state");
+  const form = new FormData();
+  form.append("file", file);
+  for (const k of ["rpm", "artist", "title", "side"]) {
+    const v = document.getElementById(k).value.trim();
+    if (v) form.append(k, v);
+  }
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", api("/api/jobs"));
+  if (token) xhr.setRequestHeader("Authorization", "Bearer " + token);
+  xhr.upload.onprogress = (e) => {
+    if (e.lengthComputable) {
+      bar.style.width = (100 * e.loaded / e.total) + "%";
+      state.textContent = "uploading " + Math.round(100 * e.loaded / e.total) + " %";
+    }
+  };
+  xhr.onload = () => {
+    let answer = {};
+    try { answer = JSON.parse(xhr.responseText); } catch (err) { answer = {}; }
+    if (xhr.status === 202) {
+      bar.style.width = "0%";
+      state.textContent = "queued";
+      refresh();
+      follow(answer.id, item);
+    } else {
+      state.textContent = answer.error || ("upload failed (" + xhr.status + ")");
+      state.classList.add("failed");
+    }
+  };
+  xhr.onerror = () => { state.textContent = "upload failed"; state.classList.add("failed"); };
+  xhr.send(form);
+}
+const drop = document.getElementById("drop");
+const input = document.getElementById("file");
+input.onchange = () => { for (const f of input.files) upload(f); input.value = ""; };
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault(); drop.classList.remove("over");
+  for (const f of e.dataTransfer.files) upload(f);
+});
+refresh();
+setInterval(refresh, 10000);
+</script>
+</body>
+</html>
+"""
+
+
+def index_html() -> str:
+    """The page at ``/``."""
+    accept = ",".join(sorted(AUDIO_SUFFIXES))
+    return (_PAGE.replace("__ACCEPT__", html.escape(accept))
+            .replace("__VERSION__", html.escape(__version__)))
