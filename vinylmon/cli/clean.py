@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from vinylmon.cli import plain
-from vinylmon.cli.grade import Progress, _message, expand_input, parse_rpm, shown
+from vinylmon.cli.grade import Progress, expand_input, failure, parse_rpm, shown
 from vinylmon.errors import AudioFileError, VinylmonError
 
 log = logging.getLogger("vinylmon")
@@ -158,20 +158,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
                       flush=True)
             print(summary(name, len(events), fr, max_span_ms=args.max_span_ms,
                           analysis_s=result.wall_s), flush=True)
-        except VinylmonError as exc:
-            log.info("clean %s", _message(f, exc))
-            print(f"vinylmon: {_message(f, exc)}", file=sys.stderr, flush=True)
-            status = max(status, 2)
-        except OSError as exc:  # e.g. the output folder cannot be made
-            log.info("clean %s: %s", shown(f), shown(exc))
-            print(f"vinylmon: {shown(f)}: {shown(exc.strerror or exc)}: "
-                  f"{shown(exc.filename or '')}", file=sys.stderr, flush=True)
-            status = max(status, 2)
-        except Exception:
-            log.exception("internal error cleaning %s", shown(f))
-            print(f"vinylmon: {shown(f)}: internal error; details were written to the log",
-                  file=sys.stderr, flush=True)
-            status = 3
+        except Exception as exc:  # a bad file, an output folder not writable, a bug
+            line, code = failure("clean", f, exc)
+            print(f"vinylmon: {line}", file=sys.stderr, flush=True)
+            status = max(status, code)
     return status
 
 

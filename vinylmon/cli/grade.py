@@ -167,6 +167,22 @@ def shown(text: object) -> str:
         return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def failure(verb: str, path: Path, exc: BaseException) -> tuple[str, int]:
+    """What a file that failed (while ``verb``: "grade", "clean") prints, one line
+    without the ``vinylmon: `` prefix, and the exit status it earns: 2 for a bad file or
+    a folder that cannot be written, 3 for an internal error (its traceback goes to the
+    log). Logs it."""
+    if isinstance(exc, VinylmonError):
+        log.info("%s %s", verb, _message(path, exc))
+        return _message(path, exc), 2
+    if isinstance(exc, OSError):
+        log.info("%s %s: %s", verb, shown(path), shown(exc))
+        return (f"{shown(path)}: {shown(exc.strerror or exc)}: {shown(exc.filename or '')}",
+                2)
+    log.error("internal error: %s %s", verb, shown(path), exc_info=exc)
+    return f"{shown(path)}: internal error; details were written to the log", 3
+
+
 def _message(path: Path, exc: BaseException) -> str:
     """One line about a file that failed: its path, then what is wrong (the path once,
     although most messages start with the path or the file's name themselves)."""
@@ -378,17 +394,9 @@ def _grade_task(path: Path, rpm: float | None, record: dict, html: bool,
         g = grade_to_report(_worker_engine, path, input_name=shown(path.name), rpm=rpm,
                             record=record, warn=warnings.append)
         return _Outcome(warnings, g.report, g.html() if html else None, g.result.wall_s)
-    except VinylmonError as exc:
-        log.info("grade %s", _message(path, exc))
-        return _Outcome(warnings, error=_message(path, exc), status=2)
-    except OSError as exc:
-        log.info("grade %s: %s", shown(path), shown(exc))
-        return _Outcome(warnings, error=f"{shown(path)}: {shown(exc.strerror or exc)}: "
-                                        f"{shown(exc.filename or '')}", status=2)
-    except Exception:
-        log.exception("internal error grading %s", shown(path))
-        return _Outcome(warnings, error=f"{shown(path)}: internal error; details were "
-                                        "written to the log", status=3)
+    except Exception as exc:
+        line, status = failure("grade", path, exc)
+        return _Outcome(warnings, error=line, status=status)
 
 
 def _pool_outcomes(files: list[Path], args: argparse.Namespace, record: dict
@@ -515,20 +523,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
                                 progress=None if args.quiet else Progress(name),
                                 warn=_warn_for(name))
             emit(f, g.report, g.html, g.result.wall_s)
-        except VinylmonError as exc:
-            log.info("grade %s", _message(f, exc))
-            print(f"vinylmon: {_message(f, exc)}", file=sys.stderr, flush=True)
-            status = max(status, 2)
-        except OSError as exc:  # e.g. the report folder is not writable
-            log.info("grade %s: %s", shown(f), shown(exc))
-            print(f"vinylmon: {shown(f)}: {shown(exc.strerror or exc)}: "
-                  f"{shown(exc.filename or '')}", file=sys.stderr, flush=True)
-            status = max(status, 2)
-        except Exception:
-            log.exception("internal error grading %s", shown(f))
-            print(f"vinylmon: {shown(f)}: internal error; details were written to the log",
-                  file=sys.stderr, flush=True)
-            status = 3
+        except Exception as exc:  # a bad file, a report folder not writable, a bug
+            line, code = failure("grade", f, exc)
+            print(f"vinylmon: {line}", file=sys.stderr, flush=True)
+            status = max(status, code)
     return status
 
 
