@@ -46,7 +46,11 @@ from PySide6.QtWidgets import (
 
 from vinylmon.grading.rubric import GRADES
 from vinylmon.gui import style
-from vinylmon.gui.settings import apply_dialog_theme, no_input_message, set_text_color
+from vinylmon.gui.settings import (
+    apply_dialog_theme,
+    no_input_message,
+    refresh_controls,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,13 +164,7 @@ class MicrophonePage(QWidget):
         self.device_combo.setPlaceholderText("none found")
         self.device_combo.setToolTip("The microphone or line-in that hears the turntable; the "
                                      "profile made here is used automatically for it.")
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setToolTip("Look for microphones and line-ins again, e.g. after "
-                                       "plugging one in.")
-        self.refresh_button.clicked.connect(self.refresh_inputs)
-        self.no_input_label = QLabel()
-        self.no_input_label.setWordWrap(True)
-        set_text_color(self.no_input_label, style.METER_YELLOW)
+        self.refresh_button, self.no_input_label = refresh_controls(self.refresh_inputs)
         self._device_name = device_name
         self.level_button = QPushButton("Check level")
         self.level_button.setToolTip("Listens for 2 seconds: play a loud passage of a record "

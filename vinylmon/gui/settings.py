@@ -71,6 +71,18 @@ RPM_TOLERANCE = 0.01
 _RPM_LABELS = {RPMS[0]: "33 1/3", RPMS[1]: "45", RPMS[2]: "78"}
 
 
+def refresh_controls(on_refresh) -> tuple[QPushButton, QLabel]:
+    """The Refresh button (calling ``on_refresh``) and the notice that says why no input
+    is listed, as the General and Microphone pages both show them."""
+    button = QPushButton("Refresh")
+    button.setToolTip("Look for microphones and line-ins again, e.g. after plugging one in.")
+    button.clicked.connect(on_refresh)
+    notice = QLabel()
+    notice.setWordWrap(True)
+    set_text_color(notice, style.METER_YELLOW)
+    return button, notice
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -547,13 +559,7 @@ class SettingsDialog(QDialog):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
         self.device_combo = QComboBox()
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setToolTip("Look for microphones and line-ins again, e.g. after "
-                                       "plugging one in.")
-        self.refresh_button.clicked.connect(self.refresh_inputs)
-        self.no_input_label = QLabel()
-        self.no_input_label.setWordWrap(True)
-        set_text_color(self.no_input_label, style.METER_YELLOW)
+        self.refresh_button, self.no_input_label = refresh_controls(self.refresh_inputs)
         device_row = QHBoxLayout()
         device_row.addWidget(self.device_combo, 1)
         device_row.addWidget(self.refresh_button)
