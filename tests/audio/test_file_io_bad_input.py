@@ -66,6 +66,41 @@ def test_truncated_flac_never_escapes_as_another_error(tmp_path, rng):
         assert np.isfinite(block.samples).all()
 
 
+@pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_16"), ("WAV", "PCM_24"),
+                                               ("WAV", "FLOAT"), ("AIFF", "PCM_24"),
+                                               ("WAVEX", "PCM_16")])
+def test_a_pcm_file_cut_mid_audio_says_what_its_header_promised(tmp_path, rng, fmt, subtype):
+    """libsndfile reads the frames present without complaint; the header's data size
+    still tells the 4 s the recording was meant to hold."""
+    path = tmp_path / f"cut.{'aiff' if fmt == 'AIFF' else 'wav'}"
+    sf.write(str(path), rng.uniform(-0.5, 0.5, (44100 * 4, 2)), 44100, format=fmt,
+             subtype=subtype)
+    whole = audio_info(path)
+    assert whole.declared_frames is None and whole.declared_s == whole.duration_s == 4.0
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) * 5 // 8])
+    info = audio_info(path)
+    assert info.frames < 44100 * 4 * 0.7
+    assert info.declared_frames == 44100 * 4
+    assert info.declared_s == pytest.approx(4.0) and info.duration_s < 2.8
+    assert load(path).frames == info.frames  # what is there is still read
+
+
+def test_a_streamed_wav_with_an_open_length_is_not_called_truncated(tmp_path, rng):
+    """A WAV written while recording may leave its sizes at 0 or 0xFFFFFFFF."""
+    path = tmp_path / "stream.wav"
+    sf.write(str(path), rng.uniform(-0.5, 0.5, (44100, 2)), 44100, subtype="PCM_16")
+    raw = bytearray(path.read_bytes())
+    assert raw[36:40] == b"data"
+    raw[40:44] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(raw))
+    try:
+        info = audio_info(path)
+    except AudioFileError:
+        return  # refused as a stream of unknown length: also no false "truncated"
+    assert info.declared_frames is None
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_samples(tmp_path, bad):
     data = np.zeros((44100 * 3, 2), dtype=np.float32)

@@ -85,6 +85,28 @@ def test_unwritable_report_folder_fails_that_file_only(tmp_path, capsys):
     assert "a.flac" in capsys.readouterr().err
 
 
+def test_a_wav_cut_mid_audio_is_graded_for_what_is_there_and_says_so(engine, tmp_path,
+                                                                      capsys):
+    """libsndfile reads a cut WAV's frames without a word; the header's data size says
+    30 s were meant, so the user is warned and the report carries the note."""
+    path = tmp_path / "cut.wav"
+    sf.write(path, synthetic_music(np.random.default_rng(5), 30.0).T, SR, subtype="PCM_16")
+    raw = path.read_bytes()
+    path.write_bytes(raw[: 44 + (len(raw) - 44) // 3])
+    result = engine.grade_file(path)
+    assert result.declared_s == pytest.approx(30.0)
+    assert result.duration_s == pytest.approx(10.0, abs=0.05) and result.short_by_s > 19.0
+
+    code = main(["grade", str(path), "--json", str(tmp_path / "r.json"), "--quiet",
+                 "--device", "cpu", "--no-grader"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "cut.wav: warning: its header says 30.0 s, but only 10.0 s" in err
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["duration_s"] == pytest.approx(10.0, abs=0.05)
+    assert any("truncated" in n and "30.0 s" in n for n in report["summary"]["notes"])
+
+
 def test_a_truncated_mp3_is_graded_for_what_decodes_and_says_so(engine, tmp_path, capsys):
     """Its header (Xing) still claims the whole length; the decoder stops early."""
     path = tmp_path / "cut.mp3"

@@ -151,7 +151,7 @@ def test_a_wav_cut_before_its_audio_is_refused_as_not_audio(serve, music, keep):
 def test_a_wav_cut_inside_its_audio_grades_the_part_that_is_there(serve, music):
     """A valid header claiming 4 s whose data stops mid-frame at about 2 s: the decoder
     reads the whole frames present (as ``vinylmon grade`` does on that file), so the
-    upload is accepted and the report covers those 2 s, not the header's claim."""
+    upload is accepted, the report covers those 2 s and says the header claimed 4."""
     data = _wav(music, 4.0)
     cut = data[:44 + (len(data) - 44) // 2 + 1]  # half the audio and one odd byte
     with serve() as s:
@@ -162,6 +162,9 @@ def test_a_wav_cut_inside_its_audio_grades_the_part_that_is_there(serve, music):
         report = s.get(job["report_json"]).json()
         assert report["input"] == "cut.wav"
         assert report["duration_s"] == pytest.approx(2.0, abs=0.01)
+        # never a silent wrong answer: the report says the header promised 4 s
+        assert any("truncated" in n and "4.0 s" in n for n in report["summary"]["notes"])
+        assert b"truncated" in s.get(job["report_html"]).body
         assert s.get("/api/health").status == 200
 
 

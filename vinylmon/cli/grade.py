@@ -333,14 +333,16 @@ def grade_to_report(engine: Engine, path: Path, *, input_name: str, rpm: float |
 
     warn = warn or (lambda text: None)
     result = engine.grade_file(path, rpm=rpm, progress=progress)
+    notes = []
     if result.short_by_s > max(1.0, 0.01 * result.declared_s):
-        warn(f"its header says {result.declared_s:.1f} s, but only {result.duration_s:.1f} s "
-             "could be decoded (is the file truncated?); the grade covers those "
-             f"{result.duration_s:.1f} s")
+        notes.append(f"its header says {result.declared_s:.1f} s, but only "
+                     f"{result.duration_s:.1f} s could be decoded (is the file truncated?); "
+                     f"the grade covers those {result.duration_s:.1f} s")
+        warn(notes[-1])
     report = build_report(result.state, result.windows, input_name=input_name,
                           sample_rate=result.sample_rate, channels=result.channels,
                           duration_s=result.duration_s, models=engine.models(),
-                          record=record)
+                          record=record, notes=notes)
     if rpm is not None and (warning := speed_mismatch(report, given_rpm=rpm)) is not None:
         warn(warning)
     return Graded(Path(path), result, report)

@@ -251,7 +251,7 @@ class Engine:
         decoded = windows[-1].end_s if windows else 0.0
         return FileResult(p, state, windows, spec.result(), info.sample_rate,
                           min(info.channels, 2), decoded, time.perf_counter() - t0,
-                          declared_s=info.duration_s)
+                          declared_s=info.declared_s)
 
 
 def _batched(items: Iterable, n: int) -> Iterator[list]:

@@ -73,7 +73,7 @@ def notes_of(rpm: float | None) -> list[str]:
 
 def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, input_name: str,
                  sample_rate: int, channels: int, duration_s: float, models: dict,
-                 record: Mapping | None = None) -> dict:
+                 record: Mapping | None = None, notes: Sequence[str] = ()) -> dict:
     """The report dict of REPORT.md.
 
     Parameters
@@ -91,6 +91,9 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
     record : mapping or None, keyword-only
         The record as the user named it (``artist``, ``title``, ``side``): its
         non-empty values become the extra key ``record`` (none: no key).
+    notes : sequence of str, keyword-only
+        More for ``summary.notes`` beside the shellac note (e.g. that the file was
+        truncated and the grade covers only what it holds).
 
     Raises
     ------
@@ -129,7 +132,7 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
         "learned_weight": _num(state.learned_weight if g.learned_probs is not None else 0.0, 4),
         "dropped_windows": state.dropped_windows,
     }
-    notes = notes_of(state.rpm)
+    notes = notes_of(state.rpm) + [str(n) for n in notes]
     if notes:
         summary["notes"] = notes
     return {
