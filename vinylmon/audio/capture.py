@@ -1,4 +1,4 @@
-"""Live audio input: the only module that talks to sound devices.
+"""Live audio input and output: the only module that talks to sound devices.
 
 Everything that touches PortAudio (through :mod:`sounddevice`) lives here.
 ``sounddevice`` is imported lazily, so importing this module works on machines
@@ -26,6 +26,14 @@ or upstream (PortAudio's input-overflow flag). ALSA's PulseAudio plugin does not
 raise that flag (measured: callbacks held off for 1.5 s got their audio late, with
 no flag; the server buffers for the client), so with PulseAudio the overflows
 vinylmon sees are those of its own ring buffer.
+
+Output
+------
+:class:`Playback` plays audio through an output device: its writer (the
+monitor's reader thread) copies samples into a ring buffer and never waits; the
+PortAudio callback plays what is there and counts an *underrun* each time the
+ring runs dry while audio was flowing. A one-shot *cue* (an event's +-1 s, or the
+session from a point on) plays over the stream, which is skipped meanwhile.
 
 Device loss
 -----------
@@ -56,8 +64,12 @@ from vinylmon.errors import DeviceError, DeviceLostError
 __all__ = [
     "InputDevice",
     "LiveCapture",
+    "OutputDevice",
+    "Playback",
     "find_input_device",
+    "find_output_device",
     "list_input_devices",
+    "list_output_devices",
     "rescan_devices",
 ]
 
@@ -141,27 +153,41 @@ class InputDevice:
         )
 
 
-def _default_input_index(sd: ModuleType) -> int:
+@dataclass(frozen=True)
+class OutputDevice(InputDevice):
+    """An audio output as PortAudio describes it (``channels``: output channels)."""
+
+    def __str__(self) -> str:
+        default = ", default" if self.is_default else ""
+        return (
+            f"[{self.index}] '{self.name}' ({self.host_api}, {self.channels} out, "
+            f"{self.default_sample_rate:g} Hz{default})"
+        )
+
+
+def _default_index(sd: ModuleType, kind: str = "input") -> int:
     try:
-        idx = sd.default.device[0]
+        idx = sd.default.device[0 if kind == "input" else 1]
     except Exception:  # PortAudio not initialised etc.
         return -1
     if isinstance(idx, str):
         try:
-            idx = sd.query_devices(idx, "input")["index"]
+            idx = sd.query_devices(idx, kind)["index"]
         except Exception:
             return -1
     return int(idx) if idx is not None else -1
 
 
-def _all_devices(sd: ModuleType) -> list[InputDevice]:
-    """Every device PortAudio knows, input-capable or not (channels may be 0)."""
+def _all_devices(sd: ModuleType, kind: str = "input") -> list[InputDevice]:
+    """Every device PortAudio knows, with its ``kind`` ("input" or "output") channels
+    (0 for a device without any)."""
     try:
         raw = sd.query_devices()
         apis = sd.query_hostapis()
     except sd.PortAudioError as exc:
         raise DeviceError(f"cannot list audio devices: {exc}") from exc
-    default_in = _default_input_index(sd)
+    default = _default_index(sd, kind)
+    cls = InputDevice if kind == "input" else OutputDevice
     out = []
     for i, d in enumerate(raw):
         try:
@@ -169,13 +195,13 @@ def _all_devices(sd: ModuleType) -> list[InputDevice]:
         except (IndexError, KeyError, TypeError):
             api = "?"
         out.append(
-            InputDevice(
+            cls(
                 index=i,
                 name=str(d["name"]),
-                channels=int(d["max_input_channels"]),
+                channels=int(d[f"max_{kind}_channels"]),
                 default_sample_rate=float(d["default_samplerate"]),
                 host_api=api,
-                is_default=(i == default_in),
+                is_default=(i == default),
             )
         )
     return out
@@ -197,10 +223,21 @@ def list_input_devices() -> list[InputDevice]:
     return [d for d in _all_devices(_sd()) if d.channels > 0]
 
 
-def _describe(devices: list[InputDevice]) -> str:
+def list_output_devices() -> list[OutputDevice]:
+    """List the devices that can play (at least one output channel), in index order.
+
+    Raises
+    ------
+    DeviceError
+        If PortAudio is missing or cannot list devices.
+    """
+    return [d for d in _all_devices(_sd(), "output") if d.channels > 0]
+
+
+def _describe(devices: list[InputDevice], kind: str = "input") -> str:
     if not devices:
-        return "no input devices exist"
-    return "input devices: " + "; ".join(str(d) for d in devices)
+        return f"no {kind} devices exist"
+    return f"{kind} devices: " + "; ".join(str(d) for d in devices)
 
 
 def find_input_device(device: int | str | None = None) -> InputDevice:
@@ -226,52 +263,71 @@ def find_input_device(device: int | str | None = None) -> InputDevice:
     TypeError
         If ``device`` is not None, an int or a str.
     """
+    return _find_device(device, "input")
+
+
+def find_output_device(device: int | str | None = None) -> OutputDevice:
+    """Resolve a user's output choice (None: the system's default output; an index;
+    an exact name or a substring matching one output) to an :class:`OutputDevice`.
+
+    Raises
+    ------
+    DeviceError
+        No such output, no output channels, an ambiguous name, or no default
+        output; the message lists the outputs that exist.
+    TypeError
+        If ``device`` is not None, an int or a str.
+    """
+    return _find_device(device, "output")  # type: ignore[return-value]
+
+
+def _find_device(device: int | str | None, kind: str) -> InputDevice:
+    """:func:`find_input_device` for ``kind`` "input" or "output"."""
     if device is not None and (isinstance(device, bool) or not isinstance(device, int | str)):
         raise TypeError(f"device must be None, an int or a str, not {type(device).__name__}")
     sd = _sd()
-    everything = _all_devices(sd)
-    inputs = [d for d in everything if d.channels > 0]
+    everything = _all_devices(sd, kind)
+    usable = [d for d in everything if d.channels > 0]
 
     if device is None:
         defaults = [d for d in everything if d.is_default]
         if not defaults:
-            raise DeviceError(f"there is no default input device; {_describe(inputs)}")
+            raise DeviceError(f"there is no default {kind} device; {_describe(usable, kind)}")
         chosen = defaults[0]
         if chosen.channels <= 0:
-            raise DeviceError(
-                f"the default device '{chosen.name}' has no input channels; {_describe(inputs)}"
-            )
+            raise DeviceError(f"the default device '{chosen.name}' has no {kind} channels; "
+                              f"{_describe(usable, kind)}")
         return chosen
 
     if isinstance(device, int):
         if not 0 <= device < len(everything):
             raise DeviceError(
                 f"there is no audio device with index {device} "
-                f"(valid: 0..{len(everything) - 1}); {_describe(inputs)}"
+                f"(valid: 0..{len(everything) - 1}); {_describe(usable, kind)}"
             )
         chosen = everything[device]
         if chosen.channels <= 0:
-            raise DeviceError(
-                f"device {device} '{chosen.name}' has no input channels; {_describe(inputs)}"
-            )
+            raise DeviceError(f"device {device} '{chosen.name}' has no {kind} channels; "
+                              f"{_describe(usable, kind)}")
         return chosen
 
     name = device.strip()
     if not name:
-        raise DeviceError(f"empty input device name; {_describe(inputs)}")
-    exact = [d for d in inputs if d.name == name]
+        raise DeviceError(f"empty {kind} device name; {_describe(usable, kind)}")
+    exact = [d for d in usable if d.name == name]
     if len(exact) == 1:
         return exact[0]
     if not exact:
         if any(d.name == name for d in everything):
-            raise DeviceError(f"device '{name}' has no input channels; {_describe(inputs)}")
-        exact = [d for d in inputs if name.lower() in d.name.lower()]
+            raise DeviceError(f"device '{name}' has no {kind} channels; "
+                              f"{_describe(usable, kind)}")
+        exact = [d for d in usable if name.lower() in d.name.lower()]
         if len(exact) == 1:
             return exact[0]
         if not exact:
-            raise DeviceError(f"no input device matches '{name}'; {_describe(inputs)}")
+            raise DeviceError(f"no {kind} device matches '{name}'; {_describe(usable, kind)}")
     raise DeviceError(
-        f"input device name '{name}' is ambiguous, it matches "
+        f"{kind} device name '{name}' is ambiguous, it matches "
         + "; ".join(str(d) for d in exact)
         + " (use the index or a longer name)"
     )
@@ -832,3 +888,263 @@ def _close_quietly(stream: object) -> None:
         stream.close(ignore_errors=True)
     except Exception:
         pass
+
+
+# --------------------------------------------------------------------------- output
+class Playback:
+    """Play audio through an output device without ever making the writer wait.
+
+    Parameters
+    ----------
+    device : int, str or None
+        See :func:`find_output_device`; None: the system's default output.
+    sample_rate : int, keyword-only
+        Rate of the samples written (the analysis rate by default).
+    channels : int, keyword-only
+        Channels played (1 or 2); mono writes play on both of a stereo output.
+    buffer_s : float, keyword-only
+        Seconds the stream ring holds; a writer further ahead loses the newest
+        audio (counted in :attr:`dropped_frames`).
+    blocksize : int, keyword-only
+        Frames per callback.
+    latency : str or float, keyword-only
+        PortAudio's output latency ("low", "high" or seconds).
+
+    Notes
+    -----
+    One thread writes (:meth:`write`, :meth:`cue`, :meth:`clear`); the PortAudio
+    callback reads. A request to flush or cue is a reference the callback picks up,
+    so no lock is ever held across the audio thread.
+    """
+
+    def __init__(self, device: int | str | None = None, *, sample_rate: int = 44100,
+                 channels: int = 2, buffer_s: float = 4.0, blocksize: int = 512,
+                 latency: str | float = "low") -> None:
+        _check_seconds("buffer_s", buffer_s)
+        if channels not in (1, 2):
+            raise ValueError(f"channels must be 1 or 2, got {channels}")
+        if isinstance(blocksize, bool) or not isinstance(blocksize, int) or blocksize <= 0:
+            raise ValueError(f"blocksize must be a positive int, got {blocksize!r}")
+        self._device = find_output_device(device)
+        self._sample_rate = int(sample_rate)
+        self._channels = min(int(channels), max(1, self._device.channels))
+        self._blocksize = blocksize
+        self._latency = latency
+        self._ring = RingBuffer(max(blocksize * 2, int(buffer_s * sample_rate)), self._channels)
+        self._flush = 0  # requests made by the writer
+        self._flushed = 0  # requests the callback has carried out
+        self._cue: tuple[np.ndarray, int] | None = None  # (frames-first samples, id)
+        self._cue_id = 0  # the writer's last cue
+        self._cue_seen = 0  # the callback's cue being played
+        self._cue_pos = 0
+        self._cue_done = 0  # the last cue played to its end
+        self._flowing = False
+        self._underruns = 0
+        self._frames_played = 0
+        self._stream = None
+        self._state = "new"
+        self._fault: DeviceError | None = None
+        self._callback_error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def device(self) -> OutputDevice:
+        return self._device  # type: ignore[return-value]
+
+    @property
+    def sample_rate(self) -> int:
+        return self._sample_rate
+
+    @property
+    def channels(self) -> int:
+        return self._channels
+
+    @property
+    def underruns(self) -> int:
+        """Callbacks that found the stream ring empty while audio was flowing."""
+        return self._underruns
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames written while the ring was full (the writer ran ahead)."""
+        return self._ring.dropped_frames
+
+    @property
+    def frames_played(self) -> int:
+        return self._frames_played
+
+    @property
+    def queued_s(self) -> float:
+        """Seconds written and not yet played."""
+        return self._ring.available / self._sample_rate
+
+    @property
+    def latency_s(self) -> float:
+        """From :meth:`write` to the speaker: what is queued plus the device's own latency."""
+        st = self._stream
+        dev = float(st.latency) if st is not None else 0.0
+        return self.queued_s + dev
+
+    @property
+    def cueing(self) -> bool:
+        """A cue (:meth:`cue`) is playing or waiting."""
+        cue = self._cue
+        return cue is not None and cue[1] != self._cue_done
+
+    @property
+    def running(self) -> bool:
+        return self._state == "running" and self.fault is None
+
+    @property
+    def fault(self) -> DeviceError | None:
+        if self._fault is None and self._callback_error is not None:
+            self._fault = DeviceError(f"output '{self._device.name}' failed: "
+                                      f"{self._callback_error!r}")
+        if self._fault is None and self._state == "running" and self._stream is not None \
+                and not self._stream.active:
+            self._fault = DeviceError(f"output '{self._device.name}' stopped (was it unplugged?)")
+        return self._fault
+
+    # ------------------------------------------------------------------ writer
+    def _frames(self, samples: np.ndarray) -> np.ndarray:
+        x = np.asarray(samples, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[0] < 1:
+            raise ValueError(f"expected (channels, frames) samples, got shape {x.shape}")
+        if x.shape[0] < self._channels:
+            x = np.repeat(x[:1], self._channels, axis=0)
+        elif x.shape[0] > self._channels:
+            x = x[:self._channels] if self._channels > 1 else x.mean(axis=0, keepdims=True)
+        return np.ascontiguousarray(np.clip(x, -1.0, 1.0).T)
+
+    def write(self, samples: np.ndarray) -> int:
+        """Queue ``(channels, frames)`` samples for the stream; returns the frames kept
+        (fewer when the ring is full). Never waits."""
+        return self._ring.write(self._frames(samples))
+
+    def cue(self, samples: np.ndarray) -> None:
+        """Play ``samples`` once, now, over the stream (the stream's audio meanwhile is
+        skipped, so it goes on in time afterwards). A new cue replaces one playing."""
+        self._cue_id += 1
+        self._cue = (self._frames(samples), self._cue_id)
+
+    def stop_cue(self) -> None:
+        """Stop a cue that is playing."""
+        self._cue = None
+
+    def clear(self) -> None:
+        """Forget the stream audio queued and not yet played."""
+        self._flush += 1
+
+    # ------------------------------------------------------------------ audio thread
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: object,
+                  status: object) -> None:
+        """PortAudio output callback: copy what is queued, count starvation."""
+        if self._callback_error is not None:
+            outdata.fill(0)
+            return
+        try:
+            ring = self._ring
+            if self._flushed != self._flush:
+                self._flushed = self._flush
+                ring.read(ring.available)
+            cue = self._cue
+            if cue is not None and cue[1] != self._cue_done:
+                data, cid = cue
+                if self._cue_seen != cid:  # a new cue: from its start
+                    self._cue_seen, self._cue_pos = cid, 0
+                n = min(frames, data.shape[0] - self._cue_pos)
+                outdata[:n] = data[self._cue_pos:self._cue_pos + n]
+                outdata[n:] = 0
+                self._cue_pos += n
+                ring.read(min(frames, ring.available))  # the stream goes on in time
+                if self._cue_pos >= data.shape[0]:
+                    self._cue_done = cid
+                self._frames_played += frames
+                return
+            n = min(frames, ring.available)
+            if n:
+                outdata[:n] = ring.read(n).T
+            outdata[n:] = 0
+            if n < frames and self._flowing:
+                self._underruns += 1
+            self._flowing = n > 0
+            if status is not None and getattr(status, "output_underflow", False) and n:
+                self._underruns += 1
+            self._frames_played += frames
+        except BaseException as exc:  # nothing may escape into PortAudio
+            self._callback_error = exc
+            outdata.fill(0)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Playback:
+        """Open and start the output stream (no-op when running).
+
+        Raises
+        ------
+        DeviceError
+            If PortAudio cannot open or start it.
+        """
+        with self._lock:
+            if self._state == "running":
+                return self
+            if self._state == "stopped":
+                raise RuntimeError("a Playback cannot be restarted; create a new one")
+            sd = _sd()
+            dev = self._device
+            try:
+                stream = sd.OutputStream(device=dev.index, samplerate=self._sample_rate,
+                                         channels=self._channels, dtype="float32",
+                                         blocksize=self._blocksize, latency=self._latency,
+                                         callback=self._callback)
+            except (sd.PortAudioError, ValueError) as exc:
+                raise DeviceError(f"cannot open output device '{dev.name}': {exc}") from exc
+            try:
+                stream.start()
+            except sd.PortAudioError as exc:
+                _close_quietly(stream)
+                raise DeviceError(f"cannot start output device '{dev.name}': {exc}") from exc
+            self._stream = stream
+            self._state = "running"
+            log.debug("playing to %s at %d Hz, %d ch, latency %.3f s", dev,
+                      self._sample_rate, self._channels, stream.latency)
+            return self
+
+    def stop(self) -> None:
+        """Stop playing and release the device (safe to call twice; never hangs)."""
+        with self._lock:
+            if self._state == "stopped":
+                return
+            self._state = "stopped"
+            stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        done = threading.Event()
+
+        def _shutdown() -> None:
+            try:
+                stream.abort(ignore_errors=True)
+                stream.close(ignore_errors=True)
+            except Exception as exc:
+                log.debug("closing output stream of '%s' failed: %s", self._device.name, exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=_shutdown, name="vinylmon-playback-close", daemon=True).start()
+        if not done.wait(_CLOSE_TIMEOUT_S):
+            log.warning("output stream of '%s' did not close within %.0f s; abandoning it",
+                        self._device.name, _CLOSE_TIMEOUT_S)
+
+    close = stop
+
+    def __enter__(self) -> Playback:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return (f"Playback({self._device.name!r}, {self._sample_rate} Hz, {self._channels} ch, "
+                f"{self._state}, underruns={self._underruns})")

@@ -391,6 +391,17 @@ class Detector:
             impulse_threshold=pp.impulse_threshold if impulse_threshold is None
             else impulse_threshold, min_ratio=pp.min_ratio if min_ratio is None else min_ratio)
 
+    def verified(self, audio: np.ndarray) -> list[SampleEvent]:
+        """The clicks of any stretch of audio by the click verifier alone (no frame
+        heads, no window): candidates accepted at :attr:`accept`, peaks re the
+        stretch's level. What a stream declicker repairs. Empty without a verifier."""
+        if self.verifier is None:
+            return []
+        return [SampleEvent(d.start, d.end, d.channel, d.peak_db, d.prob, d.prob)
+                for d in find_impulses(self.verifier, audio, accept=self.accept,
+                                       prefilter=self.prefilter, min_peak_db=self.min_peak_db,
+                                       device=self.device)]
+
     def run(self, windows: Sequence[np.ndarray]) -> list[DetectorOutput]:
         """Outputs for windows of equal length, each ``(channels, samples)``."""
         x = _check_windows(windows)
