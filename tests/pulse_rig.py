@@ -104,6 +104,38 @@ class PulseRig:
         player = self.play(path)
         assert player.wait(timeout=timeout_s) == 0, player.stderr.read().decode()
 
+    def add_sink(self, name: str) -> str:
+        """Load another null sink ``name`` (an output for the code under test, kept
+        apart from ``vsink``, whose monitor is the default input); returns its
+        monitor source's name."""
+        r = self.pactl("load-module", "module-null-sink", f"sink_name={name}",
+                       f"rate={self.sample_rate}", "channels=2")
+        assert r.returncode == 0, r.stderr
+        return f"{name}.monitor"
+
+    def record(self, source: str, path: str | os.PathLike) -> subprocess.Popen:
+        """Start ``parec`` of ``source`` into ``path`` as raw float32 stereo frames
+        (readable while it runs: :func:`read_recording`); stop it with
+        :meth:`stop_recording`. (A null sink plays only while its monitor is read.)"""
+        out = open(path, "wb")  # noqa: SIM115 (parec owns it; closed when it ends)
+        proc = subprocess.Popen(
+            ["parec", f"--server={self.server}", f"--device={source}", "--raw",
+             "--format=float32le", f"--rate={self.sample_rate}", "--channels=2"],
+            env=self.env, stdout=out, stderr=subprocess.PIPE, start_new_session=True)
+        out.close()
+        self.children.append(proc)
+        return proc
+
+    def stop_recording(self, proc: subprocess.Popen) -> None:
+        """End a :meth:`record`."""
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
     def unplug_sink(self) -> None:
         """Unload the null sink (and with it its monitor, the source being recorded),
         as when a USB interface is pulled out."""
@@ -300,6 +332,14 @@ def pulse_rig(*, sample_rate: int = 44100, start_timeout_s: float = 10.0) -> Ite
             shutil.rmtree(rt, ignore_errors=True)
     if left:
         raise RuntimeError("PulseAudio test rig left processes running: " + "; ".join(left))
+
+
+def read_recording(path: str | os.PathLike):
+    """What :meth:`PulseRig.record` has written so far, ``(2, frames)`` float32."""
+    import numpy as np
+
+    raw = np.fromfile(path, dtype="<f4")
+    return raw[: raw.size // 2 * 2].reshape(-1, 2).T
 
 
 def quick_music(rng, seconds: float, *, sample_rate: int = 44100):

@@ -909,6 +909,9 @@ class Playback:
         Frames per callback.
     latency : str or float, keyword-only
         PortAudio's output latency ("low", "high" or seconds).
+    prime_s : float, keyword-only
+        Audio queued before the stream (re)starts playing after running dry, so a
+        writer delivering blocks of this size does not starve it at once.
 
     Notes
     -----
@@ -919,8 +922,10 @@ class Playback:
 
     def __init__(self, device: int | str | None = None, *, sample_rate: int = 44100,
                  channels: int = 2, buffer_s: float = 4.0, blocksize: int = 512,
-                 latency: str | float = "low") -> None:
+                 latency: str | float = "low", prime_s: float = 0.05) -> None:
         _check_seconds("buffer_s", buffer_s)
+        if not 0 <= prime_s < buffer_s:
+            raise ValueError(f"prime_s must be in 0..buffer_s, got {prime_s}")
         if channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2, got {channels}")
         if isinstance(blocksize, bool) or not isinstance(blocksize, int) or blocksize <= 0:
@@ -938,7 +943,9 @@ class Playback:
         self._cue_seen = 0  # the callback's cue being played
         self._cue_pos = 0
         self._cue_done = 0  # the last cue played to its end
+        self._prime = int(prime_s * sample_rate)
         self._flowing = False
+        self._ended = True  # the writer said the stream ended (no underrun when it runs dry)
         self._underruns = 0
         self._frames_played = 0
         self._stream = None
@@ -1022,7 +1029,13 @@ class Playback:
     def write(self, samples: np.ndarray) -> int:
         """Queue ``(channels, frames)`` samples for the stream; returns the frames kept
         (fewer when the ring is full). Never waits."""
+        self._ended = False
         return self._ring.write(self._frames(samples))
+
+    def end(self) -> None:
+        """The stream ends here (a file's end, a stop): running dry after what is
+        queued is not an underrun."""
+        self._ended = True
 
     def cue(self, samples: np.ndarray) -> None:
         """Play ``samples`` once, now, over the stream (the stream's audio meanwhile is
@@ -1064,13 +1077,17 @@ class Playback:
                     self._cue_done = cid
                 self._frames_played += frames
                 return
-            n = min(frames, ring.available)
+            have = ring.available
+            if not self._flowing and have < min(self._prime, ring.capacity // 2) \
+                    and not self._ended:
+                have = 0  # (re)starting: wait until a little is queued
+            n = min(frames, have)
             if n:
                 outdata[:n] = ring.read(n).T
             outdata[n:] = 0
-            if n < frames and self._flowing:
+            if n < frames and self._flowing and not self._ended:
                 self._underruns += 1
-            self._flowing = n > 0
+            self._flowing = n == frames
             if status is not None and getattr(status, "output_underflow", False) and n:
                 self._underruns += 1
             self._frames_played += frames

@@ -12,6 +12,16 @@ Data flow, one thread each::
     -> [queue of at most 2; the oldest dropped] -> engine -> session
     -> journal (windows.jsonl) -> on_window
 
+Sound out (:meth:`Monitor.open_output`): the reader thread also hands each block
+to a :class:`~vinylmon.engine.declick.StreamDeclicker` and writes the stream the
+listener chose (``original``, ``cleaned`` or ``removed``) to a
+:class:`~vinylmon.audio.capture.Playback`, which never waits: a file or the demo
+played at real time always, live input only with ``passthrough`` (headphones:
+a microphone beside speakers would feed back). An event's +-1 s or the session
+from a point on is *cued* over it (:meth:`Monitor.play_excerpt`,
+:meth:`Monitor.play_from`). Nothing about the analysis depends on it; a failing
+output is closed and reported in :attr:`Monitor.output_error`.
+
 Everything blocking (opening a device, loading a file) happens on the reader
 thread, so :meth:`Monitor.start` returns at once; a failure arrives at
 ``on_error``. A stopped or failed run keeps its session: the timeline and the
@@ -44,6 +54,7 @@ from vinylmon.audio.recording import SessionRecording
 from vinylmon.audio.scope import Scope, SideSpectrogram
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock
 from vinylmon.audio.windowing import DEFAULT_WINDOW_S, Windower
+from vinylmon.engine.declick import STREAMS, StreamDeclicker, clean_excerpt
 from vinylmon.engine.engine import Engine, LiveAnalyser
 from vinylmon.engine.session import Session, SessionState
 from vinylmon.errors import AudioDataError, AudioFileError
@@ -161,6 +172,9 @@ class MonitorStats:
     dropped_windows: int
     last_inference_s: float | None
     windows: int
+    output_name: str | None = None
+    output_underruns: int = 0
+    output_latency_s: float | None = None
 
 
 class Monitor:
@@ -209,6 +223,13 @@ class Monitor:
         self._offset_s = 0.0
         self._started = 0.0
         self._lock = threading.Lock()
+        #: Sound out: the open output (None: silent), the stream it plays, whether live
+        #: input is played too, and why the output last failed.
+        self.output = None
+        self.listen = "original"
+        self.passthrough = False
+        self.output_error: str | None = None
+        self._declicker: StreamDeclicker | None = None
 
     # ---- running -----------------------------------------------------------------
 
@@ -354,6 +375,7 @@ class Monitor:
         finished otherwise."""
         self.stop()
         self.join(5.0)
+        self.close_output()
         j = self.journal
         if j is not None:
             if j.unsaved:
@@ -403,7 +425,9 @@ class Monitor:
                 windower = Windower(block.sample_rate, block.channels, window_s=window_s)
             self.scope.push(block)
             self.recording.append(block)
+            self._play(source, block)
             yield from windower.push(block)
+        self._play_end(flush=not stop.is_set())
         if windower is not None and not stop.is_set():
             yield from windower.flush()
 
@@ -451,6 +475,120 @@ class Monitor:
             j.sync()
         self.on_finished()
 
+    # ---- sound out ----------------------------------------------------------------
+
+    def open_output(self, device: int | str | None = None) -> str | None:
+        """Play through output ``device`` (None: the system's default); the one open
+        before is closed. Returns None, or why it cannot (the monitor stays silent)."""
+        from vinylmon.audio.capture import Playback
+        from vinylmon.errors import DeviceError
+
+        self.close_output()
+        try:
+            out = Playback(device, sample_rate=ANALYSIS_RATE, channels=2).start()
+        except (DeviceError, ValueError) as exc:
+            self.output_error = str(exc)
+            return self.output_error
+        self.output, self.output_error = out, None
+        return None
+
+    def close_output(self) -> None:
+        """Stop playing; the monitor is silent (the analysis goes on)."""
+        out, self.output = self.output, None
+        if out is not None:
+            out.stop()
+
+    def set_listen(self, stream: str) -> None:
+        """The stream played: ``original``, ``cleaned`` or ``removed`` (the clicks alone)."""
+        if stream not in STREAMS:
+            raise ValueError(f"stream must be one of {STREAMS}, got {stream!r}")
+        self.listen = stream
+
+    def _plays(self, source) -> bool:
+        if isinstance(source, FileSource):
+            return source.speed == 1.0
+        return isinstance(source, LiveSource) and self.passthrough
+
+    def _output(self):
+        """The output when it is usable; one that failed is closed and said."""
+        out = self.output
+        if out is not None and out.fault is not None:
+            self.output_error = str(out.fault)
+            log.warning("sound output stopped: %s", out.fault)
+            self.close_output()
+            return None
+        return out
+
+    def _play(self, source, block: AudioBlock) -> None:
+        """The reader thread hands a block to the output (never waits, never fails the
+        analysis)."""
+        out = self._output()
+        if out is None or not self._plays(source):
+            self._declicker = None
+            return
+        try:
+            d = self._declicker
+            if d is None or d.channels != block.channels:
+                d = self._declicker = StreamDeclicker(self.engine.detector,
+                                                      sample_rate=block.sample_rate,
+                                                      channels=block.channels)
+            for chunk in d.push(block.samples, start_s=block.start_s):
+                out.write(chunk.stream(self.listen))
+        except Exception as exc:  # the analysis goes on whatever the sound does
+            log.warning("sound output: %s", exc, exc_info=exc)
+            self._declicker = None
+            out.write(block.samples)
+
+    def _play_end(self, *, flush: bool) -> None:
+        out, d = self._output(), self._declicker
+        self._declicker = None
+        if out is None:
+            return
+        if d is not None and flush:
+            try:
+                for chunk in d.flush():
+                    out.write(chunk.stream(self.listen))
+            except Exception as exc:
+                log.warning("sound output: %s", exc, exc_info=exc)
+        if not flush:
+            out.clear()
+        out.end()
+
+    def play_excerpt(self, start_s: float, end_s: float, *, cleaned: bool = False) -> str | None:
+        """Play the session's audio in ``[start_s, end_s)`` now (over the stream),
+        original or with its clicks repaired. Returns None, or why it cannot."""
+        out = self._output()
+        if out is None:
+            return self.output_error or "no sound output is chosen (Settings)"
+        x = self.excerpt(max(0.0, start_s), end_s)
+        if x.shape[1] == 0:
+            return "no audio there"
+        if cleaned:
+            x = clean_excerpt(self.engine.detector, x, sample_rate=self.recording.sample_rate)
+        out.cue(x)
+        return None
+
+    def play_from(self, start_s: float, *, seconds: float = 60.0) -> str | None:
+        """Play the session's audio from ``start_s`` on (at most ``seconds``), as heard
+        (the stream chosen: original, cleaned, removed). Returns None, or why not."""
+        out = self._output()
+        if out is None:
+            return self.output_error or "no sound output is chosen (Settings)"
+        x = self.excerpt(max(0.0, start_s), start_s + seconds)
+        if x.shape[1] == 0:
+            return "no audio there"
+        if self.listen != "original":
+            cleaned = clean_excerpt(self.engine.detector, x,
+                                    sample_rate=self.recording.sample_rate)
+            x = cleaned if self.listen == "cleaned" else x - cleaned
+        out.cue(x)
+        return None
+
+    def stop_playback(self) -> None:
+        """Stop what :meth:`play_excerpt` or :meth:`play_from` is playing."""
+        if self.output is not None:
+            self.output.stop_cue()
+
     def stats(self) -> MonitorStats:
         src = self.source
         last = next((w.inference_s for w in reversed(self.windows) if not w.silent), None)
@@ -460,7 +598,12 @@ class Monitor:
             elapsed_s=self.recording.duration_s if self.recording is not None else 0.0,
             overflows=int(getattr(src, "overflows", 0) or 0),
             dropped_windows=self.session.dropped_windows if self.session is not None else 0,
-            last_inference_s=last, windows=len(self.windows))
+            last_inference_s=last, windows=len(self.windows),
+            output_name=self.output.device.name if self.output is not None else None,
+            output_underruns=self.output.underruns if self.output is not None else 0,
+            output_latency_s=(self.output.latency_s + (self._declicker.delay_s
+                                                       if self._declicker else 0.0))
+            if self.output is not None else None)
 
     # ---- results -----------------------------------------------------------------
 
