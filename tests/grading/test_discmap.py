@@ -15,6 +15,7 @@ from vinylmon.grading.discmap import (
     mark_size,
     radius_mm,
     rotation,
+    time_at,
 )
 from vinylmon.grading.events import DefectEvent, ScratchTrack
 
@@ -131,6 +132,18 @@ def test_map_places_events_and_gives_their_xy(rng):
     assert "20:00" in m.radius_note() and "run-out" in m.radius_note()
     assert "standard pitch" in disc_map(events).radius_note()
     assert m.pitch_mm == pytest.approx(86.0 * NOMINAL / 1200.0)
+
+
+def test_a_point_on_the_disc_gives_back_the_time_of_its_groove():
+    """Play from here: the time whose place is nearest the point clicked."""
+    events = [DefectEvent("click", t, t + 0.001, 0, -3.0, 0.9) for t in (3.3, 412.7, 1100.2)]
+    m = disc_map(events, rpm=DEFAULT_RPM, size_in=12, side_s=1200.0)
+    for i, t in enumerate((3.3, 412.7, 1100.2)):
+        assert time_at(m, m.x_mm[i], m.y_mm[i], duration_s=1200.0) == \
+            pytest.approx(t, abs=NOMINAL / 360)
+    # beyond what was heard: the nearest groove heard; nothing heard: none
+    assert time_at(m, m.x_mm[2], m.y_mm[2], duration_s=500.0) <= 500.0
+    assert time_at(m, 0.0, 100.0, duration_s=0.0) is None
 
 
 def test_mark_size_grows_with_level():

@@ -80,10 +80,28 @@ def test_settings_module_loads_no_torch_or_sounddevice():
     ("window_s", float("nan")), ("hop_s", 0.0), ("hop_s", 6.0),
     ("silence_threshold_db", 3.0), ("rpm", 50.0), ("model_profile", ""),
     ("compute_device", "tpu"), ("spectrogram_visible_s", 0.5), ("input_device", 3),
+    ("output_device", ""), ("output_device", None), ("listen", "louder"),
+    ("passthrough", "yes"), ("passthrough", 1),
 ])
 def test_invalid_fields_are_refused(field, value):
     with pytest.raises(ValueError):
         Settings(**{field: value})
+
+
+def test_sound_choices_survive_a_restart_and_garbage_falls_back(ini, caplog):
+    chosen = Settings(output_device="USB Audio", listen="removed", passthrough=True)
+    assert save_settings(chosen, ini())
+    assert load_settings(ini()) == chosen
+    qs = ini()
+    qs.setValue(f"{GROUP}/listen", "louder")
+    qs.setValue(f"{GROUP}/passthrough", "maybe")
+    qs.sync()
+    del qs
+    with caplog.at_level(logging.WARNING, logger="vinylmon.gui.settings"):
+        s = load_settings(ini())
+    assert s.listen == "original" and s.passthrough is False
+    assert s.output_device == "USB Audio"
+    assert "listen" in caplog.text and "passthrough" in caplog.text
 
 
 def test_rpm_snaps_to_the_exact_speed():

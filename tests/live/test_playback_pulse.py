@@ -3,9 +3,10 @@ null sink (``outsink``, chosen as PortAudio's ``pulse`` output with PULSE_SINK),
 monitor ``parec`` records; what comes back is compared with what was played.
 
 What is compared starts :data:`SETTLE_S` into the file: ALSA's PulseAudio plugin
-loses up to about 0.25 s of what is written as an output stream starts (measured on
-this rig: "snd_pcm_recover: underrun occurred" at the start, whatever the latency
-asked for, with the stream idle for 0 or 1 s before); after that, nothing is lost."""
+loses what is in its buffer when an output stream starts ("snd_pcm_recover: underrun
+occurred" at the start, whatever the latency asked for, with the stream idle for 0 or
+1 s before; measured on this rig: 0.25 s on an idle machine, up to 0.95 s beside a
+training run on both cores); after that, nothing is lost."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.pulse
 SR = 44100
 WAIT_S = 60.0
 #: Seconds at the start of a played file not compared (see the module docstring).
-SETTLE_S = 0.5
+SETTLE_S = 1.2
 
 
 @pytest.fixture

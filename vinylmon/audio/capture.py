@@ -968,6 +968,18 @@ class Playback:
         return self._channels
 
     @property
+    def prime_s(self) -> float:
+        """Seconds queued before playing starts (again): more rides out a busy machine,
+        less is heard sooner."""
+        return self._prime / self._sample_rate
+
+    @prime_s.setter
+    def prime_s(self, seconds: float) -> None:
+        if not 0 <= seconds < self._ring.capacity / self._sample_rate:
+            raise ValueError(f"prime_s must be in 0..buffer_s, got {seconds}")
+        self._prime = int(seconds * self._sample_rate)
+
+    @property
     def underruns(self) -> int:
         """Callbacks that found the stream ring empty while audio was flowing."""
         return self._underruns
@@ -1078,8 +1090,7 @@ class Playback:
                 self._frames_played += frames
                 return
             have = ring.available
-            if not self._flowing and have < min(self._prime, ring.capacity // 2) \
-                    and not self._ended:
+            if not self._flowing and have < self._prime and not self._ended:
                 have = 0  # (re)starting: wait until a little is queued
             n = min(frames, have)
             if n:

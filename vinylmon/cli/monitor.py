@@ -82,6 +82,18 @@ class AppBackend:
             log.info("no inputs listed: %s", exc)
             return []
 
+    def output_names(self) -> list[str]:
+        """Names of the outputs that can play, the system's default first (empty when
+        PortAudio finds none)."""
+        from vinylmon.audio.capture import list_output_devices
+
+        try:
+            devices = sorted(list_output_devices(), key=lambda d: not d.is_default)
+            return [d.name for d in devices]
+        except DeviceError as exc:
+            log.info("no outputs listed: %s", exc)
+            return []
+
     def live_source(self, name: str | None, *, sample_rate: int | None = None):
         from vinylmon.live.monitor import LiveSource
 

@@ -13,7 +13,7 @@ It works on chunks of :data:`CHUNK_S`, each seen with :data:`LOOKAHEAD_S` of the
 audio after it (a click on the chunk's edge is judged whole) and
 :data:`CONTEXT_S` before (the repair's model of the music), so every stream comes
 out ``CHUNK_S + LOOKAHEAD_S`` late (:attr:`StreamDeclicker.delay_s`), whatever is
-chosen: switching streams never jumps in time. The verifier on a 0.3-s chunk costs
+chosen: switching streams never jumps in time. The verifier on a 0.1-s stretch costs
 a few milliseconds.
 
 numpy, the click verifier and the repair; no Qt, no sound devices.
@@ -28,7 +28,7 @@ import numpy as np
 from vinylmon.audio.repair import MAX_SPAN_S, repair
 
 #: Seconds of audio cleaned at a time.
-CHUNK_S = 0.2
+CHUNK_S = 0.05
 #: Seconds after a chunk it waits for (a click on the edge is seen whole).
 LOOKAHEAD_S = 0.03
 #: Seconds before a chunk it keeps (the repair's AR model is fitted on it).

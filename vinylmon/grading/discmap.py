@@ -347,6 +347,21 @@ class DiscMap:
                 f"({s.outer_mm:g} mm)")
 
 
+def time_at(m: DiscMap, x_mm: float, y_mm: float, *, duration_s: float) -> float | None:
+    """The time in ``[0, duration_s]`` whose place on the disc (as ``m`` lays the side
+    out) is nearest to ``(x_mm, y_mm)``: where "play from here" on the disc starts.
+    None when nothing has been heard."""
+    if not (math.isfinite(duration_s) and duration_s > 0):
+        return None
+    step = m.rotation.period_s / 720.0  # half a degree of the turn
+    t = np.arange(0.0, duration_s + step, step)
+    t[-1] = min(t[-1], duration_s)
+    r = radius_mm(t, period_s=m.rotation.period_s, size_in=m.size.size_in, side_s=m.side_s,
+                  pitch_mm=m.pitch_mm)
+    x, y = xy_mm(angle_deg(t, m.rotation), r)
+    return float(t[int(np.argmin((x - x_mm) ** 2 + (y - y_mm) ** 2))])
+
+
 def xy_mm(angle: float | np.ndarray, radius: float | np.ndarray) -> tuple:
     """``(x, y)`` in mm (y up) of a point at ``angle`` degrees (0 up, counterclockwise)."""
     a = np.radians(angle)

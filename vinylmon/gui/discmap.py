@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from vinylmon.grading import discmap as geo
 from vinylmon.grading.events import KINDS, DefectEvent, ScratchTrack
 from vinylmon.gui import style
-from vinylmon.gui.timeline import event_tooltip, track_tooltip
+from vinylmon.gui.timeline import event_tooltip, play_menu, track_tooltip
 
 #: Hover and click pick the nearest dot within this many pixels.
 PICK_PX = 7.0
@@ -100,6 +100,7 @@ class DiscMapView(QWidget):
     """
 
     eventClicked = Signal(object)
+    playFrom = Signal(float)
 
     def __init__(self, *, size_in: int = geo.DEFAULT_SIZE_IN,
                  parent: QWidget | None = None) -> None:
@@ -432,10 +433,26 @@ class DiscMapView(QWidget):
         else:
             QToolTip.hideText()
 
+    def play_from_at(self, x_mm: float, y_mm: float) -> float | None:
+        """Emit :attr:`playFrom` with the time of the groove nearest the point (the
+        right-click menu's "Play from here"); returns it."""
+        m = getattr(self, "map", None)
+        if m is None:
+            return None
+        t = geo.time_at(m, x_mm, y_mm, duration_s=self.duration_s)
+        if t is not None:
+            self.playFrom.emit(t)
+        return t
+
     def _on_mouse_clicked(self, mouse_event) -> None:
+        hit = self._scene_to_view(mouse_event.scenePos())
+        if mouse_event.button() == Qt.MouseButton.RightButton and hit is not None:
+            mouse_event.accept()
+            self.context_menu = play_menu(self, lambda: self.play_from_at(*hit))
+            self.context_menu.popup(QCursor.pos())
+            return
         if mouse_event.button() != Qt.MouseButton.LeftButton:
             return
-        hit = self._scene_to_view(mouse_event.scenePos())
         if hit is not None:
             self.click_at(*hit)
 

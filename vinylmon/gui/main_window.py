@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -56,7 +56,14 @@ from vinylmon.gui.discmap import DiscMapView
 from vinylmon.gui.help import HelpDialog
 from vinylmon.gui.meter import LevelMeter
 from vinylmon.gui.microphone import MicrophonePage
-from vinylmon.gui.settings import Settings, SettingsDialog, load_settings, save_settings
+from vinylmon.gui.settings import (
+    LISTEN_LABELS,
+    LISTEN_STREAMS,
+    Settings,
+    SettingsDialog,
+    load_settings,
+    save_settings,
+)
 from vinylmon.gui.spectrogram import ScrollingSpectrogram
 from vinylmon.gui.timeline import ScratchTimeline
 from vinylmon.gui.zoom import EventZoomDialog
@@ -137,6 +144,7 @@ class MainWindow(QMainWindow):
         #: options for fine-tuning runs started from the settings (tests shorten them)
         self.finetune_options: dict = {}
         self._loaded_audio: Path | None = None  # a reopened session's audio
+        self._output_for: str | None = None  # the settings' output the monitor has open
         self._open_dialogs: dict[str, QMessageBox] = {}
         self.error_messages: list[str] = []  # every problem shown, for tests and logs
         self._dirty_session = False
@@ -157,6 +165,10 @@ class MainWindow(QMainWindow):
         self._timer.timeout.connect(self._tick)
         self._timer.start()
         self._update_controls()
+        # the output opens now, not at the first sound: ALSA's PulseAudio plugin loses
+        # up to a second of what is played as a stream starts (measured)
+        if self.settings.output_device != "none":
+            QTimer.singleShot(0, lambda: self.ensure_output(quiet=True))
         #: the unfinished session offered for restoring (a JournalInfo), until answered
         self.pending_restore = None
         self.restore_prompt: QMessageBox | None = None
@@ -237,6 +249,28 @@ class MainWindow(QMainWindow):
                                                 lambda: self.zoom(1.0 / ZOOM_STEP), ["-"])
         self.actions["zoom_all"] = self._action(view, "Show the &whole side", self.zoom_all,
                                                 ["0"])
+        view.addSeparator()
+        listen = view.addMenu("&Listen")
+        listen.setToolTipsVisible(True)
+        self.listen_group = QActionGroup(self)
+        self.listen_actions: dict[str, QAction] = {}
+        for stream in LISTEN_STREAMS:
+            a = QAction(LISTEN_LABELS[stream], self, checkable=True)
+            a.setChecked(stream == self.settings.listen)
+            a.triggered.connect(lambda _c=False, st=stream: self.set_listen(st))
+            self.listen_group.addAction(a)
+            listen.addAction(a)
+            self.listen_actions[stream] = a
+        listen.addSeparator()
+        self.actions["passthrough"] = a = QAction("Play the live &input (headphones)", self,
+                                                  checkable=True)
+        a.setChecked(self.settings.passthrough)
+        a.setToolTip("Hear the turntable through vinylmon, as chosen above, about 0.3 s late. "
+                     "Use headphones: a microphone beside speakers hears itself.")
+        a.toggled.connect(self.set_passthrough)
+        listen.addAction(a)
+        self.actions["stop_sound"] = self._action(listen, "&Stop playing", self.stop_playing,
+                                                  "Ctrl+Shift+P")
         help_menu = self.menuBar().addMenu("&Help")
         self.actions["help"] = self._action(help_menu, "vinylmon &help", self.show_help,
                                             QKeySequence.StandardKey.HelpContents)
@@ -249,8 +283,10 @@ class MainWindow(QMainWindow):
             visible_s=self.settings.spectrogram_visible_s)
         self.timeline = ScratchTimeline()
         self.timeline.eventClicked.connect(self.show_event)
+        self.timeline.playFrom.connect(self.play_from)
         self.discmap = DiscMapView()
         self.discmap.eventClicked.connect(self.show_event)
+        self.discmap.playFrom.connect(self.play_from)
         bottom = QSplitter(Qt.Orientation.Horizontal)  # timeline | disc map
         bottom.addWidget(self.timeline)
         bottom.addWidget(self.discmap)
@@ -298,8 +334,9 @@ class MainWindow(QMainWindow):
         self.status_inference = QLabel()
         self.status_dropped = QLabel()
         self.status_overflow = QLabel()
+        self.status_output = QLabel()
         for w in (self.status_input, self.status_compute, self.status_inference,
-                  self.status_dropped, self.status_overflow):
+                  self.status_dropped, self.status_overflow, self.status_output):
             w.setStyleSheet(f"padding: 0 10px; border-left: 1px solid {style.GRID};")
             sb.addPermanentWidget(w)
         tips = {self.status_input: "The input listened to",
@@ -308,7 +345,10 @@ class MainWindow(QMainWindow):
                 self.status_inference: "How long the models took for the latest 5-s window",
                 self.status_dropped: "Windows the models could not keep up with (not graded)",
                 self.status_overflow: "Times the sound card delivered audio faster than it was "
-                                      "read (a gap in the recording)"}
+                                      "read (a gap in the recording)",
+                self.status_output: "Where sound plays, what is played, and how often the "
+                                    "output ran dry (underruns: a gap in what you hear, not "
+                                    "in the recording)"}
         for w, tip in tips.items():
             w.setToolTip(tip)
         self.defect_bars.set_values(None, note="not listening")
@@ -420,6 +460,8 @@ class MainWindow(QMainWindow):
             return False
         self._resume_after_error = False
         self._listening = True
+        if getattr(source, "speed", None) == 1.0 or self.settings.passthrough:
+            self.ensure_output(quiet=True)
         self.statusBar().showMessage(("Resumed: " if resume else "Listening to ") + source.name,
                                      5000)
         self._update_controls()
@@ -560,6 +602,12 @@ class MainWindow(QMainWindow):
                              if st.last_inference_s is not None else "–"))
         self.status_dropped.setText(f"Dropped windows: {st.dropped_windows}")
         self.status_overflow.setText(f"Overflows: {st.overflows}")
+        if st.output_name is None:
+            self.status_output.setText("Sound: off" if self.settings.output_device == "none"
+                                       else "Sound: –")
+        else:
+            self.status_output.setText(f"Sound: {st.output_name} ({self.settings.listen}) · "
+                                       f"underruns: {st.output_underruns}")
         stopping = not self.start_button.isEnabled()
         if stopping and not st.running:  # stopped without a finished signal (never left)
             self._update_controls(running=False)
@@ -601,6 +649,7 @@ class MainWindow(QMainWindow):
             if samples.shape[-1] == 0:
                 raise ValueError("the audio around this event is not available")
             dialog = EventZoomDialog(event, np.asarray(samples), sample_rate=sr, start_s=a,
+                                     play=lambda cleaned: self.play_event(event, cleaned),
                                      parent=self)
         except Exception as exc:
             self.show_error("Cannot show this event", exc)
@@ -609,6 +658,75 @@ class MainWindow(QMainWindow):
         dialog.show()
         self.zoom_dialog = dialog
         return dialog
+
+    # ---- sound out ------------------------------------------------------------------
+
+    def ensure_output(self, *, quiet: bool = False) -> str | None:
+        """Open the sound output the settings choose, unless it is open; None, or why
+        there is no sound (also in the status bar). Sound is never needed to grade."""
+        device = self.settings.output_device
+        if device == "none":
+            self.monitor.close_output()
+            self._output_for = None
+            return "sound is off (Settings: Play sound through)"
+        if self.monitor.output is not None and self._output_for == device:
+            return None
+        why = self.monitor.open_output(None if device == "default" else device)
+        self._output_for = None if why is not None else device
+        self.monitor.set_listen(self.settings.listen)
+        self.monitor.passthrough = self.settings.passthrough
+        if why is not None:
+            self.statusBar().showMessage(f"No sound: {why}", 10000)
+            if not quiet:
+                self.error_messages.append(f"No sound: {why}")
+        return why
+
+    def set_listen(self, stream: str) -> None:
+        """Play ``stream`` (original, cleaned or removed) from now on; kept in the settings."""
+        self.monitor.set_listen(stream)
+        self.listen_actions[stream].setChecked(True)
+        self._store(listen=stream)
+
+    def set_passthrough(self, on: bool) -> None:
+        """Play the live input too (headphones); kept in the settings."""
+        self.monitor.passthrough = bool(on)
+        self._store(passthrough=bool(on))
+        if on and self._listening:
+            self.ensure_output()
+
+    def _store(self, **changes) -> None:
+        self.settings = dataclasses.replace(self.settings, **changes)
+        save_settings(self.settings, self._qsettings)
+
+    def play_event(self, event: DefectEvent, cleaned: bool) -> str | None:
+        """Play +-1 s around ``event``, as recorded or cleaned; None, or why not."""
+        why = self.ensure_output()
+        if why is not None:
+            return why
+        a, b = max(0.0, event.start_s - 1.0), event.end_s + 1.0
+        if self._loaded_audio is not None:
+            samples, _ = self.backend.read_excerpt(self._loaded_audio, a, b)
+            return self.monitor.play_samples(samples, cleaned=cleaned)
+        return self.monitor.play_excerpt(a, b, cleaned=cleaned)
+
+    def play_from(self, t_s: float) -> str | None:
+        """Play the session from ``t_s`` (the right-click "Play from here")."""
+        why = self.ensure_output()
+        if why is None:
+            if self._loaded_audio is not None:
+                samples, _ = self.backend.read_excerpt(self._loaded_audio, t_s, t_s + 60.0)
+                why = self.monitor.play_samples(samples, stream=self.settings.listen)
+            else:
+                why = self.monitor.play_from(t_s)
+        if why is None:
+            self.statusBar().showMessage(f"Playing from {style.format_time(t_s)} "
+                                         "(Ctrl+Shift+P stops)", 5000)
+        else:
+            self.statusBar().showMessage(f"Cannot play: {why}", 8000)
+        return why
+
+    def stop_playing(self) -> None:
+        self.monitor.stop_playback()
 
     def save_session(self, folder) -> None:
         """Save report + audio in the background (``taskDone('save', folder)``)."""
@@ -886,6 +1004,7 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.settings, input_devices=self.backend.input_names(),
                                 list_inputs=self.backend.input_names,
+                                output_devices=self.backend.output_names(),
                                 profiles=self.backend.profiles(),
                                 cuda_available=self.backend.cuda_available, parent=self)
         current = self.input_combo.currentText()
@@ -910,6 +1029,9 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def apply_settings(self, settings: Settings) -> None:
+        if settings.output_device != self.settings.output_device:
+            self.monitor.close_output()  # the new one opens when sound is next needed
+            self._output_for = None
         self.settings = settings
         if not save_settings(settings, self._qsettings):
             self.show_error("Cannot save the settings", OSError("the settings store is not "

@@ -134,6 +134,15 @@ class Settings:
         One of :data:`COMPUTE_DEVICES`.
     spectrogram_visible_s : float
         Seconds of spectrogram on screen, within :data:`VISIBLE_RANGE_S`.
+    output_device : str
+        Where sound is played: ``"default"`` (the system's output), ``"none"``
+        (silent) or an output device's name.
+    listen : str
+        What is played, one of :data:`LISTEN_STREAMS`: the sound as recorded, with
+        its clicks repaired, or the clicks alone.
+    passthrough : bool
+        Play the live input too (headphones: a microphone beside speakers would
+        hear itself); files and the demo always play.
 
     Raises
     ------
@@ -150,6 +159,9 @@ class Settings:
     model_profile: str = "base"
     compute_device: str = "auto"
     spectrogram_visible_s: float = 20.0
+    output_device: str = "default"
+    listen: str = "original"
+    passthrough: bool = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -165,6 +177,31 @@ def _check_device(value: object) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"input_device must be a device name or None, got {value!r}")
+    return value
+
+
+#: What the sound output plays (as :mod:`vinylmon.engine.declick` names the streams).
+LISTEN_STREAMS = ("original", "cleaned", "removed")
+LISTEN_LABELS = {"original": "&Original (as recorded)", "cleaned": "&Cleaned (clicks repaired)",
+                 "removed": "&Removed clicks only"}
+
+
+def _check_output(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"output_device must be 'default', 'none' or a device name, got "
+                         f"{value!r}")
+    return value
+
+
+def _check_listen(value: object) -> str:
+    if value not in LISTEN_STREAMS:
+        raise ValueError(f"listen must be one of {LISTEN_STREAMS}, got {value!r}")
+    return str(value)
+
+
+def _check_bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"passthrough must be true or false, got {value!r}")
     return value
 
 
@@ -205,6 +242,9 @@ _CHECKS = {
     "compute_device": _check_compute,
     "spectrogram_visible_s": lambda v: _check_range("spectrogram_visible_s", v,
                                                     *VISIBLE_RANGE_S),
+    "output_device": _check_output,
+    "listen": _check_listen,
+    "passthrough": _check_bool,
 }
 
 
@@ -231,6 +271,14 @@ def _to_float(value: object) -> float:
     raise ValueError(f"not a number: {value!r}")
 
 
+def _to_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"not true or false: {value!r}")
+
+
 def _to_str(value: object) -> str:
     if not isinstance(value, str):  # e.g. an unquoted "a, b" in an INI file reads as a list
         raise ValueError(f"not a string: {value!r}")
@@ -242,7 +290,8 @@ _DECODE = {
     "input_device": _to_str, "sample_rate": _to_int, "window_s": _to_float,
     "hop_s": _to_float, "silence_threshold_db": _to_float, "rpm": _to_float,
     "model_profile": _to_str, "compute_device": _to_str,
-    "spectrogram_visible_s": _to_float,
+    "spectrogram_visible_s": _to_float, "output_device": _to_str, "listen": _to_str,
+    "passthrough": _to_bool,
 }
 
 
@@ -500,6 +549,11 @@ LABELS = {
         "Run the models on",
         "The part of the computer that runs the listening models. \u201cAutomatic\u201d uses "
         "a graphics card (CUDA) when there is one, the processor otherwise."),
+    "output_combo": (
+        "Play sound through",
+        "Where vinylmon plays sound: a file or the demo as it is graded, an event's "
+        "Play button, “Play from here”, and (when you turn it on under View > "
+        "Listen) the live input. “No sound” keeps it silent."),
     "visible_spin": (
         "Spectrogram shows the last",
         "How many seconds of sound the scrolling spectrogram (the picture of the sound: "
@@ -542,6 +596,7 @@ class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, *, input_devices: Sequence[str],
                  profiles: Sequence[str] = ("base",), cuda_available: bool = False,
                  list_inputs: Callable[[], Sequence[str]] | None = None,
+                 output_devices: Sequence[str] = (),
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("vinylmon settings")
@@ -596,8 +651,15 @@ class SettingsDialog(QDialog):
 
         self.visible_spin = _spin(*VISIBLE_RANGE_S, step=5.0, decimals=1, suffix=" s")
 
+        self.output_combo = QComboBox()
+        self.output_combo.addItem("System default", "default")
+        self.output_combo.addItem("No sound", "none")
+        for name in dict.fromkeys(str(n) for n in output_devices):
+            if name not in ("default", "none"):
+                self.output_combo.addItem(name, name)
+
         for attr in ("rate_combo", "window_spin", "hop_spin", "threshold_spin", "rpm_combo",
-                     "profile_combo", "compute_combo", "visible_spin"):
+                     "profile_combo", "compute_combo", "output_combo", "visible_spin"):
             label, tip = LABELS[attr]
             widget = getattr(self, attr)
             widget.setToolTip(tip)
@@ -719,6 +781,11 @@ class SettingsDialog(QDialog):
             device = "auto"
         _select_data(self.compute_combo, device)
         self.visible_spin.setValue(settings.spectrogram_visible_s)
+        if not _select_data(self.output_combo, settings.output_device):
+            self.output_combo.addItem(f"{settings.output_device} (not found)",
+                                      settings.output_device)
+            self.output_combo.setCurrentIndex(self.output_combo.count() - 1)
+        self._listen, self._passthrough = settings.listen, settings.passthrough
     def current_settings(self) -> Settings:
         """The widgets' values as :class:`Settings`.
 
@@ -737,6 +804,9 @@ class SettingsDialog(QDialog):
             model_profile=self.profile_combo.currentData(),
             compute_device=self.compute_combo.currentData(),
             spectrogram_visible_s=self.visible_spin.value(),
+            output_device=self.output_combo.currentData(),
+            listen=self._listen,
+            passthrough=self._passthrough,
         )
 
     def result_settings(self) -> Settings:

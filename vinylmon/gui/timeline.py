@@ -21,7 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QCursor
-from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QToolTip, QVBoxLayout, QWidget
 
 from vinylmon.grading import names
 from vinylmon.grading.events import KINDS, DefectEvent, ScratchTrack
@@ -133,6 +133,16 @@ LEGEND_TOOLTIP = (
     "s: scratches that repeat once per revolution.")
 
 
+def play_menu(parent: QWidget, on_play) -> QMenu:
+    """The right-click menu of the timeline and the disc map: "Play from here"."""
+    menu = QMenu(parent)
+    action = menu.addAction("Play from here")
+    action.setToolTip("Play the session's audio from this point (the stream chosen under "
+                      "View > Listen)")
+    action.triggered.connect(lambda _checked=False: on_play())
+    return menu
+
+
 class ScratchTimeline(QWidget):
     """Events, repeating scratches and silence of the whole side on one time axis.
 
@@ -149,6 +159,7 @@ class ScratchTimeline(QWidget):
     """
 
     eventClicked = Signal(object)
+    playFrom = Signal(float)
 
     def __init__(self, *, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -553,7 +564,21 @@ class ScratchTimeline(QWidget):
         else:
             QToolTip.hideText()
 
+    def play_from_at(self, t_s: float) -> float:
+        """Emit :attr:`playFrom` for side time ``t_s`` (clamped to what was heard): the
+        right-click menu's "Play from here"."""
+        t = min(max(0.0, float(t_s)), max(0.0, self.duration_s))
+        self.playFrom.emit(t)
+        return t
+
     def _on_mouse_clicked(self, mouse_event) -> None:
+        if mouse_event.button() == Qt.MouseButton.RightButton:
+            hit = self._scene_to_view(mouse_event.scenePos())
+            if hit is not None:
+                mouse_event.accept()
+                self.context_menu = play_menu(self, lambda: self.play_from_at(hit[0]))
+                self.context_menu.popup(QCursor.pos())
+            return
         if mouse_event.button() != Qt.MouseButton.LeftButton:
             return
         if mouse_event.double():

@@ -12,7 +12,14 @@ import numpy as np
 import pyqtgraph as pg
 from numpy.lib.stride_tricks import sliding_window_view
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from vinylmon.grading.events import DefectEvent
 from vinylmon.gui import style
@@ -62,6 +69,10 @@ class EventZoomDialog(QDialog):
     sample_rate : int, keyword-only
     start_s : float, keyword-only
         Side time of ``samples[:, 0]``.
+    play : callable or None, keyword-only
+        ``play(cleaned: bool) -> str | None`` plays +-1 s around the event through the
+        sound output, as recorded or with its clicks repaired, and says why not when
+        it cannot; None: no Play buttons.
     parent : QWidget or None, keyword-only
 
     Attributes
@@ -81,7 +92,7 @@ class EventZoomDialog(QDialog):
     """
 
     def __init__(self, event: DefectEvent, samples: np.ndarray, *, sample_rate: int,
-                 start_s: float, parent: QWidget | None = None) -> None:
+                 start_s: float, play=None, parent: QWidget | None = None) -> None:
         x = self._validate(event, samples, sample_rate=sample_rate, start_s=start_s)
         super().__init__(parent)
         self.defect_event = event
@@ -183,10 +194,27 @@ class EventZoomDialog(QDialog):
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        self.play_note = QLabel("")
+        self.play_buttons: dict[str, QPushButton] = {}
+        if play is not None:
+            for key, text, tip, cleaned in (
+                    ("original", "Play ±1 s", "Hear one second either side of the event, "
+                                             "as recorded", False),
+                    ("cleaned", "Play cleaned", "The same two seconds with the clicks "
+                                                "repaired", True)):
+                b = buttons.addButton(text, QDialogButtonBox.ButtonRole.ActionRole)
+                b.setToolTip(tip)
+                b.clicked.connect(lambda _c=False, c=cleaned: self._play(play, c))
+                self.play_buttons[key] = b
         layout = QVBoxLayout(self)
         layout.addWidget(self.title_label)
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.play_note)
         layout.addWidget(buttons)
+
+    def _play(self, play, cleaned: bool) -> None:
+        why = play(cleaned)
+        self.play_note.setText("" if why is None else f"Cannot play: {why}")
 
     @staticmethod
     def _validate(event: DefectEvent, samples: np.ndarray, *, sample_rate: int,

@@ -68,6 +68,17 @@ from vinylmon.live.journal import (
 
 log = logging.getLogger(__name__)
 
+#: Seconds of sound queued before the output starts playing (after a stop or running
+#: dry): room for the declicker's chunks (:data:`vinylmon.engine.declick.CHUNK_S`) and the
+#: reader thread's jitter.
+PRIME_S = 0.15
+#: The same for a file or the demo, where nothing waits on the delay: a busy machine's
+#: stalls of up to this long are not heard.
+FILE_PRIME_S = 0.5
+#: The output device's own buffer (s): PortAudio's "low" (23 ms here) ran dry on a
+#: busy 2-core machine (ALSA's PulseAudio plugin, measured); 0.1 s did not.
+OUTPUT_LATENCY_S = 0.2
+
 #: Block length the demo/file source delivers (the live spectrogram's smoothness).
 FILE_BLOCK_S = 1024 / ANALYSIS_RATE
 
@@ -485,7 +496,8 @@ class Monitor:
 
         self.close_output()
         try:
-            out = Playback(device, sample_rate=ANALYSIS_RATE, channels=2).start()
+            out = Playback(device, sample_rate=ANALYSIS_RATE, channels=2, prime_s=PRIME_S,
+                           latency=OUTPUT_LATENCY_S).start()
         except (DeviceError, ValueError) as exc:
             self.output_error = str(exc)
             return self.output_error
@@ -528,6 +540,8 @@ class Monitor:
             return
         try:
             d = self._declicker
+            if d is None:
+                out.prime_s = FILE_PRIME_S if isinstance(source, FileSource) else PRIME_S
             if d is None or d.channels != block.channels:
                 d = self._declicker = StreamDeclicker(self.engine.detector,
                                                       sample_rate=block.sample_rate,
@@ -554,35 +568,41 @@ class Monitor:
             out.clear()
         out.end()
 
-    def play_excerpt(self, start_s: float, end_s: float, *, cleaned: bool = False) -> str | None:
-        """Play the session's audio in ``[start_s, end_s)`` now (over the stream),
-        original or with its clicks repaired. Returns None, or why it cannot."""
+    def play_samples(self, samples: np.ndarray, *, cleaned: bool = False,
+                     stream: str | None = None) -> str | None:
+        """Play ``(channels, frames)`` samples now, over the stream: as they are,
+        ``cleaned`` (clicks repaired), or as ``stream`` says (original, cleaned, removed).
+        Returns None, or why it cannot."""
         out = self._output()
         if out is None:
             return self.output_error or "no sound output is chosen (Settings)"
-        x = self.excerpt(max(0.0, start_s), end_s)
-        if x.shape[1] == 0:
+        x = np.asarray(samples, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] == 0:
             return "no audio there"
-        if cleaned:
-            x = clean_excerpt(self.engine.detector, x, sample_rate=self.recording.sample_rate)
+        stream = stream or ("cleaned" if cleaned else "original")
+        if stream not in STREAMS:
+            raise ValueError(f"stream must be one of {STREAMS}, got {stream!r}")
+        if stream != "original":
+            rate = self.recording.sample_rate if self.recording is not None else ANALYSIS_RATE
+            fixed = clean_excerpt(self.engine.detector, x, sample_rate=rate)
+            x = fixed if stream == "cleaned" else x - fixed
         out.cue(x)
         return None
 
-    def play_from(self, start_s: float, *, seconds: float = 60.0) -> str | None:
-        """Play the session's audio from ``start_s`` on (at most ``seconds``), as heard
-        (the stream chosen: original, cleaned, removed). Returns None, or why not."""
-        out = self._output()
-        if out is None:
+    def play_excerpt(self, start_s: float, end_s: float, *, cleaned: bool = False) -> str | None:
+        """Play the session's audio in ``[start_s, end_s)`` now (over the stream),
+        original or with its clicks repaired. Returns None, or why it cannot."""
+        if self._output() is None:
             return self.output_error or "no sound output is chosen (Settings)"
-        x = self.excerpt(max(0.0, start_s), start_s + seconds)
-        if x.shape[1] == 0:
-            return "no audio there"
-        if self.listen != "original":
-            cleaned = clean_excerpt(self.engine.detector, x,
-                                    sample_rate=self.recording.sample_rate)
-            x = cleaned if self.listen == "cleaned" else x - cleaned
-        out.cue(x)
-        return None
+        return self.play_samples(self.excerpt(max(0.0, start_s), end_s), cleaned=cleaned)
+
+    def play_from(self, start_s: float, *, seconds: float = 60.0) -> str | None:
+        """Play the session's audio from ``start_s`` on (at most ``seconds``), as the
+        listener chose (original, cleaned, removed). Returns None, or why not."""
+        if self._output() is None:
+            return self.output_error or "no sound output is chosen (Settings)"
+        return self.play_samples(self.excerpt(max(0.0, start_s), start_s + seconds),
+                                 stream=self.listen)
 
     def stop_playback(self) -> None:
         """Stop what :meth:`play_excerpt` or :meth:`play_from` is playing."""
