@@ -58,6 +58,10 @@ MONO_SHARE = 0.07
 #: Share of scenes played through speakers into a microphone in a room (clean ones
 #: too: the room's reverb and noise are not damage), when real recordings are there.
 MIC_SHARE = 0.3
+#: Share of scenes with percussion mixed in (hard negatives), and of those hits made
+#: by :func:`synthetic_hit` rather than taken from a drum kit.
+DRUM_SHARE = 0.5
+SYNTHETIC_HIT_SHARE = 0.4
 
 
 def _mic(rng: np.random.Generator) -> MicSpec:
@@ -143,6 +147,67 @@ def novel_shape(rng: np.random.Generator) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- scenes
+def synthetic_hit(rng: np.random.Generator) -> np.ndarray:
+    """A percussive sound of no kit, peak 1: the music's own sharp transients that a
+    click detector must leave alone (rimshots, hats, claps, snares, electronic kicks and
+    blips), each with a body that lasts (>= 5 ms of decay: a click is over sooner)."""
+    kind = int(rng.integers(0, 5))
+    n = int(rng.uniform(0.06, 0.4) * SR)
+    t = np.arange(n) / SR
+    noise = rng.standard_normal(n)
+    if kind == 0:  # rimshot / wood block / cowbell: a tone with a sharp attack
+        tau = rng.uniform(0.006, 0.04)
+        f = rng.uniform(300, 4000)
+        x = np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) * np.exp(-t / tau)
+        x[: int(rng.integers(1, 24))] += rng.uniform(0.2, 1.0) * rng.choice([-1, 1])
+    elif kind == 1:  # hat / shaker: bright noise
+        tau = rng.uniform(0.005, 0.08)
+        x = np.diff(noise, prepend=0.0) * np.exp(-t / tau)
+    elif kind == 2:  # clap: a few bursts, then a tail
+        x = np.zeros(n)
+        at = 0
+        for _ in range(int(rng.integers(2, 5))):
+            m = min(n - at, int(rng.uniform(0.004, 0.012) * SR))
+            x[at:at + m] += noise[at:at + m] * np.exp(-np.arange(m) / SR / 0.004)
+            at += int(rng.uniform(0.004, 0.012) * SR)
+            if at >= n:
+                break
+        x += 0.5 * noise * np.exp(-t / rng.uniform(0.02, 0.1))
+    elif kind == 3:  # snare: a tone and noise
+        tau = rng.uniform(0.03, 0.15)
+        x = (np.sin(2 * np.pi * rng.uniform(150, 300) * t) * np.exp(-t / (0.6 * tau))
+             + rng.uniform(0.5, 2.0) * noise * np.exp(-t / tau))
+    else:  # electronic kick / blip: a falling tone with a click of an attack
+        f0, f1 = rng.uniform(800, 6000), rng.uniform(40, 400)
+        tau = rng.uniform(0.01, 0.2)
+        k = rng.uniform(20, 200)
+        phase = 2 * np.pi * (f1 * t + (f0 - f1) * (1 - np.exp(-k * t)) / k)
+        x = np.sin(phase) * np.exp(-t / tau)
+    return x / (np.abs(x).max() + 1e-12)
+
+
+def vary_hit(rng: np.random.Generator, hit: np.ndarray) -> np.ndarray:
+    """A drum hit as another kit, room or mix might give it: played faster or slower
+    (0.7-1.4x), brighter or duller, its attack sharpened, its tail cut short."""
+    x = hit
+    r = rng.uniform(0.7, 1.4)
+    if abs(r - 1) > 0.02:
+        idx = np.arange(0, x.size - 1, r)
+        x = np.interp(idx, np.arange(x.size), x)
+    u = rng.random()
+    if u < 0.3:  # brighter: some of its derivative
+        x = x + rng.uniform(0.3, 2.0) * np.diff(x, prepend=0.0) * 4
+    elif u < 0.5:  # duller: a one-pole low-pass at 1-6 kHz
+        from scipy import signal
+        a = np.exp(-2 * np.pi * rng.uniform(1000, 6000) / SR)
+        x = signal.lfilter([1 - a], [1, -a], x)
+    if rng.random() < 0.3:  # a tail cut short (a gated or choked hit)
+        m = int(rng.uniform(0.01, 0.06) * SR)
+        if m < x.size:
+            x = x[:m] * np.minimum(1.0, np.linspace(4.0, 0.0, m))
+    return x / (np.abs(x).max() + 1e-12)
+
+
 @dataclass(frozen=True)
 class Scene:
     audio: np.ndarray       # (2, n) float32
@@ -221,10 +286,14 @@ class SceneMaker:
             x = np.stack([m + s, m - s])
         if rng.random() < 0.5:
             x = x[::-1].copy()
-        if self.drums and rng.random() < 0.4:
+        if rng.random() < DRUM_SHARE:
             level = np.sqrt(np.mean(x ** 2)) + 1e-9
-            for _ in range(int(rng.integers(1, 9))):
-                hit = self._drum(self.drums[int(rng.integers(0, len(self.drums)))])
+            for _ in range(int(rng.integers(1, 12))):
+                if self.drums and rng.random() >= SYNTHETIC_HIT_SHARE:
+                    hit = self._drum(self.drums[int(rng.integers(0, len(self.drums)))])
+                else:
+                    hit = synthetic_hit(rng)
+                hit = vary_hit(rng, hit)
                 at = int(rng.integers(0, self.n))
                 k = min(hit.size, self.n - at)
                 amp = level * 10 ** (rng.uniform(-12, 12) / 20)
@@ -385,4 +454,5 @@ def window_examples(audio: np.ndarray, starts: np.ndarray, ends: np.ndarray,
 
 
 __all__ = ["CHANNELS", "END_RANGE", "Examples", "OFFSET_SCALE", "POST", "PRE", "START_RANGE",
-           "Scene", "SceneMaker", "label", "novel_shape", "window_examples"]
+           "Scene", "SceneMaker", "label", "novel_shape", "synthetic_hit", "vary_hit",
+           "window_examples"]
