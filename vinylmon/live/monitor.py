@@ -71,13 +71,14 @@ log = logging.getLogger(__name__)
 #: Seconds of sound queued before the output starts playing (after a stop or running
 #: dry): room for the declicker's chunks (:data:`vinylmon.engine.declick.CHUNK_S`) and the
 #: reader thread's jitter.
-PRIME_S = 0.15
+PRIME_S = 0.1
 #: The same for a file or the demo, where nothing waits on the delay: a busy machine's
 #: stalls of up to this long are not heard.
 FILE_PRIME_S = 0.5
 #: The output device's own buffer (s): PortAudio's "low" (23 ms here) ran dry on a
-#: busy 2-core machine (ALSA's PulseAudio plugin, measured); 0.1 s did not.
-OUTPUT_LATENCY_S = 0.2
+#: busy 2-core machine (ALSA's PulseAudio plugin, measured); capture to output is then
+#: 0.42-0.47 s with the live input passed through (scripts/bench_playback.py).
+OUTPUT_LATENCY_S = 0.15
 
 #: Block length the demo/file source delivers (the live spectrogram's smoothness).
 FILE_BLOCK_S = 1024 / ANALYSIS_RATE
