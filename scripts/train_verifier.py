@@ -364,6 +364,11 @@ def ensemble(args, model, meta: dict) -> tuple[VerifierEnsemble, dict]:
     ens = VerifierEnsemble([*kept, model]).eval()
     z = np.load(args.out / "val.npz")
     val = Examples(*(z[f] for f in Examples.__dataclass_fields__))
+    if val.wave.shape[1] < ens.config.wave_channels:  # a raw-input run beside a whitened member
+        print("validation candidates with the music's prediction error, for the ensemble",
+              flush=True)
+        val = validation_set(args.cache, scenes=args.val_scenes,
+                             threshold=model.config.candidate_threshold, whiten=True)
     m = evaluate(ens, val, torch.device("cpu"))
     own = {k: meta[k] for k in ("version", "params", "training_data", "training")}
     return ens, {**meta, "architecture": "vinylmon.models.verifier.VerifierEnsemble",
