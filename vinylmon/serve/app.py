@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
@@ -37,7 +37,7 @@ from vinylmon import __version__
 from vinylmon.audio.io import audio_info, load
 from vinylmon.cli.grade import AUDIO_SUFFIXES, parse_rpm, shown
 from vinylmon.errors import VinylmonError
-from vinylmon.serve.page import grade_css, index_html
+from vinylmon.serve.page import grade_css, index_html, live_html, live_worklet_js
 from vinylmon.serve.runner import JobRunner
 from vinylmon.serve.store import JobStore, new_id
 
@@ -134,6 +134,10 @@ class Guard:
         return given is not None and secrets.compare_digest(given.encode(), self.token.encode())
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and not self._authorised(scope):
+            await receive()  # websocket.connect
+            return await send({"type": "websocket.close", "code": 4401,
+                               "reason": "a token is required: ?token=T"})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if not self._authorised(scope):
@@ -331,6 +335,95 @@ def create_app(config: ServeConfig) -> FastAPI:
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
+
+    live_state = {"engine": None, "busy": False}
+
+    @app.websocket("/api/live")
+    async def live(ws: WebSocket):
+        """The /live page's stream (see :mod:`vinylmon.serve.live`)."""
+        from vinylmon.serve.live import LiveInputError, LiveStream, decode_frames, parse_hello
+
+        await ws.accept()
+        if live_state["busy"]:
+            await ws.send_json({"type": "error", "message": "another browser is listening "
+                                "live on this server; one at a time"})
+            return await ws.close(code=1013)
+        live_state["busy"] = True
+        loop = asyncio.get_running_loop()
+        out: asyncio.Queue = asyncio.Queue()
+        stream = None
+
+        async def sender():
+            while True:
+                m = await out.get()
+                await ws.send_json(m)
+                if m.get("type") in ("end", "error"):
+                    return
+
+        send_task = None
+        try:
+            try:
+                hello = json.loads(await asyncio.wait_for(ws.receive_text(), 30.0))
+                rate, channels = parse_hello(hello)
+            except (TimeoutError, ValueError, TypeError, KeyError, LiveInputError) as exc:
+                message = str(exc) if isinstance(exc, LiveInputError) else \
+                    "the first message must be {\"sample_rate\": R, \"channels\": C}"
+                await ws.send_json({"type": "error", "message": message})
+                return await ws.close(code=1003)
+            if live_state["engine"] is None:
+                live_state["engine"] = await run_in_threadpool(config.engine_factory)
+            stream = LiveStream(live_state["engine"], sample_rate=rate, channels=channels,
+                                on_message=lambda m: loop.call_soon_threadsafe(out.put_nowait, m))
+            send_task = asyncio.create_task(sender())
+            heard = 0
+            while True:
+                msg = await ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                if msg.get("bytes") is not None:
+                    try:
+                        frames = decode_frames(msg["bytes"], channels=channels, sample_rate=rate)
+                    except LiveInputError as exc:
+                        await out.put({"type": "error", "message": str(exc)})
+                        break
+                    heard += frames.shape[0]
+                    if heard > config.max_duration_s * rate:
+                        await out.put({"type": "error", "message": "the live session is longer "
+                                       f"than the limit of {config.max_duration_s / 60:g} min"})
+                        break
+                    stream.push(frames)
+                elif msg.get("text") is not None:  # {"stop": true}: the rest is analysed
+                    break
+            stream.close()
+            if send_task is not None:
+                await asyncio.wait_for(send_task, 60.0)
+        except (TimeoutError, WebSocketDisconnect):
+            pass
+        except Exception as exc:  # never a traceback to the page: the log has it
+            log.error("serve: live stream failed", exc_info=exc)
+            try:
+                await ws.send_json({"type": "error", "message": "internal error; details "
+                                    "were written to the log"})
+            except Exception:
+                pass
+        finally:
+            if stream is not None:
+                stream.close()
+            if send_task is not None and not send_task.done():
+                send_task.cancel()
+            live_state["busy"] = False
+            try:
+                await ws.close()
+            except Exception:
+                pass
+
+    @app.get("/live")
+    async def live_page():
+        return HTMLResponse(live_html())
+
+    @app.get("/live-worklet.js")
+    async def live_worklet():
+        return Response(live_worklet_js(), media_type="text/javascript")
 
     @app.get("/grades.css")
     async def css():

@@ -93,7 +93,7 @@ footer { color:var(--dim); font-size:12px; padding:0 28px 20px; }
 </head>
 <body>
 <header><h1>vinylmon</h1><span>grade needle-drop recordings on the Goldmine scale</span>
-</header>
+<a href="live" id="live-link">Listen live (microphone)</a></header>
 <main>
 <section>
   <h2>Grade recordings</h2>
@@ -292,3 +292,240 @@ def index_html() -> str:
     accept = ",".join(sorted(AUDIO_SUFFIXES))
     return (_PAGE.replace("__ACCEPT__", html.escape(accept))
             .replace("__VERSION__", html.escape(__version__)))
+
+
+_LIVE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vinylmon: listen live</title>
+<link rel="stylesheet" href="grades.css">
+<style>
+:root { --bg:#14181f; --panel:#1c222b; --line:#2c3440; --text:#e6ebf2; --dim:#98a3b3;
+        --accent:#5aa9ff; --bad:#ff6b6b; }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--bg); color:var(--text);
+       font:15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }
+header { padding:18px 28px 8px; display:flex; align-items:baseline; gap:14px; }
+header h1 { margin:0; font-size:22px; }
+header span { color:var(--dim); }
+main { padding:0 28px 28px; display:grid; grid-template-columns:1fr 300px; gap:16px;
+       max-width:1300px; }
+section { background:var(--panel); border:1px solid var(--line); border-radius:8px;
+          padding:14px 16px; }
+h2 { font-size:15px; margin:0 0 10px; color:var(--dim); font-weight:600; }
+button { background:#2a3442; color:var(--text); border:1px solid #3a4656; border-radius:5px;
+         padding:6px 16px; font:inherit; cursor:pointer; }
+button:hover { border-color:var(--accent); }
+canvas { width:100%; display:block; background:#0b0e12; border-radius:4px; }
+#status { color:var(--dim); margin-left:10px; }
+#status.failed { color:var(--bad); }
+.grade { display:inline-block; min-width:64px; text-align:center; font-weight:700;
+         font-size:28px; border-radius:6px; padding:4px 10px; }
+#reason { color:#cfd6e0; margin-top:8px; min-height:2.6em; }
+.row { display:grid; grid-template-columns:44px 1fr 48px; gap:8px; align-items:center;
+       font-size:13px; margin:3px 0; }
+.bar { height:10px; background:#11151b; border:1px solid var(--line); border-radius:5px;
+       overflow:hidden; }
+.bar > span { display:block; height:100%; width:0; background:var(--accent); }
+.dim { color:var(--dim); font-size:13px; }
+a { color:var(--accent); }
+</style>
+</head>
+<body>
+<header><h1>vinylmon</h1><span>listen live: the browser's microphone or line-in</span>
+<a href="./">grade files</a></header>
+<main>
+<div>
+<section>
+  <button id="start" type="button">Start listening</button>
+  <button id="stop" type="button" disabled>Stop</button>
+  <span id="status">Not listening.</span>
+  <p class="dim">Your browser asks for the microphone; the sound goes to this vinylmon
+  server only, graded 5 s at a time as the desktop monitor grades it.</p>
+</section>
+<section style="margin-top:16px">
+  <h2>Spectrogram (the last 20 s, 0-22 kHz)</h2>
+  <canvas id="spectrogram" width="900" height="260"></canvas>
+</section>
+<section style="margin-top:16px">
+  <h2>Events (ticks: time of each click, crackle, pop, scratch; height: level)</h2>
+  <canvas id="events" width="900" height="120"></canvas>
+  <div class="dim"><span id="event-count">0</span> events in <span id="windows">0</span>
+  windows analysed, <span id="heard">0:00</span> heard</div>
+</section>
+</div>
+<div>
+<section>
+  <h2>Grade of the side so far</h2>
+  <span class="grade" id="grade" data-grade="">–</span>
+  <div id="reason">waiting for the first window…</div>
+  <div id="bars"></div>
+</section>
+<section style="margin-top:16px">
+  <h2>This window's likelihoods</h2>
+  <div id="classes"></div>
+</section>
+</div>
+</main>
+<script>
+const GRADES = __GRADES__;
+const KIND_COLORS = __KIND_COLORS__;
+const token = new URLSearchParams(location.search).get("token");
+const $ = (id) => document.getElementById(id);
+let ctx = null, ws = null, analyser = null, node = null, stream = null, timer = null;
+let events = [], heard = 0, windows = 0;
+const spec = $("spectrogram"), sg = spec.getContext("2d");
+const ev = $("events"), eg = ev.getContext("2d");
+
+function bars(el, names, values, colors) {
+  el.innerHTML = "";
+  for (const n of names) {
+    const row = document.createElement("div"); row.className = "row";
+    const p = values ? (values[n] || 0) : 0;
+    row.innerHTML = `<span>${n}</span><div class="bar" data-grade="${n}"><span></span></div>` +
+                    `<span>${Math.round(100 * p)} %</span>`;
+    row.querySelector(".bar > span").style.width = (100 * p).toFixed(1) + "%";
+    if (colors && colors[n]) row.querySelector(".bar > span").style.background = colors[n];
+    el.appendChild(row);
+  }
+}
+bars($("bars"), GRADES, null);
+
+function clock(s) { const m = Math.floor(s / 60); return m + ":" +
+                    String(Math.floor(s % 60)).padStart(2, "0"); }
+
+function drawEvents() {
+  eg.fillStyle = "#0b0e12"; eg.fillRect(0, 0, ev.width, ev.height);
+  const span = Math.max(30, heard);
+  for (const e of events) {
+    const x = e.start_s / span * ev.width;
+    const h = Math.max(8, Math.min(1, (e.peak_db + 40) / 60) * (ev.height - 10));
+    eg.fillStyle = KIND_COLORS[e.kind] || "#ccc";
+    eg.fillRect(x, ev.height - h, 2, h);
+  }
+}
+
+function onMessage(m) {
+  if (m.type === "error") { say("Stopped: " + m.message, true); stop(false); return; }
+  if (m.type === "end") return;
+  if (m.type !== "window") return;
+  windows += 1; heard = m.heard_s;
+  events = events.concat(m.events);
+  $("windows").textContent = windows; $("heard").textContent = clock(heard);
+  $("event-count").textContent = events.length;
+  if (m.classes) bars($("classes"), Object.keys(m.classes), m.classes);
+  if (m.grade) {
+    $("grade").textContent = m.grade.grade; $("grade").dataset.grade = m.grade.grade;
+    $("reason").textContent = m.grade.reason;
+    bars($("bars"), GRADES, m.grade.probs);
+  } else if (m.silent) { $("reason").textContent = "silence: not graded"; }
+  drawEvents();
+}
+
+function say(text, failed) { $("status").textContent = text;
+                             $("status").className = failed ? "failed" : ""; }
+
+function drawSpectrogram() {
+  if (!analyser) return;
+  const bins = new Uint8Array(analyser.frequencyBinCount);
+  analyser.getByteFrequencyData(bins);
+  sg.drawImage(spec, -2, 0);
+  const h = spec.height;
+  for (let y = 0; y < h; y++) {
+    const v = bins[Math.floor((h - 1 - y) / h * bins.length)];
+    sg.fillStyle = `rgb(${v},${Math.floor(v * 0.6)},${Math.floor(80 + v / 3)})`;
+    sg.fillRect(spec.width - 2, y, 2, 1);
+  }
+}
+
+async function start() {
+  $("start").disabled = true;
+  say("Asking for the microphone…");
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({audio: {echoCancellation: false,
+      noiseSuppression: false, autoGainControl: false, channelCount: 2}});
+  } catch (e) { say("No microphone: " + e.message, true); $("start").disabled = false; return; }
+  ctx = new AudioContext();
+  await ctx.audioWorklet.addModule("live-worklet.js");
+  const src = ctx.createMediaStreamSource(stream);
+  analyser = ctx.createAnalyser(); analyser.fftSize = 1024; analyser.smoothingTimeConstant = 0;
+  node = new AudioWorkletNode(ctx, "vinylmon-tap", {numberOfInputs: 1, numberOfOutputs: 0,
+                              channelCount: 2, channelCountMode: "explicit"});
+  src.connect(analyser); src.connect(node);
+  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
+              location.pathname.replace(/live$/, "") + "api/live" +
+              (token ? "?token=" + encodeURIComponent(token) : "");
+  ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  let pending = [], frames = 0;
+  ws.onopen = () => {
+    ws.send(JSON.stringify({sample_rate: ctx.sampleRate, channels: 2}));
+    say("Listening (" + ctx.sampleRate + " Hz): the first grade comes after 5 s of sound.");
+    $("stop").disabled = false;
+    node.port.onmessage = (e) => {
+      pending.push(e.data); frames += e.data.length / 2;
+      if (frames >= ctx.sampleRate / 10 && ws.readyState === 1) {
+        const out = new Float32Array(frames * 2); let o = 0;
+        for (const b of pending) { out.set(b, o); o += b.length; }
+        ws.send(out.buffer); pending = []; frames = 0;
+      }
+    };
+  };
+  ws.onmessage = (e) => onMessage(JSON.parse(e.data));
+  ws.onclose = () => { if (node) { say("The server closed the stream."); stop(false); } };
+  ws.onerror = () => say("Cannot reach the server.", true);
+  timer = setInterval(drawSpectrogram, 50);
+}
+
+function stop(tell) {
+  if (node) { node.port.onmessage = null; node.disconnect(); node = null; }
+  if (stream) { for (const t of stream.getTracks()) t.stop(); stream = null; }
+  if (ctx) { ctx.close(); ctx = null; }
+  analyser = null; clearInterval(timer);
+  if (ws && tell !== false && ws.readyState === 1) ws.send(JSON.stringify({stop: true}));
+  $("start").disabled = false; $("stop").disabled = true;
+  if (tell !== false) say("Stopped.");
+}
+
+$("start").addEventListener("click", start);
+$("stop").addEventListener("click", () => stop(true));
+</script>
+</body>
+</html>
+"""
+
+_WORKLET = """// vinylmon /live: each render quantum to the page, frames interleaved.
+class Tap extends AudioWorkletProcessor {
+  process(inputs) {
+    const input = inputs[0];
+    if (input && input.length) {
+      const n = input[0].length, c = 2;
+      const out = new Float32Array(n * c);
+      for (let i = 0; i < n; i++) {
+        out[2 * i] = input[0][i];
+        out[2 * i + 1] = (input[1] || input[0])[i];
+      }
+      this.port.postMessage(out, [out.buffer]);
+    }
+    return true;
+  }
+}
+registerProcessor("vinylmon-tap", Tap);
+"""
+
+
+def live_html() -> str:
+    """The page at ``/live``: the browser's microphone, analysed by the server."""
+    import json
+
+    from vinylmon.grading.names import KIND_COLORS
+    from vinylmon.grading.rubric import GRADES
+    return (_LIVE.replace("__GRADES__", json.dumps(list(GRADES)))
+            .replace("__KIND_COLORS__", json.dumps(dict(KIND_COLORS))))
+
+
+def live_worklet_js() -> str:
+    """The AudioWorklet module the live page loads."""
+    return _WORKLET
