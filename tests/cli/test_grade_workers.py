@@ -1,6 +1,6 @@
 """``vinylmon grade --workers N``: the files graded in N processes give the same rows,
 reports, messages and exit status as one process; ``--ray`` without Ray says how to
-get it."""
+get it (``--ray`` on a real local cluster: test_grade_ray.py)."""
 
 from __future__ import annotations
 
@@ -67,30 +67,3 @@ def test_ray_missing_says_how_to_install_it(folder, capsys, monkeypatch):
     assert main(["grade", str(folder), "--ray", "auto"]) == 2
     err = capsys.readouterr().err
     assert RAY_MISSING in err and "pip install vinylmon[ray]" in err
-
-
-def test_ray_tasks_give_the_reports(folder, tmp_path, capsys, monkeypatch):
-    """A stand-in for Ray running each task at once, in this process."""
-    import types
-
-    calls = []
-
-    class Remote:
-        def __init__(self, fn):
-            self.fn = fn
-
-        def remote(self, *args):
-            calls.append(args)
-            return self.fn(*args)
-
-    fake = types.SimpleNamespace(init=lambda address: calls.append(("init", address)),
-                                 remote=Remote, get=lambda ref: ref)
-    monkeypatch.setitem(sys.modules, "ray", fake)
-    monkeypatch.setattr("vinylmon.cli.grade._worker_engine", None)
-    out = tmp_path / "out"
-    code = main(["grade", str(folder / "good1.flac"), str(folder / "broken.flac"), "--json",
-                 str(out), "--ray", "ray://head:10001", "--device", "cpu"])
-    captured = capsys.readouterr()
-    assert code == 2 and "broken.flac" in captured.err
-    assert calls[0] == ("init", "ray://head:10001") and len(calls) == 3
-    assert json.loads((out / "good1.json").read_text())["input"] == "good1.flac"

@@ -428,20 +428,55 @@ def _pool_outcomes(files: list[Path], args: argparse.Namespace, record: dict
 RAY_MISSING = "--ray needs Ray, which is not installed: pip install vinylmon[ray]"
 
 
+def _check_reachable(address: str, *, timeout_s: float = 5.0) -> None:
+    """A HOST:PORT that does not answer is said at once (Ray itself would retry for
+    minutes, then exit the process); ``auto`` and ``ray://`` addresses are left to Ray."""
+    import socket
+
+    if address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise VinylmonError(f"--ray wants HOST:PORT (or auto), got {address!r}")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise VinylmonError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); "
+                            "start one with `ray start --head` or give its address") from None
+
+
 def _ray_outcomes(files: list[Path], args: argparse.Namespace, record: dict
                   ) -> Iterator[_Outcome]:
     """``--ray ADDRESS``: one Ray task per file on the cluster at ADDRESS (each worker
-    builds its engine; the files must be readable at the same path there)."""
+    builds its engine; the files must be readable at the same path there). The cluster
+    is joined here, so one that cannot be reached fails the command, not each file."""
     try:
         import ray
     except ImportError:
         raise VinylmonError(RAY_MISSING) from None
-    ray.init(address=args.ray)
+    _check_reachable(args.ray)
+    try:
+        ray.init(address=args.ray, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise VinylmonError(f"cannot reach the Ray cluster at {args.ray} ({exc}); start one "
+                            "with `ray start --head` or give its address") from None
     task = ray.remote(_grade_task)
-    refs = [task.remote(f, args.rpm, record, args.html is not None, args.device,
+    refs = [task.remote(f.resolve(), args.rpm, record, args.html is not None, args.device,
                         args.no_grader) for f in files]
-    for ref in refs:
-        yield ray.get(ref)
+
+    def results() -> Iterator[_Outcome]:
+        try:
+            for f, ref in zip(files, refs, strict=True):
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as exc:  # the worker died, the node was lost
+                    log.error("the Ray task grading %s failed: %s", shown(f), exc)
+                    yield _Outcome([], error=f"{shown(f)}: internal error: the Ray task "
+                                             "grading it failed", status=3)
+        finally:
+            ray.shutdown()
+
+    return results()
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
