@@ -343,6 +343,9 @@ def grade_to_report(engine: Engine, path: Path, *, input_name: str, rpm: float |
                           sample_rate=result.sample_rate, channels=result.channels,
                           duration_s=result.duration_s, models=engine.models(),
                           record=record, notes=notes)
+    from vinylmon.grading.discmap import whole_side
+    if whole_side([w.silent for w in result.windows]):  # lead-in and run-out heard
+        report["side_complete"] = True
     if rpm is not None and (warning := speed_mismatch(report, given_rpm=rpm)) is not None:
         warn(warning)
     return Graded(Path(path), result, report)

@@ -347,6 +347,15 @@ class DiscMap:
                 f"({s.outer_mm:g} mm)")
 
 
+def whole_side(silent: Sequence[bool]) -> bool:
+    """Whether a recording's windows (silent or not, in order) look like a whole side:
+    silence before the music and after it (the lead-in and the run-out grooves, quiet
+    under the gate), with music between. Then the side's length is known and the disc
+    map spreads it from the lead-in to the run-out."""
+    flags = [bool(x) for x in silent]
+    return len(flags) >= 3 and flags[0] and flags[-1] and not all(flags)
+
+
 def time_at(m: DiscMap, x_mm: float, y_mm: float, *, duration_s: float) -> float | None:
     """The time in ``[0, duration_s]`` whose place on the disc (as ``m`` lays the side
     out) is nearest to ``(x_mm, y_mm)``: where "play from here" on the disc starts.

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from vinylmon.grading import names
+from vinylmon.grading.discmap import whole_side
 from vinylmon.grading.events import WINDOW_CLASSES, DefectEvent, ScratchTrack
 from vinylmon.grading.rubric import GRADES, RPMS, Quantities
 from vinylmon.gui import style
@@ -557,6 +558,12 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self) -> None:
         self._update_controls(running=False)
+        state, windows = self.monitor.snapshot()
+        if state is not None and whole_side([w.silent for w in windows]):
+            # a side heard from its lead-in to its run-out: its length places the radius
+            self.discmap.set_session(events=state.events, scratches=state.scratches,
+                                     rpm=state.rpm, duration_s=state.heard_s,
+                                     side_complete=True)
         if not self._resume_after_error:
             self.statusBar().showMessage("Stopped; the session is kept until you start again.",
                                          8000)
