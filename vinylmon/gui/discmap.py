@@ -101,6 +101,7 @@ class DiscMapView(QWidget):
 
     eventClicked = Signal(object)
     playFrom = Signal(float)
+    sizeChanged = Signal(int)
 
     def __init__(self, *, size_in: int = geo.DEFAULT_SIZE_IN,
                  parent: QWidget | None = None) -> None:
@@ -234,6 +235,7 @@ class DiscMapView(QWidget):
             self.size_combo.setCurrentIndex(self.size_combo.findData(size))
         if size != self._size_in:
             self._size_in = size
+            self.sizeChanged.emit(size)
             self._draw_disc()
             self._dirty = True
             self.refresh()

@@ -288,6 +288,8 @@ class MainWindow(QMainWindow):
         self.discmap = DiscMapView()
         self.discmap.eventClicked.connect(self.show_event)
         self.discmap.playFrom.connect(self.play_from)
+        self.discmap.set_size(self.settings.disc_size_in)
+        self.discmap.sizeChanged.connect(lambda size: self._store(disc_size_in=size))
         bottom = QSplitter(Qt.Orientation.Horizontal)  # timeline | disc map
         bottom.addWidget(self.timeline)
         bottom.addWidget(self.discmap)

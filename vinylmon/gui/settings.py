@@ -143,6 +143,8 @@ class Settings:
     passthrough : bool
         Play the live input too (headphones: a microphone beside speakers would
         hear itself); files and the demo always play.
+    disc_size_in : int
+        The record's size on the disc map: 12, 10 or 7 (inches).
 
     Raises
     ------
@@ -162,6 +164,7 @@ class Settings:
     output_device: str = "default"
     listen: str = "original"
     passthrough: bool = False
+    disc_size_in: int = 12
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -205,6 +208,12 @@ def _check_bool(value: object) -> bool:
     return value
 
 
+def _check_disc(value: object) -> int:
+    if isinstance(value, bool) or value not in (12, 10, 7):
+        raise ValueError(f"disc_size_in must be 12, 10 or 7, got {value!r}")
+    return int(value)
+
+
 def _check_rate(value: object) -> int | None:
     if value is None:
         return None
@@ -245,6 +254,7 @@ _CHECKS = {
     "output_device": _check_output,
     "listen": _check_listen,
     "passthrough": _check_bool,
+    "disc_size_in": _check_disc,
 }
 
 
@@ -291,7 +301,7 @@ _DECODE = {
     "hop_s": _to_float, "silence_threshold_db": _to_float, "rpm": _to_float,
     "model_profile": _to_str, "compute_device": _to_str,
     "spectrogram_visible_s": _to_float, "output_device": _to_str, "listen": _to_str,
-    "passthrough": _to_bool,
+    "passthrough": _to_bool, "disc_size_in": _to_int,
 }
 
 
@@ -786,6 +796,7 @@ class SettingsDialog(QDialog):
                                       settings.output_device)
             self.output_combo.setCurrentIndex(self.output_combo.count() - 1)
         self._listen, self._passthrough = settings.listen, settings.passthrough
+        self._disc_size_in = settings.disc_size_in
     def current_settings(self) -> Settings:
         """The widgets' values as :class:`Settings`.
 
@@ -807,6 +818,7 @@ class SettingsDialog(QDialog):
             output_device=self.output_combo.currentData(),
             listen=self._listen,
             passthrough=self._passthrough,
+            disc_size_in=self._disc_size_in,
         )
 
     def result_settings(self) -> Settings:
