@@ -354,6 +354,7 @@ class MainWindow(QMainWindow):
                                     "in the recording)"}
         for w, tip in tips.items():
             w.setToolTip(tip)
+        self._output_tip = tips[self.status_output]
         self.defect_bars.set_values(None, note="not listening")
         self.grade_bars.set_values(None, note="no grade yet")
         self.badge.set_grade(None, confidence=None, reason="not listening")
@@ -612,11 +613,15 @@ class MainWindow(QMainWindow):
         self.status_dropped.setText(f"Dropped windows: {st.dropped_windows}")
         self.status_overflow.setText(f"Overflows: {st.overflows}")
         if st.output_name is None:
+            why = self.monitor.output_error
             self.status_output.setText("Sound: off" if self.settings.output_device == "none"
-                                       else "Sound: –")
+                                       else "Sound: unavailable" if why else "Sound: –")
+            self.status_output.setToolTip(f"No sound: {why}" if why else
+                                          self._output_tip)
         else:
             self.status_output.setText(f"Sound: {st.output_name} ({self.settings.listen}) · "
                                        f"underruns: {st.output_underruns}")
+            self.status_output.setToolTip(self._output_tip)
         stopping = not self.start_button.isEnabled()
         if stopping and not st.running:  # stopped without a finished signal (never left)
             self._update_controls(running=False)
