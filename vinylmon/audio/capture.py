@@ -645,30 +645,8 @@ class LiveCapture:
             stream, self._stream = self._stream, None
         if stream is None:
             return
-        # A stream whose server died can block inside PortAudio; stop it on a
-        # helper thread so the caller never hangs.
-        done = threading.Event()
-
-        def _shutdown() -> None:
-            try:
-                if self._fault is not None:
-                    stream.abort(ignore_errors=True)
-                else:
-                    stream.stop(ignore_errors=True)
-                stream.close(ignore_errors=True)
-            except Exception as exc:
-                log.debug("closing input stream of '%s' failed: %s", self._device.name, exc)
-            finally:
-                done.set()
-
-        t = threading.Thread(target=_shutdown, name="vinylmon-capture-close", daemon=True)
-        t.start()
-        if not done.wait(_CLOSE_TIMEOUT_S):
-            log.warning(
-                "input stream of '%s' did not close within %.0f s; abandoning it",
-                self._device.name,
-                _CLOSE_TIMEOUT_S,
-            )
+        _close_stream(stream, what="input", name=self._device.name,
+                      abort=self._fault is not None, thread="vinylmon-capture-close")
 
     close = stop
 
@@ -883,6 +861,30 @@ class LiveCapture:
         )
 
 
+def _close_stream(stream, *, what: str, name: str, abort: bool, thread: str) -> None:
+    """Stop (or abort) and close a PortAudio stream on a helper thread, waiting at most
+    :data:`_CLOSE_TIMEOUT_S`: a stream whose server died can block inside the host API,
+    and the caller must never hang."""
+    done = threading.Event()
+
+    def _shutdown() -> None:
+        try:
+            if abort:
+                stream.abort(ignore_errors=True)
+            else:
+                stream.stop(ignore_errors=True)
+            stream.close(ignore_errors=True)
+        except Exception as exc:
+            log.debug("closing %s stream of '%s' failed: %s", what, name, exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=_shutdown, name=thread, daemon=True).start()
+    if not done.wait(_CLOSE_TIMEOUT_S):
+        log.warning("%s stream of '%s' did not close within %.0f s; abandoning it", what, name,
+                    _CLOSE_TIMEOUT_S)
+
+
 def _close_quietly(stream: object) -> None:
     try:
         stream.close(ignore_errors=True)
@@ -891,6 +893,11 @@ def _close_quietly(stream: object) -> None:
 
 
 # --------------------------------------------------------------------------- output
+def _check_prime(seconds: float, buffer_s: float) -> None:
+    if not 0 <= seconds < buffer_s:
+        raise ValueError(f"prime_s must be in 0..buffer_s, got {seconds}")
+
+
 class Playback:
     """Play audio through an output device without ever making the writer wait.
 
@@ -924,8 +931,7 @@ class Playback:
                  channels: int = 2, buffer_s: float = 4.0, blocksize: int = 512,
                  latency: str | float = "low", prime_s: float = 0.05) -> None:
         _check_seconds("buffer_s", buffer_s)
-        if not 0 <= prime_s < buffer_s:
-            raise ValueError(f"prime_s must be in 0..buffer_s, got {prime_s}")
+        _check_prime(prime_s, buffer_s)
         if channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2, got {channels}")
         if isinstance(blocksize, bool) or not isinstance(blocksize, int) or blocksize <= 0:
@@ -943,7 +949,7 @@ class Playback:
         self._cue_seen = 0  # the callback's cue being played
         self._cue_pos = 0
         self._cue_done = 0  # the last cue played to its end
-        self._prime = int(prime_s * sample_rate)
+        self.prime_s = prime_s
         self._flowing = False
         self._ended = True  # the writer said the stream ended (no underrun when it runs dry)
         self._underruns = 0
@@ -975,8 +981,7 @@ class Playback:
 
     @prime_s.setter
     def prime_s(self, seconds: float) -> None:
-        if not 0 <= seconds < self._ring.capacity / self._sample_rate:
-            raise ValueError(f"prime_s must be in 0..buffer_s, got {seconds}")
+        _check_prime(seconds, self._ring.capacity / self._sample_rate)
         self._prime = int(seconds * self._sample_rate)
 
     @property
@@ -1149,21 +1154,8 @@ class Playback:
             stream, self._stream = self._stream, None
         if stream is None:
             return
-        done = threading.Event()
-
-        def _shutdown() -> None:
-            try:
-                stream.abort(ignore_errors=True)
-                stream.close(ignore_errors=True)
-            except Exception as exc:
-                log.debug("closing output stream of '%s' failed: %s", self._device.name, exc)
-            finally:
-                done.set()
-
-        threading.Thread(target=_shutdown, name="vinylmon-playback-close", daemon=True).start()
-        if not done.wait(_CLOSE_TIMEOUT_S):
-            log.warning("output stream of '%s' did not close within %.0f s; abandoning it",
-                        self._device.name, _CLOSE_TIMEOUT_S)
+        _close_stream(stream, what="output", name=self._device.name, abort=True,
+                      thread="vinylmon-playback-close")
 
     close = stop
 
