@@ -31,7 +31,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pulse_rig import pulse_rig, read_recording  # noqa: E402
+from pulse_rig import lag, pulse_rig, read_recording  # noqa: E402
 
 SR = 44100
 
@@ -46,14 +46,6 @@ def music_with_clicks(seconds: float) -> np.ndarray:
     audio[:, :len(fade)] *= fade
     audio[:, -len(fade):] *= fade[::-1]
     return audio
-
-
-def lag_s(rec: np.ndarray, ref: np.ndarray) -> float:
-    n = rec.shape[1] + ref.shape[1]
-    nfft = 1 << (n - 1).bit_length()
-    xc = sum(np.fft.irfft(np.fft.rfft(rec[c], nfft) * np.conj(np.fft.rfft(ref[c], nfft)), nfft)
-             for c in range(min(len(rec), len(ref))))
-    return int(np.argmax(xc[:rec.shape[1]])) / SR
 
 
 def declicker_cost(audio: np.ndarray) -> tuple[float, float]:
@@ -121,7 +113,7 @@ def main() -> int:
         y_in, y_out = read_recording(tmp / "in.f32"), read_recording(tmp / "out.f32")
     # the file's second half, found in each recording
     ref = audio[:, audio.shape[1] // 2:]
-    latency = lag_s(y_out, ref) - lag_s(y_in, ref)
+    latency = (lag(y_out, ref) - lag(y_in, ref)) / SR
     cost, base = declicker_cost(audio)
     print(f"capture to output ({args.stream} stream, passthrough): {latency * 1000:.0f} ms "
           f"(+-20 ms); output underruns: {underruns}")

@@ -186,6 +186,19 @@ def pulse(portaudio: object) -> Iterator[PulseRig]:
         capture.rescan_devices()
 
 
+@pytest.fixture
+def outsink(pulse, monkeypatch):
+    """A second null sink, ``outsink``, as this process's sound output (PULSE_SINK; the
+    input stays ``vsink``'s monitor); the name of its monitor, which ``pulse.record``
+    records what was played from."""
+    from vinylmon.audio import capture
+
+    source = pulse.add_sink("outsink")
+    monkeypatch.setenv("PULSE_SINK", "outsink")
+    capture.rescan_devices()
+    return source
+
+
 @pytest.fixture(scope="session")
 def clicky_wav(tmp_path_factory: pytest.TempPathFactory):
     """3 s of music with loud clicks to play into the rig (faded in and out: a step

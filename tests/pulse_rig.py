@@ -342,6 +342,20 @@ def read_recording(path: str | os.PathLike):
     return raw[: raw.size // 2 * 2].reshape(-1, 2).T
 
 
+def lag(recording, reference) -> int:
+    """Where ``reference`` starts inside ``recording`` (both ``(channels, n)``), in frames:
+    the peak of their cross-correlation (FFT), summed over the channels."""
+    import numpy as np
+
+    n = recording.shape[1] + reference.shape[1]
+    nfft = 1 << (n - 1).bit_length()
+    xc = np.zeros(nfft)
+    for ch in range(reference.shape[0]):
+        xc += np.fft.irfft(np.fft.rfft(recording[ch], nfft)
+                           * np.conj(np.fft.rfft(reference[ch], nfft)), nfft)
+    return int(np.argmax(xc[: recording.shape[1]]))
+
+
 def quick_music(rng, seconds: float, *, sample_rate: int = 44100):
     """Non-repeating stereo music, quick to make: random decaying notes over a noise
     floor, ``(2, frames)`` float32 (something to play into the rig)."""

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import soundfile as sf
+from pulse_rig import lag as lag_of
 from pulse_rig import leftovers, pulse_rig
 
 from vinylmon.audio.capture import LiveCapture
@@ -63,19 +64,6 @@ def test_wav(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray
     return path, np.ascontiguousarray(data.T)
 
 
-def _align(recording: np.ndarray, reference: np.ndarray) -> int:
-    """Lag of ``reference`` inside ``recording`` (both (channels, n)), by FFT cross-correlation."""
-    n = recording.shape[1] + reference.shape[1]
-    nfft = 1 << (n - 1).bit_length()
-    xc = np.zeros(nfft)
-    for ch in range(reference.shape[0]):
-        xc += np.fft.irfft(
-            np.fft.rfft(recording[ch], nfft) * np.conj(np.fft.rfft(reference[ch], nfft)), nfft
-        )
-    lag = int(np.argmax(xc[: recording.shape[1]]))
-    return lag
-
-
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
     a = a.astype(np.float64) - a.mean()
     b = b.astype(np.float64) - b.mean()
@@ -112,7 +100,7 @@ def test_records_played_file_exactly(pulse, test_wav, channels) -> None:
     rec = np.concatenate([b.samples for b in blocks], axis=1)
     assert rec.dtype == np.float32 and rec.shape[0] == channels
     assert sum(b.frames for b in blocks) == captured
-    lag = _align(rec, ref)
+    lag = lag_of(rec, ref)
     assert lag + ref.shape[1] <= rec.shape[1], "recording stopped before the file ended"
     seg = rec[:, lag : lag + ref.shape[1]]
     corr = [_corr(seg[ch], ref[ch]) for ch in range(channels)]

@@ -10,6 +10,7 @@ recording with the file; the click times are then compared on that clock.
 import numpy as np
 import pytest
 import soundfile as sf
+from pulse_rig import lag as lag_of
 
 from vinylmon.cli.monitor import AppBackend
 from vinylmon.engine.engine import Engine
@@ -19,15 +20,6 @@ from vinylmon.simulate import ClickSpec, DamageSpec, simulate, synthetic_music
 pytestmark = pytest.mark.pulse
 SR = 44100
 SECONDS = 9.0
-
-
-def _lag_s(recording, reference):
-    n = recording.shape[1] + reference.shape[1]
-    nfft = 1 << (n - 1).bit_length()
-    xc = sum(np.fft.irfft(np.fft.rfft(recording[c], nfft) * np.conj(np.fft.rfft(reference[c],
-                                                                                 nfft)), nfft)
-             for c in range(2))
-    return int(np.argmax(xc[:recording.shape[1]])) / SR
 
 
 def test_played_clicks_land_on_the_timeline(qtbot, pulse, tmp_path):
@@ -58,7 +50,7 @@ def test_played_clicks_land_on_the_timeline(qtbot, pulse, tmp_path):
     w.stop()
     qtbot.waitUntil(lambda: not w.monitor.running, timeout=10_000)
     rec = w.monitor.excerpt(0.0, w.monitor.recording.duration_s)
-    lag = _lag_s(rec, audio)
+    lag = lag_of(rec, audio) / SR
     shown = np.array(w.timeline.event_times())
     assert len(shown) == len(w.monitor.state.events)
     near = [np.min(np.abs(shown - (t + lag))) if len(shown) else np.inf for t in truth_s]

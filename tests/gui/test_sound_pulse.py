@@ -5,7 +5,7 @@ graded; an event's Play button, "Play from here" and the Listen menu act on it."
 import numpy as np
 import pytest
 import soundfile as sf
-from pulse_rig import read_recording
+from pulse_rig import lag, read_recording
 from PySide6.QtCore import QSettings
 
 from vinylmon.cli.monitor import AppBackend
@@ -15,16 +15,6 @@ from vinylmon.simulate import ClickSpec, DamageSpec, simulate, synthetic_music
 
 pytestmark = pytest.mark.pulse
 SR = 44100
-
-
-@pytest.fixture
-def outsink(pulse, monkeypatch):
-    from vinylmon.audio import capture
-
-    source = pulse.add_sink("outsink")
-    monkeypatch.setenv("PULSE_SINK", "outsink")
-    capture.rescan_devices()
-    return source
 
 
 @pytest.fixture
@@ -41,20 +31,12 @@ def clicked_wav(tmp_path):
     return path, audio
 
 
-def _lag(rec, ref) -> int:
-    n = rec.shape[1] + ref.shape[1]
-    nfft = 1 << (n - 1).bit_length()
-    xc = sum(np.fft.irfft(np.fft.rfft(rec[c], nfft) * np.conj(np.fft.rfft(ref[c], nfft)), nfft)
-             for c in range(2))
-    return int(np.argmax(xc[:rec.shape[1]]))
-
-
 def _pieces_found(rec, ref, piece_s: float = 0.1) -> float:
     """The share of ``ref``'s pieces found in ``rec`` sample-correct (within 2.5 steps of
     16-bit audio, the sink's grid), in order: each where the one before it ended, or,
     after a gap in what played, up to 2 s later (the best-correlated place there)."""
     n = int(piece_s * SR)
-    at = _lag(rec, ref)  # where ``ref`` starts, by the whole of it
+    at = lag(rec, ref)  # where ``ref`` starts, by the whole of it
 
     def same(i, piece) -> bool:
         got = rec[:, i:i + n]
@@ -106,7 +88,7 @@ def test_a_file_plays_as_it_is_graded_and_events_play_on_request(qtbot, pulse, o
         # what came back is the file
         def back() -> bool:  # all of the file has come back
             y = read_recording(out)
-            return y.shape[1] > audio.shape[1] and y.shape[1] - _lag(y, audio) >= audio.shape[1]
+            return y.shape[1] > audio.shape[1] and y.shape[1] - lag(y, audio) >= audio.shape[1]
 
         qtbot.waitUntil(back, timeout=15_000)
         # what came back is the file, sample for sample, piece by piece: a busy machine

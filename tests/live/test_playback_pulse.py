@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from pulse_rig import read_recording
+from pulse_rig import lag, read_recording
 
 from vinylmon.engine.declick import StreamDeclicker
 from vinylmon.live.monitor import FileSource, Monitor
@@ -29,17 +29,6 @@ SR = 44100
 WAIT_S = 60.0
 #: Seconds at the start of a played file not compared (see the module docstring).
 SETTLE_S = 1.2
-
-
-@pytest.fixture
-def outsink(pulse, monkeypatch):
-    """A second null sink as the default output of this process; its monitor's name."""
-    from vinylmon.audio import capture
-
-    source = pulse.add_sink("outsink")
-    monkeypatch.setenv("PULSE_SINK", "outsink")
-    capture.rescan_devices()
-    return source
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +57,6 @@ def _wait(cond, what: str, timeout: float = WAIT_S) -> None:
         time.sleep(0.05)
 
 
-def _lag(rec: np.ndarray, ref: np.ndarray) -> int:
-    n = rec.shape[1] + ref.shape[1]
-    nfft = 1 << (n - 1).bit_length()
-    xc = sum(np.fft.irfft(np.fft.rfft(rec[c], nfft) * np.conj(np.fft.rfft(ref[c], nfft)), nfft)
-             for c in range(2))
-    return int(np.argmax(xc[: rec.shape[1]]))
-
-
 def _played(pulse, source, tmp_path, cpu_engine, path, reference, listen):
     """Play ``path`` through the monitor with stream ``listen``; return the recording
     aligned with ``reference`` from :data:`SETTLE_S` on (the frames before are zero),
@@ -98,7 +79,7 @@ def _played(pulse, source, tmp_path, cpu_engine, path, reference, listen):
 
         def back() -> bool:  # everything played has been recorded
             y = read_recording(out)
-            return y.shape[1] > n and y.shape[1] - _lag(y, reference) >= n
+            return y.shape[1] > n and y.shape[1] - lag(y, reference) >= n
 
         _wait(back, "the played audio to come back")
         underruns = mon.output.underruns
@@ -106,9 +87,9 @@ def _played(pulse, source, tmp_path, cpu_engine, path, reference, listen):
         pulse.stop_recording(rec)
         mon.close()
     y = read_recording(out)
-    lag = _lag(y, reference)
+    at = lag(y, reference)
     aligned = np.zeros_like(full)
-    aligned[:, settle:] = y[:, lag:lag + n]
+    aligned[:, settle:] = y[:, at:at + n]
     return aligned, underruns
 
 
@@ -178,12 +159,12 @@ def test_an_event_is_played_alone_over_the_stream(pulse, outsink, tmp_path, cpu_
 
         def back() -> bool:
             y = read_recording(out)
-            return y.shape[1] > ref.shape[1] and y.shape[1] - _lag(y, ref) >= ref.shape[1]
+            return y.shape[1] > ref.shape[1] and y.shape[1] - lag(y, ref) >= ref.shape[1]
 
         _wait(back, "the cue to come back")
     finally:
         pulse.stop_recording(rec)
         mon.close()
     y = read_recording(out)
-    lag = _lag(y, ref)
-    assert _corr(y[:, lag:lag + ref.shape[1]], ref) > 0.9999
+    at = lag(y, ref)
+    assert _corr(y[:, at:at + ref.shape[1]], ref) > 0.9999
