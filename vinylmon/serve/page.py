@@ -26,14 +26,7 @@ def grade_css() -> str:
     return "\n".join(rules) + "\n"
 
 
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>vinylmon: grade recordings</title>
-<link rel="stylesheet" href="grades.css">
-<style>
+_BASE_CSS = """/* the pages' palette and frame, one for both */
 :root { --bg:#14181f; --panel:#1c222b; --line:#2c3440; --text:#e6ebf2; --dim:#98a3b3;
         --accent:#5aa9ff; --bad:#ff6b6b; }
 * { box-sizing: border-box; }
@@ -42,7 +35,17 @@ body { margin:0; background:var(--bg); color:var(--text);
 header { padding:18px 28px 8px; display:flex; align-items:baseline; gap:14px; }
 header h1 { margin:0; font-size:22px; letter-spacing:.3px; }
 header span { color:var(--dim); }
-main { padding:0 28px 28px; max-width:1200px; }
+"""
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vinylmon: grade recordings</title>
+<link rel="stylesheet" href="grades.css">
+<style>
+__BASE_CSS__main { padding:0 28px 28px; max-width:1200px; }
 section { background:var(--panel); border:1px solid var(--line); border-radius:8px;
           padding:16px 18px; margin-top:16px; }
 h2 { font-size:16px; margin:0 0 12px; }
@@ -290,7 +293,7 @@ setInterval(refresh, 10000);
 def index_html() -> str:
     """The page at ``/``."""
     accept = ",".join(sorted(AUDIO_SUFFIXES))
-    return (_PAGE.replace("__ACCEPT__", html.escape(accept))
+    return (_PAGE.replace("__BASE_CSS__", _BASE_CSS).replace("__ACCEPT__", html.escape(accept))
             .replace("__VERSION__", html.escape(__version__)))
 
 
@@ -302,15 +305,7 @@ _LIVE = """<!doctype html>
 <title>vinylmon: listen live</title>
 <link rel="stylesheet" href="grades.css">
 <style>
-:root { --bg:#14181f; --panel:#1c222b; --line:#2c3440; --text:#e6ebf2; --dim:#98a3b3;
-        --accent:#5aa9ff; --bad:#ff6b6b; }
-* { box-sizing: border-box; }
-body { margin:0; background:var(--bg); color:var(--text);
-       font:15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }
-header { padding:18px 28px 8px; display:flex; align-items:baseline; gap:14px; }
-header h1 { margin:0; font-size:22px; }
-header span { color:var(--dim); }
-main { padding:0 28px 28px; display:grid; grid-template-columns:1fr 300px; gap:16px;
+__BASE_CSS__main { padding:0 28px 28px; display:grid; grid-template-columns:1fr 300px; gap:16px;
        max-width:1300px; }
 section { background:var(--panel); border:1px solid var(--line); border-radius:8px;
           padding:14px 16px; }
@@ -522,7 +517,8 @@ def live_html() -> str:
 
     from vinylmon.grading.names import KIND_COLORS
     from vinylmon.grading.rubric import GRADES
-    return (_LIVE.replace("__GRADES__", json.dumps(list(GRADES)))
+    return (_LIVE.replace("__BASE_CSS__", _BASE_CSS)
+            .replace("__GRADES__", json.dumps(list(GRADES)))
             .replace("__KIND_COLORS__", json.dumps(dict(KIND_COLORS))))
 
 
