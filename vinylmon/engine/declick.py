@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vinylmon.audio.repair import MAX_SPAN_S, repair
+from vinylmon.grading.names import LISTEN_STREAMS
 
 #: Seconds of audio cleaned at a time.
 CHUNK_S = 0.05
@@ -34,7 +35,7 @@ LOOKAHEAD_S = 0.03
 #: Seconds before a chunk it keeps (the repair's AR model is fitted on it).
 CONTEXT_S = 0.03
 #: The three streams, in the order a listener switches them.
-STREAMS = ("original", "cleaned", "removed")
+STREAMS = LISTEN_STREAMS
 
 
 @dataclass(frozen=True, slots=True)

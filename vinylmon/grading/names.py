@@ -84,3 +84,8 @@ def text_color_on(hex_color: str) -> str:
 def is_shellac(rpm: float | None) -> bool:
     """Whether ``rpm`` is 78 (a shellac record)."""
     return rpm is not None and abs(float(rpm) - 78.0) < 1.0
+
+
+#: What the sound output can play (the monitor's View > Listen, the stream declicker):
+#: the sound as recorded, with its clicks repaired, or the clicks alone.
+LISTEN_STREAMS = ("original", "cleaned", "removed")

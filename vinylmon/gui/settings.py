@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vinylmon.grading.names import LISTEN_STREAMS
 from vinylmon.grading.rubric import RPMS
 from vinylmon.gui import style
 
@@ -183,8 +184,7 @@ def _check_device(value: object) -> str | None:
     return value
 
 
-#: What the sound output plays (as :mod:`vinylmon.engine.declick` names the streams).
-LISTEN_STREAMS = ("original", "cleaned", "removed")
+#: The Listen menu's words for :data:`~vinylmon.grading.names.LISTEN_STREAMS`.
 LISTEN_LABELS = {"original": "&Original (as recorded)", "cleaned": "&Cleaned (clicks repaired)",
                  "removed": "&Removed clicks only"}
 
