@@ -1038,8 +1038,7 @@ class MainWindow(QMainWindow):
         if dialog.profile_combo.findData(name) < 0:
             dialog.profile_combo.addItem(name, name)
         dialog.profile_combo.setCurrentIndex(dialog.profile_combo.findData(name))
-        self.settings = dataclasses.replace(self.settings, model_profile=name)
-        save_settings(self.settings, self._qsettings)
+        self._store(model_profile=name)
         self._update_status()
 
     def apply_settings(self, settings: Settings) -> None:
