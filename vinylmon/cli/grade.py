@@ -444,8 +444,12 @@ def _check_reachable(address: str, *, timeout_s: float = 5.0) -> None:
     try:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s).close()
     except OSError as exc:
-        raise VinylmonError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); "
-                            "start one with `ray start --head` or give its address") from None
+        raise _unreachable(address, exc.strerror or exc) from None
+
+
+def _unreachable(address: str, why: object) -> VinylmonError:
+    return VinylmonError(f"cannot reach the Ray cluster at {address} ({why}); start one with "
+                         "`ray start --head` or give its address")
 
 
 def _ray_outcomes(files: list[Path], args: argparse.Namespace, record: dict
@@ -461,8 +465,7 @@ def _ray_outcomes(files: list[Path], args: argparse.Namespace, record: dict
     try:
         ray.init(address=args.ray, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise VinylmonError(f"cannot reach the Ray cluster at {args.ray} ({exc}); start one "
-                            "with `ray start --head` or give its address") from None
+        raise _unreachable(args.ray, exc) from None
     task = ray.remote(_grade_task)
     refs = [task.remote(f.resolve(), args.rpm, record, args.html is not None, args.device,
                         args.no_grader) for f in files]

@@ -593,15 +593,11 @@ class Monitor:
     def play_excerpt(self, start_s: float, end_s: float, *, cleaned: bool = False) -> str | None:
         """Play the session's audio in ``[start_s, end_s)`` now (over the stream),
         original or with its clicks repaired. Returns None, or why it cannot."""
-        if self._output() is None:
-            return self.output_error or "no sound output is chosen (Settings)"
         return self.play_samples(self.excerpt(max(0.0, start_s), end_s), cleaned=cleaned)
 
     def play_from(self, start_s: float, *, seconds: float = 60.0) -> str | None:
         """Play the session's audio from ``start_s`` on (at most ``seconds``), as the
         listener chose (original, cleaned, removed). Returns None, or why not."""
-        if self._output() is None:
-            return self.output_error or "no sound output is chosen (Settings)"
         return self.play_samples(self.excerpt(max(0.0, start_s), start_s + seconds),
                                  stream=self.listen)
 
