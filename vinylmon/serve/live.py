@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from vinylmon.audio.io import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, BlockResampler
+from vinylmon.audio.io import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, BlockResampler, check_finite
 from vinylmon.audio.types import AudioBlock
 from vinylmon.audio.windowing import DEFAULT_WINDOW_S, Windower
-from vinylmon.errors import VinylmonError
+from vinylmon.errors import AudioDataError, VinylmonError
 from vinylmon.grading.events import WINDOW_CLASSES, AnalysedWindow
 from vinylmon.grading.rubric import GRADES
 
@@ -72,8 +72,10 @@ def decode_frames(data: bytes, *, channels: int, sample_rate: int) -> np.ndarray
     if len(data) // width > MAX_MESSAGE_S * sample_rate:
         raise LiveInputError(f"a message holds more than {MAX_MESSAGE_S:g} s of audio")
     x = np.frombuffer(data, dtype="<f4").reshape(-1, channels)
-    if not np.all(np.isfinite(x)) or np.abs(x).max() > 1000.0:
-        raise LiveInputError("the audio holds NaN, infinite or absurd samples")
+    try:
+        check_finite(x, what="the browser's audio", frame_axis=0, max_abs=1000.0)
+    except AudioDataError as exc:
+        raise LiveInputError(str(exc)) from None
     return x
 
 
