@@ -40,7 +40,7 @@ import numpy as np
 
 from vinylmon.grading.events import KINDS
 from vinylmon.grading.fusion import CRACKLE_FLOOR_PER_S, crackle_log_error, measured_probs
-from vinylmon.grading.rubric import GRADES, grade_quantities
+from vinylmon.grading.rubric import CLICK_FLOOR_DB, GRADES, grade_quantities
 from vinylmon.models.bundle import WEIGHTS_DIR
 from vinylmon.models.grader import aggregate
 from vinylmon.models.inference import Detector, LearnedGrader, analyse_excerpt
@@ -84,6 +84,7 @@ def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
             "n_true": clip.surface_noise_db, "n_est": a.noise_db,
             "k_true": float(clip.row["quantities"]["crackle_per_s"]),
             "k_est": q.crackle_per_s if q else 0.0,
+            "k_audible": audible_crackle(clip),
             "c_true": float(clip.row["quantities"]["clicks_per_min"]),
             "scr_true": [(s["first_s"], s["last_s"], s["period_s"]) for s in true_scr],
             "scr_audible": [audible_ticks(clip, s) >= 3 for s in true_scr],
@@ -91,6 +92,16 @@ def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
             "learned": learned_grade(x, a, grader) if grader is not None else None,
         })
     return rows
+
+
+def audible_crackle(clip: Clip) -> float:
+    """The true crackle per second that stands over the music tick by tick: impulses
+    under L - 10 dB whose energy above 8 kHz is >= 0 dB over the music's within
+    +-10 ms (the clicks' detectability); the truth's k also counts the masked ones."""
+    q = clip.row["quantities"]
+    audible = (clip.peak_db < CLICK_FLOOR_DB) & (np.nan_to_num(clip.detect_db, nan=-np.inf)
+                                                 >= 0.0)
+    return float(np.count_nonzero(audible) / q["analysed_s"]) if q["analysed_s"] else 0.0
 
 
 def audible_ticks(clip: Clip, scratch: dict) -> int:
@@ -199,7 +210,8 @@ def summary(rows: list[dict], control: list[dict]) -> dict:
                   "p95_abs_db": float(np.percentile(np.abs(err), 95)), "n": int(ok.sum()),
                   "bands": bands},
         "crackle": {"within_25pct": float(np.mean(np.abs(k_e[big] - k_t[big]) <= 0.25 * k_t[big])),
-                    "median_ratio": float(np.median(k_e[big] / k_t[big])), "n": int(big.sum())},
+                    "median_ratio": float(np.median(k_e[big] / k_t[big])), "n": int(big.sum()),
+                    "audible": crackle_scores(k_e, np.array([r["k_audible"] for r in rows]))},
         "scratches": scratch_scores(rows), "scratches_heavy_clicks": scratch_scores(heavy),
         "scratches_audible": scratch_scores(rows, audible_only=True),
         "scratches_on_clean_control": int(sum(len(r["scr_found"]) for r in control)),
@@ -210,6 +222,18 @@ def summary(rows: list[dict], control: list[dict]) -> dict:
                     "graded_nm": int(sum(r["pred"] == "NM" for r in control)),
                     "grades": {g: int(sum(r["pred"] == g for r in control)) for g in GRADES}},
     }
+
+
+def crackle_scores(k_e: np.ndarray, k_a: np.ndarray) -> dict:
+    """k measured against the audible crackle (:func:`audible_crackle`): within +-25 %
+    and the median ratio where it is >= 1/s; how often it is < 0.2/s where that is."""
+    big, none = k_a >= 1.0, k_a < 0.2
+    return {"within_25pct": float(np.mean(np.abs(k_e[big] - k_a[big]) <= 0.25 * k_a[big]))
+            if big.any() else None,
+            "median_ratio": float(np.median(k_e[big] / k_a[big])) if big.any() else None,
+            "n": int(big.sum()),
+            "under_nm_limit": float(np.mean(k_e[none] < 0.2)) if none.any() else None,
+            "n_none": int(none.sum())}
 
 
 def f(v, d=2):
@@ -229,6 +253,13 @@ def table(s: dict, command: str, notes: list[str]) -> str:
              f"| k: excerpts with k >= 1/s measured within +-25 % | {f(k['within_25pct'])} "
              f"({k['n']} excerpts) | >= 0.70 |",
              f"| k: median ratio measured / true | {f(k['median_ratio'])} | |",
+             f"| k against the audible crackle (ticks >= 0 dB over the music above 8 kHz): "
+             f"excerpts with >= 1/s within +-25 % | {f(k['audible']['within_25pct'])} "
+             f"({k['audible']['n']} excerpts) | |",
+             f"| k against the audible crackle: median ratio measured / audible | "
+             f"{f(k['audible']['median_ratio'])} | |",
+             f"| k < 0.2/s where the audible crackle is | {f(k['audible']['under_nm_limit'])} "
+             f"({k['audible']['n_none']} excerpts) | |",
              f"| repeating scratches: recall | {f(sc['recall'])} ({sc['true']} true) | >= 0.95 |",
              f"| repeating scratches: precision | {f(sc['precision'])} ({sc['reported']} "
              f"reported) | >= 0.95 |",
@@ -277,12 +308,23 @@ def main() -> int:
                          "default: the shipped one, if any; 'none': the detector's heads)")
     ap.add_argument("--grader", type=Path, default=WEIGHTS_DIR / "grader",
                     help="the learned grader, scored alone (a missing folder: none)")
+    ap.add_argument("--k-from-heads", action="store_true",
+                    help="k from the detector's impulse-count heads, as before the verifier "
+                         "counted crackle (for comparison)")
+    ap.add_argument("--crackle-gate", type=float, default=None, metavar="PER_S",
+                    help="override the verifier's postprocess.crackle_gate_per_s (crackle "
+                         "ticks a second in a window from which the count heads' density "
+                         "may raise its k); a negative value: none")
     ap.add_argument("--update-meta", action="store_true",
                     help="store n's error spread in the detector's meta (postprocess) and the "
                          "learned grader's skill on the tuning split in its meta (metrics)")
     args = ap.parse_args()
     command = "python scripts/evaluate_grading.py " + " ".join(sys.argv[1:])
     det = Detector(device="cpu", measures=False if args.measures == "none" else args.measures)
+    if args.k_from_heads:
+        det.crackle_floor_db = None
+    if args.crackle_gate is not None:
+        det.crackle_gate_per_s = args.crackle_gate if args.crackle_gate >= 0 else None
     if args.scratch_accept is not None:
         det.scratch_accept = min(args.scratch_accept, det.accept)
     grader = LearnedGrader(args.grader, device="cpu") if (args.grader / "meta.json").exists() \
@@ -322,9 +364,15 @@ def main() -> int:
              "validation music (c is counted net of them).",
              (f"- n and k come from {det.measures.source}" if det.measures
               is not None else "- n comes from the detector's noise head (the side read at "
-              "the quietest-reading quarter of its windows) and k from its impulse-count "
-              "heads (impulses less click-loud events; no vinylmon/weights/measures), as in "
-              "the app")
+              "the quietest-reading quarter of its windows) and k from "
+              + (f"the crackle ticks the click verifier hears (accepted impulses with peak "
+                 f"L{det.crackle_floor_db:+g}..L-10 dB re each window; the truth also counts "
+                 "the ticks the music masks)" + (
+                     f", raised to the impulse-count heads' density in windows with >= "
+                     f"{det.crackle_gate_per_s:g} ticks/s" if det.crackle_gate_per_s
+                     is not None else "") if det.counts_crackle else
+                 "its impulse-count heads (impulses less click-loud events)")
+              + " (no vinylmon/weights/measures), as in the app")
              + ", events from the candidate stage and the click verifier "
              "(vinylmon/weights/verifier)."]
     text = "# The measured grade\n\n" + table(s, command, notes)

@@ -32,6 +32,7 @@ import torch
 
 from vinylmon.models.bundle import load_bundle, save_bundle
 from vinylmon.models.verifier import (
+    CRACKLE_FLOOR_DB,
     LEVEL_SCALE_DB,
     OUTPUTS,
     VerifierConfig,
@@ -215,6 +216,8 @@ def main() -> int:
                     help="from this step on, half the negatives are mined hard ones")
     ap.add_argument("--width", type=int, default=VerifierConfig.width)
     ap.add_argument("--hidden", type=int, default=VerifierConfig.hidden)
+    ap.add_argument("--layers", type=int, default=VerifierConfig.layers,
+                    help="residual dilated convolutions after the strided ones")
     ap.add_argument("--candidate-threshold", type=float, default=VerifierConfig.candidate_threshold)
     ap.add_argument("--no-whiten", dest="whiten", action="store_false",
                     help="patches without the music's prediction error (the 2.0 inputs)")
@@ -223,7 +226,7 @@ def main() -> int:
                          "that read other inputs (a VerifierEnsemble)")
     args = ap.parse_args()
     device = start_run(args)
-    cfg = VerifierConfig(width=args.width, hidden=args.hidden,
+    cfg = VerifierConfig(width=args.width, hidden=args.hidden, layers=args.layers,
                          candidate_threshold=args.candidate_threshold, whiten=args.whiten)
     model = build_verifier(cfg.to_dict()).to(device)
     if args.export:
@@ -334,7 +337,8 @@ def export(args, model, cfg: VerifierConfig) -> int:
             "architecture": "vinylmon.models.verifier.ClickVerifier",
             "params": cfg.to_dict(), "sample_rate": 44100,
             "labels": {"outputs": list(OUTPUTS), "channels": list(CHANNELS)},
-            "postprocess": {"accept": 0.5, "prefilter": round(ck["metrics"]["prefilter"], 6)},
+            "postprocess": {"accept": 0.5, "prefilter": round(ck["metrics"]["prefilter"], 6),
+                            "crackle_floor_db": CRACKLE_FLOOR_DB},
             "training_data": data_note(args),
             "training": {**run, "exported_step": ck["step"]},
             "metrics": {"validation_candidates": ck["metrics"]}}
@@ -373,7 +377,8 @@ def ensemble(args, model, meta: dict) -> tuple[VerifierEnsemble, dict]:
     own = {k: meta[k] for k in ("version", "params", "training_data", "training")}
     return ens, {**meta, "architecture": "vinylmon.models.verifier.VerifierEnsemble",
                  "params": ens.params,
-                 "postprocess": {"accept": 0.5, "prefilter": round(m["prefilter"], 6)},
+                 "postprocess": {"accept": 0.5, "prefilter": round(m["prefilter"], 6),
+                                 "crackle_floor_db": CRACKLE_FLOOR_DB},
                  "members": [*old_members, own],
                  "training_data": "each member's: see members",
                  "training": {"ensemble_of": [d["version"] for d in [*old_members, own]],

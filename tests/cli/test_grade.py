@@ -57,6 +57,9 @@ def test_json_to_stdout_is_the_report_alone(folder, capsys):
     assert report_problems(report) == []
     assert report["rpm"] == 45.0
     assert report["duration_s"] == pytest.approx(7.0)
+    # the shipped verifier counts k: the report says how
+    assert report["summary"]["methods"]["crackle_per_s"].startswith(
+        "the crackle ticks the click verifier hears")
 
 
 @pytest.mark.parametrize(("text", "rpm"), [

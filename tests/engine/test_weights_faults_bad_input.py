@@ -113,6 +113,18 @@ DAMAGES = {
     "verifier meta.json accept": (
         "verifier", _edit_meta(postprocess=_set_in("postprocess", "accept", value=7)),
         "meta.json", "'postprocess.accept'"),
+    "verifier meta.json crackle floor above the click floor": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "crackle_floor_db",
+                                                   value=-3.0)),
+        "meta.json", "'postprocess.crackle_floor_db'"),
+    "verifier meta.json crackle floor not a number": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "crackle_floor_db",
+                                                   value="deep")),
+        "meta.json", "'postprocess.crackle_floor_db'"),
+    "verifier meta.json negative crackle gate": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "crackle_gate_per_s",
+                                                   value=-1.0)),
+        "meta.json", "'postprocess.crackle_gate_per_s'"),
     "verifier meta.json other architecture": (
         "verifier", _edit_meta(params=_set_in("params", "members", 0, "width", value=48)),
         "verifier",

@@ -1,6 +1,7 @@
 """The shipped bundles load, run and hear a click in synthetic music."""
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,13 +9,14 @@ import pytest
 from vinylmon.errors import AudioDataError, WeightsError
 from vinylmon.grading.rubric import GRADES
 from vinylmon.models.bundle import read_meta
+from vinylmon.models.detector import DetectorOutput, SampleEvent
 from vinylmon.models.inference import (
     WEIGHTS_DIR,
     Detector,
     LearnedGrader,
     analyse_excerpt,
 )
-from vinylmon.simulate import ClickSpec, DamageSpec, simulate
+from vinylmon.simulate import ClickSpec, DamageSpec, shapes, simulate
 
 SR = 44100
 
@@ -52,6 +54,55 @@ def test_detector_hears_clicks_within_1ms(detector, music):
 def test_clean_synthetic_music_has_few_events(detector, music):
     a = analyse_excerpt(music(), detector)
     assert len(a.events) <= 1
+
+
+def test_k_counts_the_crackle_ticks_the_verifier_hears(detector, music, rng):
+    """The shipped verifier counts crackle down to its crackle floor: 10 ticks a second
+    at L - 20 dB in both channels' turn read as several a second (most heard, none
+    invented); the same music without them as none."""
+    assert detector.counts_crackle and detector.crackle_floor_db <= -30
+    x = music(20.0)
+    level = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    y = x.copy()
+    ticks = 0
+    for at in range(3000, y.shape[1] - 1000, SR // 10):
+        t = shapes.crackle_tick(rng, SR) * level * 10 ** (-20 / 20)
+        y[ticks % 2, at:at + t.size] += t.astype(np.float32)
+        ticks += 1
+    heard = analyse_excerpt(y, detector)
+    k = heard.side.quantities.crackle_per_s
+    assert 0.4 * ticks / 20.0 <= k <= ticks / 20.0 + 0.2, k
+    crackle = [e for e in heard.events if e.peak_db < -10]
+    assert len(crackle) >= 0.4 * ticks
+    assert analyse_excerpt(x, detector).side.quantities.crackle_per_s < 0.2
+
+
+def test_a_windows_k_is_its_heard_ticks_raised_by_the_heads_past_the_gate(detector):
+    """window_crackle counts accepted ticks between the crackle floor and L - 10 dB;
+    past the gate the count heads' density (masked ticks too) may raise it, never
+    lower it; without the gate the count alone."""
+    out = DetectorOutput(np.zeros(5), -60.0, 0.0, 0.0, np.zeros(1), np.zeros(1),
+                         np.zeros(1), 256, crackle_per_s=9.0)
+    a = detector.accept
+    ev = [SampleEvent(0, 1, 0, -20.0, 0.0, a),  # a tick
+          SampleEvent(0, 1, 0, -25.0, 0.0, a),  # a tick
+          SampleEvent(0, 1, 0, -5.0, a, a),  # a click, not crackle
+          SampleEvent(0, 1, 0, detector.crackle_floor_db - 1, 0.0, a),  # under the floor
+          SampleEvent(0, 1, 0, -20.0, 0.0, a / 2)]  # not accepted
+    gate = detector.crackle_gate_per_s
+    try:
+        detector.crackle_gate_per_s = None
+        assert detector.window_crackle(ev, out, seconds=5.0) == pytest.approx(0.4)
+        detector.crackle_gate_per_s = 0.4
+        assert detector.window_crackle(ev, out, seconds=5.0) == pytest.approx(9.0)
+        assert detector.window_crackle(ev, replace(out, crackle_per_s=0.1),
+                                       seconds=5.0) == pytest.approx(0.4)
+        detector.crackle_gate_per_s = 0.5
+        assert detector.window_crackle(ev, out, seconds=5.0) == pytest.approx(0.4)
+        with pytest.raises(ValueError, match="seconds"):
+            detector.window_crackle(ev, out, seconds=0.0)
+    finally:
+        detector.crackle_gate_per_s = gate
 
 
 def test_grader_runs(music):

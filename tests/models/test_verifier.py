@@ -56,6 +56,20 @@ def test_architecture_and_config_round_trip():
     torch.testing.assert_close(m(torch.randn(5, 6, cfg.length), ctx)[:, -1], m.prefilter(ctx))
 
 
+def test_residual_layers_widen_the_view_and_old_configs_have_none():
+    """``layers`` adds residual dilated convolutions after the strided ones: more
+    parameters, the same inputs and outputs; a config from before the key has none."""
+    plain = build_verifier(VerifierConfig(width=24, stem=8, hidden=32).to_dict())
+    deep = build_verifier(VerifierConfig(width=24, stem=8, hidden=32, layers=2).to_dict())
+    assert len(deep.blocks) == 2 and len(plain.blocks) == 0
+    n = sum(p.numel() for p in deep.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert n == 2 * (24 * 24 * 3 + 24)
+    wave, ctx = torch.randn(4, 6, deep.config.length), torch.randn(4, deep.config.context)
+    assert deep(wave, ctx).shape == (4, len(OUTPUTS))
+    old = {k: v for k, v in VerifierConfig().to_dict().items() if k != "layers"}
+    assert build_verifier(old).config.layers == 0
+
+
 def test_whitened_inputs_and_bundles_from_before_them():
     """A whitening model takes 9 wave channels and 3 more context values; a 2.0
     bundle's params (no ``whiten`` key) still build the 6-channel model."""

@@ -67,3 +67,13 @@ def test_the_learned_graders_weight_is_in_the_summary(side_by_hand, weight):
     state, windows = side_by_hand(learned_weight=weight)
     assert state.learned_weight == weight
     assert report_of(state, windows)["summary"]["learned_weight"] == pytest.approx(weight)
+
+
+def test_the_methods_say_how_k_was_measured(side_by_hand):
+    """Told how k was measured, the report says so; not told, it says it from the
+    windows (here without a density of their own: the events were counted)."""
+    told = report_of(*side_by_hand(), crackle_method="the ticks a verifier hears")
+    assert told["summary"]["methods"]["crackle_per_s"].startswith("the ticks a verifier hears")
+    assert report_problems(told) == []
+    plain = report_of(*side_by_hand())["summary"]["methods"]["crackle_per_s"]
+    assert plain.startswith("detected impulses with peak < L - 10 dB")

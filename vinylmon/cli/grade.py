@@ -342,7 +342,8 @@ def grade_to_report(engine: Engine, path: Path, *, input_name: str, rpm: float |
     report = build_report(result.state, result.windows, input_name=input_name,
                           sample_rate=result.sample_rate, channels=result.channels,
                           duration_s=result.duration_s, models=engine.models(),
-                          record=record, notes=notes)
+                          record=record, notes=notes,
+                          crackle_method=engine.crackle_method)
     from vinylmon.grading.discmap import whole_side
     if whole_side([w.silent for w in result.windows]):  # lead-in and run-out heard
         report["side_complete"] = True

@@ -642,7 +642,8 @@ class Monitor:
                            sample_rate=self.recording.sample_rate,
                            channels=self.recording.channels,
                            duration_s=self.recording.duration_s,
-                           models=self._models or self.engine.models())
+                           models=self._models or self.engine.models(),
+                           crackle_method=self.engine.crackle_method)
         if details:
             rep["record"] = {k: str(v) for k, v in details.items()}
         return rep

@@ -239,8 +239,9 @@ class DetectorOutput:
     hop : int
         Samples per frame.
     crackle_per_s : float or None
-        k of the window from the window measures (:mod:`vinylmon.models.measures`),
-        None without them (k is then counted from the events).
+        k of the window from the window measures (:mod:`vinylmon.models.measures`) or
+        the count heads; None: k is counted from the events
+        (:meth:`vinylmon.models.inference.Detector.window_crackle` decides which).
     """
 
     class_probs: np.ndarray

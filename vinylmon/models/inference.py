@@ -182,13 +182,21 @@ class VerifierSettings:
     window's level) and the false click-loud events per minute it made on clean
     validation music at those settings (the grade counts c net of them);
     ``scratch_accept``: the (lower) probability at which an impulse may still be a
-    tick of a repeating scratch (it is reported only when it is one)."""
+    tick of a repeating scratch (it is reported only when it is one);
+    ``crackle_floor_db``: when set, the verifier also reports the crackle ticks it
+    hears down to this peak (dB re the window's level), and k is counted from them
+    rather than estimated by the detector's count heads (None: the heads);
+    ``crackle_gate_per_s``: in a window where the verifier hears at least this many
+    crackle ticks a second, k is the larger of that count and the count heads'
+    density (which also holds the ticks the music masks); None: the count alone."""
 
     accept: float = 0.5
     prefilter: float = 0.0
     min_peak_db: float = -200.0
     false_clicks_per_min: float = 0.0
     scratch_accept: float = 0.5
+    crackle_floor_db: float | None = None
+    crackle_gate_per_s: float | None = None
 
 
 def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, float]:
@@ -215,7 +223,16 @@ def verifier_settings(folder: Path, meta: dict) -> VerifierSettings:
                                within="postprocess."))
     scratch = float(_number(folder, pp, "scratch_accept", 0.0, 1.0, default=accept,
                             within="postprocess."))
-    return VerifierSettings(accept, prefilter, min_peak, false_rate, min(scratch, accept))
+    crackle = pp.get("crackle_floor_db")
+    if crackle is not None:
+        crackle = float(_number(folder, pp, "crackle_floor_db", -200.0, CLICK_FLOOR_DB,
+                                within="postprocess."))
+    gate = pp.get("crackle_gate_per_s")
+    if gate is not None:
+        gate = float(_number(folder, pp, "crackle_gate_per_s", 0.0, 1000.0,
+                             within="postprocess."))
+    return VerifierSettings(accept, prefilter, min_peak, false_rate, min(scratch, accept),
+                            crackle, gate)
 
 
 class WindowMeasurer:
@@ -336,6 +353,12 @@ class Detector:
         #: False click-loud events per minute on clean music (the verifier's, measured
         #: on validation music); the grade counts c net of it.
         self.false_clicks_per_min = 0.0
+        #: With the verifier: the faintest crackle tick it reports (dB re the window's
+        #: level); k is then counted from those ticks. None: k from the count heads.
+        self.crackle_floor_db: float | None = None
+        #: Crackle ticks a second in a window from which the count heads' density
+        #: (masked ticks too) may raise the window's k; None: the count alone.
+        self.crackle_gate_per_s: float | None = None
         self.verifier_folder: Path | None = None
         vfolder = _optional_bundle(verifier, "verifier")
         if vfolder is not None:
@@ -347,6 +370,8 @@ class Detector:
                 st.min_peak_db
             self.scratch_accept = st.scratch_accept
             self.false_clicks_per_min = st.false_clicks_per_min
+            self.crackle_floor_db = st.crackle_floor_db
+            self.crackle_gate_per_s = st.crackle_gate_per_s
             self.verifier_folder = vfolder
         self.measures: WindowMeasurer | None = None
         self.measures_folder = _shipped_measures(measures)
@@ -356,6 +381,21 @@ class Detector:
     @property
     def hop(self) -> int:
         return self.model.config.mel.hop_length
+
+    @property
+    def event_floor_db(self) -> float:
+        """The faintest impulse (dB re the window's level) :meth:`events` reports by
+        default: the verifier's click floor, or its crackle floor when it counts k."""
+        if self.counts_crackle:
+            return min(self.min_peak_db, self.crackle_floor_db)
+        return self.min_peak_db
+
+    @property
+    def counts_crackle(self) -> bool:
+        """Whether k is counted from the verifier's crackle ticks, window by window
+        (:meth:`window_crackle`), rather than taken from the count heads alone."""
+        return self.verifier is not None and self.crackle_floor_db is not None \
+            and self.measures is None
 
     @property
     def event_accept(self) -> float:
@@ -379,7 +419,7 @@ class Detector:
         if self.verifier is not None:
             a = min(self.accept if accept is None else accept,
                     self.scratch_accept if scratch_accept is None else scratch_accept)
-            floor = self.min_peak_db if min_peak_db is None else min_peak_db
+            floor = self.event_floor_db if min_peak_db is None else min_peak_db
             return [SampleEvent(d.start, d.end, d.channel, d.peak_db,
                                 d.prob if d.peak_db >= CLICK_FLOOR_DB else 0.0, d.prob)
                     for d in find_impulses(self.verifier, audio, accept=a,
@@ -390,6 +430,27 @@ class Detector:
             audio, out, threshold=pp.threshold if threshold is None else threshold,
             impulse_threshold=pp.impulse_threshold if impulse_threshold is None
             else impulse_threshold, min_ratio=pp.min_ratio if min_ratio is None else min_ratio)
+
+    def window_crackle(self, events: Sequence[SampleEvent], out: DetectorOutput, *,
+                       seconds: float, accept: float | None = None) -> float | None:
+        """A window's k (per second) from its events (:meth:`events`, those inside the
+        window) and the detector's output: without a crackle-counting verifier, the
+        output's own density; with one, the crackle ticks it accepts (peak from its
+        crackle floor to L - 10 dB) per second, raised to the count heads' density
+        where there are at least :attr:`crackle_gate_per_s` of them (the heads also
+        count the ticks the music masks, and on clean music imagine some)."""
+        if not self.counts_crackle:
+            return out.crackle_per_s
+        if seconds <= 0:
+            raise ValueError(f"seconds must be > 0, got {seconds}")
+        a = self.accept if accept is None else accept
+        ticks = sum(1 for e in events if e.prob >= a
+                    and self.crackle_floor_db <= e.peak_db < CLICK_FLOOR_DB)
+        heard = ticks / seconds
+        gate = self.crackle_gate_per_s
+        if gate is not None and heard >= gate and out.crackle_per_s is not None:
+            return max(heard, float(out.crackle_per_s))
+        return heard
 
     def verified(self, audio: np.ndarray) -> list[SampleEvent]:
         """The clicks of any stretch of audio by the click verifier alone (no frame
@@ -414,7 +475,8 @@ class Detector:
                 noise, crackle = self.measures(x)
                 outs = [replace(o, noise_db=float(n), crackle_per_s=float(k))
                         for o, n, k in zip(outs, noise, crackle, strict=True)]
-            else:  # k from the count heads: all impulses down to L - 50 dB, less the clicks
+            else:  # the count heads: all impulses down to L - 50 dB, less the clicks
+                # (with a crackle-counting verifier, window_crackle decides what k takes)
                 outs = [replace(o, crackle_per_s=max(0.0, o.impulses - o.clicks) / self.window_s)
                         for o in outs]
         return outs
@@ -513,15 +575,17 @@ def analyse_windows(detector: Detector, windows: Sequence[Window],
     by_id = {}
     for w, out in zip(live, outputs, strict=True):
         imps = []
-        for e in detector.events(model_input(w.samples, frames), out, **postprocess):
-            if e.start >= w.frames:
-                continue
+        inside = [e for e in detector.events(model_input(w.samples, frames), out,
+                                             **postprocess) if e.start < w.frames]
+        k = detector.window_crackle(inside, out, seconds=w.frames / sr,
+                                    accept=postprocess.get("accept"))
+        for e in inside:
             imps.append(Impulse(w.start_s + e.start / sr, w.start_s + min(e.end, w.frames) / sr,
                                 e.channel, e.peak_db + w.level_db, e.prob))
         by_id[id(w)] = AnalysedWindow(
             w.index, w.start_s, w.end_s, False, w.level_db,
             tuple(float(p) for p in out.class_probs), grades.get(w.index),
-            out.noise_db, tuple(imps), inference_s, out.crackle_per_s)
+            out.noise_db, tuple(imps), inference_s, k)
     return [by_id.get(id(w)) or AnalysedWindow(w.index, w.start_s, w.end_s, True, w.level_db,
                                                None, None, float("nan"), (), 0.0)
             for w in windows]

@@ -38,6 +38,11 @@ OUTPUTS = ("logit", "peak", "start", "end", "left", "right", "both", "prefilter"
 LEVEL_SCALE_DB = 20.0
 OFFSET_SCALE = 64.0
 CHANNELS = ("left", "right", "both")
+#: The faintest crackle tick (peak dB re the window's level) a bundle's verifier counts
+#: toward k by default (meta.json ``postprocess.crackle_floor_db``). On the validation
+#: split the grade was the same for floors from -50 to -30 dB: fainter ticks than that
+#: the candidate stage does not propose under music.
+CRACKLE_FLOOR_DB = -40.0
 #: An accepted candidate this close (samples) after the end of the event before it
 #: (or inside it) is part of that event; others are events of their own even
 #: when the spans placed around them overlap (dense crackle).
@@ -59,6 +64,10 @@ class VerifierConfig:
     #: context values, :func:`vinylmon.audio.candidates.whitened`). Bundles from
     #: before it (2.0) lack the key: False.
     whiten: bool = False
+    #: Residual dilated convolutions (kernel 3, dilation 1, 2, 4, ...) after the three
+    #: strided ones: a wider view of the patch. Bundles from before it (2.x) lack the
+    #: key: 0.
+    layers: int = 0
 
     @property
     def wave_channels(self) -> int:
@@ -92,6 +101,8 @@ class ClickVerifier(nn.Module):
             nn.Conv1d(c.wave_channels, c.stem, 7, stride=2, padding=3), nn.ReLU(),
             nn.Conv1d(c.stem, w, 5, stride=2, padding=2), nn.ReLU(),
             nn.Conv1d(w, w, 3, stride=2, padding=1), nn.ReLU())
+        self.blocks = nn.ModuleList(
+            nn.Conv1d(w, w, 3, padding=2 ** i, dilation=2 ** i) for i in range(c.layers))
         self._centre = c.pre // 8  # the candidate's position after three strides of 2
         self.ctx = nn.Sequential(nn.Linear(c.context_size, c.hidden), nn.ReLU())
         self.pre = nn.Linear(c.hidden, 1)
@@ -104,6 +115,8 @@ class ClickVerifier(nn.Module):
 
     def forward(self, wave: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         h = self.conv(wave)
+        for block in self.blocks:
+            h = h + F.relu(block(h))
         pooled = torch.cat([h.mean(-1), h.amax(-1), h[..., self._centre]], dim=1)
         c = self.ctx(context)
         return torch.cat([self.head(torch.cat([pooled, c], dim=1)), self.pre(c)], dim=1)

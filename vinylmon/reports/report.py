@@ -73,7 +73,8 @@ def notes_of(rpm: float | None) -> list[str]:
 
 def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, input_name: str,
                  sample_rate: int, channels: int, duration_s: float, models: dict,
-                 record: Mapping | None = None, notes: Sequence[str] = ()) -> dict:
+                 record: Mapping | None = None, notes: Sequence[str] = (),
+                 crackle_method: str | None = None) -> dict:
     """The report dict of REPORT.md.
 
     Parameters
@@ -94,6 +95,9 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
     notes : sequence of str, keyword-only
         More for ``summary.notes`` beside the shellac note (e.g. that the file was
         truncated and the grade covers only what it holds).
+    crackle_method : str or None, keyword-only
+        How k was measured, in plain words (the engine's ``crackle_method``), for
+        ``summary.methods``; None: said from the windows.
 
     Raises
     ------
@@ -125,7 +129,8 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
         "methods": methods(windows, state.analysed_s,
                            false_clicks_per_min=state.false_clicks_per_min,
                            noise_sd_db=state.noise_sd_db,
-                           crackle_sd_log=state.crackle_sd_log),
+                           crackle_sd_log=state.crackle_sd_log,
+                           crackle_method=crackle_method),
         "learned_grade": g.learned_grade,
         "measured_grade": g.measured_grade,
         "learned_grade_probs": _probs(GRADES, g.learned_probs),
@@ -168,25 +173,31 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
 
 def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
             false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
-            crackle_sd_log: float = 0.0) -> dict:
-    """How each measured quantity was measured, and on how much audio (plain words)."""
+            crackle_sd_log: float = 0.0, crackle_method: str | None = None) -> dict:
+    """How each measured quantity was measured, and on how much audio (plain words);
+    ``crackle_method``: how k was, when the caller knows (else said from the windows)."""
     live = [w for w in windows if not w.silent]
     on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
     density = bool(live) and all(w.crackle_per_s is not None for w in live)
     net = (f", less the {false_clicks_per_min:.2g} per minute the detector finds on clean "
            "music" if false_clicks_per_min > 0 else "")
+    spread = (f"; it errs on validation music by a factor of about "
+              f"{math.exp(crackle_sd_log):.1f} (on k + {CRACKLE_FLOOR_PER_S:g}/s), and the "
+              "grade's probabilities allow for it" if crackle_sd_log > 0 else "")
+    if crackle_method is not None:
+        crackle = f"{crackle_method}, averaged {on}{spread}"
+    elif density:
+        crackle = ("crackle density estimated per window by the models (learned from "
+                   "exact simulated counts, so it includes the crackle the music masks "
+                   f"tick by tick), averaged {on}{spread}")
+    else:
+        crackle = ("detected impulses with peak < L - 10 dB, each heard as a tick of its "
+                   "own (crackle the music masks tick by tick is not counted), "
+                   f"counted {on}")
     return {
         "clicks_per_min": "detected impulses (clicks, pops, scratch ticks) with peak "
                           f">= L - 10 dB, counted {on}{net}",
-        "crackle_per_s": ("crackle density estimated per window by the models (learned from "
-                          "exact simulated counts, so it includes the crackle the music masks "
-                          f"tick by tick), averaged {on}" + (
-                              f"; it errs on validation music by a factor of about "
-                              f"{math.exp(crackle_sd_log):.1f} (on k + "
-                              f"{CRACKLE_FLOOR_PER_S:g}/s), and the grade's probabilities "
-                              "allow for it" if crackle_sd_log > 0 else ""))
-                         if density else
-                         f"detected impulses with peak < L - 10 dB, counted {on}",
+        "crackle_per_s": crackle,
         "surface_noise_db": "the models' estimate of the noise bed per window, read where "
                             "the music leaks least (the quietest-reading quarter of the "
                             f"audio), {on}"
