@@ -33,6 +33,7 @@ import torch
 from vinylmon.models.bundle import load_bundle, save_bundle
 from vinylmon.models.verifier import (
     CRACKLE_FLOOR_DB,
+    CRACKLE_GATE_PER_S,
     LEVEL_SCALE_DB,
     OUTPUTS,
     VerifierConfig,
@@ -338,7 +339,8 @@ def export(args, model, cfg: VerifierConfig) -> int:
             "params": cfg.to_dict(), "sample_rate": 44100,
             "labels": {"outputs": list(OUTPUTS), "channels": list(CHANNELS)},
             "postprocess": {"accept": 0.5, "prefilter": round(ck["metrics"]["prefilter"], 6),
-                            "crackle_floor_db": CRACKLE_FLOOR_DB},
+                            "crackle_floor_db": CRACKLE_FLOOR_DB,
+                            "crackle_gate_per_s": CRACKLE_GATE_PER_S},
             "training_data": data_note(args),
             "training": {**run, "exported_step": ck["step"]},
             "metrics": {"validation_candidates": ck["metrics"]}}
@@ -378,7 +380,8 @@ def ensemble(args, model, meta: dict) -> tuple[VerifierEnsemble, dict]:
     return ens, {**meta, "architecture": "vinylmon.models.verifier.VerifierEnsemble",
                  "params": ens.params,
                  "postprocess": {"accept": 0.5, "prefilter": round(m["prefilter"], 6),
-                                 "crackle_floor_db": CRACKLE_FLOOR_DB},
+                                 "crackle_floor_db": CRACKLE_FLOOR_DB,
+                            "crackle_gate_per_s": CRACKLE_GATE_PER_S},
                  "members": [*old_members, own],
                  "training_data": "each member's: see members",
                  "training": {"ensemble_of": [d["version"] for d in [*old_members, own]],
