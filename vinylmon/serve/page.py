@@ -37,15 +37,27 @@ header h1 { margin:0; font-size:22px; letter-spacing:.3px; }
 header span { color:var(--dim); }
 """
 
-_PAGE = """<!doctype html>
+#: The start of every page's ``<head>``, down to its own style rules (its title
+#: filled in by :func:`_page`).
+_HEAD = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>vinylmon: grade recordings</title>
+<title>__TITLE__</title>
 <link rel="stylesheet" href="grades.css">
 <style>
-__BASE_CSS__main { padding:0 28px 28px; max-width:1200px; }
+__BASE_CSS__"""
+
+
+def _page(template: str, *, title: str) -> str:
+    """``template`` with the shared head (``__HEAD__``) and base style filled in."""
+    return (template.replace("__HEAD__", _HEAD.replace("__TITLE__", html.escape(title)))
+            .replace("__BASE_CSS__", _BASE_CSS))
+
+
+_PAGE = """__HEAD__\
+main { padding:0 28px 28px; max-width:1200px; }
 section { background:var(--panel); border:1px solid var(--line); border-radius:8px;
           padding:16px 18px; margin-top:16px; }
 h2 { font-size:16px; margin:0 0 12px; }
@@ -293,19 +305,13 @@ setInterval(refresh, 10000);
 def index_html() -> str:
     """The page at ``/``."""
     accept = ",".join(sorted(AUDIO_SUFFIXES))
-    return (_PAGE.replace("__BASE_CSS__", _BASE_CSS).replace("__ACCEPT__", html.escape(accept))
+    return (_page(_PAGE, title="vinylmon: grade recordings")
+            .replace("__ACCEPT__", html.escape(accept))
             .replace("__VERSION__", html.escape(__version__)))
 
 
-_LIVE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>vinylmon: listen live</title>
-<link rel="stylesheet" href="grades.css">
-<style>
-__BASE_CSS__main { padding:0 28px 28px; display:grid; grid-template-columns:1fr 300px; gap:16px;
+_LIVE = """__HEAD__\
+main { padding:0 28px 28px; display:grid; grid-template-columns:1fr 300px; gap:16px;
        max-width:1300px; }
 section { background:var(--panel); border:1px solid var(--line); border-radius:8px;
           padding:14px 16px; }
@@ -517,7 +523,7 @@ def live_html() -> str:
 
     from vinylmon.grading.names import KIND_COLORS
     from vinylmon.grading.rubric import GRADES
-    return (_LIVE.replace("__BASE_CSS__", _BASE_CSS)
+    return (_page(_LIVE, title="vinylmon: listen live")
             .replace("__GRADES__", json.dumps(list(GRADES)))
             .replace("__KIND_COLORS__", json.dumps(dict(KIND_COLORS))))
 
