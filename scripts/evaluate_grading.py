@@ -365,12 +365,8 @@ def main() -> int:
              (f"- n and k come from {det.measures.source}" if det.measures
               is not None else "- n comes from the detector's noise head (the side read at "
               "the quietest-reading quarter of its windows) and k from "
-              + (f"the crackle ticks the click verifier hears (accepted impulses with peak "
-                 f"L{det.crackle_floor_db:+g}..L-10 dB re each window; the truth also counts "
-                 "the ticks the music masks)" + (
-                     f", raised to the impulse-count heads' density in windows with >= "
-                     f"{det.crackle_gate_per_s:g} ticks/s" if det.crackle_gate_per_s
-                     is not None else "") if det.counts_crackle else
+              + (f"{det.crackle_method}; the truth's k counts every tick"
+                 if det.counts_crackle else
                  "its impulse-count heads (impulses less click-loud events)")
               + " (no vinylmon/weights/measures), as in the app")
              + ", events from the candidate stage and the click verifier "

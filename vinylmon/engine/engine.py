@@ -127,19 +127,9 @@ class Engine:
 
     @property
     def crackle_method(self) -> str | None:
-        """How k is measured, in plain words for the report's ``methods``, when the
-        click verifier counts it (None: the report says how the windows' density or
-        the events gave it)."""
-        det = self.detector
-        if not getattr(det, "counts_crackle", False):
-            return None
-        text = (f"the crackle ticks the click verifier hears (impulses with peak from "
-                f"L - {-det.crackle_floor_db:g} dB to L - 10 dB) per second of each window")
-        if det.crackle_gate_per_s is not None:
-            text += (f", raised to the models' crackle density (learned from exact "
-                     f"simulated counts, so it includes the ticks the music masks) in "
-                     f"windows where it hears {det.crackle_gate_per_s:g} or more a second")
-        return text
+        """How k is measured, for the report's ``methods`` (the detector's
+        ``crackle_method``; None: the report says it from the windows)."""
+        return getattr(self.detector, "crackle_method", None)
 
     def _spread(self, key: str) -> float:
         """A measurement's error spread from the detector's ``postprocess`` (0: unknown)."""

@@ -223,16 +223,13 @@ def verifier_settings(folder: Path, meta: dict) -> VerifierSettings:
                                within="postprocess."))
     scratch = float(_number(folder, pp, "scratch_accept", 0.0, 1.0, default=accept,
                             within="postprocess."))
-    crackle = pp.get("crackle_floor_db")
-    if crackle is not None:
-        crackle = float(_number(folder, pp, "crackle_floor_db", -200.0, CLICK_FLOOR_DB,
-                                within="postprocess."))
-    gate = pp.get("crackle_gate_per_s")
-    if gate is not None:
-        gate = float(_number(folder, pp, "crackle_gate_per_s", 0.0, 1000.0,
-                             within="postprocess."))
+    crackle = _number(folder, pp, "crackle_floor_db", -200.0, CLICK_FLOOR_DB, optional=True,
+                      within="postprocess.")
+    gate = _number(folder, pp, "crackle_gate_per_s", 0.0, 1000.0, optional=True,
+                   within="postprocess.")
     return VerifierSettings(accept, prefilter, min_peak, false_rate, min(scratch, accept),
-                            crackle, gate)
+                            None if crackle is None else float(crackle),
+                            None if gate is None else float(gate))
 
 
 class WindowMeasurer:
@@ -396,6 +393,20 @@ class Detector:
         (:meth:`window_crackle`), rather than taken from the count heads alone."""
         return self.verifier is not None and self.crackle_floor_db is not None \
             and self.measures is None
+
+    @property
+    def crackle_method(self) -> str | None:
+        """How k is measured, in plain words (the report's ``methods``), when the
+        verifier counts it; None otherwise."""
+        if not self.counts_crackle:
+            return None
+        text = (f"the crackle ticks the click verifier hears (impulses with peak from "
+                f"L - {-self.crackle_floor_db:g} dB to L - 10 dB) per second of each window")
+        if self.crackle_gate_per_s is not None:
+            text += (f", raised to the models' crackle density (learned from exact "
+                     f"simulated counts, so it includes the ticks the music masks) in "
+                     f"windows where it hears {self.crackle_gate_per_s:g} or more a second")
+        return text
 
     @property
     def event_accept(self) -> float:
