@@ -20,12 +20,8 @@ SR = 44100
 
 
 @pytest.fixture
-def folder(tmp_path):
-    d = tmp_path / "side"
-    d.mkdir()
-    for i, seconds in enumerate((12.0, 7.0)):
-        sf.write(d / f"good{i}.flac", synthetic_music(np.random.default_rng(i), seconds).T, SR)
-    (d / "broken.flac").write_bytes(b"fLaC" + bytes(range(200)))
+def folder(side_folder):
+    d = side_folder((12.0, 7.0))
     (d / "notes.txt").write_text("not audio")
     return d
 

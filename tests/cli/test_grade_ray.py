@@ -11,16 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from vinylmon.cli.main import main
-from vinylmon.simulate import synthetic_music
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
-SR = 44100
 
 
 def _free_port() -> int:
@@ -51,24 +47,11 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture
-def folder(tmp_path):
-    d = tmp_path / "side"
-    d.mkdir()
-    for i, seconds in enumerate((8.0, 6.0)):
-        sf.write(d / f"good{i}.flac", synthetic_music(np.random.default_rng(i), seconds).T, SR)
-    (d / "broken.flac").write_bytes(b"fLaC" + bytes(range(200)))
-    return d
+def folder(side_folder):
+    return side_folder((8.0, 6.0))
 
 
-def _rows(out: str) -> list[str]:
-    rows = []
-    for line in out.splitlines()[1:]:
-        cells = line.split()
-        rows.append(" ".join(cells[:11] + cells[12:]))  # without the x-real-time column
-    return rows
-
-
-def test_ray_gives_what_one_process_gives(cluster, folder, tmp_path, capsys):
+def test_ray_gives_what_one_process_gives(cluster, folder, tmp_path, capsys, table_rows):
     one, on_ray = tmp_path / "one", tmp_path / "ray"
     code1 = main(["grade", str(folder), "--json", str(one), "--device", "cpu", "--quiet",
                   "--no-grader"])
@@ -77,7 +60,7 @@ def test_ray_gives_what_one_process_gives(cluster, folder, tmp_path, capsys):
                   "--no-grader", "--ray", cluster])
     out2 = capsys.readouterr()
     assert code1 == code2 == 2  # the broken file, in both
-    assert _rows(out1.out) == _rows(out2.out) and len(_rows(out2.out)) == 2
+    assert table_rows(out1.out) == table_rows(out2.out) and len(table_rows(out2.out)) == 2
     assert "broken.flac" in out2.err
     assert sorted(p.name for p in on_ray.iterdir()) == ["good0.json", "good1.json"]
     for name in ("good0.json", "good1.json"):

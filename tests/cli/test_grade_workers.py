@@ -13,33 +13,19 @@ import soundfile as sf
 
 from vinylmon.cli.grade import RAY_MISSING
 from vinylmon.cli.main import main
-from vinylmon.simulate import synthetic_music
 
 SR = 44100
 
 
 @pytest.fixture
-def folder(tmp_path):
-    d = tmp_path / "side"
-    d.mkdir()
-    for i, seconds in enumerate((9.0, 6.0)):
-        sf.write(d / f"good{i}.flac", synthetic_music(np.random.default_rng(i), seconds).T, SR)
-    (d / "broken.flac").write_bytes(b"fLaC" + bytes(range(200)))
+def folder(side_folder):
+    d = side_folder((9.0, 6.0))
     sf.write(d / "silent.flac", np.zeros((SR * 6, 2)), SR)
     return d
 
 
-def _rows(out: str) -> list[str]:
-    """The table's rows without their timing column (x real time)."""
-    rows = []
-    for line in out.splitlines()[1:]:
-        cells = line.split()
-        rows.append(" ".join(cells[:11] + cells[12:]))
-    return rows
-
-
 @pytest.mark.slow
-def test_workers_give_what_one_process_gives(folder, tmp_path, capsys):
+def test_workers_give_what_one_process_gives(folder, tmp_path, capsys, table_rows):
     one, two = tmp_path / "one", tmp_path / "two"
     code1 = main(["grade", str(folder), "--json", str(one), "--html", str(one),
                   "--device", "cpu", "--quiet"])
@@ -48,7 +34,7 @@ def test_workers_give_what_one_process_gives(folder, tmp_path, capsys):
                   "--device", "cpu", "--quiet", "--workers", "2"])
     out2 = capsys.readouterr()
     assert code1 == code2 == 2
-    assert _rows(out1.out) == _rows(out2.out) and len(_rows(out2.out)) == 2
+    assert table_rows(out1.out) == table_rows(out2.out) and len(table_rows(out2.out)) == 2
     assert out1.err == out2.err  # the same messages, in the same order
     assert "broken.flac" in out2.err and "silent" in out2.err
     assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir()) == \
