@@ -379,9 +379,7 @@ def ensemble(args, model, meta: dict) -> tuple[VerifierEnsemble, dict]:
     own = {k: meta[k] for k in ("version", "params", "training_data", "training")}
     return ens, {**meta, "architecture": "vinylmon.models.verifier.VerifierEnsemble",
                  "params": ens.params,
-                 "postprocess": {"accept": 0.5, "prefilter": round(m["prefilter"], 6),
-                                 "crackle_floor_db": CRACKLE_FLOOR_DB,
-                            "crackle_gate_per_s": CRACKLE_GATE_PER_S},
+                 "postprocess": {**meta["postprocess"], "prefilter": round(m["prefilter"], 6)},
                  "members": [*old_members, own],
                  "training_data": "each member's: see members",
                  "training": {"ensemble_of": [d["version"] for d in [*old_members, own]],
