@@ -29,6 +29,7 @@ import torch
 
 from vinylmon.audio.noisefloor import window_features
 from vinylmon.audio.types import rms_db
+from vinylmon.grading.measured import side_noise_db
 from vinylmon.models.bundle import WEIGHTS_DIR, save_bundle
 from vinylmon.models.measures import OUTPUTS, MeasuresConfig, build_measures, decode, encode
 from vinylmon.training.corpus import load_split
@@ -94,6 +95,8 @@ def aggregate(n_window_re_l: np.ndarray, how: str) -> float:
         return float(10 * np.log10(np.mean(10 ** (n_window_re_l / 10))))
     if how == "min":
         return float(np.min(n_window_re_l))
+    if how == "quarter":  # as the app reads a side: its quietest-reading quarter
+        return side_noise_db(n_window_re_l, np.full(len(n_window_re_l), 5.0))
     raise ValueError(how)
 
 
@@ -132,7 +135,13 @@ def main() -> int:
     ap.add_argument("--shard", type=int, default=250)
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--aggregate", default="median", choices=("median", "power", "min"))
+    ap.add_argument("--aggregate", default="median", choices=("median", "power", "min", "quarter"),
+                    help="how the windows' n make the excerpt's in the validation score "
+                         "(quarter: the app's, its quietest-reading quarter)")
+    ap.add_argument("--use", default="both", choices=("both", "noise_db"),
+                    help="what the detector is to take from the bundle: both outputs, or n "
+                         "alone (k stays with its heads and the verifier); the best step is "
+                         "chosen on those")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--export", action="store_true")
@@ -165,12 +174,14 @@ def main() -> int:
                   f"val n median {s['median_err_db']:+.2f} MAE {s['mae_db']:.2f} "
                   f"p95 {s['p95_abs_db']:.1f}; k within 25 % {s['k_within_25pct']:.2f} "
                   f"(median ratio {s['k_median_ratio']:.2f})", flush=True)
-            objective = s["mae_db"] + 4 * (1 - s["k_within_25pct"])
+            objective = s["mae_db"] + (0 if args.use == "noise_db"
+                                       else 4 * (1 - s["k_within_25pct"]))
             if best is None or objective < best["objective"]:
                 s["objective"] = objective
                 best = {**s, "step": step}
                 best_state = {k: v.clone() for k, v in model.state_dict().items()}
     torch.save({"model": best_state, "val": best, "aggregate": args.aggregate,
+                "use": list(OUTPUTS) if args.use == "both" else [args.use],
                 "windows": int(len(x)), "command": " ".join(sys.argv),
                 "wall_s": round(time.perf_counter() - t_start, 1)}, args.out / "best.pt")
     print(json.dumps(best, indent=1))
@@ -184,7 +195,7 @@ def export(args) -> int:
     meta = {"name": "measures", "version": VERSION, "architecture": "vinylmon.models.measures."
             "WindowMeasures", "params": MeasuresConfig().to_dict(), "sample_rate": SR,
             "labels": {"outputs": list(OUTPUTS)},
-            "aggregate": ck["aggregate"],
+            "aggregate": ck["aggregate"], "use": ck.get("use", list(OUTPUTS)),
             "training_data": {"windows": ck["windows"], "music": "train split of the corpus's "
                               "songs (scripts/make_corpus.py seed 2026)", "beds": "-85..-10 dB "
                               "re L, crackle 0.05-100/s: vinylmon/training/measure_data.py"},

@@ -27,8 +27,9 @@ def detector():
     return Detector(device="cpu", measures=False)
 
 
-def _bundle(folder, *, noise_db=-47.0, crackle=3.0):
-    """A measures bundle whose output is constant: ``noise_db`` and ``crackle``."""
+def _bundle(folder, *, noise_db=-47.0, crackle=3.0, use=None):
+    """A measures bundle whose output is constant: ``noise_db`` and ``crackle``; ``use``:
+    its meta's ``use`` (default: none, so both)."""
     torch.manual_seed(0)
     m = build_measures()
     with torch.no_grad():
@@ -39,7 +40,7 @@ def _bundle(folder, *, noise_db=-47.0, crackle=3.0):
                 {"name": "measures", "version": "0.0.1", "architecture": "test",
                  "params": MeasuresConfig().to_dict(), "sample_rate": 44100,
                  "labels": {"outputs": list(OUTPUTS)}, "training_data": "none (a test)",
-                 "metrics": {}})
+                 "metrics": {}, **({} if use is None else {"use": use})})
     return folder
 
 
@@ -71,6 +72,17 @@ def test_a_measures_bundle_sets_each_windows_noise_and_crackle(tmp_path, music):
     for o in outs:
         assert o.noise_db == pytest.approx(-47.0, abs=1e-3)
         assert o.crackle_per_s == pytest.approx(3.0, rel=1e-4)
+
+
+def test_a_bundle_used_for_n_alone_leaves_k_to_the_count_heads(tmp_path, music, detector):
+    det = Detector(device="cpu", measures=_bundle(tmp_path / "measures", use=["noise_db"]))
+    x = [music(5.0), music(5.0)]
+    outs, heads = det.run(x), detector.run(x)
+    for o, h in zip(outs, heads, strict=True):
+        assert o.noise_db == pytest.approx(-47.0, abs=1e-3)
+        assert h.noise_db != pytest.approx(-47.0, abs=0.5)
+        assert o.crackle_per_s == pytest.approx(h.crackle_per_s)
+        assert o.crackle_per_s == pytest.approx(max(0.0, o.impulses - o.clicks) / 5.0)
 
 
 def test_a_damaged_measures_bundle_is_refused(tmp_path):

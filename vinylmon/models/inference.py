@@ -242,8 +242,12 @@ class WindowMeasurer:
     (:mod:`vinylmon.models.grader`, its measures head on the audio itself).
     """
 
-    def __init__(self, model: torch.nn.Module, device, *, source: str):
+    def __init__(self, model: torch.nn.Module, device, *, source: str,
+                 uses: tuple[str, ...] = MEASURES_OUTPUTS):
         self.model, self.device, self.source = model, device, source
+        #: Which of its outputs the detector takes (``noise_db``, ``log1p_crackle_per_s``);
+        #: for the others it keeps its own heads.
+        self.uses = frozenset(uses)
 
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():
@@ -272,7 +276,11 @@ def load_measures(folder: Path, device) -> WindowMeasurer:
                               source=f"the stereo grader ({folder.name} {meta['version']})")
     model, meta = _load_small_bundle(folder, device, outputs=MEASURES_OUTPUTS,
                                      what="window measures", build=build_measures)
-    return WindowMeasurer(model, device,
+    uses = meta.get("use", list(MEASURES_OUTPUTS))
+    if not isinstance(uses, list) or not uses or not set(uses) <= set(MEASURES_OUTPUTS):
+        raise _bad_meta(folder, f"'use' is {_short(uses)}, not a list of some of "
+                                f"{list(MEASURES_OUTPUTS)}")
+    return WindowMeasurer(model, device, uses=tuple(uses),
                           source=f"the window measures ({folder.name} {meta['version']})")
 
 
@@ -482,14 +490,18 @@ class Detector:
             for i in range(0, len(x), self.batch):
                 w, f = self.model(torch.from_numpy(x[i:i + self.batch]).to(self.device))
                 outs += decode(w, f, hop=self.hop)
-            if self.measures is not None:
-                noise, crackle = self.measures(x)
-                outs = [replace(o, noise_db=float(n), crackle_per_s=float(k))
-                        for o, n, k in zip(outs, noise, crackle, strict=True)]
-            else:  # the count heads: all impulses down to L - 50 dB, less the clicks
-                # (with a crackle-counting verifier, window_crackle decides what k takes)
+            uses = self.measures.uses if self.measures is not None else frozenset()
+            if "log1p_crackle_per_s" not in uses:
+                # the count heads: all impulses down to L - 50 dB, less the clicks (with a
+                # crackle-counting verifier, window_crackle decides what k takes)
                 outs = [replace(o, crackle_per_s=max(0.0, o.impulses - o.clicks) / self.window_s)
                         for o in outs]
+            if uses:
+                noise, crackle = self.measures(x)
+                outs = [replace(o, noise_db=float(n) if "noise_db" in uses else o.noise_db,
+                                crackle_per_s=float(k) if "log1p_crackle_per_s" in uses
+                                else o.crackle_per_s)
+                        for o, n, k in zip(outs, noise, crackle, strict=True)]
         return outs
 
 
