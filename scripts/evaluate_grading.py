@@ -94,6 +94,19 @@ def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
     return rows
 
 
+def _methods(det: Detector) -> str:
+    """How n and k were measured (as in the app), for the notes."""
+    uses = det.measures.uses if det.measures is not None else frozenset()
+    if "log1p_crackle_per_s" in uses:
+        return f"- n and k come from {det.measures.source}, as in the app"
+    n = (f"{det.measures.source} (read at the quietest-reading quarter of the windows)"
+         if uses else "the detector's noise head (the side read at the quietest-reading "
+         "quarter of its windows; no vinylmon/weights/measures)")
+    k = (f"{det.crackle_method}; the truth's k counts every tick" if det.counts_crackle
+         else "its impulse-count heads (impulses less click-loud events)")
+    return f"- n comes from {n} and k from {k}, as in the app"
+
+
 def audible_crackle(clip: Clip) -> float:
     """The true crackle per second that stands over the music tick by tick: impulses
     under L - 10 dB whose energy above 8 kHz is >= 0 dB over the music's within
@@ -362,13 +375,7 @@ def main() -> int:
              "the click detector's "
              f"{det.false_clicks_per_min:g} false click-loud events per minute on clean "
              "validation music (c is counted net of them).",
-             (f"- n and k come from {det.measures.source}" if det.measures
-              is not None else "- n comes from the detector's noise head (the side read at "
-              "the quietest-reading quarter of its windows) and k from "
-              + (f"{det.crackle_method}; the truth's k counts every tick"
-                 if det.counts_crackle else
-                 "its impulse-count heads (impulses less click-loud events)")
-              + " (no vinylmon/weights/measures), as in the app")
+             _methods(det)
              + ", events from the candidate stage and the click verifier "
              "(vinylmon/weights/verifier)."]
     text = "# The measured grade\n\n" + table(s, command, notes)

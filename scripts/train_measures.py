@@ -157,6 +157,9 @@ def main() -> int:
     val = corpus_windows(args.corpus, "val")
     model = build_measures()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
+    # cosine decay to zero: the last steps settle instead of jumping between minima
+    # (at a constant rate, val n's MAE swung 7.1-9.4 dB from one score to the next)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps)
     xt, yt = torch.from_numpy(x), torch.from_numpy(encode(y, k))
     rng = np.random.default_rng(args.seed)
     best, best_state = None, None
@@ -166,6 +169,7 @@ def main() -> int:
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sched.step()
         if step % 250 == 0:
             model.eval()
             s = score(model, val, args.aggregate)

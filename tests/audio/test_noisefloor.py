@@ -62,3 +62,20 @@ def test_mono_and_stereo(rng, mono):
     x = synthetic_music(rng, 3.0)
     f = noise_features(x[:1] if mono else x)
     assert np.isfinite(f).all()
+
+
+def _mid_p2(f):
+    """The mid signal's 2nd-percentile band powers (dB re level / 20)."""
+    return f[:-2].reshape(2, len(PERCENTILES), BANDS)[0, 0]
+
+
+def test_subsonic_rumble_shows_in_the_lowest_band_and_a_dc_offset_does_not(rng):
+    x = synthetic_music(rng, 5.0).astype(np.float64)
+    t = np.arange(x.shape[1]) / SR
+    level = np.sqrt(np.mean(x ** 2))
+    rumble = x + 0.3 * level * np.sin(2 * np.pi * 12.0 * t)  # a warp at 12 Hz, -10 dB
+    offset = x + 0.3 * level  # the same power as a DC offset
+    plain = _mid_p2(noise_features(x.astype(np.float32)))[0] * 20
+    assert EDGES_HZ[0] < 12.0 < EDGES_HZ[1]
+    assert _mid_p2(noise_features(rumble.astype(np.float32)))[0] * 20 > plain + 20
+    assert _mid_p2(noise_features(offset.astype(np.float32)))[0] * 20 < plain + 3

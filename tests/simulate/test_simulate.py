@@ -233,3 +233,17 @@ def test_random_specs_cover_every_grade_and_kind(rng, bank):
             limits.add(d.truth.grade.limited_by)
     assert seen == set(GRADES)
     assert {"clicks_per_min", "crackle_per_s", "surface_noise_db"} <= limits
+
+
+@pytest.mark.parametrize("correlation", [0.0, 1.0])
+def test_hiss_correlation_sets_how_much_of_the_bed_is_in_the_side(rng, correlation):
+    m = music(rng, 5)
+    d = simulate(m, DamageSpec(seed=3, noise=NoiseSpec(hiss_db=-30.0,
+                                                       hiss_correlation=correlation)))
+    bed = d.audio.astype(np.float64) - d.clean
+    share = np.mean((bed[0] - bed[1]) ** 2) / np.mean((bed[0] + bed[1]) ** 2)
+    if correlation == 1.0:  # a mono bed: nothing in L - R
+        assert share < 1e-6
+    else:  # independent channels: as much in L - R as in L + R
+        assert share == pytest.approx(1.0, rel=0.1)
+    assert d.truth.surface_noise_db == pytest.approx(-30.0, abs=0.1)

@@ -26,8 +26,9 @@ from vinylmon.errors import AudioDataError
 
 N_FFT = 2048
 HOP = 1024
-#: Band edges (Hz): 24 bands, log-spaced from 25 Hz to 20 kHz.
-EDGES_HZ = tuple(float(f) for f in np.geomspace(25.0, 20000.0, 25))
+#: Band edges (Hz): below 25 Hz (subsonic rumble and warp, where music has nothing: some
+#: real beds hold most of their power there), then 24 bands log-spaced from 25 Hz to 20 kHz.
+EDGES_HZ = (1.0,) + tuple(float(f) for f in np.geomspace(25.0, 20000.0, 25))
 #: Percentiles of each band's short-time power over the window.
 PERCENTILES = (2.0, 10.0, 50.0)
 #: The signals measured: mid (L + R) / 2 and side (L - R) / 2.
@@ -73,7 +74,9 @@ def noise_features(audio: np.ndarray, *, sample_rate: int = 44100) -> np.ndarray
     power = float(np.mean(x.astype(np.float64) ** 2))
     ref = max(power, 1e-20)
     sig = np.stack([0.5 * (x[0] + x[1]), 0.5 * (x[0] - x[1])])
-    frames = sliding_window_view(sig, N_FFT, axis=-1)[:, ::HOP] * _WINDOW
+    frames = sliding_window_view(sig, N_FFT, axis=-1)[:, ::HOP]
+    # each frame's mean out first: a DC offset would leak into the subsonic band
+    frames = (frames - frames.mean(axis=-1, keepdims=True)) * _WINDOW
     spec = scipy.fft.rfft(frames, axis=-1)  # float32 in, complex64 out: 5x numpy's
     pw = (spec.real ** 2 + spec.imag ** 2) * (2.0 / (_WINDOW ** 2).sum() / N_FFT)
     band = pw @ bands  # (2, frames, bands): mean-square power per band

@@ -300,7 +300,8 @@ def simulate(music: np.ndarray, spec: DamageSpec, *, sample_rate: int = ANALYSIS
     if ns.hiss_db is not None:
         shape_db = bank.hiss_shape_db() if ns.hiss_shape == "real" else None
         bed += nz.shaped_noise(rng, n_out, sample_rate=sr, shape_db=shape_db,
-                               tilt_db_per_oct=ns.hiss_tilt_db_per_oct) * 10 ** (
+                               tilt_db_per_oct=ns.hiss_tilt_db_per_oct,
+                               correlation=ns.hiss_correlation) * 10 ** (
             (level + ns.hiss_db) / 20)
     if ns.rumble_db is not None:
         bed += nz.rumble(rng, n_out, sample_rate=sr, cutoff_hz=min(ns.rumble_hz, 30.0)) * 10 ** (

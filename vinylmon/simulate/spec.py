@@ -61,6 +61,8 @@ class NoiseSpec:
     hiss_db: float | None = None
     hiss_shape: str = "tilt"
     hiss_tilt_db_per_oct: float = -3.0
+    #: Share of the hiss common to both channels (1: a mono bed, none of it in L - R).
+    hiss_correlation: float = 0.3
     rumble_db: float | None = None
     rumble_hz: float = 20.0
     hum_db: float | None = None
