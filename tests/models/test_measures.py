@@ -83,6 +83,10 @@ def test_a_bundle_used_for_n_alone_leaves_k_to_the_count_heads(tmp_path, music, 
         assert h.noise_db != pytest.approx(-47.0, abs=0.5)
         assert o.crackle_per_s == pytest.approx(h.crackle_per_s)
         assert o.crackle_per_s == pytest.approx(max(0.0, o.impulses - o.clicks) / 5.0)
+    assert detector.counts_crackle  # (the shipped verifier counts crackle)
+    # the verifier still counts k (its ticks, raised to the heads' density), as without it
+    assert det.counts_crackle == detector.counts_crackle
+    assert det.crackle_method == detector.crackle_method
 
 
 def test_a_damaged_measures_bundle_is_refused(tmp_path):

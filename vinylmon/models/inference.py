@@ -400,7 +400,7 @@ class Detector:
         """Whether k is counted from the verifier's crackle ticks, window by window
         (:meth:`window_crackle`), rather than taken from the count heads alone."""
         return self.verifier is not None and self.crackle_floor_db is not None \
-            and self.measures is None
+            and (self.measures is None or "log1p_crackle_per_s" not in self.measures.uses)
 
     @property
     def crackle_method(self) -> str | None:
