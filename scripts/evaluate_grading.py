@@ -96,15 +96,12 @@ def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
 
 def _methods(det: Detector) -> str:
     """How n and k were measured (as in the app), for the notes."""
-    uses = det.measures.uses if det.measures is not None else frozenset()
-    if "log1p_crackle_per_s" in uses:
+    if "log1p_crackle_per_s" in det.measured:
         return f"- n and k come from {det.measures.source}, as in the app"
-    n = (f"{det.measures.source} (read at the quietest-reading quarter of the windows)"
-         if uses else "the detector's noise head (the side read at the quietest-reading "
-         "quarter of its windows; no vinylmon/weights/measures)")
     k = (f"{det.crackle_method}; the truth's k counts every tick" if det.counts_crackle
          else "its impulse-count heads (impulses less click-loud events)")
-    return f"- n comes from {n} and k from {k}, as in the app"
+    return (f"- n comes from {det.noise_method}, read at the quietest-reading quarter of the "
+            f"windows, and k from {k}, as in the app")
 
 
 def audible_crackle(clip: Clip) -> float:

@@ -114,6 +114,11 @@ def markdown(s: dict, *, command: str, clips: int, seconds: float, method: str) 
     return "\n".join(lines) + "\n"
 
 
+def _spread(items: list, n: int) -> list:
+    """``n`` of ``items`` (at most), evenly spaced over them."""
+    return items[::max(1, len(items) // n)][:n] if n > 0 else []
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=Path("cache/corpus"))
@@ -131,23 +136,17 @@ def main() -> int:
     command = "python scripts/evaluate_noise_sweep.py " + " ".join(sys.argv[1:])
     det = Detector(device="cpu", measures=False if args.measures == "none" else args.measures)
     control = load_split(args.corpus, "control")
-    drum = [c for c in control if c.drum_heavy]
-    other = [c for c in control if not c.drum_heavy]
-    half = max(1, args.clips // 2)
-    pick = drum[::max(1, len(drum) // half)][:half]
-    pick += other[::max(1, len(other) // (args.clips - len(pick) or 1))][:args.clips - len(pick)]
+    pick = _spread([c for c in control if c.drum_heavy], max(1, args.clips // 2))
+    pick += _spread([c for c in control if not c.drum_heavy], args.clips - len(pick))
     bank = NoiseBank()
     if not bank.available:
         sys.exit("no real noise recordings (../shared/data/noise): the sweep needs them")
     t0 = time.perf_counter()
     rows = run(det, pick, bank)
     s = summary(rows)
-    method = ("the window measures' n (" + str(det.measures_folder) + ")"
-              if det.measures is not None else
-              "the detector's noise head, the side read at the quietest-reading quarter of its "
-              "windows")
     md = markdown(s, command=command, clips=len(pick), seconds=time.perf_counter() - t0,
-                  method=method)
+                  method=f"{det.noise_method}, read at the quietest-reading quarter of the "
+                         "windows")
     print(md)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

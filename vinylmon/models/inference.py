@@ -400,7 +400,19 @@ class Detector:
         """Whether k is counted from the verifier's crackle ticks, window by window
         (:meth:`window_crackle`), rather than taken from the count heads alone."""
         return self.verifier is not None and self.crackle_floor_db is not None \
-            and (self.measures is None or "log1p_crackle_per_s" not in self.measures.uses)
+            and "log1p_crackle_per_s" not in self.measured
+
+    @property
+    def measured(self) -> frozenset[str]:
+        """Which window outputs a measures bundle gives (``noise_db``,
+        ``log1p_crackle_per_s``); empty without one: the detector's own heads give them."""
+        return self.measures.uses if self.measures is not None else frozenset()
+
+    @property
+    def noise_method(self) -> str:
+        """What estimates each window's n, in plain words."""
+        return self.measures.source if "noise_db" in self.measured else \
+            "the detector's noise head (on the side signal)"
 
     @property
     def crackle_method(self) -> str | None:
@@ -490,7 +502,7 @@ class Detector:
             for i in range(0, len(x), self.batch):
                 w, f = self.model(torch.from_numpy(x[i:i + self.batch]).to(self.device))
                 outs += decode(w, f, hop=self.hop)
-            uses = self.measures.uses if self.measures is not None else frozenset()
+            uses = self.measured
             if "log1p_crackle_per_s" not in uses:
                 # the count heads: all impulses down to L - 50 dB, less the clicks (with a
                 # crackle-counting verifier, window_crackle decides what k takes)
