@@ -9,7 +9,6 @@ import torch
 from vinylmon.errors import WeightsError
 from vinylmon.models.bundle import load_bundle, read_meta, save_bundle, sha256_file
 from vinylmon.models.inference import Detector
-from vinylmon.models.measures import OUTPUTS, MeasuresConfig, build_measures
 
 META = {"name": "tiny", "version": "0.0.1", "architecture": "linear", "params": {"n": 4},
         "sample_rate": 44100, "labels": ["a", "b"], "training_data": "none (test)",
@@ -102,13 +101,6 @@ def test_save_needs_complete_meta(tmp_path):
 
 
 @pytest.mark.parametrize("use", [[], ["noise"], "noise_db", [1]])
-def test_a_measures_bundle_with_a_bad_use_is_refused(tmp_path, use):
-    m = build_measures()
-    folder = tmp_path / "measures"
-    save_bundle(folder, {k: v.contiguous() for k, v in m.state_dict().items()},
-                {"name": "measures", "version": "0.0.1", "architecture": "test",
-                 "params": MeasuresConfig().to_dict(), "sample_rate": 44100,
-                 "labels": {"outputs": list(OUTPUTS)}, "training_data": "none (a test)",
-                 "metrics": {}, "use": use})
+def test_a_measures_bundle_with_a_bad_use_is_refused(tmp_path, use, measures_bundle):
     with pytest.raises(WeightsError, match="'use'"):
-        Detector(device="cpu", measures=folder)
+        Detector(device="cpu", measures=measures_bundle(tmp_path / "measures", use=use))

@@ -18,30 +18,13 @@ from vinylmon.models.grader import (
     build_grader,
 )
 from vinylmon.models.inference import Detector, analyse_excerpt
-from vinylmon.models.measures import OUTPUTS, MeasuresConfig, build_measures, decode, encode
+from vinylmon.models.measures import MeasuresConfig, decode, encode
 from vinylmon.simulate import CrackleSpec, DamageSpec, NoiseSpec, simulate
 
 
 @pytest.fixture(scope="module")
 def detector():
     return Detector(device="cpu", measures=False)
-
-
-def _bundle(folder, *, noise_db=-47.0, crackle=3.0, use=None):
-    """A measures bundle whose output is constant: ``noise_db`` and ``crackle``; ``use``:
-    its meta's ``use`` (default: none, so both)."""
-    torch.manual_seed(0)
-    m = build_measures()
-    with torch.no_grad():
-        last = m.net[-1]
-        last.weight.zero_()
-        last.bias.copy_(torch.from_numpy(encode([noise_db], [crackle])[0]))
-    save_bundle(folder, {k: v.contiguous() for k, v in m.state_dict().items()},
-                {"name": "measures", "version": "0.0.1", "architecture": "test",
-                 "params": MeasuresConfig().to_dict(), "sample_rate": 44100,
-                 "labels": {"outputs": list(OUTPUTS)}, "training_data": "none (a test)",
-                 "metrics": {}, **({} if use is None else {"use": use})})
-    return folder
 
 
 def test_encode_decode_round_trip():
@@ -65,8 +48,9 @@ def test_without_measures_k_comes_from_the_count_heads(detector, music):
         np.mean([o.crackle_per_s for o in outs]))
 
 
-def test_a_measures_bundle_sets_each_windows_noise_and_crackle(tmp_path, music):
-    det = Detector(device="cpu", measures=_bundle(tmp_path / "measures"))
+def test_a_measures_bundle_sets_each_windows_noise_and_crackle(tmp_path, music,
+                                                               measures_bundle):
+    det = Detector(device="cpu", measures=measures_bundle(tmp_path / "measures"))
     assert det.measures is not None
     outs = det.run([music(5.0), music(5.0)])
     for o in outs:
@@ -74,8 +58,10 @@ def test_a_measures_bundle_sets_each_windows_noise_and_crackle(tmp_path, music):
         assert o.crackle_per_s == pytest.approx(3.0, rel=1e-4)
 
 
-def test_a_bundle_used_for_n_alone_leaves_k_to_the_count_heads(tmp_path, music, detector):
-    det = Detector(device="cpu", measures=_bundle(tmp_path / "measures", use=["noise_db"]))
+def test_a_bundle_used_for_n_alone_leaves_k_to_the_count_heads(tmp_path, music, detector,
+                                                                measures_bundle):
+    det = Detector(device="cpu",
+                   measures=measures_bundle(tmp_path / "measures", use=["noise_db"]))
     x = [music(5.0), music(5.0)]
     outs, heads = det.run(x), detector.run(x)
     for o, h in zip(outs, heads, strict=True):
@@ -89,8 +75,8 @@ def test_a_bundle_used_for_n_alone_leaves_k_to_the_count_heads(tmp_path, music, 
     assert det.crackle_method == detector.crackle_method
 
 
-def test_a_damaged_measures_bundle_is_refused(tmp_path):
-    folder = _bundle(tmp_path / "measures")
+def test_a_damaged_measures_bundle_is_refused(tmp_path, measures_bundle):
+    folder = measures_bundle(tmp_path / "measures")
     raw = bytearray((folder / "model.pt").read_bytes())
     raw[len(raw) // 2] ^= 1
     (folder / "model.pt").write_bytes(bytes(raw))
