@@ -9,7 +9,13 @@ spectral tilts, hiss with mains hum, and each real turntable recording of
 ``make_corpus.HELD_OUT_NOISE['test']``, is marked). The excerpt is analysed as a
 side (``analyse_excerpt``) and n's error is tabled by bed and level.
 
+``--side LEAD GAP``: each excerpt becomes a short side instead: LEAD seconds of the
+groove alone (the bed, no music) before it and after it (lead-in and run-out) and
+GAP seconds between its two halves (the gap between two tracks), where the bed
+shows with nothing over it. The tables go to noise_sweep_side.md/json.
+
     python scripts/evaluate_noise_sweep.py [--measures BUNDLE|none] [--out docs/eval]
+    python scripts/evaluate_noise_sweep.py --side 8 3 --out docs/eval
 """
 
 from __future__ import annotations
@@ -56,7 +62,17 @@ def only(bank: NoiseBank, stem: str) -> NoiseBank:
     return NoiseBank(bank.root, sample_rate=bank.sample_rate, exclude=others)
 
 
-def run(det: Detector, clips, bank: NoiseBank, *, levels=LEVELS_DB) -> list[dict]:
+def as_side(music: np.ndarray, *, lead_s: float, gap_s: float) -> np.ndarray:
+    """``music`` (2, frames) as a short side: ``lead_s`` of silence (the groove alone
+    once the bed is added) before and after it, and ``gap_s`` between its halves."""
+    lead = np.zeros((music.shape[0], int(round(lead_s * SR))), music.dtype)
+    gap = np.zeros((music.shape[0], int(round(gap_s * SR))), music.dtype)
+    half = music.shape[1] // 2
+    return np.concatenate([lead, music[:, :half], gap, music[:, half:], lead], axis=1)
+
+
+def run(det: Detector, clips, bank: NoiseBank, *, levels=LEVELS_DB,
+        side: tuple[float, float] | None = None) -> list[dict]:
     rows = []
     for bed, kw in beds(bank).items():
         kw = dict(kw)
@@ -66,12 +82,15 @@ def run(det: Detector, clips, bank: NoiseBank, *, levels=LEVELS_DB) -> list[dict
             for i, clip in enumerate(clips):
                 spec = NoiseSpec(**{k: v + level if k in LEVEL_KEYS else v
                                     for k, v in kw.items()})
-                d = simulate(clip.read(), DamageSpec(seed=1000 + i, noise=spec), sample_rate=SR,
+                music = clip.read() if side is None else as_side(
+                    clip.read(), lead_s=side[0], gap_s=side[1])
+                d = simulate(music, DamageSpec(seed=1000 + i, noise=spec), sample_rate=SR,
                              bank=use)
                 truth = float(d.truth.surface_noise_db)
                 a = analyse_excerpt(d.audio.astype(np.float32), det, repeats=[])
                 rows.append({"bed": bed, "level_db": level, "clip": clip.id, "truth_db": truth,
-                             "measured_db": float(a.noise_db)})
+                             "measured_db": float(a.noise_db),
+                             "groove_s": float(a.side.noise_groove_s)})
             err = [r["measured_db"] - r["truth_db"] for r in rows[-len(clips):]]
             print(f"{bed} at {level:.0f} dB: median error {np.median(err):+.1f}", flush=True)
     return rows
@@ -83,6 +102,10 @@ def summary(rows: list[dict]) -> dict:
         return {"n": int(e.size), "median_err_db": float(np.median(e)),
                 "mae_db": float(np.mean(np.abs(e)))}
     out = {"all": stats(rows), "beds": {}}
+    groove = [r for r in rows if r.get("groove_s", 0.0) > 0]
+    if groove:  # n read on the groove alone: its own spread (measured.GROOVE_NOISE_SD_DB)
+        e = np.array([r["measured_db"] - r["truth_db"] for r in groove])
+        out["groove"] = {**stats(groove), "rms_err_db": float(np.sqrt(np.mean(e ** 2)))}
     for bed in dict.fromkeys(r["bed"] for r in rows):
         sel = [r for r in rows if r["bed"] == bed]
         out["beds"][bed] = {"all": stats(sel),
@@ -91,11 +114,14 @@ def summary(rows: list[dict]) -> dict:
     return out
 
 
-def markdown(s: dict, *, command: str, clips: int, seconds: float, method: str) -> str:
+def markdown(s: dict, *, command: str, clips: int, seconds: float, method: str,
+             side: tuple[float, float] | None = None) -> str:
     levels = list(next(iter(s["beds"].values()))["levels"])
     head = "| bed | " + " | ".join(f"{float(lv):.0f} dB" for lv in levels) + \
         " | all: median error | all: MAE |"
-    lines = ["# Surface noise over a sweep of beds", "",
+    title = "# Surface noise over a sweep of beds" + (
+        ", on short sides with a lead-in, a gap and a run-out" if side else "")
+    lines = [title, "",
              f"Made by `{command}`.", "",
              "n's error (measured - true, dB), median over the excerpts, by bed and true n "
              "(dB re L):", "", head, "|" + "---|" * (len(levels) + 3)]
@@ -106,10 +132,21 @@ def markdown(s: dict, *, command: str, clips: int, seconds: float, method: str) 
     a = s["all"]
     lines += ["", "| over every bed and level | measured | target |", "|---|---|---|",
               f"| median error (dB) | {a['median_err_db']:+.2f} | within +-1 |",
-              f"| mean absolute error (dB) | {a['mae_db']:.2f} | <= 2 |", "",
-              f"- {clips} excerpts of the test split's clean control music (unseen songs), "
+              f"| mean absolute error (dB) | {a['mae_db']:.2f} | <= 2 |", ""]
+    if "groove" in s:
+        g = s["groove"]
+        lines += [f"Read on the groove alone (heard in the lead-in, gap and run-out where "
+                  f"the silence gate keeps them open): {g['n']} of {a['n']} analyses, "
+                  f"median error {g['median_err_db']:+.2f} dB, MAE {g['mae_db']:.2f} dB, "
+                  f"RMS {g['rms_err_db']:.2f} dB.", ""]
+    lines += [f"- {clips} excerpts of the test split's clean control music (unseen songs), "
               f"each with one bed at a time made by the simulator (so n is exact), "
-              f"{a['n']} analyses in {seconds:.0f} s on this CPU.",
+              f"{a['n']} analyses in {seconds:.0f} s on this CPU."]
+    if side:
+        lines.append(f"- Each excerpt made a short side: {side[0]:g} s of the groove alone "
+                     f"(the bed, no music) before and after it, and {side[1]:g} s between "
+                     "its two halves.")
+    lines += [
               f"- n measured as the app measures a side: {method}."]
     return "\n".join(lines) + "\n"
 
@@ -127,11 +164,17 @@ def main() -> int:
     ap.add_argument("--measures", default=None,
                     help="window measures bundle for n (default: the shipped one, if any; "
                          "'none': the detector's noise head)")
+    ap.add_argument("--side", type=float, nargs=2, default=None, metavar=("LEAD", "GAP"),
+                    help="make each excerpt a side: LEAD s of groove alone before and after "
+                         "it, GAP s between its halves")
     ap.add_argument("--out", type=Path, default=None,
                     help="write noise_sweep.md and noise_sweep.json here")
     args = ap.parse_args()
     if args.clips < 1:
         sys.exit("--clips must be >= 1")
+    if args.side is not None and not all(0 < v <= 60 for v in args.side):
+        sys.exit("--side LEAD GAP: seconds in (0, 60]")
+    side = tuple(args.side) if args.side else None
     torch.set_num_threads(1)
     command = "python scripts/evaluate_noise_sweep.py " + " ".join(sys.argv[1:])
     det = Detector(device="cpu", measures=False if args.measures == "none" else args.measures)
@@ -142,16 +185,19 @@ def main() -> int:
     if not bank.available:
         sys.exit("no real noise recordings (../shared/data/noise): the sweep needs them")
     t0 = time.perf_counter()
-    rows = run(det, pick, bank)
+    rows = run(det, pick, bank, side=side)
     s = summary(rows)
     md = markdown(s, command=command, clips=len(pick), seconds=time.perf_counter() - t0,
                   method=f"{det.noise_method}, read at the quietest-reading quarter of the "
-                         "windows")
+                         "windows; where the side holds steady windows 20 dB or more under its "
+                         "music (the groove alone), n is their level instead "
+                         "(vinylmon.grading.measured.groove_noise_db)", side=side)
     print(md)
+    name = "noise_sweep_side" if side else "noise_sweep"
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "noise_sweep.md").write_text(md)
-        (args.out / "noise_sweep.json").write_text(json.dumps(
+        (args.out / f"{name}.md").write_text(md)
+        (args.out / f"{name}.json").write_text(json.dumps(
             {"command": command, "summary": s, "rows": rows}, indent=1))
     return 0
 

@@ -10,6 +10,7 @@ from vinylmon.audio.noisefloor import (
     n_features,
     n_inputs,
     noise_features,
+    steady_floor_dbfs,
     window_features,
 )
 from vinylmon.simulate import synthetic_music
@@ -79,3 +80,42 @@ def test_subsonic_rumble_shows_in_the_lowest_band_and_a_dc_offset_does_not(rng):
     assert EDGES_HZ[0] < 12.0 < EDGES_HZ[1]
     assert _mid_p2(noise_features(rumble.astype(np.float32)))[0] * 20 > plain + 20
     assert _mid_p2(noise_features(offset.astype(np.float32)))[0] * 20 < plain + 3
+
+
+# ----------------------------------------------------------------------------- steady floor
+def _hiss(rng, seconds, dbfs, *, channels=2):
+    x = rng.normal(size=(channels, int(seconds * SR)))
+    return (x / np.sqrt(np.mean(x ** 2)) * 10 ** (dbfs / 20)).astype(np.float32)
+
+
+def test_steady_floor_reads_a_hiss_bed_at_its_level(rng):
+    for dbfs in (-70.0, -40.0):
+        assert steady_floor_dbfs(_hiss(rng, 5.0, dbfs)) == pytest.approx(dbfs, abs=0.3)
+    assert steady_floor_dbfs(_hiss(rng, 5.0, -50.0, channels=1)) == pytest.approx(-50, abs=0.3)
+
+
+def test_steady_floor_leaves_crackle_and_clicks_out(rng):
+    x = _hiss(rng, 5.0, -50.0)
+    ticks = x.copy()
+    for at in rng.integers(0, x.shape[1] - 20, 400):  # 80 ticks a second, 30 dB over the bed
+        ticks[int(rng.integers(0, 2)), at:at + 8] += 10 ** (-20 / 20) * rng.choice([-1, 1])
+    whole = 10 * np.log10(np.mean(ticks.astype(np.float64) ** 2))
+    assert whole > -45.0  # the ticks weigh in the mean power ...
+    assert steady_floor_dbfs(ticks) == pytest.approx(-50.0, abs=0.7)  # ... not in the floor
+
+
+def test_steady_floor_counts_subsonic_rumble(rng):
+    t = np.arange(5 * SR) / SR
+    rumble = (np.sqrt(2) * 10 ** (-40 / 20) * np.sin(2 * np.pi * 9.0 * t)).astype(np.float32)
+    x = _hiss(rng, 5.0, -50.0) + rumble
+    total = 10 * np.log10(10 ** -4.0 + 10 ** -5.0)
+    assert steady_floor_dbfs(x) == pytest.approx(total, abs=0.5)
+
+
+def test_steady_floor_is_nan_for_music_that_comes_and_goes(rng):
+    x = synthetic_music(rng, 5.0).astype(np.float32)
+    env = np.where((np.arange(x.shape[-1]) // (SR // 2)) % 2 == 0, 1.0, 0.05)
+    assert np.isnan(steady_floor_dbfs(x * env))
+    fade = _hiss(rng, 5.0, -40.0) * np.linspace(1.0, 0.01, 5 * SR, dtype=np.float32)
+    assert np.isnan(steady_floor_dbfs(fade))  # a fade-out is no bed
+    assert steady_floor_dbfs(np.zeros((2, 5 * SR), np.float32)) == -np.inf

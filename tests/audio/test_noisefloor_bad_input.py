@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vinylmon.audio.noisefloor import noise_features
+from vinylmon.audio.noisefloor import noise_features, steady_floor_dbfs
 from vinylmon.errors import AudioDataError
 
 
@@ -28,3 +28,14 @@ def test_nan():
 def test_digital_silence_is_measured_not_refused():
     f = noise_features(np.zeros((2, 44100), np.float32))
     assert np.isfinite(f).all()
+
+
+def test_steady_floor_refuses_what_it_cannot_read():
+    with pytest.raises(AudioDataError, match="steady floor needs >= 11264"):
+        steady_floor_dbfs(np.zeros((2, 5000), np.float32))
+    with pytest.raises(AudioDataError, match="expected"):
+        steady_floor_dbfs(np.zeros((3, 20000), np.float32))
+    x = np.zeros((2, 20000), np.float32)
+    x[1, 5] = np.inf
+    with pytest.raises(AudioDataError, match="NaN or infinite"):
+        steady_floor_dbfs(x)

@@ -4,6 +4,7 @@ import pytest
 
 from vinylmon.engine.session import Session
 from vinylmon.grading.events import AnalysedWindow, Impulse
+from vinylmon.grading.measured import GROOVE_NOISE_SD_DB
 
 
 def _window(i, *, k, impulses=(), length=5.0, noise_db=-55.0):
@@ -64,3 +65,29 @@ def test_a_damaged_record_keeps_its_clicks_net_of_the_false_rate():
     q = s.state().grade.quantities
     assert q.clicks_per_min == pytest.approx(36.0 - 1.2)
     assert s.state().grade.grade == "G+"
+
+
+def _groove(i, level_db):
+    return AnalysedWindow(i, 5.0 * i, 5.0 * i + 5.0, False, level_db, (0.2,) * 5, None,
+                          -75.0 - level_db, (), 0.01, 0.0, level_db)
+
+
+def test_n_read_on_the_groove_is_graded_as_a_measurement():
+    """Heard alone in the lead-in, the bed is measured, not estimated under the music:
+    the grade's probabilities allow n the groove's spread, not the estimate's."""
+    s = Session(noise_sd_db=8.9)
+    s.add(_groove(0, -64.0))  # the lead-in, 44 dB under the music
+    for i in range(1, 7):
+        s.add(_window(i, k=0.0))
+    st = s.state()
+    assert st.noise_db == pytest.approx(-44.0, abs=0.01)
+    assert st.noise_groove_s == pytest.approx(5.0)
+    assert st.noise_sd_db == GROOVE_NOISE_SD_DB < 8.9
+    assert st.grade.grade == "VG" and st.grade.limited_by == "surface_noise_db"
+    # the same side without its lead-in: n is the estimate, with the estimate's spread
+    s = Session(noise_sd_db=8.9)
+    for i in range(1, 7):
+        s.add(_window(i, k=0.0))
+    st = s.state()
+    assert st.noise_groove_s == 0.0 and st.noise_sd_db == 8.9
+    assert st.noise_db == pytest.approx(-55.0)

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from vinylmon.grading.events import AnalysedWindow, DefectEvent, Impulse
-from vinylmon.grading.measured import measure_side, merge_impulses, side_noise_db
+from vinylmon.grading.measured import (
+    groove_noise_db,
+    groove_windows,
+    measure_side,
+    merge_impulses,
+    side_noise_db,
+)
 from vinylmon.grading.rubric import grade_quantities
 from vinylmon.grading.scratches import find_scratches
 from vinylmon.grading.skips import Repeat
@@ -136,3 +142,66 @@ def test_a_sides_noise_reads_where_the_music_leaks_least():
     # windows without an estimate are left out; none at all: -inf
     assert side_noise_db([float("-inf"), -50.0], [5.0, 5.0]) == -50.0
     assert side_noise_db([], []) == float("-inf")
+
+
+# ----------------------------------------------------------------------------- the groove alone
+def _groove_side(music_s=60.0, *, lead_s=10.0, bed_db=-45.0, head_db=-70.0, quiet=None):
+    """A lead-in and a run-out of the groove alone (steady, at ``bed_db`` re the music's
+    level) around music windows whose noise estimates read ``head_db`` re L (a head that
+    under-reads the bed); ``quiet``: (index, level re L) of a steady quiet music window."""
+    out, t = [], 0.0
+    spans = [(lead_s, True), (music_s, False), (lead_s, True)]
+    for seconds, groove in spans:
+        for t0 in np.arange(t, t + seconds, 5.0):
+            i = len(out)
+            level = LEVEL_DBFS + bed_db if groove else LEVEL_DBFS
+            floor = level if groove else float("nan")
+            if quiet is not None and i == quiet[0]:
+                level = floor = LEVEL_DBFS + quiet[1]
+            out.append(AnalysedWindow(i, t0, t0 + 5.0, False, level, None, None,
+                                      head_db + LEVEL_DBFS - level, (), 0.0, None, floor))
+        t += seconds
+    return out
+
+
+def test_the_groove_alone_gives_n_and_stays_out_of_L():
+    m = measure_side(_groove_side())
+    assert m.noise_db == pytest.approx(-45.0, abs=1e-6)  # read, not the head's -70
+    assert m.noise_groove_s == pytest.approx(20.0)
+    assert m.program_level_db == pytest.approx(LEVEL_DBFS)  # the groove is not music
+    assert m.analysed_s == pytest.approx(80.0)  # still heard and analysed
+    assert grade_quantities(m.quantities).per_criterion["surface_noise_db"] == "VG"
+
+
+def test_a_steady_quiet_passage_does_not_outvote_the_groove():
+    # a steady passage 25 dB under the music looks like groove; the real groove, 45 dB
+    # under, is quieter still, and n is read there
+    m = measure_side(_groove_side(quiet=(6, -25.0)))
+    assert m.noise_groove_s == pytest.approx(20.0)
+    # the quiet passage is music: it stays in L (11 windows at the music's level, one 25
+    # dB under), and the groove is read against that L
+    music = 10 * np.log10((11 + 10 ** -2.5) / 12)
+    assert m.program_level_db == pytest.approx(LEVEL_DBFS + music)
+    assert m.noise_db == pytest.approx(-45.0 - music)
+
+
+def test_without_the_groove_n_comes_from_the_estimates_as_before():
+    m = measure_side(_groove_side(lead_s=0.0))
+    assert m.noise_groove_s == 0.0
+    assert m.noise_db == pytest.approx(-70.0)
+    # a bed only 15 dB under the music is not taken for the groove alone: music can be
+    # that quiet (18.7 dB under L at most in the corpus's excerpts)
+    m = measure_side(_groove_side(bed_db=-15.0))
+    assert m.noise_groove_s == 0.0
+
+
+def test_groove_windows_find_L_without_them():
+    floor = np.array([-70.0, np.nan, np.nan, -66.0, -45.0])
+    level = np.array([-70.0, -20.0, -20.0, -66.0, -45.0])
+    groove, program = groove_windows(floor, level, np.full(5, 5.0))
+    # the groove: steady, 20 dB under L and within GROOVE_AGREE_DB of the quietest
+    # (-45 dB is a steady quiet passage of music: it stays in L)
+    assert groove.tolist() == [True, False, False, True, False]
+    assert program == pytest.approx(10 * np.log10((2 * 10 ** -2.0 + 10 ** -4.5) / 3))
+    n = groove_noise_db(floor[groove], np.full(2, 5.0), program)
+    assert n == pytest.approx(10 * np.log10((10 ** -7.0 + 10 ** -6.6) / 2) - program)

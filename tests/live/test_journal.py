@@ -39,6 +39,8 @@ from vinylmon.live.journal import (
     restore_session,
     sessions_root,
     unfinished_sessions,
+    window_from_record,
+    window_record,
 )
 from vinylmon.live.monitor import FileSource, Monitor
 
@@ -220,7 +222,8 @@ def _window(i, *, silent=False, impulses=()):
                           None if silent else (0.1, 0.2, 0.3, 0.2, 0.2),
                           None if silent else (0.5, 0.2, 0.1, 0.1, 0.05, 0.05),
                           float("nan") if silent else -31.25, tuple(impulses),
-                          0.0 if silent else 0.123456789, None if silent else 2.5 + i)
+                          0.0 if silent else 0.123456789, None if silent else 2.5 + i,
+                          float("nan") if silent or i == 0 else -61.5 - i)
 
 
 def test_the_writer_keeps_every_field_and_the_dropped_counts_and_repeats(tmp_path):
@@ -263,6 +266,15 @@ def test_the_writer_keeps_every_field_and_the_dropped_counts_and_repeats(tmp_pat
     assert r.state == want.state()
     r.recording.close()
     assert sessions_root(None).name == "sessions"
+
+
+def test_a_window_line_of_an_older_journal_has_no_floor():
+    """Journals written before windows had a steady floor still load: unknown (NaN)."""
+    line = window_record(_window(2))
+    assert line["floor_dbfs"] == -63.5
+    assert window_from_record(line).floor_dbfs == -63.5
+    del line["floor_dbfs"]
+    assert math.isnan(window_from_record(line).floor_dbfs)
 
 
 def _reader(stream, q):

@@ -36,3 +36,20 @@ def test_n_rises_with_the_bed_and_stays_near_it(sweep):
     # within 9 dB of the truth over -60..-20 dB re L (measured: 1.5-7.4 dB off, too quiet
     # for the loud beds)
     assert np.abs(measured - truth).max() <= 9.0, measured - truth
+
+
+@pytest.mark.parametrize("correlation", [0.3, 1.0])
+def test_a_side_with_a_lead_in_reads_the_bed_heard_alone(correlation):
+    """Before its first track a side plays the groove alone: n is read there, whatever
+    the noise head makes of the bed under the music (a mono bed, correlation 1, leaves
+    nothing in the side signal it looks at: it read 40 dB too quiet)."""
+    det = Detector(device="cpu")
+    music = synthetic_music(np.random.default_rng(0), 20.0)
+    side = np.concatenate([np.zeros((music.shape[0], 10 * 44100)), music], axis=1)
+    d = simulate(side, DamageSpec(seed=1, noise=NoiseSpec(hiss_db=-40.0,
+                                                           hiss_correlation=correlation)))
+    a = analyse_excerpt(d.audio, det, repeats=[])
+    assert a.side.noise_groove_s >= 5.0
+    assert a.noise_db == pytest.approx(d.truth.surface_noise_db, abs=1.5)
+    # L is the music's: the lead-in does not lower it
+    assert a.side.program_level_db == pytest.approx(d.truth.program_level_dbfs, abs=0.5)

@@ -1,5 +1,6 @@
 """build_report's extra keys: the record the user named, and the notes beside the grade."""
 
+import dataclasses
 import json
 
 import pytest
@@ -77,3 +78,15 @@ def test_the_methods_say_how_k_was_measured(side_by_hand):
     assert report_problems(told) == []
     plain = report_of(*side_by_hand())["summary"]["methods"]["crackle_per_s"]
     assert plain.startswith("detected impulses with peak < L - 10 dB")
+
+
+def test_the_methods_say_when_n_was_read_on_the_groove(side_by_hand):
+    state, windows = side_by_hand()
+    plain = report_of(state, windows)["summary"]["methods"]["surface_noise_db"]
+    assert plain.startswith("the models' estimate of the noise bed")
+    grooved = report_of(dataclasses.replace(state, noise_groove_s=12.5, noise_sd_db=2.0),
+                        windows)
+    said = grooved["summary"]["methods"]["surface_noise_db"]
+    assert said.startswith("the level of the groove heard alone")
+    assert "read on 12.5 s of it" in said and "+-2.0 dB" in said
+    assert report_problems(grooved) == []

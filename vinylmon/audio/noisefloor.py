@@ -11,6 +11,11 @@ re the window's level; a small learned regressor
 that still leaks in. :func:`window_features` adds the impulse features the
 same regressor uses for the crackle density.
 
+Where the music is absent (the lead-in and run-out grooves, the gaps between
+tracks) the bed needs no model: :func:`steady_floor_dbfs` reads a window's
+non-impulsive level directly, and says whether the window holds steady over its
+length as the groove alone does (music comes and goes).
+
 numpy and scipy only.
 """
 
@@ -87,6 +92,79 @@ def noise_features(audio: np.ndarray, *, sample_rate: int = 44100) -> np.ndarray
     feats = np.concatenate([db.transpose(1, 0, 2).ravel(),
                             [max(side_share, FLOOR_DB), crest]]) / 20.0
     return feats.astype(np.float32)
+
+
+#: Samples per block of :func:`steady_floor_dbfs` (about 0.26 s at 44.1 kHz: crackle
+#: ticks and clicks fill a small share of a block's samples).
+BLOCK_SAMPLES = 11264
+#: A window holds steady when the 10th-90th percentile spread of its blocks' levels is
+#: at most this (dB). Measured on 5-s windows, six of each recording of
+#: ../shared/data/noise: the five real turntable beds alone spread 1.3-5.5 dB, room and
+#: hum recordings 0.3-3.0 dB, static 0.1-7.1 dB; a fade-out or music that stops and
+#: starts spreads far more. Dense music can be as steady: the side
+#: tells the groove from it by its level (:mod:`vinylmon.grading.measured`).
+STEADY_SPREAD_DB = 6.5
+#: A sample whose square exceeds this many times its block's median square is an
+#: impulse's (4.7 sigma of a Gaussian bed, which loses 0.01 dB of power to it; a hum's
+#: sine never gets there): it is left out of the block's power.
+IMPULSE_OVER_MEDIAN = 49.0
+#: The floor is read from every STRIDE-th sample.
+STRIDE = 4
+
+
+def steady_floor_dbfs(audio: np.ndarray, *, sample_rate: int = 44100) -> float:
+    """A window's non-impulsive level (dBFS, over both channels) when it holds steady
+    as the groove alone does, NaN when it varies as music does.
+
+    The window (its DC offset out) is cut into blocks of :data:`BLOCK_SAMPLES`; a
+    block's level is the mean square of its samples (both channels) less those over
+    :data:`IMPULSE_OVER_MEDIAN` times its median square: crackle ticks and clicks left
+    out. The five real beds of ../shared/data/noise/vinyl read within 1.4 dB of their
+    RMS between impulses (the simulator's n; the densest crackle texture, vinyl3, 2.6
+    dB under it), synthetic hiss and a hum's sine within 0.1 dB. The window holds
+    steady when its blocks' levels spread by at most :data:`STEADY_SPREAD_DB` (10th-90th
+    percentile), and then reads at their median. Whether it is the groove alone is for
+    the side to say, from how far it lies under the music
+    (:func:`vinylmon.grading.measured.groove_windows`).
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (1 or 2, samples)
+        At least :data:`BLOCK_SAMPLES` samples.
+    sample_rate : int, keyword-only
+        Kept for a uniform signature (the blocks are counted in samples).
+
+    Returns
+    -------
+    float
+        dBFS, or NaN when the window does not hold steady (-inf for digital silence).
+    """
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2 or x.shape[0] not in (1, 2):
+        raise AudioDataError(f"expected (1 or 2, samples) audio, got shape {x.shape}")
+    if x.shape[1] < BLOCK_SAMPLES:
+        raise AudioDataError(f"a steady floor needs >= {BLOCK_SAMPLES} samples, "
+                             f"got {x.shape[1]}")
+    if not np.isfinite(x).all():
+        raise AudioDataError("audio holds NaN or infinite samples")
+    n = x.shape[1] // BLOCK_SAMPLES
+    # every STRIDE-th sample: a steady bed's power is as well measured from a quarter of
+    # its samples (a tick they skip is one the level leaves out anyway), at a quarter
+    # of the cost
+    y = x[:, :n * BLOCK_SAMPLES:STRIDE] - x.mean(axis=1, keepdims=True)
+    sq = (y * y).reshape(x.shape[0], n, -1).transpose(1, 0, 2).reshape(n, -1)
+    keep = sq <= IMPULSE_OVER_MEDIAN * np.median(sq, axis=1, keepdims=True)
+    level = np.where(keep, sq, 0.0).sum(axis=1, dtype=np.float64) \
+        / np.maximum(keep.sum(axis=1), 1)
+    if not (level > 0).any():
+        return float("-inf")
+    db = 10 * np.log10(np.maximum(level, 1e-30))
+    lo, hi = np.percentile(db, (10.0, 90.0))
+    if hi - lo > STEADY_SPREAD_DB:
+        return float("nan")
+    return float(10 * np.log10(max(float(np.median(level)), 1e-30)))
 
 
 def n_inputs() -> int:

@@ -17,7 +17,7 @@ import numpy as np
 
 from vinylmon.grading.events import AnalysedWindow, DefectEvent, GradeResult, ScratchTrack
 from vinylmon.grading.fusion import fuse_grade
-from vinylmon.grading.measured import SideMeter
+from vinylmon.grading.measured import GROOVE_NOISE_SD_DB, SideMeter
 from vinylmon.grading.rubric import GRADES
 from vinylmon.grading.skips import Repeat
 
@@ -49,6 +49,9 @@ class SessionState:
     silent_spans: tuple[tuple[float, float], ...] = ()
     #: The learned grader's pool weight in the fused grade (from its validation skill).
     learned_weight: float = 0.0
+    #: Seconds of the groove alone (lead-in, gaps, run-out) n was read on (0: n was
+    #: estimated under the music).
+    noise_groove_s: float = 0.0
 
 
 class Session:
@@ -132,11 +135,14 @@ class Session:
                                 silent_spans=tuple(self._silent),
                                 learned_weight=self.learned_weight)
         lp = np.mean(self._learned[:self._n_learned], axis=0) if self._n_learned else None
+        # n read on the groove alone is a measurement, not an estimate under the music
+        noise_sd = min(self.noise_sd_db, GROOVE_NOISE_SD_DB) if m.noise_groove_s > 0 \
+            else self.noise_sd_db
         grade = fuse_grade(m.quantities, clicks=m.clicks, crackle=m.crackle, learned_probs=lp,
                            weight=self.learned_weight,
                            false_clicks_per_min=self.false_clicks_per_min,
-                           noise_sd_db=self.noise_sd_db, crackle_sd_log=self.crackle_sd_log)
+                           noise_sd_db=noise_sd, crackle_sd_log=self.crackle_sd_log)
         return SessionState(m.events, m.scratches, m.skips, m.rpm, m.program_level_db,
                             m.noise_db, m.analysed_s, m.heard_s, grade, self.dropped_windows,
-                            self.false_clicks_per_min, self.noise_sd_db, self.crackle_sd_log,
-                            tuple(self._silent), self.learned_weight)
+                            self.false_clicks_per_min, noise_sd, self.crackle_sd_log,
+                            tuple(self._silent), self.learned_weight, m.noise_groove_s)

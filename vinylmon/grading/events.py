@@ -89,6 +89,11 @@ class AnalysedWindow:
         Wall time the models took for this window (its share of a batch).
     crackle_per_s : float or None
         The window measures' crackle density k (None: k is counted from impulses).
+    floor_dbfs : float
+        The window's non-impulsive level (dBFS) when it holds steady over its length, as
+        the groove alone does (:func:`vinylmon.audio.noisefloor.steady_floor_dbfs`);
+        NaN when it varies as music does, or was not measured. The side reads the
+        groove's windows (far under its music) as its surface noise.
     """
 
     index: int
@@ -102,6 +107,7 @@ class AnalysedWindow:
     impulses: tuple[Impulse, ...]
     inference_s: float
     crackle_per_s: float | None = None
+    floor_dbfs: float = float("nan")
 
 
 @dataclass(frozen=True, slots=True)

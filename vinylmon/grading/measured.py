@@ -73,6 +73,63 @@ def side_noise_db(window_noise_db: Sequence[float], seconds: Sequence[float]) ->
     return float(est[order][np.searchsorted(cum, NOISE_QUANTILE * cum[-1])])
 
 
+#: A window that holds steady (its ``floor_dbfs`` known) this far or more under the
+#: music's level L is the groove alone (lead-in, run-out, a gap between tracks): none
+#: of the 1530 5-s windows of the corpus's 30-s music excerpts (val, test and their
+#: clean control music) lies more than 18.7 dB under its excerpt's L.
+GROOVE_BELOW_DB = 20.0
+#: The groove's windows read n from those within this of the quietest (dB): a steady
+#: quiet passage of music taken for the groove reads louder, and is left out when
+#: the real groove was heard too.
+GROOVE_AGREE_DB = 6.0
+#: The spread (dB, RMS) of n read on the groove, which the grade's probabilities allow
+#: for in place of the models' estimate's: 1.18 dB over the 211 sides of the sweep of
+#: beds that were read so (synthetic hiss and the five real turntable beds, -70..-20 dB
+#: re L; ``python scripts/evaluate_noise_sweep.py --side 8 3``,
+#: docs/eval/noise_sweep_side.md).
+GROOVE_NOISE_SD_DB = 1.2
+
+
+def groove_windows(floor_dbfs: np.ndarray, level_db: np.ndarray, seconds: np.ndarray
+                   ) -> tuple[np.ndarray, float]:
+    """Which of a side's non-silent windows are the groove alone, and L (dBFS): the
+    power mean of the other windows' levels, by length (the music's level; the
+    groove's windows are not music).
+
+    A window is the groove's when its steady floor lies :data:`GROOVE_BELOW_DB` or more
+    under L and within :data:`GROOVE_AGREE_DB` of the quietest such floor (a steady
+    quiet passage of music reads louder than the groove heard elsewhere on the side);
+    L is found again once they are out.
+    """
+    floor = np.asarray(floor_dbfs, dtype=np.float64)
+    lv = np.asarray(level_db, dtype=np.float64)
+    dur = np.asarray(seconds, dtype=np.float64)
+
+    def power_mean(m: np.ndarray) -> float:
+        return float(10 * np.log10(np.sum(10 ** (lv[m] / 10) * dur[m]) / dur[m].sum()))
+
+    program = power_mean(np.ones(lv.shape, bool))
+    groove = np.zeros(lv.shape, bool)
+    for _ in range(2):
+        with np.errstate(invalid="ignore"):
+            new = np.isfinite(floor) & (floor <= program - GROOVE_BELOW_DB)
+        if new.any():
+            new &= floor <= floor[new].min() + GROOVE_AGREE_DB
+        if new.all() or np.array_equal(new, groove):
+            break
+        groove = new
+        program = power_mean(~groove)
+    return groove, program
+
+
+def groove_noise_db(floor_dbfs: np.ndarray, seconds: np.ndarray, program_db: float) -> float:
+    """n (dB re L) read on the groove's windows (:func:`groove_windows`): the power
+    mean of their steady floors, by length."""
+    floor = np.asarray(floor_dbfs, dtype=np.float64)
+    dur = np.asarray(seconds, dtype=np.float64)
+    return float(10 * np.log10(np.sum(10 ** (floor / 10) * dur) / dur.sum()) - program_db)
+
+
 @dataclass(frozen=True)
 class SideMeasurement:
     """What :func:`measure_side` measured.
@@ -88,7 +145,8 @@ class SideMeasurement:
     rpm : float or None
         As given, or estimated from the scratches (None when unknown).
     program_level_db : float
-        L, dBFS (-inf before any non-silent audio).
+        L, dBFS (-inf before any non-silent audio): the music's level, the groove's
+        windows left out.
     noise_db : float
         n, dB re L (nan before any non-silent audio).
     analysed_s, heard_s : float
@@ -111,6 +169,9 @@ class SideMeasurement:
     quantities: Quantities | None
     clicks: int = 0
     crackle: int = 0
+    #: Seconds of the groove alone (lead-in, gaps, run-out) n was read on; 0: n was
+    #: read from the models' estimates under the music.
+    noise_groove_s: float = 0.0
 
 
 class SideEvents(Sequence[DefectEvent]):
@@ -204,6 +265,7 @@ class SideMeter:
     def _reset(self) -> None:
         self._heard: list[float] = []
         self._dur, self._level, self._noise = _Column(), _Column(), _Column()
+        self._floor = _Column()
         self._k = _Column()
         self._k_known = True  # every non-silent window has its crackle density
         self._start, self._end, self._peak, self._conf = _Column(), _Column(), _Column(), \
@@ -230,6 +292,7 @@ class SideMeter:
         self._dur.append(w.end_s - w.start_s)
         self._level.append(w.level_db)
         self._noise.append(w.noise_db + w.level_db)
+        self._floor.append(w.floor_dbfs)
         if w.crackle_per_s is None:
             self._k_known = False
         elif self._k_known:
@@ -271,9 +334,13 @@ class SideMeter:
         analysed = sum(self._dur.values.tolist())
         if not self._dur.n or analysed <= 0:
             return SideMeasurement((), (), (), rpm, float("-inf"), float("nan"), 0.0, heard, None)
-        dur, lv = self._dur.values, self._level.values
-        program = float(10 * np.log10(np.sum(10 ** (lv / 10) * dur) / dur.sum()))
-        noise = side_noise_db(self._noise.values - program, dur)
+        dur, lv, floor = self._dur.values, self._level.values, self._floor.values
+        groove, program = groove_windows(floor, lv, dur)
+        groove_s = float(dur[groove].sum())
+        if groove.any():  # the bed heard alone: read, not estimated under the music
+            noise = groove_noise_db(floor[groove], dur[groove], program)
+        else:
+            noise = side_noise_db(self._noise.values - program, dur)
         starts, peaks = self._start.values, self._peak.values
         re_l = peaks - program
         if self._tracker is None or self._tracker_rpm != rpm:
@@ -310,7 +377,7 @@ class SideMeter:
                        scratch_peak_db=max((t.peak_db for t in tracks), default=float("-inf")),
                        skips=len(skips), analysed_s=analysed)
         return SideMeasurement(events, tuple(tracks), skips, rpm_out, program, noise, analysed,
-                               heard, q, clicks, crackle)
+                               heard, q, clicks, crackle, groove_s)
 
 
 def measure_side(windows: Sequence[AnalysedWindow], *, rpm: float | None = None,
@@ -337,7 +404,10 @@ def measure_side(windows: Sequence[AnalysedWindow], *, rpm: float | None = None,
     Notes
     -----
     L is the power mean of the non-silent windows' levels, weighted by their
-    length; n is :func:`side_noise_db` of their estimates; events are the merged
+    length, less the groove's windows (:func:`groove_windows`: steady, and
+    :data:`GROOVE_BELOW_DB` or more under the music); n is read on those
+    (:func:`groove_noise_db`) when there are any, else it is :func:`side_noise_db` of
+    the windows' estimates; events are the merged
     impulses (:func:`merge_impulses`) re L, clicks at or above L - 10 dB and
     crackle below, scratch ticks of the trains :func:`~vinylmon.grading.scratches.find_scratches`
     finds at the speed that explains most; k is the length-weighted mean of the

@@ -21,7 +21,8 @@ as the strings ``"nan"``, ``"inf"``, ``"-inf"``, so every line is strict JSON):
   "vinylmon"}``: the session's facts;
 - ``{"type": "window", "index", "start_s", "end_s", "silent", "level_db",
   "defect_probs", "grade_probs", "noise_db", "impulses": [[start_s, end_s,
-  channel, peak_dbfs, confidence], ...], "inference_s"}``: one analysed window
+  channel, peak_dbfs, confidence], ...], "inference_s", "crackle_per_s",
+  "floor_dbfs" (absent in older journals: unknown)}``: one analysed window
   (every field of :class:`~vinylmon.grading.events.AnalysedWindow`);
 - ``{"type": "dropped", "count"}``: windows dropped so far, when it changes;
 - ``{"type": "repeats", "repeats": [[start_s, end_s, period_s, similarity], ...]}``:
@@ -133,7 +134,8 @@ def window_record(a: AnalysedWindow) -> dict:
                           None if i.channel is None else int(i.channel), _num(i.peak_dbfs),
                           _num(i.confidence)] for i in a.impulses],
             "inference_s": _num(a.inference_s),
-            "crackle_per_s": None if a.crackle_per_s is None else _num(a.crackle_per_s)}
+            "crackle_per_s": None if a.crackle_per_s is None else _num(a.crackle_per_s),
+            "floor_dbfs": _num(a.floor_dbfs)}
 
 
 class _Bad(ValueError):
@@ -212,7 +214,8 @@ def window_from_record(d: dict) -> AnalysedWindow:
                           _f(d.get("noise_db"), "noise_db"), tuple(impulses),
                           _f(d.get("inference_s"), "inference_s"),
                           None if d.get("crackle_per_s") is None
-                          else _f(d.get("crackle_per_s"), "crackle_per_s"))
+                          else _f(d.get("crackle_per_s"), "crackle_per_s"),
+                          _f(d.get("floor_dbfs", "nan"), "floor_dbfs"))
 
 
 def _repeats_from(v) -> list[Repeat]:

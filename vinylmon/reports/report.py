@@ -130,7 +130,8 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
                            false_clicks_per_min=state.false_clicks_per_min,
                            noise_sd_db=state.noise_sd_db,
                            crackle_sd_log=state.crackle_sd_log,
-                           crackle_method=crackle_method),
+                           crackle_method=crackle_method,
+                           noise_groove_s=state.noise_groove_s),
         "learned_grade": g.learned_grade,
         "measured_grade": g.measured_grade,
         "learned_grade_probs": _probs(GRADES, g.learned_probs),
@@ -173,9 +174,11 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
 
 def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
             false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
-            crackle_sd_log: float = 0.0, crackle_method: str | None = None) -> dict:
+            crackle_sd_log: float = 0.0, crackle_method: str | None = None,
+            noise_groove_s: float = 0.0) -> dict:
     """How each measured quantity was measured, and on how much audio (plain words);
-    ``crackle_method``: how k was, when the caller knows (else said from the windows)."""
+    ``crackle_method``: how k was, when the caller knows (else said from the windows);
+    ``noise_groove_s``: the seconds of the groove alone n was read on (0: none)."""
     live = [w for w in windows if not w.silent]
     on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
     density = bool(live) and all(w.crackle_per_s is not None for w in live)
@@ -194,16 +197,22 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
         crackle = ("detected impulses with peak < L - 10 dB, each heard as a tick of its "
                    "own (crackle the music masks tick by tick is not counted), "
                    f"counted {on}")
+    sd = (f"; its error on validation music spreads +-{noise_sd_db:.1f} dB, and the grade's "
+          "probabilities allow for it" if noise_sd_db > 0 else "")
+    if noise_groove_s > 0:
+        noise = ("the level of the groove heard alone (lead-in, gaps between tracks, "
+                 "run-out: steady audio 20 dB or more under the music), crackle left out, "
+                 f"read on {noise_groove_s:.1f} s of it"
+                 + (f"; the grade's probabilities allow +-{noise_sd_db:.1f} dB"
+                    if noise_sd_db > 0 else ""))
+    else:
+        noise = ("the models' estimate of the noise bed per window, read where the music "
+                 f"leaks least (the quietest-reading quarter of the audio), {on}{sd}")
     return {
         "clicks_per_min": "detected impulses (clicks, pops, scratch ticks) with peak "
                           f">= L - 10 dB, counted {on}{net}",
         "crackle_per_s": crackle,
-        "surface_noise_db": "the models' estimate of the noise bed per window, read where "
-                            "the music leaks least (the quietest-reading quarter of the "
-                            f"audio), {on}"
-                            + (f"; its error on validation music spreads +-{noise_sd_db:.1f} "
-                               "dB, and the grade's probabilities allow for it"
-                               if noise_sd_db > 0 else ""),
+        "surface_noise_db": noise,
         "scratches": "trains of impulses one revolution apart (+-3 %) for >= 3 revolutions, "
                      f"kept only when unlikely to line up by chance, {on}",
     }
