@@ -12,7 +12,10 @@ side (``analyse_excerpt``) and n's error is tabled by bed and level.
 ``--side LEAD GAP``: each excerpt becomes a short side instead: LEAD seconds of the
 groove alone (the bed, no music) before it and after it (lead-in and run-out) and
 GAP seconds between its two halves (the gap between two tracks), where the bed
-shows with nothing over it. The tables go to noise_sweep_side.md/json.
+shows with nothing over it. A second sweep then adds crackle (hiss beds at
+-60..-40 dB re L, 0.5-60 ticks a second) and tables k: counted in the groove as the
+app now does, and as the windows' estimates give it (the app before). The tables go
+to noise_sweep_side.md/json.
 
     python scripts/evaluate_noise_sweep.py [--measures BUNDLE|none] [--out docs/eval]
     python scripts/evaluate_noise_sweep.py --side 8 3 --out docs/eval
@@ -30,7 +33,7 @@ import numpy as np
 import torch
 
 from vinylmon.models.inference import Detector, analyse_excerpt
-from vinylmon.simulate import DamageSpec, NoiseBank, NoiseSpec, simulate
+from vinylmon.simulate import CrackleSpec, DamageSpec, NoiseBank, NoiseSpec, simulate
 from vinylmon.training.corpus import load_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -90,10 +93,69 @@ def run(det: Detector, clips, bank: NoiseBank, *, levels=LEVELS_DB,
                 a = analyse_excerpt(d.audio.astype(np.float32), det, repeats=[])
                 rows.append({"bed": bed, "level_db": level, "clip": clip.id, "truth_db": truth,
                              "measured_db": float(a.noise_db),
-                             "groove_s": float(a.side.noise_groove_s)})
+                             "groove_s": float(a.side.groove_s)})
             err = [r["measured_db"] - r["truth_db"] for r in rows[-len(clips):]]
             print(f"{bed} at {level:.0f} dB: median error {np.median(err):+.1f}", flush=True)
     return rows
+
+
+CRACKLE_BEDS_DB = (-60.0, -50.0, -40.0)
+CRACKLE_RATES = (0.5, 2.0, 5.0, 20.0, 60.0)
+
+
+def crackle_run(det: Detector, clips, bank: NoiseBank, *, side: tuple[float, float]
+                ) -> list[dict]:
+    """k on short sides: hiss beds with crackle (the simulator's default levels, -45..-12
+    dB re L), measured as the app measures a side (the groove's ticks), and as the
+    windows' estimates give it (their length-weighted mean: the app before)."""
+    rows = []
+    for level in CRACKLE_BEDS_DB:
+        for rate in CRACKLE_RATES:
+            for i, clip in enumerate(clips):
+                d = simulate(as_side(clip.read(), lead_s=side[0], gap_s=side[1]),
+                             DamageSpec(seed=2000 + i, noise=NoiseSpec(hiss_db=level),
+                                        crackle=CrackleSpec(rate_per_s=rate)),
+                             sample_rate=SR, bank=bank)
+                a = analyse_excerpt(d.audio.astype(np.float32), det, repeats=[])
+                live = [w for w in a.windows if not w.silent and w.crackle_per_s is not None]
+                dur = np.array([w.end_s - w.start_s for w in live])
+                k_win = float(np.sum([w.crackle_per_s for w in live] * dur) / dur.sum())
+                rows.append({"bed_db": level, "rate": rate, "clip": clip.id,
+                             "truth": float(d.truth.quantities.crackle_per_s),
+                             "measured": float(a.side.quantities.crackle_per_s),
+                             "windows": k_win, "groove_s": float(a.side.groove_s)})
+            sel = rows[-len(clips):]
+            print(f"crackle {rate:g}/s on a {level:.0f}-dB bed: k "
+                  f"{np.median([r['measured'] for r in sel]):.2f} (windows "
+                  f"{np.median([r['windows'] for r in sel]):.2f}) for "
+                  f"{np.median([r['truth'] for r in sel]):.2f}", flush=True)
+    return rows
+
+
+def crackle_markdown(rows: list[dict]) -> list[str]:
+    lines = ["", "## Crackle k on the same short sides", "",
+             "k measured / true (median over the excerpts), counted in the groove as the app "
+             "does now, and (in brackets) as the windows' estimates give it (the app before); "
+             "the share of sides whose k reads within +-25 % after each:", "",
+             "| bed (dB re L) | " + " | ".join(f"{r:g}/s" for r in CRACKLE_RATES)
+             + " | within 25 % |", "|---" * (len(CRACKLE_RATES) + 2) + "|"]
+    for level in CRACKLE_BEDS_DB:
+        cells, ok, ok_w, n = [], 0, 0, 0
+        for rate in CRACKLE_RATES:
+            sel = [r for r in rows if r["bed_db"] == level and r["rate"] == rate]
+            m = np.median([r["measured"] / r["truth"] for r in sel if r["truth"] > 0])
+            w = np.median([r["windows"] / r["truth"] for r in sel if r["truth"] > 0])
+            cells.append(f"{m:.2f} ({w:.2f})")
+            ok += sum(abs(r["measured"] / r["truth"] - 1) <= 0.25 for r in sel if r["truth"] > 0)
+            ok_w += sum(abs(r["windows"] / r["truth"] - 1) <= 0.25 for r in sel
+                        if r["truth"] > 0)
+            n += sum(r["truth"] > 0 for r in sel)
+        lines.append(f"| {level:.0f} | " + " | ".join(cells)
+                     + f" | {ok / n:.2f} ({ok_w / n:.2f}) |")
+    lines += ["", "- Crackle ticks at the simulator's levels (-45..-12 dB re L): the groove "
+              "counts those that stand 15.6 dB or more over its bed, so a bed louder than "
+              "-60 dB re L hides the quiet ones, which the truth counts."]
+    return lines
 
 
 def summary(rows: list[dict]) -> dict:
@@ -186,19 +248,23 @@ def main() -> int:
         sys.exit("no real noise recordings (../shared/data/noise): the sweep needs them")
     t0 = time.perf_counter()
     rows = run(det, pick, bank, side=side)
+    k_rows = crackle_run(det, pick, bank, side=side) if side else []
     s = summary(rows)
     md = markdown(s, command=command, clips=len(pick), seconds=time.perf_counter() - t0,
                   method=f"{det.noise_method}, read at the quietest-reading quarter of the "
                          "windows; where the side holds steady windows 20 dB or more under its "
                          "music (the groove alone), n is their level instead "
                          "(vinylmon.grading.measured.groove_noise_db)", side=side)
+    if k_rows:
+        md += "\n".join(crackle_markdown(k_rows)) + "\n"
     print(md)
     name = "noise_sweep_side" if side else "noise_sweep"
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"{name}.md").write_text(md)
         (args.out / f"{name}.json").write_text(json.dumps(
-            {"command": command, "summary": s, "rows": rows}, indent=1))
+            {"command": command, "summary": s, "rows": rows, "crackle_rows": k_rows},
+            indent=1))
     return 0
 
 

@@ -43,6 +43,7 @@ from vinylmon.models.verifier import (
     verifier_loss,
 )
 from vinylmon.simulate import NoiseBank
+from vinylmon.training import verifier_data
 from vinylmon.training.loops import (
     CurveLog,
     accumulate,
@@ -222,6 +223,9 @@ def main() -> int:
     ap.add_argument("--candidate-threshold", type=float, default=VerifierConfig.candidate_threshold)
     ap.add_argument("--no-whiten", dest="whiten", action="store_false",
                     help="patches without the music's prediction error (the 2.0 inputs)")
+    ap.add_argument("--mic-share", type=float, default=None,
+                    help="share of training scenes heard through a microphone (default "
+                         "verifier_data.MIC_SHARE; the validation scenes keep the default)")
     ap.add_argument("--ensemble-with", type=Path, default=None, metavar="BUNDLE",
                     help="with --export: ship best.pt averaged with the verifiers of BUNDLE "
                          "that read other inputs (a VerifierEnsemble)")
@@ -256,6 +260,10 @@ def main() -> int:
         np.savez(val_path, **{f: getattr(val, f) for f in Examples.__dataclass_fields__})
         print(f"validation set: {len(val)} candidates ({int(val.label.sum())} impulses) from "
               f"{args.val_scenes} scenes in {time.perf_counter() - t0:.0f} s", flush=True)
+    if args.mic_share is not None:
+        if not 0.0 <= args.mic_share <= 1.0:
+            sys.exit("--mic-share must be in 0..1")
+        verifier_data.MIC_SHARE = args.mic_share  # the data process forks with it
     stream = Stream(args.cache, seed=args.seed * 1_000_003 + step,
                     threshold=cfg.candidate_threshold, whiten=cfg.whiten)
     loader = iter(torch.utils.data.DataLoader(stream, batch_size=None,
@@ -327,7 +335,8 @@ def data_note(args) -> dict:
             "(vinylmon/training/verifier_data.py)", "batch": args.batch,
             "pos_fraction": args.pos_fraction, "hard_negatives": "half the negatives of "
             f"each batch from step {args.hard_after}: the top-scoring of a 4x pool",
-            "val": f"{args.val_scenes} scenes of val songs"}
+            "val": f"{args.val_scenes} scenes of val songs",
+            "mic_share": verifier_data.MIC_SHARE}
 
 
 def export(args, model, cfg: VerifierConfig) -> int:

@@ -7,6 +7,7 @@ from vinylmon.audio.candidates import SCORE_BINS, impulse_features
 from vinylmon.audio.noisefloor import (
     EDGES_HZ,
     PERCENTILES,
+    groove_ticks_dbfs,
     n_features,
     n_inputs,
     noise_features,
@@ -119,3 +120,26 @@ def test_steady_floor_is_nan_for_music_that_comes_and_goes(rng):
     fade = _hiss(rng, 5.0, -40.0) * np.linspace(1.0, 0.01, 5 * SR, dtype=np.float32)
     assert np.isnan(steady_floor_dbfs(fade))  # a fade-out is no bed
     assert steady_floor_dbfs(np.zeros((2, 5 * SR), np.float32)) == -np.inf
+
+
+def test_groove_ticks_are_counted_one_by_one_over_the_floor(rng):
+    x = _hiss(rng, 5.0, -60.0)
+    at = np.sort(rng.choice(np.arange(100, x.shape[1] - 100, 200), 40, replace=False))
+    peaks = rng.uniform(-42.0, -20.0, at.size)  # 18-40 dB over the bed
+    for a, p in zip(at, peaks, strict=True):
+        x[int(rng.integers(0, 2)), a:a + 3] += 10 ** (p / 20) * np.array([1.0, -0.6, 0.3])
+    floor = steady_floor_dbfs(x)
+    assert floor == pytest.approx(-60.0, abs=0.3)
+    ticks = groove_ticks_dbfs(x, floor)
+    assert len(ticks) == 40
+    np.testing.assert_allclose(ticks, peaks, atol=2.0)  # the hiss adds or takes a little
+    # the bed alone has none (6 sigma), and a window that is not steady none either
+    assert groove_ticks_dbfs(_hiss(rng, 5.0, -60.0), -60.0) == ()
+    assert groove_ticks_dbfs(x, float("nan")) == ()
+
+
+def test_ticks_under_the_floors_tick_level_sink_in_the_bed(rng):
+    x = _hiss(rng, 5.0, -40.0)
+    for a in range(1000, x.shape[1] - 100, 5000):  # 44 ticks 8 dB over the bed's RMS
+        x[0, a] += 10 ** (-32 / 20)
+    assert groove_ticks_dbfs(x, steady_floor_dbfs(x)) == ()

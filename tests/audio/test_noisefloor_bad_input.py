@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vinylmon.audio.noisefloor import noise_features, steady_floor_dbfs
+from vinylmon.audio.noisefloor import groove_ticks_dbfs, noise_features, steady_floor_dbfs
 from vinylmon.errors import AudioDataError
 
 
@@ -39,3 +39,12 @@ def test_steady_floor_refuses_what_it_cannot_read():
     x[1, 5] = np.inf
     with pytest.raises(AudioDataError, match="NaN or infinite"):
         steady_floor_dbfs(x)
+
+
+def test_groove_ticks_refuse_what_they_cannot_read():
+    with pytest.raises(AudioDataError, match="expected"):
+        groove_ticks_dbfs(np.zeros((3, 20000), np.float32), -60.0)
+    x = np.zeros((2, 20000), np.float32)
+    x[0, 3] = np.nan
+    with pytest.raises(AudioDataError, match="NaN or infinite"):
+        groove_ticks_dbfs(x, -60.0)

@@ -75,19 +75,20 @@ def _groove(i, level_db):
 def test_n_read_on_the_groove_is_graded_as_a_measurement():
     """Heard alone in the lead-in, the bed is measured, not estimated under the music:
     the grade's probabilities allow n the groove's spread, not the estimate's."""
-    s = Session(noise_sd_db=8.9)
+    s = Session(noise_sd_db=8.9, crackle_sd_log=2.7)
     s.add(_groove(0, -64.0))  # the lead-in, 44 dB under the music
     for i in range(1, 7):
         s.add(_window(i, k=0.0))
     st = s.state()
     assert st.noise_db == pytest.approx(-44.0, abs=0.01)
-    assert st.noise_groove_s == pytest.approx(5.0)
+    assert st.groove_s == pytest.approx(5.0)
     assert st.noise_sd_db == GROOVE_NOISE_SD_DB < 8.9
+    assert st.crackle_sd_log == 0.0  # k counted in the groove: its count's spread alone
     assert st.grade.grade == "VG" and st.grade.limited_by == "surface_noise_db"
     # the same side without its lead-in: n is the estimate, with the estimate's spread
-    s = Session(noise_sd_db=8.9)
+    s = Session(noise_sd_db=8.9, crackle_sd_log=2.7)
     for i in range(1, 7):
         s.add(_window(i, k=0.0))
     st = s.state()
-    assert st.noise_groove_s == 0.0 and st.noise_sd_db == 8.9
+    assert st.groove_s == 0.0 and st.noise_sd_db == 8.9 and st.crackle_sd_log == 2.7
     assert st.noise_db == pytest.approx(-55.0)

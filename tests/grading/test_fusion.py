@@ -91,3 +91,19 @@ def test_an_uncertain_crackle_density_spreads_the_grade_probabilities():
     assert spread.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="crackle_sd_log"):
         measured_probs(q, clicks=0, crackle=0, crackle_sd_log=-0.5)
+
+
+def test_crackle_counted_on_the_groove_is_as_certain_as_its_seconds():
+    """k = 0.5/s counted on a 10-s lead-in (5 ticks) is VG+ less surely than the same
+    rate counted over the whole 10 minutes; the seconds must be positive."""
+    q = Quantities(clicks_per_min=0.0, crackle_per_s=0.5, surface_noise_db=-70.0,
+                   scratches=0, scratch_peak_db=float("-inf"), skips=0, analysed_s=600.0)
+    vg_plus = GRADES.index("VG+")
+    whole = measured_probs(q, clicks=0, crackle=300)
+    groove = measured_probs(q, clicks=0, crackle=5, crackle_exposure_s=10.0)
+    assert whole[vg_plus] > 0.99
+    assert 0.5 < groove[vg_plus] < 0.97
+    assert fuse_grade(q, clicks=0, crackle=5, crackle_exposure_s=10.0).grade_probs[
+        vg_plus] == pytest.approx(groove[vg_plus])
+    with pytest.raises(ValueError, match="crackle_exposure_s"):
+        measured_probs(q, clicks=0, crackle=0, crackle_exposure_s=0.0)

@@ -145,7 +145,8 @@ def test_a_sides_noise_reads_where_the_music_leaks_least():
 
 
 # ----------------------------------------------------------------------------- the groove alone
-def _groove_side(music_s=60.0, *, lead_s=10.0, bed_db=-45.0, head_db=-70.0, quiet=None):
+def _groove_side(music_s=60.0, *, lead_s=10.0, bed_db=-45.0, head_db=-70.0, quiet=None,
+                 ticks=(), music_k=None):
     """A lead-in and a run-out of the groove alone (steady, at ``bed_db`` re the music's
     level) around music windows whose noise estimates read ``head_db`` re L (a head that
     under-reads the bed); ``quiet``: (index, level re L) of a steady quiet music window."""
@@ -159,7 +160,8 @@ def _groove_side(music_s=60.0, *, lead_s=10.0, bed_db=-45.0, head_db=-70.0, quie
             if quiet is not None and i == quiet[0]:
                 level = floor = LEVEL_DBFS + quiet[1]
             out.append(AnalysedWindow(i, t0, t0 + 5.0, False, level, None, None,
-                                      head_db + LEVEL_DBFS - level, (), 0.0, None, floor))
+                                      head_db + LEVEL_DBFS - level, (), 0.0, music_k, floor,
+                                      tuple(LEVEL_DBFS + p for p in ticks) if groove else ()))
         t += seconds
     return out
 
@@ -167,7 +169,7 @@ def _groove_side(music_s=60.0, *, lead_s=10.0, bed_db=-45.0, head_db=-70.0, quie
 def test_the_groove_alone_gives_n_and_stays_out_of_L():
     m = measure_side(_groove_side())
     assert m.noise_db == pytest.approx(-45.0, abs=1e-6)  # read, not the head's -70
-    assert m.noise_groove_s == pytest.approx(20.0)
+    assert m.groove_s == pytest.approx(20.0)
     assert m.program_level_db == pytest.approx(LEVEL_DBFS)  # the groove is not music
     assert m.analysed_s == pytest.approx(80.0)  # still heard and analysed
     assert grade_quantities(m.quantities).per_criterion["surface_noise_db"] == "VG"
@@ -177,7 +179,7 @@ def test_a_steady_quiet_passage_does_not_outvote_the_groove():
     # a steady passage 25 dB under the music looks like groove; the real groove, 45 dB
     # under, is quieter still, and n is read there
     m = measure_side(_groove_side(quiet=(6, -25.0)))
-    assert m.noise_groove_s == pytest.approx(20.0)
+    assert m.groove_s == pytest.approx(20.0)
     # the quiet passage is music: it stays in L (11 windows at the music's level, one 25
     # dB under), and the groove is read against that L
     music = 10 * np.log10((11 + 10 ** -2.5) / 12)
@@ -187,12 +189,12 @@ def test_a_steady_quiet_passage_does_not_outvote_the_groove():
 
 def test_without_the_groove_n_comes_from_the_estimates_as_before():
     m = measure_side(_groove_side(lead_s=0.0))
-    assert m.noise_groove_s == 0.0
+    assert m.groove_s == 0.0
     assert m.noise_db == pytest.approx(-70.0)
     # a bed only 15 dB under the music is not taken for the groove alone: music can be
     # that quiet (18.7 dB under L at most in the corpus's excerpts)
     m = measure_side(_groove_side(bed_db=-15.0))
-    assert m.noise_groove_s == 0.0
+    assert m.groove_s == 0.0
 
 
 def test_groove_windows_find_L_without_them():
@@ -205,3 +207,15 @@ def test_groove_windows_find_L_without_them():
     assert program == pytest.approx(10 * np.log10((2 * 10 ** -2.0 + 10 ** -4.5) / 3))
     n = groove_noise_db(floor[groove], np.full(2, 5.0), program)
     assert n == pytest.approx(10 * np.log10((10 ** -7.0 + 10 ** -6.6) / 2) - program)
+
+
+def test_the_groove_alone_gives_k_tick_by_tick():
+    """Each groove window holds ticks at -40, -30 and -5 dB re L: two crackle ticks and
+    a click; 4 windows of groove (20 s): k = 8 / 20 s, whatever the windows under the
+    music estimate (here 9/s: the density the music's windows would give)."""
+    m = measure_side(_groove_side(ticks=(-40.0, -30.0, -5.0), music_k=9.0))
+    assert m.groove_s == pytest.approx(20.0)
+    assert m.quantities.crackle_per_s == pytest.approx(8 / 20.0)
+    assert m.crackle == 8
+    no_groove = measure_side(_groove_side(lead_s=0.0, music_k=9.0))
+    assert no_groove.quantities.crackle_per_s == pytest.approx(9.0)

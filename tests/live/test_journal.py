@@ -223,7 +223,8 @@ def _window(i, *, silent=False, impulses=()):
                           None if silent else (0.5, 0.2, 0.1, 0.1, 0.05, 0.05),
                           float("nan") if silent else -31.25, tuple(impulses),
                           0.0 if silent else 0.123456789, None if silent else 2.5 + i,
-                          float("nan") if silent or i == 0 else -61.5 - i)
+                          float("nan") if silent or i == 0 else -61.5 - i,
+                          () if silent or i == 0 else (-40.25, -35.5))
 
 
 def test_the_writer_keeps_every_field_and_the_dropped_counts_and_repeats(tmp_path):
@@ -269,12 +270,15 @@ def test_the_writer_keeps_every_field_and_the_dropped_counts_and_repeats(tmp_pat
 
 
 def test_a_window_line_of_an_older_journal_has_no_floor():
-    """Journals written before windows had a steady floor still load: unknown (NaN)."""
+    """Journals written before windows had a steady floor still load: unknown (NaN),
+    no ticks."""
     line = window_record(_window(2))
     assert line["floor_dbfs"] == -63.5
     assert window_from_record(line).floor_dbfs == -63.5
-    del line["floor_dbfs"]
-    assert math.isnan(window_from_record(line).floor_dbfs)
+    assert window_from_record(line).floor_ticks_dbfs == (-40.25, -35.5)
+    del line["floor_dbfs"], line["floor_ticks_dbfs"]
+    old = window_from_record(line)
+    assert math.isnan(old.floor_dbfs) and old.floor_ticks_dbfs == ()
 
 
 def _reader(stream, q):

@@ -111,6 +111,8 @@ def test_broken_session_facts(tmp_path, field, value, match):
     ({"silent": "no"}, "silent"), ({"grade_probs": [0.5, 0.5]}, "grade_probs"),
     ({"index": 1.5}, "index"), ({"type": "mystery"}, "unknown line type"),
     ({"type": "session"}, "second session header"),
+    ({"floor_dbfs": "low"}, "floor_dbfs"), ({"floor_ticks_dbfs": -40.0}, "floor_ticks_dbfs"),
+    ({"floor_ticks_dbfs": ["tick"]}, "floor tick"),
 ])
 def test_a_broken_window_line_refuses_the_whole_journal(tmp_path, change, match):
     folder = make_journal(tmp_path, 3).folder

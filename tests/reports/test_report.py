@@ -84,7 +84,7 @@ def test_the_methods_say_when_n_was_read_on_the_groove(side_by_hand):
     state, windows = side_by_hand()
     plain = report_of(state, windows)["summary"]["methods"]["surface_noise_db"]
     assert plain.startswith("the models' estimate of the noise bed")
-    grooved = report_of(dataclasses.replace(state, noise_groove_s=12.5, noise_sd_db=2.0),
+    grooved = report_of(dataclasses.replace(state, groove_s=12.5, noise_sd_db=2.0),
                         windows)
     said = grooved["summary"]["methods"]["surface_noise_db"]
     assert said.startswith("the level of the groove heard alone")

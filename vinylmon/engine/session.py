@@ -49,9 +49,9 @@ class SessionState:
     silent_spans: tuple[tuple[float, float], ...] = ()
     #: The learned grader's pool weight in the fused grade (from its validation skill).
     learned_weight: float = 0.0
-    #: Seconds of the groove alone (lead-in, gaps, run-out) n was read on (0: n was
-    #: estimated under the music).
-    noise_groove_s: float = 0.0
+    #: Seconds of the groove alone (lead-in, gaps, run-out) n and k were read on (0:
+    #: they were estimated under the music).
+    groove_s: float = 0.0
 
 
 class Session:
@@ -135,14 +135,17 @@ class Session:
                                 silent_spans=tuple(self._silent),
                                 learned_weight=self.learned_weight)
         lp = np.mean(self._learned[:self._n_learned], axis=0) if self._n_learned else None
-        # n read on the groove alone is a measurement, not an estimate under the music
-        noise_sd = min(self.noise_sd_db, GROOVE_NOISE_SD_DB) if m.noise_groove_s > 0 \
-            else self.noise_sd_db
+        # read on the groove alone, n is a measurement and k a count, not estimates
+        # under the music: n keeps the groove's spread, k its count's (over the groove)
+        groove = m.groove_s > 0
+        noise_sd = min(self.noise_sd_db, GROOVE_NOISE_SD_DB) if groove else self.noise_sd_db
+        crackle_sd = 0.0 if groove else self.crackle_sd_log
         grade = fuse_grade(m.quantities, clicks=m.clicks, crackle=m.crackle, learned_probs=lp,
                            weight=self.learned_weight,
                            false_clicks_per_min=self.false_clicks_per_min,
-                           noise_sd_db=noise_sd, crackle_sd_log=self.crackle_sd_log)
+                           noise_sd_db=noise_sd, crackle_sd_log=crackle_sd,
+                           crackle_exposure_s=m.groove_s if groove else None)
         return SessionState(m.events, m.scratches, m.skips, m.rpm, m.program_level_db,
                             m.noise_db, m.analysed_s, m.heard_s, grade, self.dropped_windows,
-                            self.false_clicks_per_min, noise_sd, self.crackle_sd_log,
-                            tuple(self._silent), self.learned_weight, m.noise_groove_s)
+                            self.false_clicks_per_min, noise_sd, crackle_sd,
+                            tuple(self._silent), self.learned_weight, m.groove_s)

@@ -94,6 +94,10 @@ class AnalysedWindow:
         the groove alone does (:func:`vinylmon.audio.noisefloor.steady_floor_dbfs`);
         NaN when it varies as music does, or was not measured. The side reads the
         groove's windows (far under its music) as its surface noise.
+    floor_ticks_dbfs : tuple of float
+        The peaks (dBFS) of the ticks that stand over that steady floor
+        (:func:`vinylmon.audio.noisefloor.groove_ticks_dbfs`): in the groove's windows,
+        the side's crackle, counted one by one.
     """
 
     index: int
@@ -108,6 +112,7 @@ class AnalysedWindow:
     inference_s: float
     crackle_per_s: float | None = None
     floor_dbfs: float = float("nan")
+    floor_ticks_dbfs: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,13 +93,16 @@ def _crackle_cdf(k: float, sd_log: float) -> np.ndarray:
 
 def measured_probs(q: Quantities, *, clicks: int, crackle: int,
                    false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
-                   crackle_sd_log: float = 0.0) -> np.ndarray:
+                   crackle_sd_log: float = 0.0,
+                   crackle_exposure_s: float | None = None) -> np.ndarray:
     """Probability of each grade given the counts behind c and k, ``(6,)``;
     ``false_clicks_per_min``: the click detector's false events on clean music (the
     count holds them too; see :func:`vinylmon.grading.rubric.click_rate`); ``noise_sd_db``:
     the spread of the surface-noise measurement's error (0: n is taken as measured);
     ``crackle_sd_log``: the spread of k's measurement error (:func:`crackle_log_error`;
-    0: k's uncertainty is its count's alone)."""
+    0: k's uncertainty is its count's alone); ``crackle_exposure_s``: the seconds the
+    crackle count was made on (default all the audio analysed; the groove's seconds
+    when k was counted there)."""
     if not q.analysed_s > 0:
         raise ValueError(f"analysed_s must be > 0, got {q.analysed_s}")
     if not 0.0 <= noise_sd_db < 100.0:
@@ -111,7 +114,10 @@ def measured_probs(q: Quantities, *, clicks: int, crackle: int,
     if crackle_sd_log > 0:
         cdf = cdf * _crackle_cdf(q.crackle_per_s, crackle_sd_log)
     else:
-        cdf = cdf * _rate_cdf(crackle, q.analysed_s, CRACKLE_LIMITS)
+        exposure = q.analysed_s if crackle_exposure_s is None else crackle_exposure_s
+        if not exposure > 0:
+            raise ValueError(f"crackle_exposure_s must be > 0, got {crackle_exposure_s}")
+        cdf = cdf * _rate_cdf(crackle, exposure, CRACKLE_LIMITS)
     rubric = grade_quantities(q)
     per = rubric.per_criterion
     if noise_sd_db > 0 and np.isfinite(q.surface_noise_db):
@@ -136,7 +142,8 @@ def learned_weight(exact: float | None) -> float:
 def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
                learned_probs: np.ndarray | None = None, weight: float = 0.0,
                false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
-               crackle_sd_log: float = 0.0) -> GradeResult:
+               crackle_sd_log: float = 0.0,
+               crackle_exposure_s: float | None = None) -> GradeResult:
     """The side's grade from its measured quantities and, optionally, the learned grader.
 
     Parameters
@@ -158,6 +165,8 @@ def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
     crackle_sd_log : float, keyword-only
         The spread of k's measurement error (:func:`crackle_log_error`), measured on
         validation music: the crackle criterion's grade is that uncertain.
+    crackle_exposure_s : float or None, keyword-only
+        The seconds ``crackle`` was counted on (default ``q.analysed_s``).
 
     Returns
     -------
@@ -166,7 +175,7 @@ def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
     rubric = grade_quantities(q)
     pm = measured_probs(q, clicks=clicks, crackle=crackle,
                         false_clicks_per_min=false_clicks_per_min, noise_sd_db=noise_sd_db,
-                        crackle_sd_log=crackle_sd_log)
+                        crackle_sd_log=crackle_sd_log, crackle_exposure_s=crackle_exposure_s)
     learned_grade = None
     lp = None
     if learned_probs is not None:

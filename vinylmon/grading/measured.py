@@ -155,7 +155,8 @@ class SideMeasurement:
         None until some non-silent audio was analysed.
     clicks, crackle : int
         The counts behind c and k (their probabilities): click-loud events, and
-        crackle ticks (from the window measures' density when every window has one).
+        crackle ticks (from the window measures' density when every window has one;
+        the groove's ticks, over ``groove_s``, when the groove was heard alone).
     """
 
     events: Sequence[DefectEvent]
@@ -169,9 +170,10 @@ class SideMeasurement:
     quantities: Quantities | None
     clicks: int = 0
     crackle: int = 0
-    #: Seconds of the groove alone (lead-in, gaps, run-out) n was read on; 0: n was
-    #: read from the models' estimates under the music.
-    noise_groove_s: float = 0.0
+    #: Seconds of the groove alone (lead-in, gaps, run-out) n and k were read on: n its
+    #: level, k its ticks (``crackle`` of them, counted over these seconds); 0: n and k
+    #: come from the windows' estimates under the music.
+    groove_s: float = 0.0
 
 
 class SideEvents(Sequence[DefectEvent]):
@@ -266,6 +268,7 @@ class SideMeter:
         self._heard: list[float] = []
         self._dur, self._level, self._noise = _Column(), _Column(), _Column()
         self._floor = _Column()
+        self._ticks: list[tuple[float, ...]] = []  # per non-silent window: its floor's ticks
         self._k = _Column()
         self._k_known = True  # every non-silent window has its crackle density
         self._start, self._end, self._peak, self._conf = _Column(), _Column(), _Column(), \
@@ -293,6 +296,7 @@ class SideMeter:
         self._level.append(w.level_db)
         self._noise.append(w.noise_db + w.level_db)
         self._floor.append(w.floor_dbfs)
+        self._ticks.append(w.floor_ticks_dbfs)
         if w.crackle_per_s is None:
             self._k_known = False
         elif self._k_known:
@@ -367,7 +371,12 @@ class SideMeter:
         clicks = int(np.count_nonzero(loud))
         crackle = len(starts) - clicks
         k = crackle / analysed
-        if self._k_known:
+        if groove.any():
+            # heard alone, the groove's crackle is counted tick by tick: nothing masks it
+            crackle = sum(1 for i in np.flatnonzero(groove) for p in self._ticks[i]
+                          if p - program < CLICK_FLOOR_DB)
+            k = crackle / groove_s
+        elif self._k_known:
             # the window measures count the crackle the music masks tick by tick
             k = float(np.sum(self._k.values * dur) / dur.sum())
             crackle = int(round(k * analysed))  # the count behind k's probabilities
@@ -406,8 +415,9 @@ def measure_side(windows: Sequence[AnalysedWindow], *, rpm: float | None = None,
     L is the power mean of the non-silent windows' levels, weighted by their
     length, less the groove's windows (:func:`groove_windows`: steady, and
     :data:`GROOVE_BELOW_DB` or more under the music); n is read on those
-    (:func:`groove_noise_db`) when there are any, else it is :func:`side_noise_db` of
-    the windows' estimates; events are the merged
+    (:func:`groove_noise_db`) when there are any, and k is then the ticks counted over
+    their floor (``floor_ticks_dbfs`` under L - 10 dB) per second of them; else n is
+    :func:`side_noise_db` of the windows' estimates; events are the merged
     impulses (:func:`merge_impulses`) re L, clicks at or above L - 10 dB and
     crackle below, scratch ticks of the trains :func:`~vinylmon.grading.scratches.find_scratches`
     finds at the speed that explains most; k is the length-weighted mean of the

@@ -22,7 +22,8 @@ as the strings ``"nan"``, ``"inf"``, ``"-inf"``, so every line is strict JSON):
 - ``{"type": "window", "index", "start_s", "end_s", "silent", "level_db",
   "defect_probs", "grade_probs", "noise_db", "impulses": [[start_s, end_s,
   channel, peak_dbfs, confidence], ...], "inference_s", "crackle_per_s",
-  "floor_dbfs" (absent in older journals: unknown)}``: one analysed window
+  "floor_dbfs", "floor_ticks_dbfs" (both absent in older journals: unknown, none)}``: one
+  analysed window
   (every field of :class:`~vinylmon.grading.events.AnalysedWindow`);
 - ``{"type": "dropped", "count"}``: windows dropped so far, when it changes;
 - ``{"type": "repeats", "repeats": [[start_s, end_s, period_s, similarity], ...]}``:
@@ -135,7 +136,8 @@ def window_record(a: AnalysedWindow) -> dict:
                           _num(i.confidence)] for i in a.impulses],
             "inference_s": _num(a.inference_s),
             "crackle_per_s": None if a.crackle_per_s is None else _num(a.crackle_per_s),
-            "floor_dbfs": _num(a.floor_dbfs)}
+            "floor_dbfs": _num(a.floor_dbfs),
+            "floor_ticks_dbfs": [_num(p) for p in a.floor_ticks_dbfs]}
 
 
 class _Bad(ValueError):
@@ -186,6 +188,12 @@ def _channel(v, what: str) -> int | None:
     return c
 
 
+def _ticks(v) -> tuple[float, ...]:
+    if not isinstance(v, list):
+        raise _Bad("floor_ticks_dbfs is not a list")
+    return tuple(_f(p, "a floor tick") for p in v)
+
+
 def window_from_record(d: dict) -> AnalysedWindow:
     """An :class:`AnalysedWindow` from its journal line (ValueError when malformed)."""
     imps = d.get("impulses")
@@ -215,7 +223,8 @@ def window_from_record(d: dict) -> AnalysedWindow:
                           _f(d.get("inference_s"), "inference_s"),
                           None if d.get("crackle_per_s") is None
                           else _f(d.get("crackle_per_s"), "crackle_per_s"),
-                          _f(d.get("floor_dbfs", "nan"), "floor_dbfs"))
+                          _f(d.get("floor_dbfs", "nan"), "floor_dbfs"),
+                          _ticks(d.get("floor_ticks_dbfs", [])))
 
 
 def _repeats_from(v) -> list[Repeat]:

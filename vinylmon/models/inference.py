@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from vinylmon.audio.gate import SilenceGate
-from vinylmon.audio.noisefloor import steady_floor_dbfs, window_features
+from vinylmon.audio.noisefloor import groove_ticks_dbfs, steady_floor_dbfs, window_features
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock, Window, frozen_samples, to_stereo
 from vinylmon.audio.windowing import windows_from_blocks
 from vinylmon.errors import AudioDataError, WeightsError
@@ -65,13 +65,15 @@ class DetectorPostprocess:
         return dataclasses.asdict(self)
 
 
-def _floor(samples: np.ndarray, sample_rate: int) -> float:
-    """:func:`steady_floor_dbfs` of a window's audio; NaN where it cannot be read (a
-    window too short, or of more than two channels)."""
+def _floor(samples: np.ndarray, sample_rate: int) -> tuple[float, tuple[float, ...]]:
+    """:func:`steady_floor_dbfs` of a window's audio and the ticks over it
+    (:func:`groove_ticks_dbfs`); NaN and none where it cannot be read (a window too
+    short, or of more than two channels)."""
     try:
-        return steady_floor_dbfs(samples, sample_rate=sample_rate)
+        floor = steady_floor_dbfs(samples, sample_rate=sample_rate)
+        return floor, groove_ticks_dbfs(samples, floor, sample_rate=sample_rate)
     except AudioDataError:
-        return float("nan")
+        return float("nan"), ()
 
 
 def _check_windows(windows: Sequence[np.ndarray]) -> np.ndarray:
@@ -629,7 +631,7 @@ def analyse_windows(detector: Detector, windows: Sequence[Window],
         by_id[id(w)] = AnalysedWindow(
             w.index, w.start_s, w.end_s, False, w.level_db,
             tuple(float(p) for p in out.class_probs), grades.get(w.index),
-            out.noise_db, tuple(imps), inference_s, k, _floor(w.samples, sr))
+            out.noise_db, tuple(imps), inference_s, k, *_floor(w.samples, sr))
     return [by_id.get(id(w)) or AnalysedWindow(w.index, w.start_s, w.end_s, True, w.level_db,
                                                None, None, float("nan"), (), 0.0)
             for w in windows]

@@ -131,7 +131,7 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
                            noise_sd_db=state.noise_sd_db,
                            crackle_sd_log=state.crackle_sd_log,
                            crackle_method=crackle_method,
-                           noise_groove_s=state.noise_groove_s),
+                           groove_s=state.groove_s),
         "learned_grade": g.learned_grade,
         "measured_grade": g.measured_grade,
         "learned_grade_probs": _probs(GRADES, g.learned_probs),
@@ -175,10 +175,10 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
 def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
             false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
             crackle_sd_log: float = 0.0, crackle_method: str | None = None,
-            noise_groove_s: float = 0.0) -> dict:
+            groove_s: float = 0.0) -> dict:
     """How each measured quantity was measured, and on how much audio (plain words);
     ``crackle_method``: how k was, when the caller knows (else said from the windows);
-    ``noise_groove_s``: the seconds of the groove alone n was read on (0: none)."""
+    ``groove_s``: the seconds of the groove alone n and k were read on (0: none)."""
     live = [w for w in windows if not w.silent]
     on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
     density = bool(live) and all(w.crackle_per_s is not None for w in live)
@@ -187,7 +187,12 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
     spread = (f"; it errs on validation music by a factor of about "
               f"{math.exp(crackle_sd_log):.1f} (on k + {CRACKLE_FLOOR_PER_S:g}/s), and the "
               "grade's probabilities allow for it" if crackle_sd_log > 0 else "")
-    if crackle_method is not None:
+    if groove_s > 0:
+        crackle = ("the ticks counted one by one in the groove heard alone (lead-in, gaps "
+                   "between tracks, run-out), where no music masks them: impulses standing "
+                   f"15.6 dB or more over its bed, with peak < L - 10 dB, over {groove_s:.1f} "
+                   "s of it")
+    elif crackle_method is not None:
         crackle = f"{crackle_method}, averaged {on}{spread}"
     elif density:
         crackle = ("crackle density estimated per window by the models (learned from "
@@ -199,10 +204,10 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
                    f"counted {on}")
     sd = (f"; its error on validation music spreads +-{noise_sd_db:.1f} dB, and the grade's "
           "probabilities allow for it" if noise_sd_db > 0 else "")
-    if noise_groove_s > 0:
+    if groove_s > 0:
         noise = ("the level of the groove heard alone (lead-in, gaps between tracks, "
                  "run-out: steady audio 20 dB or more under the music), crackle left out, "
-                 f"read on {noise_groove_s:.1f} s of it"
+                 f"read on {groove_s:.1f} s of it"
                  + (f"; the grade's probabilities allow +-{noise_sd_db:.1f} dB"
                     if noise_sd_db > 0 else ""))
     else:
