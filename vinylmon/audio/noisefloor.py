@@ -205,9 +205,7 @@ def groove_ticks_dbfs(audio: np.ndarray, floor_dbfs: float, *,
     if not over.size:
         return ()
     starts = np.concatenate([[0], np.flatnonzero(np.diff(over) > TICK_GAP_S * sample_rate) + 1])
-    ends = np.concatenate([starts[1:], [over.size]])
-    return tuple(float(20 * np.log10(peak[over[a:b]].max())) for a, b in zip(starts, ends,
-                                                                              strict=True))
+    return tuple((20 * np.log10(np.maximum.reduceat(peak[over], starts))).tolist())
 
 
 def n_inputs() -> int:
