@@ -41,6 +41,21 @@ SIGNALS = ("mid", "side")
 FLOOR_DB = -140.0
 
 
+def _window(audio: np.ndarray, *, need: int, what: str) -> np.ndarray:
+    """``audio`` as float32 ``(1 or 2, samples)`` of at least ``need`` finite samples,
+    else an :class:`AudioDataError` saying what ``what`` needs."""
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2 or x.shape[0] not in (1, 2):
+        raise AudioDataError(f"expected (1 or 2, samples) audio, got shape {x.shape}")
+    if x.shape[1] < need:
+        raise AudioDataError(f"{what} needs >= {need} samples, got {x.shape[1]}")
+    if not np.isfinite(x).all():
+        raise AudioDataError("audio holds NaN or infinite samples")
+    return x
+
+
 def n_features() -> int:
     return len(SIGNALS) * (len(EDGES_HZ) - 1) * len(PERCENTILES) + 2
 
@@ -63,16 +78,7 @@ def noise_features(audio: np.ndarray, *, sample_rate: int = 44100) -> np.ndarray
     mean-square level / 20; then the share of the window's power in the side
     signal (dB / 20) and the window's crest (peak over RMS, dB / 20).
     """
-    x = np.asarray(audio, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[None]
-    if x.ndim != 2 or x.shape[0] not in (1, 2):
-        raise AudioDataError(f"expected (1 or 2, samples) audio, got shape {x.shape}")
-    if x.shape[1] < N_FFT:
-        raise AudioDataError(f"a noise estimate needs >= {N_FFT} samples, got {x.shape[1]}")
-    if not np.isfinite(x).all():
-        raise AudioDataError("audio holds NaN or infinite samples")
-    x = to_stereo(x)
+    x = to_stereo(_window(audio, need=N_FFT, what="a noise estimate"))
     if sample_rate not in _BANDS:
         _BANDS[sample_rate] = _band_matrix(sample_rate)
     bands = _BANDS[sample_rate]
@@ -139,16 +145,7 @@ def steady_floor_dbfs(audio: np.ndarray, *, sample_rate: int = 44100) -> float:
     float
         dBFS, or NaN when the window does not hold steady (-inf for digital silence).
     """
-    x = np.asarray(audio, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[None]
-    if x.ndim != 2 or x.shape[0] not in (1, 2):
-        raise AudioDataError(f"expected (1 or 2, samples) audio, got shape {x.shape}")
-    if x.shape[1] < BLOCK_SAMPLES:
-        raise AudioDataError(f"a steady floor needs >= {BLOCK_SAMPLES} samples, "
-                             f"got {x.shape[1]}")
-    if not np.isfinite(x).all():
-        raise AudioDataError("audio holds NaN or infinite samples")
+    x = _window(audio, need=BLOCK_SAMPLES, what="a steady floor")
     n = x.shape[1] // BLOCK_SAMPLES
     # every STRIDE-th sample: a steady bed's power is as well measured from a quarter of
     # its samples (a tick they skip is one the level leaves out anyway), at a quarter
@@ -191,15 +188,9 @@ def groove_ticks_dbfs(audio: np.ndarray, floor_dbfs: float, *,
         The window's steady floor; none (NaN or -inf): no ticks.
     sample_rate : int, keyword-only
     """
-    x = np.asarray(audio, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[None]
-    if x.ndim != 2 or x.shape[0] not in (1, 2):
-        raise AudioDataError(f"expected (1 or 2, samples) audio, got shape {x.shape}")
+    x = _window(audio, need=1, what="a tick count")
     if not np.isfinite(floor_dbfs):
         return ()
-    if not np.isfinite(x).all():
-        raise AudioDataError("audio holds NaN or infinite samples")
     peak = np.abs(x - x.mean(axis=1, keepdims=True)).max(axis=0)
     over = np.flatnonzero(peak > 10 ** ((floor_dbfs + TICK_OVER_FLOOR_DB) / 20))
     if not over.size:
