@@ -90,6 +90,11 @@ GROOVE_AGREE_DB = 6.0
 GROOVE_NOISE_SD_DB = 1.2
 
 
+def _power_mean_db(db: np.ndarray, seconds: np.ndarray) -> float:
+    """The power mean of levels ``db`` (dB), weighted by their ``seconds``."""
+    return float(10 * np.log10(np.sum(10 ** (db / 10) * seconds) / seconds.sum()))
+
+
 def groove_windows(floor_dbfs: np.ndarray, level_db: np.ndarray, seconds: np.ndarray
                    ) -> tuple[np.ndarray, float]:
     """Which of a side's non-silent windows are the groove alone, and L (dBFS): the
@@ -104,11 +109,7 @@ def groove_windows(floor_dbfs: np.ndarray, level_db: np.ndarray, seconds: np.nda
     floor = np.asarray(floor_dbfs, dtype=np.float64)
     lv = np.asarray(level_db, dtype=np.float64)
     dur = np.asarray(seconds, dtype=np.float64)
-
-    def power_mean(m: np.ndarray) -> float:
-        return float(10 * np.log10(np.sum(10 ** (lv[m] / 10) * dur[m]) / dur[m].sum()))
-
-    program = power_mean(np.ones(lv.shape, bool))
+    program = _power_mean_db(lv, dur)
     groove = np.zeros(lv.shape, bool)
     for _ in range(2):
         with np.errstate(invalid="ignore"):
@@ -118,16 +119,15 @@ def groove_windows(floor_dbfs: np.ndarray, level_db: np.ndarray, seconds: np.nda
         if new.all() or np.array_equal(new, groove):
             break
         groove = new
-        program = power_mean(~groove)
+        program = _power_mean_db(lv[~groove], dur[~groove])
     return groove, program
 
 
 def groove_noise_db(floor_dbfs: np.ndarray, seconds: np.ndarray, program_db: float) -> float:
     """n (dB re L) read on the groove's windows (:func:`groove_windows`): the power
     mean of their steady floors, by length."""
-    floor = np.asarray(floor_dbfs, dtype=np.float64)
-    dur = np.asarray(seconds, dtype=np.float64)
-    return float(10 * np.log10(np.sum(10 ** (floor / 10) * dur) / dur.sum()) - program_db)
+    return _power_mean_db(np.asarray(floor_dbfs, dtype=np.float64),
+                          np.asarray(seconds, dtype=np.float64)) - program_db
 
 
 @dataclass(frozen=True)

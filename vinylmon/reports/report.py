@@ -20,6 +20,7 @@ from vinylmon.engine.session import SessionState
 from vinylmon.errors import AudioDataError, ReportError
 from vinylmon.grading.events import WINDOW_CLASSES, AnalysedWindow
 from vinylmon.grading.fusion import CRACKLE_FLOOR_PER_S
+from vinylmon.grading.measured import GROOVE_BELOW_DB
 from vinylmon.grading.names import SHELLAC_NOTE, is_shellac
 from vinylmon.grading.rubric import GRADES
 
@@ -190,8 +191,8 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
     if groove_s > 0:
         crackle = ("the ticks counted one by one in the groove heard alone (lead-in, gaps "
                    "between tracks, run-out), where no music masks them: impulses standing "
-                   f"15.6 dB or more over its bed, with peak < L - 10 dB, over {groove_s:.1f} "
-                   "s of it")
+                   "15.6 dB or more over its bed, with peak < L - 10 dB, "
+                   f"over {groove_s:.1f} s of it")
     elif crackle_method is not None:
         crackle = f"{crackle_method}, averaged {on}{spread}"
     elif density:
@@ -206,7 +207,8 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
           "probabilities allow for it" if noise_sd_db > 0 else "")
     if groove_s > 0:
         noise = ("the level of the groove heard alone (lead-in, gaps between tracks, "
-                 "run-out: steady audio 20 dB or more under the music), crackle left out, "
+                 f"run-out: steady audio {GROOVE_BELOW_DB:g} dB or more under the music), "
+                 "crackle left out, "
                  f"read on {groove_s:.1f} s of it"
                  + (f"; the grade's probabilities allow +-{noise_sd_db:.1f} dB"
                     if noise_sd_db > 0 else ""))
