@@ -38,7 +38,9 @@ def plain_search(times, peaks, *, rpms=RPMS, tolerance=PERIOD_TOLERANCE, min_tic
                     break
                 chain.append(j)
                 t = times[j]
-            if len(chain) >= min_ticks and chance_trains(
+            single = sum(round((times[b] - times[a]) / period) == 1  # one revolution
+                         for a, b in zip(chain, chain[1:]))
+            if single >= max(min_ticks - 1, len(chain) - 1 - single) and chance_trains(
                     chain, times, peaks, period_s=period, tolerance=tolerance,
                     n_speeds=len(rpms), max_missing=max_missing) < CHANCE_BUDGET:
                 found.append((chain, period, rpm))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vinylmon.grading.events import DefectEvent
-from vinylmon.grading.scratches import track_scratches
+from vinylmon.grading.scratches import every_revolution, track_scratches
 
 
 def _train(rng, *, period_s, count, start_s=3.0, wow=0.004, peak_db=2.0):
@@ -72,3 +72,34 @@ def test_irregular_steps_lower_the_confidence(rng):
                                           wow=0.012), rpm=100 / 3)
     assert steady and wobbly
     assert wobbly[0].confidence < steady[0].confidence
+
+
+def test_a_beat_every_other_revolution_is_not_a_scratch(rng):
+    # clicks on a beat two revolutions apart (0.75 s at 78 rpm every 1.5 s): each step
+    # bridges one revolution, so no three ticks come at consecutive revolutions
+    beat = _train(rng, period_s=1.5, count=10, wow=0.0005)
+    assert track_scratches(beat, rpm=78.0)[0] == []
+    assert track_scratches(beat)[0] == []
+
+
+def test_a_scratch_with_a_missed_revolution_is_still_found(rng):
+    train = _train(rng, period_s=1.8, count=9)
+    events = train[:4] + train[5:]  # one revolution's tick went undetected
+    tracks, members, _ = track_scratches(events, rpm=100 / 3)
+    assert len(tracks) == 1 and tracks[0].count == 8
+    assert len(members) == 8
+
+
+def test_a_scratch_missing_every_other_tick_for_a_while_is_still_found(rng):
+    train = _train(rng, period_s=1.8, count=7)
+    events = train[:3] + [train[4], train[6]]  # steps: 1, 1, 2, 2 revolutions
+    tracks, _, _ = track_scratches(events, rpm=100 / 3)
+    assert len(tracks) == 1 and tracks[0].count == 5
+
+
+def test_every_revolution_weighs_single_steps_against_bridged_ones():
+    assert every_revolution(np.array([0.0, 1.8, 3.6]), period_s=1.8, min_ticks=3)
+    assert every_revolution(np.array([0.0, 1.8, 5.4, 7.2]), period_s=1.8, min_ticks=3)
+    assert not every_revolution(np.array([0.0, 1.8, 5.4, 9.0]), period_s=1.8, min_ticks=3)
+    assert not every_revolution(np.array([0.0, 3.6, 7.2, 10.8]), period_s=1.8, min_ticks=3)
+    assert not every_revolution(np.array([0.0, 1.8]), period_s=1.8, min_ticks=3)

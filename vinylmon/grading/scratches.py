@@ -95,6 +95,16 @@ def chance_trains(chain: Sequence[int], times: np.ndarray, peaks: np.ndarray, *,
     return starts * q ** (n - 1) * shape ** (n - 2)
 
 
+def every_revolution(ticks: np.ndarray, *, period_s: float, min_ticks: int) -> bool:
+    """Whether a train repeats once per revolution rather than every other: at least
+    ``min_ticks - 1`` of its steps are one revolution, and no fewer than those that
+    bridge an undetected tick. A scratch that is heard at all is heard in most
+    revolutions; music's beat landing on every other revolution never steps one."""
+    steps = np.round(np.diff(np.asarray(ticks, float)) / period_s)
+    single = int(np.count_nonzero(steps == 1))
+    return single >= max(min_ticks - 1, len(steps) - single)
+
+
 def find_scratches(events: Sequence[DefectEvent], *, rpms: Sequence[float] = RPMS,
                    tolerance: float = PERIOD_TOLERANCE, min_ticks: int = MIN_SCRATCH_TICKS,
                    max_missing: int = MAX_MISSING_TICKS) -> tuple[Scratch, ...]:
@@ -107,9 +117,12 @@ def find_scratches(events: Sequence[DefectEvent], *, rpms: Sequence[float] = RPM
     within the tolerance of each). Each step is measured from the tick before,
     so ticks that wow or a speed error has drifted stay members.
 
-    Among many clicks, some line up at a revolution period by chance: a train
-    counts only when fewer than :data:`CHANCE_BUDGET` trains as long, as regular
-    and as even in level are expected by chance (:func:`chance_trains`).
+    A train counts only when most of its steps are one revolution
+    (:func:`every_revolution`): music's beats may land every other revolution, a
+    scratch repeats every one. Among many clicks, some line up at a
+    revolution period by chance: a train counts only when fewer than
+    :data:`CHANCE_BUDGET` trains as long, as regular and as even in level are
+    expected by chance (:func:`chance_trains`).
     """
     cand = sorted((e for e in events if e.peak_db >= SCRATCH_MIN_PEAK_DB),
                   key=lambda e: e.start_s)
@@ -231,7 +244,8 @@ class ScratchTracker:
         times, peaks = self._times, self._peaks
         chain = _chain(i, times, peaks, period=period, tolerance=self.tolerance,
                        max_missing=self.max_missing)
-        accepted = len(chain) >= self.min_ticks and chance_trains(
+        accepted = every_revolution(times[chain], period_s=period, min_ticks=self.min_ticks) \
+            and chance_trains(
             chain, times, peaks, period_s=period, tolerance=self.tolerance,
             n_speeds=len(self.rpms), max_missing=self.max_missing) < CHANCE_BUDGET
         first, last = float(times[chain[0]]), float(times[chain[-1]])
