@@ -39,7 +39,7 @@ def plain_search(times, peaks, *, rpms=RPMS, tolerance=PERIOD_TOLERANCE, min_tic
                 chain.append(j)
                 t = times[j]
             single = sum(round((times[b] - times[a]) / period) == 1  # one revolution
-                         for a, b in zip(chain, chain[1:]))
+                         for a, b in zip(chain[:-1], chain[1:], strict=True))
             if single >= max(min_ticks - 1, len(chain) - 1 - single) and chance_trains(
                     chain, times, peaks, period_s=period, tolerance=tolerance,
                     n_speeds=len(rpms), max_missing=max_missing) < CHANCE_BUDGET:
