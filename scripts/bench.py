@@ -58,6 +58,9 @@ import json, sys, time
 import numpy as np, torch
 from vinylmon.models.inference import Detector, LearnedGrader
 from vinylmon.simulate import synthetic_music
+from vinylmon.audio.candidates import find_candidates
+from vinylmon.audio.repetition import repeated_in_music
+from vinylmon.models.inference import MAX_REPEAT_CHECKS
 dev, reps = sys.argv[1], int(sys.argv[2])
 det, gr = Detector(device=dev), LearnedGrader(device=dev)
 x = synthetic_music(np.random.default_rng(0), 5.0).astype(np.float32)
@@ -81,6 +84,12 @@ with torch.inference_mode():
            "detector": timed(lambda: det.events(x, det.run([x])[0])),
            "grader": timed(lambda: gr.run([x])),
            "both": timed(lambda: (det.events(x, det.run([x])[0]), gr.run([x])))}
+# the music's repeats looked for among the most click-loud impulses a window is checked
+# for (MAX_REPEAT_CHECKS, at candidate places spread over the window)
+places = find_candidates(x).index
+at = places[np.linspace(0, len(places) - 1, MAX_REPEAT_CHECKS).astype(int)]
+spans = np.stack([at, at + 3], 1)
+res["repeats"] = timed(lambda: repeated_in_music(x, spans, places=places, sample_rate=44100))
 res["threads"] = torch.get_num_threads()
 res["device_name"] = (torch.cuda.get_device_name(det.device) if det.device.type == "cuda"
                       else "CPU")
@@ -94,17 +103,17 @@ def bench_latency(reps: int) -> list[str]:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     lines = ["| device | torch threads | log-mel front-end (baseline) | click candidates + "
              "verifier | detector (CNN + verifier) | grader | detector + grader | "
-             "detector / front-end |",
-             "|---|---|---|---|---|---|---|---|"]
+             "detector / front-end | music's repeats, most impulses checked |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for dev in devices:
         r = json.loads(_run([sys.executable, "-c", LATENCY_CHILD, dev, str(reps)],
                             timeout_s=600).strip().splitlines()[-1])
 
         f = {k: f"{r[k][0]:.1f} ms (p95 {r[k][1]:.1f})"
-             for k in ("frontend", "events", "detector", "grader", "both")}
+             for k in ("frontend", "events", "detector", "grader", "both", "repeats")}
         lines.append(f"| {r['device_name']} | {r['threads']} | {f['frontend']} | "
                      f"{f['events']} | {f['detector']} | {f['grader']} | {f['both']} | "
-                     f"{r['detector'][0] / r['frontend'][0]:.1f}x |")
+                     f"{r['detector'][0] / r['frontend'][0]:.1f}x | {f['repeats']} |")
     if len(devices) == 1:
         lines.append("")
         lines.append("No CUDA GPU on this machine: the GPU row is missing (run it where "

@@ -403,10 +403,14 @@ def main() -> int:
                     help="clicks masked deeper than this (detect_db) are not counted")
     ap.add_argument("--control", default="control",
                     help="clean control split scored with the test split ('' for none)")
+    ap.add_argument("--keep-repeated", action="store_true",
+                    help="keep the click-loud detections the music repeats in their window "
+                         "(the app leaves them out)")
     args = ap.parse_args()
     command = "python scripts/evaluate_clicks.py " + " ".join(sys.argv[1:])
 
     det = Detector(device="cpu", verifier=args.verifier)
+    det.drop_repeated = not args.keep_repeated
     if args.scratch_accept is not None:
         det.scratch_accept = min(args.scratch_accept, det.accept)
     if det.verifier is None:

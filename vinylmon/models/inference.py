@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vinylmon.audio.candidates import Candidates
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.noisefloor import groove_ticks_dbfs, steady_floor_dbfs, window_features
+from vinylmon.audio.repetition import repeated_in_music
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock, Window, frozen_samples, to_stereo
 from vinylmon.audio.windowing import windows_from_blocks
 from vinylmon.errors import AudioDataError, WeightsError
@@ -44,7 +46,11 @@ from vinylmon.models.measures import OUTPUTS as MEASURES_OUTPUTS
 from vinylmon.models.measures import build_measures
 from vinylmon.models.measures import decode as decode_measures
 from vinylmon.models.verifier import OUTPUTS as VERIFIER_OUTPUTS
-from vinylmon.models.verifier import build_verifier, find_impulses
+from vinylmon.models.verifier import build_verifier, candidates_for, find_impulses
+
+#: The most click-loud detections a window may have for the music's repeats to be
+#: looked for among them (each costs a search over the window).
+MAX_REPEAT_CHECKS = 6
 
 
 @dataclass(frozen=True)
@@ -324,7 +330,8 @@ class Detector:
     """The defect detector bundle, ready to run.
 
     Events come from the click verifier (candidates, verified: see
-    :mod:`vinylmon.models.verifier`) when its bundle is there, else from the
+    :mod:`vinylmon.models.verifier`; less the click-loud ones the music repeats,
+    :mod:`vinylmon.audio.repetition`) when its bundle is there, else from the
     detector's frame heads (:func:`~vinylmon.models.detector.refine_events`).
     Surface noise and crackle density come from the window measures
     (:mod:`vinylmon.models.measures`) when their bundle is there, else from
@@ -375,6 +382,10 @@ class Detector:
         #: Crackle ticks a second in a window from which the count heads' density
         #: (masked ticks too) may raise the window's k; None: the count alone.
         self.crackle_gate_per_s: float | None = None
+        #: With the verifier: leave out click-loud impulses that the music repeats
+        #: elsewhere in their window (:func:`vinylmon.audio.repetition.repeated_in_music`),
+        #: when a window has at most :data:`MAX_REPEAT_CHECKS` of them.
+        self.drop_repeated = True
         self.verifier_folder: Path | None = None
         vfolder = _optional_bundle(verifier, "verifier")
         if vfolder is not None:
@@ -462,11 +473,13 @@ class Detector:
             a = min(self.accept if accept is None else accept,
                     self.scratch_accept if scratch_accept is None else scratch_accept)
             floor = self.event_floor_db if min_peak_db is None else min_peak_db
+            cands = candidates_for(self.verifier, audio)
+            found = find_impulses(self.verifier, audio, accept=a, prefilter=self.prefilter,
+                                  min_peak_db=floor, candidates=cands, device=self.device)
             return [SampleEvent(d.start, d.end, d.channel, d.peak_db,
                                 d.prob if d.peak_db >= CLICK_FLOOR_DB else 0.0, d.prob)
-                    for d in find_impulses(self.verifier, audio, accept=a,
-                                           prefilter=self.prefilter, min_peak_db=floor,
-                                           device=self.device)]
+                    for d in self._not_repeated(audio, found, cands, accept=self.accept
+                                                if accept is None else accept)]
         pp = self.postprocess
         return refine_events(
             audio, out, threshold=pp.threshold if threshold is None else threshold,
@@ -500,10 +513,25 @@ class Detector:
         stretch's level. What a stream declicker repairs. Empty without a verifier."""
         if self.verifier is None:
             return []
+        cands = candidates_for(self.verifier, audio)
+        found = find_impulses(self.verifier, audio, accept=self.accept, prefilter=self.prefilter,
+                              min_peak_db=self.min_peak_db, candidates=cands, device=self.device)
         return [SampleEvent(d.start, d.end, d.channel, d.peak_db, d.prob, d.prob)
-                for d in find_impulses(self.verifier, audio, accept=self.accept,
-                                       prefilter=self.prefilter, min_peak_db=self.min_peak_db,
-                                       device=self.device)]
+                for d in self._not_repeated(audio, found, cands, accept=self.accept)]
+
+    def _not_repeated(self, audio: np.ndarray, found: list, cands: Candidates, *,
+                      accept: float) -> list:
+        """``found`` less the click-loud detections (``accept`` or more) that the music
+        repeats elsewhere in ``audio`` (:attr:`drop_repeated`): a sampled drum hit,
+        not a click. Left as they are where there are more than
+        :data:`MAX_REPEAT_CHECKS` (a worn record, whose grade a beat barely moves)."""
+        loud = [i for i, d in enumerate(found) if d.prob >= accept and d.peak_db >= CLICK_FLOOR_DB]
+        if not self.drop_repeated or not loud or len(loud) > MAX_REPEAT_CHECKS:
+            return found
+        spans = np.array([[found[i].start, found[i].end] for i in loud])
+        music = {loud[j] for j in np.flatnonzero(repeated_in_music(
+            audio, spans, places=cands.index, sample_rate=self.sample_rate))}
+        return [d for i, d in enumerate(found) if i not in music]
 
     def run(self, windows: Sequence[np.ndarray]) -> list[DetectorOutput]:
         """Outputs for windows of equal length, each ``(channels, samples)``."""

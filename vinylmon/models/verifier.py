@@ -29,7 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vinylmon.audio.candidates import POST, PRE, TEXTURE_BLOCKS, find_candidates, patches
+from vinylmon.audio.candidates import (
+    POST,
+    PRE,
+    TEXTURE_BLOCKS,
+    Candidates,
+    find_candidates,
+    patches,
+)
 
 #: Outputs: impulse logit, peak dB re window level / 20, start and end re candidate
 #: (samples / OFFSET_SCALE), channel logits (left, right, both); then the
@@ -264,10 +271,19 @@ class Detection:
     prob: float
 
 
+def candidates_for(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
+                   candidate_threshold: float | None = None) -> Candidates:
+    """``audio``'s candidates at the threshold ``model`` was trained with (or the one
+    given)."""
+    thr = model.config.candidate_threshold if candidate_threshold is None else candidate_threshold
+    return find_candidates(np.asarray(audio, dtype=np.float32), threshold=thr)
+
+
 def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
                   accept: float = 0.5,
                   prefilter: float = 0.0, min_peak_db: float = -np.inf,
                   candidate_threshold: float | None = None, cascade: bool = True,
+                  candidates: Candidates | None = None,
                   device: torch.device | str = "cpu") -> list[Detection]:
     """Candidates, verified, placed and merged: the impulses in ``audio``.
 
@@ -290,6 +306,8 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
     cascade : bool, keyword-only
         An ensemble with raw-input members judges as a cascade
         (:meth:`VerifierEnsemble.cascade`); False: every member on every candidate.
+    candidates : Candidates or None, keyword-only
+        ``audio``'s candidates when already found (:func:`candidates_for`).
 
     Returns
     -------
@@ -299,9 +317,8 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
     """
     if not 0.0 <= accept <= 1.0 or not 0.0 <= prefilter <= 1.0:
         raise ValueError(f"accept and prefilter must be in 0..1, got {accept}, {prefilter}")
-    thr = model.config.candidate_threshold if candidate_threshold is None else candidate_threshold
-    x = np.asarray(audio, dtype=np.float32)
-    c = find_candidates(x, threshold=thr)
+    c = candidates_for(model, audio, candidate_threshold=candidate_threshold) \
+        if candidates is None else candidates
     if len(c) == 0:
         return []
     if isinstance(model, VerifierEnsemble) and cascade and \
@@ -328,6 +345,7 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
     keep = np.flatnonzero(prob >= accept)
     if keep.size == 0:
         return []
+    x = np.asarray(audio)
     n = x.shape[-1]
     mono = x.ndim == 1 or x.shape[0] == 1
     idx = c_index[keep]
