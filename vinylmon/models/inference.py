@@ -478,8 +478,7 @@ class Detector:
                                   min_peak_db=floor, candidates=cands, device=self.device)
             return [SampleEvent(d.start, d.end, d.channel, d.peak_db,
                                 d.prob if d.peak_db >= CLICK_FLOOR_DB else 0.0, d.prob)
-                    for d in self._not_repeated(audio, found, cands, accept=self.accept
-                                                if accept is None else accept)]
+                    for d in self._not_repeated(audio, found, cands)]
         pp = self.postprocess
         return refine_events(
             audio, out, threshold=pp.threshold if threshold is None else threshold,
@@ -517,15 +516,16 @@ class Detector:
         found = find_impulses(self.verifier, audio, accept=self.accept, prefilter=self.prefilter,
                               min_peak_db=self.min_peak_db, candidates=cands, device=self.device)
         return [SampleEvent(d.start, d.end, d.channel, d.peak_db, d.prob, d.prob)
-                for d in self._not_repeated(audio, found, cands, accept=self.accept)]
+                for d in self._not_repeated(audio, found, cands)]
 
-    def _not_repeated(self, audio: np.ndarray, found: list, cands: Candidates, *,
-                      accept: float) -> list:
-        """``found`` less the click-loud detections (``accept`` or more) that the music
-        repeats elsewhere in ``audio`` (:attr:`drop_repeated`): a sampled drum hit,
-        not a click. Left as they are where there are more than
-        :data:`MAX_REPEAT_CHECKS` (a worn record, whose grade a beat barely moves)."""
-        loud = [i for i, d in enumerate(found) if d.prob >= accept and d.peak_db >= CLICK_FLOOR_DB]
+    def _not_repeated(self, audio: np.ndarray, found: list, cands: Candidates) -> list:
+        """``found`` less the click-loud detections the bundle accepts (:attr:`accept`,
+        whatever acceptance a caller tries) that the music repeats elsewhere in
+        ``audio`` (:attr:`drop_repeated`): a sampled drum hit, not a click. Left as
+        they are where there are more than :data:`MAX_REPEAT_CHECKS` (a worn record,
+        whose grade a beat barely moves)."""
+        loud = [i for i, d in enumerate(found)
+                if d.prob >= self.accept and d.peak_db >= CLICK_FLOOR_DB]
         if not self.drop_repeated or not loud or len(loud) > MAX_REPEAT_CHECKS:
             return found
         spans = np.array([[found[i].start, found[i].end] for i in loud])
