@@ -63,3 +63,12 @@ def test_impulses_at_the_ends_no_impulses_and_no_places(rng):
     assert _check(x, np.array([], int)).shape == (0,)
     assert not repeated_in_music(x, [[hits[2], hits[2] + 3]], places=[],
                                  sample_rate=SR).any()
+
+
+def test_places_need_not_fall_on_the_same_sample_of_the_hit(rng):
+    # the candidate stage marks a place by its score's peak, which for a repeat can
+    # lie a few samples from the sample the impulse is compared around
+    x, hits = _loop_music(rng)
+    spans = np.stack([hits[1:-1], hits[1:-1] + 3], 1)
+    shifted = np.concatenate([hits + 9, hits - 7])
+    assert repeated_in_music(x, spans, places=shifted, sample_rate=SR).all()
