@@ -96,14 +96,19 @@ def repeated_in_music(audio: np.ndarray, spans: np.ndarray, *, places: np.ndarra
         return out
     near = np.arange(-MAX_LAG, MAX_LAG + 1)
     place_peak = mag[pl[:, None] + near].max(1)
-    # the quick look: each place's block energies around it, in dB
-    cum = np.concatenate([np.zeros((h.shape[0], 1)), np.cumsum(h.astype(np.float64) ** 2, 1)], 1)
+    # the quick look: each place's block energies around it, in dB, from sums over a
+    # grid of half-blocks (a place's blocks start on the grid sample nearest theirs)
     block = 2 * w // PROFILE_BLOCKS
-    edges = -w + block * np.arange(PROFILE_BLOCKS + 1)
+    half = block // 2
+    grid = (h[:, :n - n % half] ** 2).reshape(h.shape[0], -1, half).sum(2)
+    grid = grid[:, :-1] + grid[:, 1:]  # a block from each half-block on
     keep = np.r_[0:PROFILE_BLOCKS // 2 - 1, PROFILE_BLOCKS // 2 + 1:PROFILE_BLOCKS]
+    offsets = 2 * keep
 
     def profile(q: np.ndarray) -> np.ndarray:
-        e = np.diff(cum[:, q[:, None] + edges], axis=2)[:, :, keep]  # (channels, places, blocks)
+        first = np.clip(np.round((q - w) / half).astype(np.int64), 0, None)
+        at = np.minimum(first[:, None] + offsets, grid.shape[1] - 1)
+        e = grid[:, at]  # (channels, places, blocks)
         return 10 * np.log10(np.maximum(e, 1e-20)).transpose(1, 0, 2).reshape(len(q), -1)
 
     place_profile = profile(pl)
