@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vinylmon.audio.candidates import second_difference
+
 #: Seconds on each side of an impulse whose music is compared.
 CONTEXT_S = 0.02
 #: Seconds on each side of the impulse's peak left out of the comparison (the impulse
@@ -83,8 +85,7 @@ def repeated_in_music(audio: np.ndarray, spans: np.ndarray, *, places: np.ndarra
     out = np.zeros(len(sp), dtype=bool)
     w = int(round(CONTEXT_S * sample_rate))
     m = int(round(CENTRE_S * sample_rate))
-    h = np.zeros_like(x)
-    h[:, 1:-1] = np.diff(x, 2, axis=1)  # curvature at each sample
+    h = second_difference(x)  # curvature at each sample
     n = h.shape[1]
     mag = np.abs(h).max(0)
     at = np.array([a + int(np.argmax(mag[a:max(b, a + 1)])) if 0 <= a < n else a
@@ -107,8 +108,8 @@ def repeated_in_music(audio: np.ndarray, spans: np.ndarray, *, places: np.ndarra
 
     def profile(q: np.ndarray) -> np.ndarray:
         first = np.clip(np.round((q - w) / half).astype(np.int64), 0, None)
-        at = np.minimum(first[:, None] + offsets, grid.shape[1] - 1)
-        e = grid[:, at]  # (channels, places, blocks)
+        cols = np.minimum(first[:, None] + offsets, grid.shape[1] - 1)
+        e = grid[:, cols]  # (channels, places, blocks)
         return 10 * np.log10(np.maximum(e, 1e-20)).transpose(1, 0, 2).reshape(len(q), -1)
 
     place_profile = profile(pl)

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vinylmon.audio.candidates import Candidates
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.noisefloor import groove_ticks_dbfs, steady_floor_dbfs, window_features
 from vinylmon.audio.repetition import repeated_in_music
@@ -473,12 +472,9 @@ class Detector:
             a = min(self.accept if accept is None else accept,
                     self.scratch_accept if scratch_accept is None else scratch_accept)
             floor = self.event_floor_db if min_peak_db is None else min_peak_db
-            cands = candidates_for(self.verifier, audio)
-            found = find_impulses(self.verifier, audio, accept=a, prefilter=self.prefilter,
-                                  min_peak_db=floor, candidates=cands, device=self.device)
             return [SampleEvent(d.start, d.end, d.channel, d.peak_db,
                                 d.prob if d.peak_db >= CLICK_FLOOR_DB else 0.0, d.prob)
-                    for d in self._not_repeated(audio, found, cands)]
+                    for d in self._impulses(audio, accept=a, min_peak_db=floor)]
         pp = self.postprocess
         return refine_events(
             audio, out, threshold=pp.threshold if threshold is None else threshold,
@@ -512,18 +508,19 @@ class Detector:
         stretch's level. What a stream declicker repairs. Empty without a verifier."""
         if self.verifier is None:
             return []
-        cands = candidates_for(self.verifier, audio)
-        found = find_impulses(self.verifier, audio, accept=self.accept, prefilter=self.prefilter,
-                              min_peak_db=self.min_peak_db, candidates=cands, device=self.device)
         return [SampleEvent(d.start, d.end, d.channel, d.peak_db, d.prob, d.prob)
-                for d in self._not_repeated(audio, found, cands)]
+                for d in self._impulses(audio, accept=self.accept, min_peak_db=self.min_peak_db)]
 
-    def _not_repeated(self, audio: np.ndarray, found: list, cands: Candidates) -> list:
-        """``found`` less the click-loud detections the bundle accepts (:attr:`accept`,
-        whatever acceptance a caller tries) that the music repeats elsewhere in
-        ``audio`` (:attr:`drop_repeated`): a sampled drum hit, not a click. Left as
+    def _impulses(self, audio: np.ndarray, *, accept: float, min_peak_db: float) -> list:
+        """The verifier's detections in ``audio`` (:func:`find_impulses`), less the
+        click-loud ones the bundle accepts (:attr:`accept`, whatever acceptance a
+        caller tries) that the music repeats elsewhere in ``audio``
+        (:attr:`drop_repeated`): a sampled drum hit, not a click. Those are left as
         they are where there are more than :data:`MAX_REPEAT_CHECKS` (a worn record,
         whose grade a beat barely moves)."""
+        cands = candidates_for(self.verifier, audio)
+        found = find_impulses(self.verifier, audio, accept=accept, prefilter=self.prefilter,
+                              min_peak_db=min_peak_db, candidates=cands, device=self.device)
         loud = [i for i, d in enumerate(found)
                 if d.prob >= self.accept and d.peak_db >= CLICK_FLOOR_DB]
         if not self.drop_repeated or not loud or len(loud) > MAX_REPEAT_CHECKS:
