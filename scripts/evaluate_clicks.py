@@ -47,6 +47,7 @@ import numpy as np
 from vinylmon.grading.rubric import CLICK_FLOOR_DB
 from vinylmon.grading.scratches import track_scratches
 from vinylmon.models.inference import Detector, analyse_excerpt
+from vinylmon.models.verifier import calibrated
 from vinylmon.training.corpus import Clip, load_split
 from vinylmon.training.evaluation import TOL, match, prf
 
@@ -55,6 +56,8 @@ HALF_MS = 22
 ACCEPTS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999)
 #: Faintest reported peak (dB re L), tried with each acceptance.
 MIN_PEAKS = (-200.0, -30.0, -25.0, -20.0, -15.0, -12.0)
+#: Logit offsets tried for impulses heard in both channels (find_impulses' both_offset).
+BOTH_OFFSETS = (0.0, -1.0, -2.0, -3.0, -4.0, -5.0, -6.0)
 FALSE_BUDGET = 1.0
 LEVEL_BANDS = ((-10, -3), (-3, 0), (0, 10), (10, 99))
 DETECT_BANDS = ((-99, 0), (0, 10), (10, 20), (20, 99))
@@ -222,22 +225,32 @@ def vinylmon_runs(clips: list[Clip], det: Detector, *, accept=None, min_peak_db=
 
 
 def tuning_runs(clips: list[Clip], det: Detector) -> dict:
-    """Per (accept, min peak), per clip: spans as :func:`vinylmon_runs` gives them. The
-    verifier runs once, at the lowest acceptance; the others keep its events whose
-    probability and peak pass (an approximation: at run time candidates merge only
+    """Per (accept, min peak, both-channel offset), per clip: spans as
+    :func:`vinylmon_runs` gives them. The verifier runs once, at the lowest acceptance
+    and no offset; the others keep its events whose probability (offset when heard in
+    both channels) and peak pass (an approximation: at run time candidates merge only
     with accepted ones)."""
     base = []
-    for clip in clips:
-        an = analyse_excerpt(clip.read(), det, repeats=[], accept=ACCEPTS[0], min_peak_db=-200.0)
-        base.append(an.events)
+    both, det.both_offset = det.both_offset, 0.0
+    try:
+        for clip in clips:
+            an = analyse_excerpt(clip.read(), det, repeats=[], accept=ACCEPTS[0],
+                                 min_peak_db=-200.0)
+            base.append(an.events)
+    finally:
+        det.both_offset = both
     out = {}
-    for a in ACCEPTS:
-        for mp in MIN_PEAKS:
-            runs = []
-            for events in base:
-                kept = [e for e in events if e.confidence >= a and e.peak_db >= mp]
-                runs.append((_spans(kept), len(track_scratches(kept)[0])))
-            out[(a, mp)] = runs
+    for o in BOTH_OFFSETS:
+        probs = [[calibrated(e.confidence, o) if e.channel is None else e.confidence
+                  for e in events] for events in base]
+        for a in ACCEPTS:
+            for mp in MIN_PEAKS:
+                runs = []
+                for events, p in zip(base, probs, strict=True):
+                    kept = [e for e, q in zip(events, p, strict=True)
+                            if q >= a and e.peak_db >= mp]
+                    runs.append((_spans(kept), len(track_scratches(kept)[0])))
+                out[(a, mp, o)] = runs
     return out
 
 
@@ -249,20 +262,23 @@ def score_vinylmon(clips, runs, audible_db: float) -> dict:
 
 
 def choose_accept(clips, runs_by_setting, audible_db: float) -> tuple[tuple, list]:
-    """The (accept, min peak) with the best click F1 within FALSE_BUDGET false events per
-    minute on clean music (each one past it costs 0.05 of F1)."""
+    """The (accept, min peak, both-channel offset) with the best click F1 within
+    FALSE_BUDGET false events per minute on clean music (each one past it costs 0.05 of
+    F1)."""
     table = []
-    for (a, mp), runs in runs_by_setting.items():
+    for (a, mp, o), runs in runs_by_setting.items():
         s = score_vinylmon(clips, runs, audible_db)
         f1 = s["click_all"]["f1"]
         fpm = s["false_per_min_clean"]
         over = max(0.0, (fpm if np.isfinite(fpm) else 0.0) - FALSE_BUDGET)
-        table.append({"accept": a, "min_peak_db": mp, "f1": round(f1, 4),
+        table.append({"accept": a, "min_peak_db": mp, "both_logit_offset": o,
+                      "f1": round(f1, 4),
                       "false_per_min_clean": round(fpm, 2),
                       "false_clicks_per_min_clean": round(s["false_clicks_per_min_clean"], 3),
                       "objective": round(f1 - 0.05 * over, 4)})
     best = max(table, key=lambda r: r["objective"])
-    return (best["accept"], best["min_peak_db"], best["false_clicks_per_min_clean"]), table
+    return (best["accept"], best["min_peak_db"], best["both_logit_offset"],
+            best["false_clicks_per_min_clean"]), table
 
 
 def grooveclean_reports(exe: str, corpus: Path, split: str, cache: Path) -> float:
@@ -307,8 +323,8 @@ def score_grooveclean(clips, store: dict, audible_db: float) -> dict | None:
     return t.summary()
 
 
-def update_meta(folder: Path, accept: float, min_peak: float, false_clicks: float,
-                selection: list) -> None:
+def update_meta(folder: Path, accept: float, min_peak: float, both: float,
+                false_clicks: float, selection: list) -> None:
     """Store the chosen post-processing in the verifier's meta.json (not hashed), with
     the click-loud false events per minute it made on the clean validation music (the
     grade counts c net of them)."""
@@ -316,7 +332,8 @@ def update_meta(folder: Path, accept: float, min_peak: float, false_clicks: floa
     meta = json.loads(path.read_text())
     fc = float(false_clicks) if np.isfinite(false_clicks) else 0.0
     meta["postprocess"] = {**meta.get("postprocess", {}), "accept": accept,
-                           "min_peak_db": min_peak, "false_clicks_per_min": round(fc, 3)}
+                           "min_peak_db": min_peak, "both_logit_offset": both,
+                           "false_clicks_per_min": round(fc, 3)}
     meta.setdefault("metrics", {})["selection"] = selection
     path.write_text(json.dumps(meta, indent=1))
 
@@ -419,13 +436,14 @@ def main() -> int:
     if args.control:
         tune += load_split(args.corpus, "control_val")[:args.limit]
     tune = tune if args.limit is None else tune[:2 * args.limit]
-    (accept, min_peak, false_clicks), selection = choose_accept(tune, tuning_runs(tune, det),
-                                                               args.audible_db)
-    print(f"accept {accept}, min peak {min_peak} (chosen on {args.tune_split}; "
-          f"{false_clicks} false click-loud events/min on its clean music):",
+    (accept, min_peak, both, false_clicks), selection = choose_accept(
+        tune, tuning_runs(tune, det), args.audible_db)
+    print(f"accept {accept}, min peak {min_peak}, both-channel offset {both} (chosen on "
+          f"{args.tune_split}; {false_clicks} false click-loud events/min on its clean music):",
           json.dumps(selection), flush=True)
     if args.update_meta:
-        update_meta(det.verifier_folder, accept, min_peak, false_clicks, selection)
+        update_meta(det.verifier_folder, accept, min_peak, both, false_clicks, selection)
+    det.both_offset = both
 
     clips = load_split(args.corpus, args.split)[:args.limit]
     if args.control:
@@ -445,12 +463,15 @@ def main() -> int:
              f"- Clicks masked by the music (energy above 8 kHz < {args.audible_db:g} dB over "
              "the music's within +-10 ms) are not counted, except in 'every click'.",
              f"- vinylmon's verifier accepts at p >= {accept} and reports peaks from "
-             f"{min_peak:g} dB re the window level, chosen on the {args.tune_split} split "
+             f"{min_peak:g} dB re the window level; an impulse it hears in both channels "
+             f"has {both:g} added to its logit first (centred music transients are in both): "
+             f"chosen on the {args.tune_split} split "
              f"(and its clean control music) for the best click F1 within {FALSE_BUDGET:g} false "
              f"event per minute on clean music: " + ", ".join(
-                 f"({r['accept']}, {r['min_peak_db']:g}): F1 {r['f1']}, "
-                 f"{r['false_per_min_clean']}/min" for r in selection
-                 if r["min_peak_db"] == min_peak) + ".",
+                 f"({r['accept']}, {r['min_peak_db']:g}, {r['both_logit_offset']:g}): "
+                 f"F1 {r['f1']}, {r['false_per_min_clean']}/min" for r in selection
+                 if r["min_peak_db"] == min_peak and r["both_logit_offset"] in (0.0, both))
+             + ".",
              f"- vinylmon's detector and verifier over the split: {model_s:.1f} s "
              f"({audio_s / model_s:.0f}x real time, one process, this CPU)."]
     gc_s = 0.0
@@ -480,7 +501,8 @@ def main() -> int:
     text = "# Click detection\n\n" + table(cols, command, notes)
     (args.out / "table.md").write_text(text)
     (args.out / "clicks.json").write_text(json.dumps(
-        {"command": command, "accept": accept, "min_peak_db": min_peak, "selection": selection,
+        {"command": command, "accept": accept, "min_peak_db": min_peak,
+         "both_logit_offset": both, "selection": selection,
          "columns": cols},
         indent=1, default=float))
     print(text)

@@ -125,6 +125,10 @@ DAMAGES = {
         "verifier", _edit_meta(postprocess=_set_in("postprocess", "crackle_gate_per_s",
                                                    value=-1.0)),
         "meta.json", "'postprocess.crackle_gate_per_s'"),
+    "verifier meta.json both-channel offset out of range": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "both_logit_offset",
+                                                   value=-50.0)),
+        "meta.json", "'postprocess.both_logit_offset'"),
     "verifier meta.json other architecture": (
         "verifier", _edit_meta(params=_set_in("params", "members", 0, "width", value=48)),
         "verifier",

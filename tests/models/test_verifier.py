@@ -11,6 +11,7 @@ from vinylmon.models.verifier import (
     VerifierConfig,
     VerifierEnsemble,
     build_verifier,
+    calibrated,
     find_impulses,
 )
 from vinylmon.simulate import shapes, synthetic_music
@@ -182,6 +183,39 @@ def test_a_mono_window_gives_events_in_every_channel(shipped, rng):
     found = find_impulses(model, y[:1], accept=accept, prefilter=prefilter,
                           min_peak_db=min_peak)
     assert len(found) >= 2 and all(d.channel is None for d in found)
+
+
+def test_calibrated_moves_the_logit():
+    assert calibrated(0.5, 0.0) == 0.5
+    assert calibrated(0.5, np.log(3.0)) == pytest.approx(0.75)
+    assert calibrated(0.98, -5.0) == pytest.approx(1 / (1 + np.exp(-(np.log(49.0) - 5.0))))
+    assert calibrated(0.0, 3.0) == 0.0 and calibrated(1.0, -3.0) == 1.0
+    ps = [calibrated(p, -2.0) for p in (0.1, 0.5, 0.9, 0.99)]
+    assert ps == sorted(ps) and all(q < p for q, p in zip(ps, (0.1, 0.5, 0.9, 0.99)))
+
+
+def test_the_both_channel_offset_judges_only_impulses_heard_in_both(shipped, rng):
+    """Clicks in the left, the right and both channels: a strict offset for both channels
+    leaves the one-channel detections exactly as they were and takes out those heard in
+    both; a lenient one keeps every detection found without it; mono audio has no
+    channels to tell apart, so no offset."""
+    model, accept, prefilter, min_peak = shipped
+    x = synthetic_music(rng, 5.0)
+    y, truth = _clicked(rng, x, peaks_db=rng.uniform(3.0, 12.0, 12), channels=[0, 1, None] * 4)
+    kw = dict(accept=accept, prefilter=prefilter, min_peak_db=min_peak)
+    plain = find_impulses(model, y, **kw)
+    strict = find_impulses(model, y, both_offset=-20.0, **kw)
+    lenient = find_impulses(model, y, both_offset=5.0, **kw)
+    one = [d for d in plain if d.channel is not None]
+    assert sum(d.channel is None for d in plain) >= 2 and len(one) >= 4
+    assert strict == one
+    assert {d.start for d in plain} <= {d.start for d in lenient}
+    for d in lenient:
+        if d.channel is None and d.start in {p.start for p in plain}:
+            raw = next(p for p in plain if p.start == d.start).prob
+            assert d.prob == pytest.approx(calibrated(raw, 5.0)) and d.prob >= raw
+    mono = find_impulses(model, y[:1], **kw)
+    assert find_impulses(model, y[:1], both_offset=-20.0, **kw) == mono and mono
 
 
 def test_patch_outputs_line_up_with_candidates(shipped, rng):

@@ -44,8 +44,13 @@ from vinylmon.models.grader import decode_measures as decode_grader_measures
 from vinylmon.models.measures import OUTPUTS as MEASURES_OUTPUTS
 from vinylmon.models.measures import build_measures
 from vinylmon.models.measures import decode as decode_measures
+from vinylmon.models.verifier import (
+    MAX_BOTH_OFFSET,
+    build_verifier,
+    candidates_for,
+    find_impulses,
+)
 from vinylmon.models.verifier import OUTPUTS as VERIFIER_OUTPUTS
-from vinylmon.models.verifier import build_verifier, candidates_for, find_impulses
 
 #: The most click-loud detections a window may have for the music's repeats to be
 #: looked for among them (each costs a search over the window).
@@ -204,7 +209,9 @@ class VerifierSettings:
     rather than estimated by the detector's count heads (None: the heads);
     ``crackle_gate_per_s``: in a window where the verifier hears at least this many
     crackle ticks a second, k is the larger of that count and the count heads'
-    density (which also holds the ticks the music masks); None: the count alone."""
+    density (which also holds the ticks the music masks); None: the count alone;
+    ``both_offset``: added to the logit of an impulse heard in both channels of
+    stereo audio before it is judged (:func:`~vinylmon.models.verifier.find_impulses`)."""
 
     accept: float = 0.5
     prefilter: float = 0.0
@@ -213,6 +220,7 @@ class VerifierSettings:
     scratch_accept: float = 0.5
     crackle_floor_db: float | None = None
     crackle_gate_per_s: float | None = None
+    both_offset: float = 0.0
 
 
 def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, float]:
@@ -243,9 +251,11 @@ def verifier_settings(folder: Path, meta: dict) -> VerifierSettings:
                       within="postprocess.")
     gate = _number(folder, pp, "crackle_gate_per_s", 0.0, 1000.0, optional=True,
                    within="postprocess.")
+    both = float(_number(folder, pp, "both_logit_offset", -MAX_BOTH_OFFSET, MAX_BOTH_OFFSET,
+                         default=0.0, within="postprocess."))
     return VerifierSettings(accept, prefilter, min_peak, false_rate, min(scratch, accept),
                             None if crackle is None else float(crackle),
-                            None if gate is None else float(gate))
+                            None if gate is None else float(gate), both)
 
 
 class WindowMeasurer:
@@ -385,6 +395,8 @@ class Detector:
         #: elsewhere in their window (:func:`vinylmon.audio.repetition.repeated_in_music`),
         #: when a window has at most :data:`MAX_REPEAT_CHECKS` of them.
         self.drop_repeated = True
+        #: Added to the verifier's logit for impulses in both channels of stereo audio.
+        self.both_offset = 0.0
         self.verifier_folder: Path | None = None
         vfolder = _optional_bundle(verifier, "verifier")
         if vfolder is not None:
@@ -398,6 +410,7 @@ class Detector:
             self.false_clicks_per_min = st.false_clicks_per_min
             self.crackle_floor_db = st.crackle_floor_db
             self.crackle_gate_per_s = st.crackle_gate_per_s
+            self.both_offset = st.both_offset
             self.verifier_folder = vfolder
         self.measures: WindowMeasurer | None = None
         self.measures_folder = _shipped_measures(measures)
@@ -520,7 +533,8 @@ class Detector:
         whose grade a beat barely moves)."""
         cands = candidates_for(self.verifier, audio)
         found = find_impulses(self.verifier, audio, accept=accept, prefilter=self.prefilter,
-                              min_peak_db=min_peak_db, candidates=cands, device=self.device)
+                              min_peak_db=min_peak_db, candidates=cands,
+                              both_offset=self.both_offset, device=self.device)
         loud = [i for i, d in enumerate(found)
                 if d.prob >= self.accept and d.peak_db >= CLICK_FLOOR_DB]
         if not self.drop_repeated or not loud or len(loud) > MAX_REPEAT_CHECKS:
