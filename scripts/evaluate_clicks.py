@@ -334,7 +334,9 @@ def update_meta(folder: Path, accept: float, min_peak: float, both: float,
     meta["postprocess"] = {**meta.get("postprocess", {}), "accept": accept,
                            "min_peak_db": min_peak, "both_logit_offset": both,
                            "false_clicks_per_min": round(fc, 3)}
-    meta.setdefault("metrics", {})["selection"] = selection
+    # the rows without the offset and at the one chosen (clicks.json keeps them all)
+    meta.setdefault("metrics", {})["selection"] = [
+        r for r in selection if r["both_logit_offset"] in (0.0, both)]
     path.write_text(json.dumps(meta, indent=1))
 
 
@@ -443,7 +445,8 @@ def main() -> int:
           json.dumps(selection), flush=True)
     if args.update_meta:
         update_meta(det.verifier_folder, accept, min_peak, both, false_clicks, selection)
-    det.both_offset = both
+    # as the app runs with them (the repeat check looks at what is accepted)
+    det.accept, det.min_peak_db, det.both_offset = accept, min_peak, both
 
     clips = load_split(args.corpus, args.split)[:args.limit]
     if args.control:
