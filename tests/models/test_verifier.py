@@ -191,13 +191,13 @@ def test_calibrated_moves_the_logit():
     assert calibrated(0.98, -5.0) == pytest.approx(1 / (1 + np.exp(-(np.log(49.0) - 5.0))))
     assert calibrated(0.0, 3.0) == 0.0 and calibrated(1.0, -3.0) == 1.0
     ps = [calibrated(p, -2.0) for p in (0.1, 0.5, 0.9, 0.99)]
-    assert ps == sorted(ps) and all(q < p for q, p in zip(ps, (0.1, 0.5, 0.9, 0.99)))
+    assert ps == sorted(ps) and all(q < p for q, p in zip(ps, (0.1, 0.5, 0.9, 0.99), strict=True))
 
 
 def test_the_both_channel_offset_judges_only_impulses_heard_in_both(shipped, rng):
     """Clicks in the left, the right and both channels: a strict offset for both channels
     leaves the one-channel detections exactly as they were and takes out those heard in
-    both; a lenient one keeps every detection found without it; mono audio has no
+    both; a lenient one finds every click found without it; mono audio has no
     channels to tell apart, so no offset."""
     model, accept, prefilter, min_peak = shipped
     x = synthetic_music(rng, 5.0)
@@ -209,11 +209,14 @@ def test_the_both_channel_offset_judges_only_impulses_heard_in_both(shipped, rng
     one = [d for d in plain if d.channel is not None]
     assert sum(d.channel is None for d in plain) >= 2 and len(one) >= 4
     assert strict == one
-    assert {d.start for d in plain} <= {d.start for d in lenient}
-    for d in lenient:
-        if d.channel is None and d.start in {p.start for p in plain}:
-            raw = next(p for p in plain if p.start == d.start).prob
-            assert d.prob == pytest.approx(calibrated(raw, 5.0)) and d.prob >= raw
+
+    def on(found, s, e):
+        return [d for d in found if d.start < e + 44 and d.end > s - 44]
+
+    for s, e, _, _ in truth:  # what is found without the offset is found with it
+        assert not on(plain, s, e) or on(lenient, s, e)
+    raised = [d for d in lenient if d.channel is None and d.prob < 1.0]
+    assert raised and all(d.prob >= accept for d in raised)
     mono = find_impulses(model, y[:1], **kw)
     assert find_impulses(model, y[:1], both_offset=-20.0, **kw) == mono and mono
 
