@@ -224,34 +224,64 @@ def vinylmon_runs(clips: list[Clip], det: Detector, *, accept=None, min_peak_db=
     return out, t_model
 
 
-def tuning_runs(clips: list[Clip], det: Detector) -> dict:
-    """Per (accept, min peak, both-channel offset), per clip: spans as
-    :func:`vinylmon_runs` gives them. The verifier runs once, at the lowest acceptance
-    and no offset; the others keep its events whose probability (offset when heard in
-    both channels) and peak pass (an approximation: at run time candidates merge only
-    with accepted ones)."""
+def tuning_events(clips: list[Clip], det: Detector) -> list[list]:
+    """Per clip, the app's events at the lowest acceptance, without offsets: what
+    :func:`tuning_runs` and :func:`choose_clicked` filter."""
     base = []
-    both, det.both_offset = det.both_offset, 0.0
+    kept, det.both_offset, det.both_offset_clicked = \
+        (det.both_offset, det.both_offset_clicked), 0.0, None
     try:
         for clip in clips:
             an = analyse_excerpt(clip.read(), det, repeats=[], accept=ACCEPTS[0],
                                  min_peak_db=-200.0)
             base.append(an.events)
     finally:
-        det.both_offset = both
-    out = {}
-    for o in BOTH_OFFSETS:
-        probs = [[calibrated(e.confidence, o) if e.channel is None else e.confidence
-                  for e in events] for events in base]
-        for a in ACCEPTS:
-            for mp in MIN_PEAKS:
-                runs = []
-                for events, p in zip(base, probs, strict=True):
-                    kept = [e for e, q in zip(events, p, strict=True)
-                            if q >= a and e.peak_db >= mp]
-                    runs.append((_spans(kept), len(track_scratches(kept)[0])))
-                out[(a, mp, o)] = runs
-    return out
+        det.both_offset, det.both_offset_clicked = kept
+    return base
+
+
+def runs_for(base: list[list], *, accept: float, min_peak: float, both: float,
+             clicked: float | None = None, window_s: float = 5.0) -> list:
+    """:func:`tuning_events`' events that pass at these settings (offsets as
+    find_impulses applies them, per window of ``window_s``), per clip as
+    :func:`vinylmon_runs` gives them (an approximation: at run time candidates merge
+    only with accepted ones)."""
+    runs = []
+    for events in base:
+        damaged = {int(e.start_s // window_s) for e in events
+                   if clicked is not None and e.channel is not None and e.confidence >= accept}
+        kept = []
+        for e in events:
+            o = clicked if int(e.start_s // window_s) in damaged else both
+            q = calibrated(e.confidence, o) if e.channel is None else e.confidence
+            if q >= accept and e.peak_db >= min_peak:
+                kept.append(e)
+        runs.append((_spans(kept), len(track_scratches(kept)[0])))
+    return runs
+
+
+def tuning_runs(base: list[list]) -> dict:
+    """Per (accept, min peak, both-channel offset): :func:`runs_for`."""
+    return {(a, mp, o): runs_for(base, accept=a, min_peak=mp, both=o)
+            for o in BOTH_OFFSETS for a in ACCEPTS for mp in MIN_PEAKS}
+
+
+def choose_clicked(clips, base: list[list], audible_db: float, *, accept: float,
+                   min_peak: float, both: float, window_s: float) -> tuple[float | None, list]:
+    """With the other settings chosen: the both-channel offset for windows that hold a
+    one-channel click (None: the same offset there), by the same objective."""
+    table = []
+    for c in [None] + [o for o in BOTH_OFFSETS if o > both]:
+        s = score_vinylmon(clips, runs_for(base, accept=accept, min_peak=min_peak, both=both,
+                                           clicked=c, window_s=window_s), audible_db)
+        fpm = s["false_per_min_clean"]
+        over = max(0.0, (fpm if np.isfinite(fpm) else 0.0) - FALSE_BUDGET)
+        table.append({"both_logit_offset_clicked": c, "f1": round(s["click_all"]["f1"], 4),
+                      "false_per_min_clean": round(fpm, 2),
+                      "false_clicks_per_min_clean": round(s["false_clicks_per_min_clean"], 3),
+                      "objective": round(s["click_all"]["f1"] - 0.05 * over, 4)})
+    best = max(table, key=lambda r: r["objective"])  # the first (None) on a tie
+    return best["both_logit_offset_clicked"], table
 
 
 def score_vinylmon(clips, runs, audible_db: float) -> dict:
@@ -324,7 +354,8 @@ def score_grooveclean(clips, store: dict, audible_db: float) -> dict | None:
 
 
 def update_meta(folder: Path, accept: float, min_peak: float, both: float,
-                false_clicks: float, selection: list) -> None:
+                clicked: float | None, false_clicks: float, selection: list,
+                clicked_rows: list) -> None:
     """Store the chosen post-processing in the verifier's meta.json (not hashed), with
     the click-loud false events per minute it made on the clean validation music (the
     grade counts c net of them)."""
@@ -334,9 +365,14 @@ def update_meta(folder: Path, accept: float, min_peak: float, both: float,
     meta["postprocess"] = {**meta.get("postprocess", {}), "accept": accept,
                            "min_peak_db": min_peak, "both_logit_offset": both,
                            "false_clicks_per_min": round(fc, 3)}
+    if clicked is None:
+        meta["postprocess"].pop("both_logit_offset_clicked", None)
+    else:
+        meta["postprocess"]["both_logit_offset_clicked"] = clicked
     # the rows without the offset and at the one chosen (clicks.json keeps them all)
     meta.setdefault("metrics", {})["selection"] = [
         r for r in selection if r["both_logit_offset"] in (0.0, both)]
+    meta["metrics"]["selection_clicked"] = clicked_rows
     path.write_text(json.dumps(meta, indent=1))
 
 
@@ -438,15 +474,25 @@ def main() -> int:
     if args.control:
         tune += load_split(args.corpus, "control_val")[:args.limit]
     tune = tune if args.limit is None else tune[:2 * args.limit]
+    base = tuning_events(tune, det)
     (accept, min_peak, both, false_clicks), selection = choose_accept(
-        tune, tuning_runs(tune, det), args.audible_db)
-    print(f"accept {accept}, min peak {min_peak}, both-channel offset {both} (chosen on "
-          f"{args.tune_split}; {false_clicks} false click-loud events/min on its clean music):",
-          json.dumps(selection), flush=True)
+        tune, tuning_runs(base), args.audible_db)
+    clicked, clicked_rows = choose_clicked(tune, base, args.audible_db, accept=accept,
+                                           min_peak=min_peak, both=both,
+                                           window_s=det.window_s)
+    if clicked is not None:
+        false_clicks = next(r for r in clicked_rows if r["both_logit_offset_clicked"] == clicked)[
+            "false_clicks_per_min_clean"]
+    print(f"accept {accept}, min peak {min_peak}, both-channel offset {both}, {clicked} in "
+          f"windows with a one-channel click (chosen on {args.tune_split}; {false_clicks} false "
+          f"click-loud events/min on its clean music):", json.dumps(selection),
+          json.dumps(clicked_rows), flush=True)
     if args.update_meta:
-        update_meta(det.verifier_folder, accept, min_peak, both, false_clicks, selection)
+        update_meta(det.verifier_folder, accept, min_peak, both, clicked, false_clicks,
+                    selection, clicked_rows)
     # as the app runs with them (the repeat check looks at what is accepted)
-    det.accept, det.min_peak_db, det.both_offset = accept, min_peak, both
+    det.accept, det.min_peak_db, det.both_offset, det.both_offset_clicked = \
+        accept, min_peak, both, clicked
 
     clips = load_split(args.corpus, args.split)[:args.limit]
     if args.control:
@@ -467,7 +513,9 @@ def main() -> int:
              "the music's within +-10 ms) are not counted, except in 'every click'.",
              f"- vinylmon's verifier accepts at p >= {accept} and reports peaks from "
              f"{min_peak:g} dB re the window level; an impulse it hears in both channels "
-             f"has {both:g} added to its logit first (centred music transients are in both): "
+             f"has {both:g} added to its logit first (centred music transients are in both)"
+             + (f", {clicked:g} in a window that holds a click-loud impulse in one channel "
+                f"(a damaged record)" if clicked is not None else "") + ": "
              f"chosen on the {args.tune_split} split "
              f"(and its clean control music) for the best click F1 within {FALSE_BUDGET:g} false "
              f"event per minute on clean music: " + ", ".join(
@@ -505,7 +553,8 @@ def main() -> int:
     (args.out / "table.md").write_text(text)
     (args.out / "clicks.json").write_text(json.dumps(
         {"command": command, "accept": accept, "min_peak_db": min_peak,
-         "both_logit_offset": both, "selection": selection,
+         "both_logit_offset": both, "both_logit_offset_clicked": clicked,
+         "selection": selection, "selection_clicked": clicked_rows,
          "columns": cols},
         indent=1, default=float))
     print(text)

@@ -129,6 +129,10 @@ DAMAGES = {
         "verifier", _edit_meta(postprocess=_set_in("postprocess", "both_logit_offset",
                                                    value=-50.0)),
         "meta.json", "'postprocess.both_logit_offset'"),
+    "verifier meta.json clicked-window offset not a number": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "both_logit_offset_clicked",
+                                                   value="lax")),
+        "meta.json", "'postprocess.both_logit_offset_clicked'"),
     "verifier meta.json other architecture": (
         "verifier", _edit_meta(params=_set_in("params", "members", 0, "width", value=48)),
         "verifier",

@@ -221,6 +221,27 @@ def test_the_both_channel_offset_judges_only_impulses_heard_in_both(shipped, rng
     assert find_impulses(model, y[:1], both_offset=-20.0, **kw) == mono and mono
 
 
+def test_a_one_channel_click_relaxes_the_offset_for_its_audio(shipped, rng):
+    """A stretch holding a click-loud impulse in one channel is a damaged record: with
+    ``both_offset_clicked`` its both-channel impulses are judged with that offset; a
+    stretch without one keeps the strict one."""
+    model, accept, prefilter, min_peak = shipped
+    x = synthetic_music(rng, 5.0)
+    kw = dict(accept=accept, prefilter=prefilter, min_peak_db=min_peak)
+    mixed, _ = _clicked(rng, x, peaks_db=[12.0, 3.0, 4.0, 5.0], channels=[0, None, None, None])
+    both_only, _ = _clicked(rng, x, peaks_db=[3.0, 4.0, 5.0], channels=[None, None, None])
+    seen = []
+    for y in (mixed, both_only):
+        plain = find_impulses(model, y, **kw)
+        strict = find_impulses(model, y, both_offset=-20.0, **kw)
+        relaxed = find_impulses(model, y, both_offset=-20.0, both_offset_clicked=0.0, **kw)
+        assert sum(d.channel is None for d in strict) < sum(d.channel is None for d in plain)
+        has_one = any(d.channel is not None and d.peak_db >= -10.0 for d in plain)
+        assert relaxed == (plain if has_one else strict)
+        seen.append(has_one)
+    assert seen[0]  # the one-channel click is heard
+
+
 def test_patch_outputs_line_up_with_candidates(shipped, rng):
     model = shipped[0]
     x = synthetic_music(rng, 2.0)

@@ -18,10 +18,11 @@ def test_probabilities_outside_0_1(model, kw):
         find_impulses(model, np.zeros((2, 1000), np.float32), **kw)
 
 
-@pytest.mark.parametrize("offset", [25.0, -20.5])
-def test_a_both_channel_offset_out_of_range(model, offset):
-    with pytest.raises(ValueError, match="both_offset"):
-        find_impulses(model, np.zeros((2, 1000), np.float32), both_offset=offset)
+@pytest.mark.parametrize("kw", [{"both_offset": 25.0}, {"both_offset": -20.5},
+                                {"both_offset_clicked": 21.0}])
+def test_a_both_channel_offset_out_of_range(model, kw):
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        find_impulses(model, np.zeros((2, 1000), np.float32), **kw)
 
 
 def test_audio_with_nan(model):

@@ -211,7 +211,9 @@ class VerifierSettings:
     crackle ticks a second, k is the larger of that count and the count heads'
     density (which also holds the ticks the music masks); None: the count alone;
     ``both_offset``: added to the logit of an impulse heard in both channels of
-    stereo audio before it is judged (:func:`~vinylmon.models.verifier.find_impulses`)."""
+    stereo audio before it is judged (:func:`~vinylmon.models.verifier.find_impulses`);
+    ``both_offset_clicked``: the offset instead in a window that holds a one-channel
+    click (None: ``both_offset`` everywhere)."""
 
     accept: float = 0.5
     prefilter: float = 0.0
@@ -221,6 +223,7 @@ class VerifierSettings:
     crackle_floor_db: float | None = None
     crackle_gate_per_s: float | None = None
     both_offset: float = 0.0
+    both_offset_clicked: float | None = None
 
 
 def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, float]:
@@ -253,9 +256,12 @@ def verifier_settings(folder: Path, meta: dict) -> VerifierSettings:
                    within="postprocess.")
     both = float(_number(folder, pp, "both_logit_offset", -MAX_BOTH_OFFSET, MAX_BOTH_OFFSET,
                          default=0.0, within="postprocess."))
+    clicked = _number(folder, pp, "both_logit_offset_clicked", -MAX_BOTH_OFFSET,
+                      MAX_BOTH_OFFSET, optional=True, within="postprocess.")
     return VerifierSettings(accept, prefilter, min_peak, false_rate, min(scratch, accept),
                             None if crackle is None else float(crackle),
-                            None if gate is None else float(gate), both)
+                            None if gate is None else float(gate), both,
+                            None if clicked is None else float(clicked))
 
 
 class WindowMeasurer:
@@ -395,8 +401,10 @@ class Detector:
         #: elsewhere in their window (:func:`vinylmon.audio.repetition.repeated_in_music`),
         #: when a window has at most :data:`MAX_REPEAT_CHECKS` of them.
         self.drop_repeated = True
-        #: Added to the verifier's logit for impulses in both channels of stereo audio.
+        #: Added to the verifier's logit for impulses in both channels of stereo audio;
+        #: the second where the window holds a one-channel click (None: the first).
         self.both_offset = 0.0
+        self.both_offset_clicked: float | None = None
         self.verifier_folder: Path | None = None
         vfolder = _optional_bundle(verifier, "verifier")
         if vfolder is not None:
@@ -410,7 +418,7 @@ class Detector:
             self.false_clicks_per_min = st.false_clicks_per_min
             self.crackle_floor_db = st.crackle_floor_db
             self.crackle_gate_per_s = st.crackle_gate_per_s
-            self.both_offset = st.both_offset
+            self.both_offset, self.both_offset_clicked = st.both_offset, st.both_offset_clicked
             self.verifier_folder = vfolder
         self.measures: WindowMeasurer | None = None
         self.measures_folder = _shipped_measures(measures)
@@ -534,7 +542,8 @@ class Detector:
         cands = candidates_for(self.verifier, audio)
         found = find_impulses(self.verifier, audio, accept=accept, prefilter=self.prefilter,
                               min_peak_db=min_peak_db, candidates=cands,
-                              both_offset=self.both_offset, device=self.device)
+                              both_offset=self.both_offset,
+                              both_offset_clicked=self.both_offset_clicked, device=self.device)
         loud = [i for i, d in enumerate(found)
                 if d.prob >= self.accept and d.peak_db >= CLICK_FLOOR_DB]
         if not self.drop_repeated or not loud or len(loud) > MAX_REPEAT_CHECKS:

@@ -37,6 +37,7 @@ from vinylmon.audio.candidates import (
     find_candidates,
     patches,
 )
+from vinylmon.grading.rubric import CLICK_FLOOR_DB
 
 #: Outputs: impulse logit, peak dB re window level / 20, start and end re candidate
 #: (samples / OFFSET_SCALE), channel logits (left, right, both); then the
@@ -287,6 +288,7 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
                   prefilter: float = 0.0, min_peak_db: float = -np.inf,
                   candidate_threshold: float | None = None, cascade: bool = True,
                   candidates: Candidates | None = None, both_offset: float = 0.0,
+                  both_offset_clicked: float | None = None,
                   device: torch.device | str = "cpu") -> list[Detection]:
     """Candidates, verified, placed and merged: the impulses in ``audio``.
 
@@ -317,6 +319,12 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
         the music's own transients are centred, in both channels, so there the
         verifier is wrong more often than where it hears one channel (negative:
         stricter; :func:`calibrated`). Its probability is the one reported.
+    both_offset_clicked : float or None, keyword-only
+        The offset instead where ``audio`` holds a click-loud impulse (peak >=
+        :data:`~vinylmon.grading.rubric.CLICK_FLOOR_DB` re its level) that the
+        verifier accepts in one channel: a damaged record, where an impulse in both
+        channels is a click more often than on clean music. None: ``both_offset``
+        everywhere.
 
     Returns
     -------
@@ -326,9 +334,10 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
     """
     if not 0.0 <= accept <= 1.0 or not 0.0 <= prefilter <= 1.0:
         raise ValueError(f"accept and prefilter must be in 0..1, got {accept}, {prefilter}")
-    if not -MAX_BOTH_OFFSET <= both_offset <= MAX_BOTH_OFFSET:
-        raise ValueError(f"both_offset must be in -{MAX_BOTH_OFFSET:g}..{MAX_BOTH_OFFSET:g}, "
-                         f"got {both_offset}")
+    for name, v in (("both_offset", both_offset), ("both_offset_clicked", both_offset_clicked)):
+        if v is not None and not -MAX_BOTH_OFFSET <= v <= MAX_BOTH_OFFSET:
+            raise ValueError(f"{name} must be in -{MAX_BOTH_OFFSET:g}..{MAX_BOTH_OFFSET:g}, "
+                             f"got {v}")
     c = candidates_for(model, audio, candidate_threshold=candidate_threshold) \
         if candidates is None else candidates
     if len(c) == 0:
@@ -357,10 +366,12 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
     x = np.asarray(audio)
     n = x.shape[-1]
     mono = x.ndim == 1 or x.shape[0] == 1
-    offset = 0.0 if mono else float(both_offset)
+    offsets = (0.0, 0.0) if mono else (
+        float(both_offset), float(both_offset if both_offset_clicked is None
+                                  else both_offset_clicked))
     # judged after merging (parts that disagree make an impulse of both channels):
-    # the candidates kept pass at the more lenient of the two thresholds
-    keep = np.flatnonzero(prob >= calibrated(accept, -max(0.0, offset)))
+    # the candidates kept pass at the most lenient of the thresholds
+    keep = np.flatnonzero(prob >= calibrated(accept, -max(0.0, *offsets)))
     if keep.size == 0:
         return []
     idx = c_index[keep]
@@ -383,7 +394,10 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
             m[4] = max(m[4], float(prob[keep[j]]))
         else:
             merged.append([s, e, ch, float(peaks[j]), float(prob[keep[j]])])
-    if offset:
+    if any(offsets):
+        clicked = any(m[2] is not None and m[4] >= accept and m[3] >= CLICK_FLOOR_DB
+                      for m in merged)
+        offset = offsets[1] if clicked else offsets[0]
         for m in merged:
             if m[2] is None:
                 m[4] = calibrated(m[4], offset)
