@@ -201,15 +201,16 @@ def outsink(pulse, monkeypatch):
 
 @pytest.fixture(scope="session")
 def clicky_wav(tmp_path_factory: pytest.TempPathFactory):
-    """3 s of music with loud clicks to play into the rig (faded in and out: a step
-    is a click too)."""
+    """3 s of music with loud clicks (14-18 dB over the music: the verifier hears at
+    least two of the four, some of fainter ones in one channel it takes for both and
+    judges strictly) to play into the rig (faded in and out: a step is a click too)."""
     import numpy as np
     import soundfile as sf
 
     from vinylmon.simulate import ClickSpec, DamageSpec, simulate
 
     x = quick_music(np.random.default_rng(11), 3.0)
-    d = simulate(x, DamageSpec(seed=4, clicks=ClickSpec(rate_per_min=90.0, peak_db=(4.0, 8.0))))
+    d = simulate(x, DamageSpec(seed=4, clicks=ClickSpec(rate_per_min=90.0, peak_db=(14.0, 18.0))))
     audio = d.audio.copy()
     fade = np.linspace(0.0, 1.0, int(0.05 * 44100))
     audio[:, :len(fade)] *= fade
