@@ -274,12 +274,7 @@ def choose_clicked(clips, base: list[list], audible_db: float, *, accept: float,
     for c in [None] + [o for o in BOTH_OFFSETS if o > both]:
         s = score_vinylmon(clips, runs_for(base, accept=accept, min_peak=min_peak, both=both,
                                            clicked=c, window_s=window_s), audible_db)
-        fpm = s["false_per_min_clean"]
-        over = max(0.0, (fpm if np.isfinite(fpm) else 0.0) - FALSE_BUDGET)
-        table.append({"both_logit_offset_clicked": c, "f1": round(s["click_all"]["f1"], 4),
-                      "false_per_min_clean": round(fpm, 2),
-                      "false_clicks_per_min_clean": round(s["false_clicks_per_min_clean"], 3),
-                      "objective": round(s["click_all"]["f1"] - 0.05 * over, 4)})
+        table.append({"both_logit_offset_clicked": c, **objective_row(s)})
     best = max(table, key=lambda r: r["objective"])  # the first (None) on a tie
     return best["both_logit_offset_clicked"], table
 
@@ -291,21 +286,25 @@ def score_vinylmon(clips, runs, audible_db: float) -> dict:
     return t.summary()
 
 
+def objective_row(s: dict) -> dict:
+    """A setting's row of the selection table from its scores: click F1, false events
+    per minute on clean music, and the objective (F1, less 0.05 for each false event
+    a minute past FALSE_BUDGET)."""
+    f1, fpm = s["click_all"]["f1"], s["false_per_min_clean"]
+    over = max(0.0, (fpm if np.isfinite(fpm) else 0.0) - FALSE_BUDGET)
+    return {"f1": round(f1, 4), "false_per_min_clean": round(fpm, 2),
+            "false_clicks_per_min_clean": round(s["false_clicks_per_min_clean"], 3),
+            "objective": round(f1 - 0.05 * over, 4)}
+
+
 def choose_accept(clips, runs_by_setting, audible_db: float) -> tuple[tuple, list]:
     """The (accept, min peak, both-channel offset) with the best click F1 within
     FALSE_BUDGET false events per minute on clean music (each one past it costs 0.05 of
     F1)."""
     table = []
     for (a, mp, o), runs in runs_by_setting.items():
-        s = score_vinylmon(clips, runs, audible_db)
-        f1 = s["click_all"]["f1"]
-        fpm = s["false_per_min_clean"]
-        over = max(0.0, (fpm if np.isfinite(fpm) else 0.0) - FALSE_BUDGET)
         table.append({"accept": a, "min_peak_db": mp, "both_logit_offset": o,
-                      "f1": round(f1, 4),
-                      "false_per_min_clean": round(fpm, 2),
-                      "false_clicks_per_min_clean": round(s["false_clicks_per_min_clean"], 3),
-                      "objective": round(f1 - 0.05 * over, 4)})
+                      **objective_row(score_vinylmon(clips, runs, audible_db))})
     best = max(table, key=lambda r: r["objective"])
     return (best["accept"], best["min_peak_db"], best["both_logit_offset"],
             best["false_clicks_per_min_clean"]), table
