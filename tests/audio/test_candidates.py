@@ -224,3 +224,29 @@ def test_a_subset_of_candidates_cuts_the_same_patches(rng):
     w_sub, ctx_sub = patches(sub, whiten=True)
     np.testing.assert_array_equal(w_sub, w_all[pick])
     np.testing.assert_array_equal(ctx_sub, ctx_all[pick])
+
+
+def test_second_difference_and_block_medians_are_the_plain_definitions(rng):
+    from vinylmon.audio.candidates import _median_last, second_difference
+    x = rng.normal(size=(3, 5000)).astype(np.float32) * np.float32(0.3)
+    plain = np.zeros_like(x)
+    plain[:, 1:-1] = x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]
+    np.testing.assert_array_equal(second_difference(x), plain)  # bit for bit
+    for width in (8, 9, 64):
+        v = np.abs(rng.normal(size=(3, 40, width))).astype(np.float32)
+        np.testing.assert_array_equal(_median_last(v), np.median(v, axis=-1))
+
+
+def test_patches_at_the_ends_of_the_audio_hold_zeros_outside_it(rng):
+    x = (0.01 * rng.normal(size=(2, 3000))).astype(np.float32)
+    x[0, 3] += 0.5
+    x[1, 2995] += 0.5
+    c = find_candidates(x)
+    assert {3, 2995} <= set(c.index.tolist())
+    wave, _ = patches(c)
+    first = int(np.flatnonzero(c.index == 3)[0])
+    last = int(np.flatnonzero(c.index == 2995)[0])
+    assert not wave[first, :, :PRE - 3].any()  # before the first sample
+    assert wave[first, :, PRE - 3:].any()
+    assert not wave[last, :, PRE + 5:].any()  # after the last sample
+    assert wave[last, :, :PRE + 5].any()

@@ -129,3 +129,13 @@ def test_refine_impulse_threshold_apart_from_click_threshold(rng):
     assert len(refine_events(x, out, threshold=0.9)) == 1  # impulse threshold = threshold
     assert refine_events(x, out, threshold=0.9, impulse_threshold=1.0) == []
     assert refine_events(x, out, threshold=0.9, impulse_threshold=0.99) == []
+
+
+@pytest.mark.parametrize("pad", [(0, 0), (3, 7), (-2, 5), (4, -1), (0, -40)])
+def test_highpass_is_the_plain_second_difference_padded_or_cropped(pad):
+    from vinylmon.models.detector import highpass
+
+    a = torch.randn(2, 3, 257, generator=torch.Generator().manual_seed(1))
+    plain = a[..., 2:] - 2 * a[..., 1:-1] + a[..., :-2]
+    expect = torch.nn.functional.pad(plain, (1 + pad[0], 1 + pad[1]))
+    assert torch.equal(highpass(a, pad=pad), expect)  # bit for bit

@@ -82,10 +82,23 @@ def highpass(audio: torch.Tensor, *, pad: tuple[int, int] = (0, 0)) -> torch.Ten
 
     A music signal is mostly low-passed; its second difference is small, while
     an impulse's is as large as the impulse. Shape ``(..., samples)``; ``pad``
-    adds that many zeros before and after (one pad instead of two).
+    adds that many zeros before and after (one pad instead of two); a negative one
+    crops that many samples instead.
     """
-    d = audio[..., 2:] - 2 * audio[..., 1:-1] + audio[..., :-2]
-    return torch.nn.functional.pad(d, (1 + pad[0], 1 + pad[1]))
+    n = audio.shape[-1]
+    length = max(n + pad[0] + pad[1], 0)
+    out = audio.new_zeros((*audio.shape[:-1], length))
+    # output sample j holds the second difference at input sample j - pad[0]: the
+    # samples 1 .. n - 2 that have one, within the output
+    first = max(1, -pad[0])
+    last = min(n - 2, length - 1 - pad[0])
+    if last >= first:
+        k = last - first + 1
+        mid = out.narrow(-1, first + pad[0], k)
+        # in place, in the order x[n+1] + (-2 x[n]) + x[n-1] always had (the same values)
+        mid.copy_(audio[..., first:first + k]).mul_(-2)
+        mid.add_(audio[..., first + 1:first + 1 + k]).add_(audio[..., first - 1:first - 1 + k])
+    return out
 
 
 class _Block(nn.Module):
