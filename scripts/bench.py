@@ -60,7 +60,7 @@ from vinylmon.models.inference import Detector, LearnedGrader
 from vinylmon.simulate import synthetic_music
 from vinylmon.audio.candidates import find_candidates
 from vinylmon.audio.repetition import repeated_in_music
-from vinylmon.models.inference import MAX_REPEAT_CHECKS
+from vinylmon.models.inference import REPEAT_GIVE_UP
 dev, reps = sys.argv[1], int(sys.argv[2])
 det, gr = Detector(device=dev), LearnedGrader(device=dev)
 x = synthetic_music(np.random.default_rng(0), 5.0).astype(np.float32)
@@ -84,10 +84,10 @@ with torch.inference_mode():
            "detector": timed(lambda: det.events(x, det.run([x])[0])),
            "grader": timed(lambda: gr.run([x])),
            "both": timed(lambda: (det.events(x, det.run([x])[0]), gr.run([x])))}
-# the music's repeats looked for among the most click-loud impulses a window is checked
-# for (MAX_REPEAT_CHECKS, at candidate places spread over the window)
+# the music's repeats looked for at the click-loud impulses a window is searched at before
+# the search gives up (REPEAT_GIVE_UP, at candidate places spread over the window)
 places = find_candidates(x).index
-at = places[np.linspace(0, len(places) - 1, MAX_REPEAT_CHECKS).astype(int)]
+at = places[np.linspace(0, len(places) - 1, REPEAT_GIVE_UP).astype(int)]
 spans = np.stack([at, at + 3], 1)
 res["repeats"] = timed(lambda: repeated_in_music(x, spans, places=places, sample_rate=44100))
 res["threads"] = torch.get_num_threads()

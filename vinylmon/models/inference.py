@@ -52,9 +52,10 @@ from vinylmon.models.verifier import (
 )
 from vinylmon.models.verifier import OUTPUTS as VERIFIER_OUTPUTS
 
-#: The most click-loud detections a window may have for the music's repeats to be
-#: looked for among them (each costs a search over the window).
-MAX_REPEAT_CHECKS = 6
+#: In a window, the music's repeats are looked for click-loud detection by detection
+#: (each a search over the window, a few ms) until this many were not repeated while
+#: none was (a worn record's clicks), or among all of them once one was (a beat).
+REPEAT_GIVE_UP = 6
 
 
 @dataclass(frozen=True)
@@ -398,8 +399,8 @@ class Detector:
         #: (masked ticks too) may raise the window's k; None: the count alone.
         self.crackle_gate_per_s: float | None = None
         #: With the verifier: leave out click-loud impulses that the music repeats
-        #: elsewhere in their window (:func:`vinylmon.audio.repetition.repeated_in_music`),
-        #: when a window has at most :data:`MAX_REPEAT_CHECKS` of them.
+        #: elsewhere in their window (:func:`vinylmon.audio.repetition.repeated_in_music`;
+        #: :data:`REPEAT_GIVE_UP`).
         self.drop_repeated = True
         #: Added to the verifier's logit for impulses in both channels of stereo audio;
         #: the second where the window holds a one-channel click (None: the first).
@@ -536,9 +537,9 @@ class Detector:
         """The verifier's detections in ``audio`` (:func:`find_impulses`), less the
         click-loud ones the bundle accepts (:attr:`accept`, whatever acceptance a
         caller tries) that the music repeats elsewhere in ``audio``
-        (:attr:`drop_repeated`): a sampled drum hit, not a click. Those are left as
-        they are where there are more than :data:`MAX_REPEAT_CHECKS` (a worn record,
-        whose grade a beat barely moves)."""
+        (:attr:`drop_repeated`): a sampled drum hit, not a click. The search gives up
+        on a window after :data:`REPEAT_GIVE_UP` detections none of which the music
+        repeats (a worn record)."""
         cands = candidates_for(self.verifier, audio)
         found = find_impulses(self.verifier, audio, accept=accept, prefilter=self.prefilter,
                               min_peak_db=min_peak_db, candidates=cands,
@@ -546,11 +547,12 @@ class Detector:
                               both_offset_clicked=self.both_offset_clicked, device=self.device)
         loud = [i for i, d in enumerate(found)
                 if d.prob >= self.accept and d.peak_db >= CLICK_FLOOR_DB]
-        if not self.drop_repeated or not loud or len(loud) > MAX_REPEAT_CHECKS:
+        if not self.drop_repeated or not loud:
             return found
         spans = np.array([[found[i].start, found[i].end] for i in loud])
         music = {loud[j] for j in np.flatnonzero(repeated_in_music(
-            audio, spans, places=cands.index, sample_rate=self.sample_rate))}
+            audio, spans, places=cands.index, sample_rate=self.sample_rate,
+            channels=[found[i].channel for i in loud], give_up_after=REPEAT_GIVE_UP))}
         return [d for i, d in enumerate(found) if i not in music]
 
     def run(self, windows: Sequence[np.ndarray]) -> list[DetectorOutput]:
