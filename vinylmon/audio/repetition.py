@@ -52,10 +52,6 @@ PEAK_MATCH_DB = 6.0
 #: The best-matching alignments (by the sound after) whose own samples are tried (a
 #: repeat may carry a click).
 MATCHES = 12
-#: An impulse given in both channels (or in none) is compared on those where its peak is
-#: within 6 dB of the louder one's (a hit panned to one side that the verifier heard in
-#: both is compared where it is).
-BOTH_RATIO = 0.5
 #: At most this many places, those whose own +-CENTRE_S look most like the impulse's
 #: (normalised correlation at their peaks), are compared sample by sample.
 SHAPE_PLACES = 12
@@ -84,8 +80,7 @@ def repeated_in_music(audio: np.ndarray, spans: np.ndarray, *, places: np.ndarra
     channels : sequence of (0, 1 or None), keyword-only
         Each impulse's channel: a one-channel impulse (0 or 1 of stereo audio) is
         compared on its channel alone (a hit panned to one side comes back there, over
-        other music on the other side); None (the default for every impulse): on the
-        channels where its peak is within 6 dB of the louder one's (:data:`BOTH_RATIO`).
+        other music on the other side); None (the default for every impulse): on all.
     give_up_after : int or None, keyword-only
         Stop looking (the rest False) once this many impulses, in order, were found
         not repeated while none was: a worn record's clicks do not repeat, and each
@@ -141,11 +136,7 @@ def repeated_in_music(audio: np.ndarray, spans: np.ndarray, *, places: np.ndarra
             break
         looked += 1
         p = int(at[i])
-        if chans[i] is not None and x.shape[0] == 2:
-            rows = [chans[i]]
-        else:  # the channels the impulse is in: within 6 dB of its louder one's peak
-            here = np.abs(h[:, p - 2:p + 3]).max(1)
-            rows = [c for c in range(x.shape[0]) if here[c] >= here.max() * BOTH_RATIO]
+        rows = [chans[i]] if chans[i] is not None and x.shape[0] == 2 else list(range(x.shape[0]))
         hr = h[rows]
         own = hr[:, p - o:p + o]
         e_own = float(np.sum(own * own))
