@@ -243,12 +243,23 @@ def patches(c: Candidates, *, pre: int = PRE, post: int = POST,
     block = BLOCK
     blk = np.minimum(c.index // block, scale.shape[1] - 1)
     ref = scale[:2, blk].max(axis=0)  # (n_c,) the candidate's scale
-    offs = c.index[:, None] - pre + np.arange(width)[None]  # (n_c, width)
-    inside = (offs >= 0) & (offs < n)
-    at = np.clip(offs, 0, n - 1)
-    wave = np.concatenate([sig[:, at], d2[:, at]])  # (6, n_c, width); zeros off the ends
-    if not inside.all():
-        wave[:, ~inside] = 0.0
+    # each patch a slice of a strided view (a row copy), those that run off the ends
+    # of the audio, with zeros there, one by one
+    start = c.index - pre
+    whole = (start >= 0) & (start + width <= n)
+    at = np.clip(start, 0, max(n - width, 0))
+    if n >= width:
+        wave = np.concatenate([sliding_window_view(sig, width, axis=1)[:, at],
+                               sliding_window_view(d2, width, axis=1)[:, at]])
+    else:
+        wave = np.zeros((2 * sig.shape[0], n_c, width), sig.dtype)
+        whole[:] = False
+    for j in np.flatnonzero(~whole):
+        offs = start[j] + np.arange(width)
+        ok = (offs >= 0) & (offs < n)
+        wave[:, j] = 0.0
+        wave[:3, j, ok] = sig[:, offs[ok]]
+        wave[3:, j, ok] = d2[:, offs[ok]]
     wave = np.arcsinh(wave / ref[None, :, None]).transpose(1, 0, 2)
     pb = np.pad(np.stack([scale, rms]), ((0, 0), (0, 0), (texture_blocks, texture_blocks)),
                 mode="edge")
