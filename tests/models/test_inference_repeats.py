@@ -15,15 +15,15 @@ def detector():
     return Detector(device="cpu")
 
 
-def _beat_music(music, rng):
+def _beat_music(music, rng, *, beat_s=1.3, first_s=0.3):
     """Synthetic music with one click-sharp percussive hit, sample for sample the same,
-    every 1.3 s; the hits' first samples."""
+    every ``beat_s`` from ``first_s`` on; the hits' first samples."""
     x = music(5.0).astype(np.float64)
     hit = np.zeros((2, 300))
     hit[:, 0] = [0.9, 0.6]
     hit[:, 1] = [-0.5, -0.35]
     hit[:, 2:] += 0.04 * rng.standard_normal((2, 298)) * np.exp(-np.arange(298) / 60.0)
-    starts = np.arange(int(0.3 * SR), x.shape[1] - 2000, int(1.3 * SR))
+    starts = np.arange(int(first_s * SR), x.shape[1] - 2000, int(beat_s * SR))
     for s in starts:
         x[:, s:s + 300] += hit
     return x.astype(np.float32), starts
@@ -33,24 +33,32 @@ def _loud(events):
     return [e for e in events if e.click_prob > 0 and e.peak_db >= CLICK_FLOOR_DB]
 
 
-def test_repeated_hits_are_left_out_and_a_single_click_kept(detector, music, rng):
-    x, hits = _beat_music(music, rng)
-    click = int(2.15 * SR)
-    x[0, click:click + 3] += np.array([0.8, -0.5, 0.2], np.float32)
+def _without_and_with_the_check(detector, x):
+    """The click-loud events of ``x`` without the repeat check, then with it."""
     out = detector.run([x])[0]
     try:
         detector.drop_repeated = False
         kept = _loud(detector.events(x, out))
     finally:
         detector.drop_repeated = True
-    dropped = _loud(detector.events(x, out))
-    near = lambda evs, s: any(abs(e.start - s) <= 44 for e in evs)  # noqa: E731
-    on_hits = [s for s in hits if near(kept, s)]
+    return kept, _loud(detector.events(x, out))
+
+
+def _near(events, s):
+    return any(abs(e.start - s) <= 44 for e in events)
+
+
+def test_repeated_hits_are_left_out_and_a_single_click_kept(detector, music, rng):
+    x, hits = _beat_music(music, rng)
+    click = int(2.15 * SR)
+    x[0, click:click + 3] += np.array([0.8, -0.5, 0.2], np.float32)
+    kept, dropped = _without_and_with_the_check(detector, x)
+    on_hits = [s for s in hits if _near(kept, s)]
     # without the check the verifier takes the hits for clicks (what it is for) ...
     assert len(on_hits) >= 3
     # ... with it, the hits the music repeats are the music's, the lone click is not
-    assert not any(near(dropped, s) for s in on_hits)
-    assert near(kept, click) and near(dropped, click)
+    assert not any(_near(dropped, s) for s in on_hits)
+    assert _near(kept, click) and _near(dropped, click)
 
 
 def test_a_beat_of_more_hits_than_the_search_gives_up_after_is_left_out(detector, music, rng):
@@ -58,23 +66,8 @@ def test_a_beat_of_more_hits_than_the_search_gives_up_after_is_left_out(detector
     looked at (the search gives up only where none repeats)."""
     from vinylmon.models.inference import REPEAT_GIVE_UP
 
-    x = music(5.0).astype(np.float64)
-    hit = np.zeros((2, 300))
-    hit[:, 0] = [0.9, 0.6]
-    hit[:, 1] = [-0.5, -0.35]
-    hit[:, 2:] += 0.04 * rng.standard_normal((2, 298)) * np.exp(-np.arange(298) / 60.0)
-    starts = np.arange(int(0.2 * SR), x.shape[1] - 2000, int(0.45 * SR))
-    for s in starts:
-        x[:, s:s + 300] += hit
-    x = x.astype(np.float32)
-    out = detector.run([x])[0]
-    try:
-        detector.drop_repeated = False
-        kept = _loud(detector.events(x, out))
-    finally:
-        detector.drop_repeated = True
-    near = lambda evs, s: any(abs(e.start - s) <= 44 for e in evs)  # noqa: E731
-    on_hits = [s for s in starts if near(kept, s)]
+    x, starts = _beat_music(music, rng, beat_s=0.45, first_s=0.2)
+    kept, dropped = _without_and_with_the_check(detector, x)
+    on_hits = [s for s in starts if _near(kept, s)]
     assert len(on_hits) > REPEAT_GIVE_UP  # more than the old limit, which skipped the window
-    dropped = _loud(detector.events(x, out))
-    assert sum(near(dropped, s) for s in on_hits) <= 1
+    assert sum(_near(dropped, s) for s in on_hits) <= 1
