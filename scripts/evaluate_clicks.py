@@ -272,7 +272,7 @@ TOP_BASES = 5
 
 def choose_clicked(clips, base: list[list], audible_db: float, *, accept: float,
                    min_peak: float, both: float, window_s: float) -> tuple[float | None, list]:
-    """With the other settings chosen: the both-channel offset for windows that hold a
+    """For one setting of the others: the both-channel offset for windows that hold a
     one-channel click (None: the same offset there), by the same objective."""
     table = []
     for c in [None] + [o for o in BOTH_OFFSETS if o > both]:
@@ -301,17 +301,13 @@ def objective_row(s: dict) -> dict:
             "objective": round(f1 - 0.05 * over, 4)}
 
 
-def choose_accept(clips, runs_by_setting, audible_db: float) -> tuple[tuple, list]:
-    """The (accept, min peak, both-channel offset) with the best click F1 within
-    FALSE_BUDGET false events per minute on clean music (each one past it costs 0.05 of
-    F1)."""
-    table = []
-    for (a, mp, o), runs in runs_by_setting.items():
-        table.append({"accept": a, "min_peak_db": mp, "both_logit_offset": o,
-                      **objective_row(score_vinylmon(clips, runs, audible_db))})
-    best = max(table, key=lambda r: r["objective"])
-    return (best["accept"], best["min_peak_db"], best["both_logit_offset"],
-            best["false_clicks_per_min_clean"]), table
+def selection_rows(clips, runs_by_setting, audible_db: float) -> list[dict]:
+    """Each (accept, min peak, both-channel offset) setting's row: click F1, false events
+    per minute on clean music and the objective (F1 within FALSE_BUDGET false events a
+    minute on clean music, each one past it costing 0.05 of F1; :func:`objective_row`)."""
+    return [{"accept": a, "min_peak_db": mp, "both_logit_offset": o,
+             **objective_row(score_vinylmon(clips, runs, audible_db))}
+            for (a, mp, o), runs in runs_by_setting.items()]
 
 
 def grooveclean_reports(exe: str, corpus: Path, split: str, cache: Path) -> float:
@@ -478,7 +474,7 @@ def main() -> int:
         tune += load_split(args.corpus, "control_val")[:args.limit]
     tune = tune if args.limit is None else tune[:2 * args.limit]
     base = tuning_events(tune, det)
-    _, selection = choose_accept(tune, tuning_runs(base), args.audible_db)
+    selection = selection_rows(tune, tuning_runs(base), args.audible_db)
     # the offset for damaged windows is chosen with the others: over the TOP_BASES best
     # settings without it (one at a time, a setting just past the false-event budget
     # could win where a stricter one with the milder offset would have done better)

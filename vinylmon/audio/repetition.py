@@ -17,7 +17,7 @@ brightness can drown in the high-passed signal); the better match counts.
 
 Pure numpy; no search over every offset, only over the places given, and sample by
 sample (every alignment within 0.5 ms, by FFT) only at the few places whose own
-+-2 ms look most like the impulse's (a sampled hit's repeats have its very shape; the
++-0.5 ms look most like the impulse's (a sampled hit's repeats have its very shape; the
 music under them differs, so what comes before a hit is not compared).
 """
 
@@ -54,7 +54,7 @@ PEAK_MATCH_DB = 6.0
 #: The best-matching alignments (by the sound after) whose own samples are tried (a
 #: repeat may carry a click).
 MATCHES = 12
-#: At most this many places, those whose own +-CENTRE_S look most like the impulse's
+#: At most this many places, those whose own +-OWN_S look most like the impulse's
 #: (normalised correlation at their peaks), are compared sample by sample.
 SHAPE_PLACES = 12
 #: Seconds on each side of the impulse's peak that the quick look and the residual test
@@ -114,7 +114,6 @@ def repeated_in_music(audio: np.ndarray, spans: np.ndarray, *, places: np.ndarra
     m = int(round(CENTRE_S * sample_rate))
     o = int(round(OWN_S * sample_rate))
     h = second_difference(x)  # curvature at each sample
-    body = np.diff(x, axis=1, prepend=x[:, :1])  # the sound's slope: its body, tilted
     n = h.shape[1]
     mag = np.abs(h).max(0)
     at = np.array([a + int(np.argmax(mag[a:max(b, a + 1)])) if 0 <= a < n else a
@@ -124,6 +123,7 @@ def repeated_in_music(audio: np.ndarray, spans: np.ndarray, *, places: np.ndarra
     pl = pl[(pl >= reach) & (pl + reach <= n)]
     if not len(pl):
         return out
+    body = np.diff(x, axis=1, prepend=x[:, :1])  # the sound's slope: its body, tilted
     near = np.arange(-MAX_LAG, MAX_LAG + 1)
     place_peak = np.abs(h[:, pl[:, None] + near]).max(2)  # (channels, places)
     mask = np.ones(2 * w, np.float32)
