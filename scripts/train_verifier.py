@@ -62,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_corpus  # noqa: E402  (the corpus's split of songs, kits and noise)
 
 CORPUS_SEED = 2026
-VERSION = "2.2.0"
+VERSION = "2.1.0"
 #: Peak (dB re the stretch's level) from which a positive counts as click-loud in the
 #: validation figures (L - 10 dB, give or take the stretch's level re L).
 CLICK_PEAK_DB = -10.0

@@ -16,13 +16,10 @@ The candidate stage (:func:`vinylmon.audio.candidates.find_candidates`) runs on
 the damaged audio as it will at inference; each candidate is labelled from the
 exact truth:
 
-- positive when it lies on a true impulse (its span +-0.5 ms) that is
-  click-loud (peak >= L - 10 dB, GRADING.md's clicks: what the evaluation counts
-  found when a detection overlaps it, under a loud bed too), or a fainter one
-  that makes at least half the second difference there (without a microphone
-  path, where the damage alone is known sample by sample: a faint tick under a
-  drum hit does not make the hit a click); otherwise it is the music (or the
-  bed) and negative;
+- positive when it lies on a true impulse (its span +-0.5 ms) *and* that
+  impulse makes at least half the second difference there (without a
+  microphone path, where the damage alone is known sample by sample);
+  otherwise it is the music (or the bed) and negative;
 - for positives: the impulse's peak in dB re the stretch's level, where its
   span starts and ends re the candidate, and its channel (left, right, both).
 
@@ -39,7 +36,6 @@ from vinylmon.audio.candidates import POST, PRE, find_candidates, patches, secon
 from vinylmon.audio.io import load
 from vinylmon.audio.types import to_stereo
 from vinylmon.errors import VinylmonError
-from vinylmon.grading.rubric import CLICK_FLOOR_DB
 from vinylmon.simulate import (
     ClickSpec,
     CrackleSpec,
@@ -446,13 +442,13 @@ def label(scene: Scene, *, threshold: float, whiten: bool = False) -> Examples:
             on = [m for m in range(lo, hi) if st[m] - TOL <= i < en[m] + TOL]
             if not on:
                 continue
-            loud = max(on, key=lambda m: pk[m])
-            if scene.exact and pk[loud] < CLICK_FLOOR_DB:
+            if scene.exact:
                 s = c.signal[j]
                 mix = abs(float(c.d2[s, i]))
                 own = abs(float(dmg_d2[s, i]))
                 if own < 0.5 * mix:
                     continue
+            loud = max(on, key=lambda m: pk[m])
             y[j] = 1.0
             peak[j] = pk[loud] + offset_db
             start[j] = np.clip(min(st[m] for m in on) - i, -START_RANGE, 0) / OFFSET_SCALE
