@@ -75,6 +75,7 @@ def main() -> int:
     ap.add_argument("--clips", type=int, default=16)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, help="write beats.md here")
+    ap.add_argument("--verifier", type=Path, default=None, help="verifier bundle (default shipped)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     _, drums, _ = sources(args.cache, "test")
@@ -82,7 +83,7 @@ def main() -> int:
     if not drums or not clips:
         sys.exit("no test kits or control clips: run scripts/make_corpus.py first")
     rng = np.random.default_rng(args.seed)
-    det = Detector(device="cpu")
+    det = Detector(device="cpu", verifier=args.verifier)
     rows = []
     for _ in range(args.clips):
         c = clips[int(rng.integers(len(clips)))]
