@@ -22,9 +22,11 @@ def plain_search(times, peaks, *, rpms=RPMS, tolerance=PERIOD_TOLERANCE, min_tic
     for rpm in rpms:
         period = 60.0 / rpm
         for i in range(len(times)):
-            chain, t = [i], times[i]
+            chain, t, own = [i], times[i], []
             while True:
                 j = None
+                # the nearest to the train's own period so far (per revolution)
+                expect = np.median(own) if own else period
                 for steps in range(1, max_missing + 2):
                     lo = np.searchsorted(times, t + steps * period * (1 - tolerance))
                     hi = np.searchsorted(times, t + steps * period * (1 + tolerance),
@@ -32,11 +34,12 @@ def plain_search(times, peaks, *, rpms=RPMS, tolerance=PERIOD_TOLERANCE, min_tic
                     nxt = [k for k in range(lo, hi)
                            if abs(peaks[k] - peaks[i]) <= SCRATCH_LEVEL_SPREAD_DB]
                     if nxt:
-                        j = min(nxt, key=lambda k: abs(times[k] - t - steps * period))
+                        j = min(nxt, key=lambda k: abs(times[k] - t - steps * expect))
                         break
                 if j is None:
                     break
                 chain.append(j)
+                own.append((times[j] - t) / steps)
                 t = times[j]
             single = sum(round((times[b] - times[a]) / period) == 1  # one revolution
                          for a, b in zip(chain[:-1], chain[1:], strict=True))
@@ -47,7 +50,8 @@ def plain_search(times, peaks, *, rpms=RPMS, tolerance=PERIOD_TOLERANCE, min_tic
     found.sort(key=lambda f: -len(f[0]))
     used, out = set(), []
     for chain, period, rpm in found:
-        if used.intersection(chain):
+        shared = len(used.intersection(chain))  # a train inside a longer one: not another
+        if shared and (2 * shared > len(chain) or len(chain) - shared < min_ticks):
             continue
         used.update(chain)
         ticks = tuple(float(times[j]) for j in chain)

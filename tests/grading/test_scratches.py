@@ -103,3 +103,29 @@ def test_every_revolution_weighs_single_steps_against_bridged_ones():
     assert not every_revolution(np.array([0.0, 1.8, 5.4, 9.0]), period_s=1.8, min_ticks=3)
     assert not every_revolution(np.array([0.0, 3.6, 7.2, 10.8]), period_s=1.8, min_ticks=3)
     assert not every_revolution(np.array([0.0, 1.8]), period_s=1.8, min_ticks=3)
+
+
+def test_two_scratches_that_tick_together_once_are_both_found(rng):
+    # two scratches of slightly different periods (a 1.5 % speed difference between
+    # where the stylus crosses them is not possible, but two trains that drift across
+    # each other are): where their ticks land within the merge gap they are one event
+    a = _train(rng, period_s=1.79, count=8, start_s=2.0, wow=0.0)
+    b = [DefectEvent.at_level(t, t + 0.0005, 0, -1.0, 0.95)
+         for t in (a[3].start_s - 3 * 1.82 + 1.82 * k for k in range(8))]
+    shared = {3: a[3].start_s}  # b's fourth tick is a's fourth: one event
+    b = [e if i not in shared else a[i] for i, e in enumerate(b)]
+    events = sorted({e.start_s: e for e in a + b}.values(), key=lambda e: e.start_s)
+    tracks, members, _ = track_scratches(events, rpm=100 / 3)
+    assert len(tracks) == 2
+    periods = sorted(t.period_s for t in tracks)
+    assert periods[0] == pytest.approx(1.79, rel=0.005)
+    assert periods[1] == pytest.approx(1.82, rel=0.005)
+    assert sorted(t.count for t in tracks) == [8, 8]
+    # the shared event is a member of one of them
+    assert members[events.index(a[3])] in {t.id for t in tracks}
+
+
+def test_a_train_inside_a_longer_one_is_not_a_second_scratch(rng):
+    train = _train(rng, period_s=1.8, count=10, wow=0.0)
+    tracks, _, _ = track_scratches(train, rpm=100 / 3)
+    assert len(tracks) == 1 and tracks[0].count == 10

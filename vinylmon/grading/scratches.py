@@ -136,20 +136,28 @@ def find_scratches(events: Sequence[DefectEvent], *, rpms: Sequence[float] = RPM
 def _chain(i: int, times: np.ndarray, peaks: np.ndarray, *, period: float, tolerance: float,
            max_missing: int) -> list[int]:
     """The train from candidate ``i`` on: each next tick one revolution (or up to
-    ``max_missing`` + 1) after the last, within ``tolerance``, within 6 dB of the first."""
+    ``max_missing`` + 1) after the last, within ``tolerance``, within 6 dB of the first.
+    Of several ticks in a revolution's window, the one nearest the train's own period
+    so far (the median of its steps, per revolution) is taken: a turntable off speed, or
+    a second scratch whose ticks cross this one's, does not pull the train off its
+    course."""
     chain, t = [i], times[i]
+    own: list[float] = []  # the train's steps so far, per revolution
     while True:
-        j = None
+        j, bridged = None, 1
+        expect = float(np.median(own)) if own else period
         for steps in range(1, max_missing + 2):
             lo = np.searchsorted(times, t + steps * period * (1 - tolerance))
             hi = np.searchsorted(times, t + steps * period * (1 + tolerance), side="right")
             nxt = [k for k in range(lo, hi) if abs(peaks[k] - peaks[i]) <= SCRATCH_LEVEL_SPREAD_DB]
             if nxt:
-                j = min(nxt, key=lambda k: abs(times[k] - t - steps * period))
+                j = min(nxt, key=lambda k: abs(times[k] - t - steps * expect))
+                bridged = steps
                 break
         if j is None:
             return chain
         chain.append(j)
+        own.append(float(times[j] - t) / bridged)
         t = times[j]
 
 
@@ -273,7 +281,11 @@ class ScratchTracker:
             used: set[float] = set()
             self._resolved = []
             for ticks, period, rpm in found:
-                if used.intersection(ticks):
+                # a train inside a longer one (its later start) is not another scratch;
+                # one that shares a tick or two with it (two scratches ticking together,
+                # merged into one event) is
+                shared = len(used.intersection(ticks))
+                if shared and (2 * shared > len(ticks) or len(ticks) - shared < self.min_ticks):
                     continue
                 used.update(ticks)
                 steps = np.diff(ticks)
