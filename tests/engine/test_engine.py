@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.audio.types import Window, rms_db
+from vinylmon.audio.types import Window, frozen_samples, rms_db
 from vinylmon.engine.engine import Engine, LiveAnalyser
 from vinylmon.reports.report import build_report
 from vinylmon.reports.schema import report_problems
 from vinylmon.simulate import (
     ClickSpec,
+    CrackleSpec,
     DamageSpec,
     NoiseSpec,
     ScratchSpec,
@@ -168,3 +169,26 @@ def test_live_analyser_reports_a_source_error(engine):
     live.join(60)
     assert len(errors) == 1 and isinstance(errors[0], DeviceLostError)
     assert live.error is errors[0]
+
+
+def test_windows_prepared_ahead_are_analysed_as_in_line(engine, tmp_path):
+    """grade_file finds the click candidates and floors on its reader thread
+    (Engine.prepare); the windows' analysis is the same as when analyse finds them."""
+    x = synthetic_music(np.random.default_rng(11), 16.0)
+    spec = DamageSpec(seed=4, clicks=ClickSpec(rate_per_min=40.0, peak_db=(-8.0, 12.0)),
+                      crackle=CrackleSpec(rate_per_s=20.0), noise=NoiseSpec(hiss_db=-50.0))
+    audio = simulate(x, spec).audio
+    windows = engine._gated([
+        Window(frozen_samples(audio[:, s:s + 5 * SR]), SR, s / SR, i,
+               rms_db(audio[:, s:s + 5 * SR]))
+        for i, s in enumerate(range(0, audio.shape[1], 5 * SR))])
+    assert windows[-1].frames < 5 * SR  # a short last window too
+    prepared = engine.prepare(windows)
+    assert sorted(prepared) == [w.index for w in windows if not w.silent]
+    ahead = engine.analyse(windows, grades=({}, 0.0), prepared=prepared)
+    inline = engine.analyse(windows, grades=({}, 0.0))
+    assert sum(len(a.impulses) for a in inline) >= 5
+    for a, b in zip(ahead, inline, strict=True):
+        assert a.impulses == b.impulses and a.crackle_per_s == b.crackle_per_s
+        assert a.floor_dbfs == b.floor_dbfs or (np.isnan(a.floor_dbfs) and np.isnan(b.floor_dbfs))
+        assert a.floor_ticks_dbfs == b.floor_ticks_dbfs

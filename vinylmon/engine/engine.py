@@ -36,7 +36,13 @@ from vinylmon.models.device import (
     prefetched,
     threads_beside_reader,
 )
-from vinylmon.models.inference import Detector, LearnedGrader, analyse_windows, model_input
+from vinylmon.models.inference import (
+    Detector,
+    LearnedGrader,
+    WindowPrep,
+    analyse_windows,
+    model_input,
+)
 
 
 @dataclass(frozen=True)
@@ -178,14 +184,16 @@ class Engine:
                  zip(graded, probs, strict=True)}, time.perf_counter() - t0)
 
     def analyse(self, windows: Sequence[Window], *, grader_stride: int = 1,
-                grades: tuple[dict[int, tuple[float, ...]], float] | None = None
+                grades: tuple[dict[int, tuple[float, ...]], float] | None = None,
+                prepared: dict[int, WindowPrep] | None = None
                 ) -> list[AnalysedWindow]:
         """Gate (when not yet gated) and analyse windows at the detector's rate.
 
         Short windows (the end of a file) are padded with zeros for the models;
         their events stay inside the audio. The learned grader hears the windows
         whose ``index`` is a multiple of ``grader_stride``, unless ``grades`` (from
-        :meth:`grade_windows` on the same windows, e.g. on another thread) are given.
+        :meth:`grade_windows` on the same windows, e.g. on another thread) are given;
+        ``prepared``: :meth:`prepare` of the same windows, made ahead (the same result).
         """
         gated = self._gated(windows)
         live = [w for w in gated if not w.silent]
@@ -196,7 +204,14 @@ class Engine:
         probs, grader_s = grades if grades is not None else \
             self.grade_windows(live, grader_stride=grader_stride)
         share = (detector_s + grader_s) / max(1, len(live))
-        return analyse_windows(self.detector, gated, outs, grades=probs, inference_s=share)
+        return analyse_windows(self.detector, gated, outs, grades=probs, inference_s=share,
+                               prepared=prepared)
+
+    def prepare(self, windows: Sequence[Window]) -> dict[int, WindowPrep]:
+        """By window index, what the analysis of the gated ``windows`` needs besides the
+        detector's output (:meth:`Detector.prepare <vinylmon.models.inference.Detector.prepare>`:
+        the click candidates, the steady floor), for a reader thread to make ahead."""
+        return {w.index: self.detector.prepare(w.samples) for w in windows if not w.silent}
 
     def grade_file(self, path: str | os.PathLike, *, rpm: float | None = None,
                    progress: Callable[[float, float], None] | None = None) -> FileResult:
@@ -228,10 +243,11 @@ class Engine:
 
         found: list = []  # the groove repeats, searched once all audio is in
 
-        def read() -> Iterator[tuple[list[Window], tuple]]:
+        def read() -> Iterator[tuple[list[Window], tuple, dict[int, WindowPrep]]]:
             # on the reader thread, beside the detector: decoding, the gate (in
-            # order), the repeat buffer, the picture and the learned grader; at
-            # the end the repeat search, while the detector takes the last batches
+            # order), the repeat buffer, the picture, the learned grader and the
+            # windows' click candidates and floors; at the end the repeat search,
+            # while the detector takes the last batches
             heard = False
             for batch in _batched(file_windows(p, window_s=self.detector.window_s), self.batch):
                 batch = self._gated(batch)
@@ -239,14 +255,18 @@ class Engine:
                     repeats.push(w.samples)
                     spec.push(w.samples)
                     heard = heard or not w.silent
-                yield batch, self.grade_windows(batch, grader_stride=self.grader_stride)
+                yield batch, self.grade_windows(batch, grader_stride=self.grader_stride), \
+                    self.prepare(batch)
             if heard:
                 found.extend(repeats.find())
 
         on_cpu = self.detector.device.type == "cpu"
         with cpu_threads(threads_beside_reader() if on_cpu else None):
-            for batch, grades in prefetched(read(), depth=3, name="vinylmon-file-reader"):
-                for a in self.analyse(batch, grades=grades):
+            # two batches ahead: each holds its windows' candidates (about 5 MB a
+            # window); three were no quicker on the bench side and held 125 MB more
+            for batch, grades, prepared in prefetched(read(), depth=2,
+                                                      name="vinylmon-file-reader"):
+                for a in self.analyse(batch, grades=grades, prepared=prepared):
                     session.add(a)
                 if progress is not None:
                     progress(min(total, batch[-1].end_s), total)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vinylmon.audio.candidates import Candidates
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.noisefloor import groove_ticks_dbfs, steady_floor_dbfs, window_features
 from vinylmon.audio.repetition import repeated_in_music
@@ -85,6 +86,18 @@ def _floor(samples: np.ndarray, sample_rate: int) -> tuple[float, tuple[float, .
         return floor, groove_ticks_dbfs(samples, floor, sample_rate=sample_rate)
     except AudioDataError:
         return float("nan"), ()
+
+
+@dataclass(frozen=True)
+class WindowPrep:
+    """What a window's analysis needs that the detector's output does not decide, made
+    ahead of it (:meth:`Detector.prepare`; a file's reader thread makes it beside the
+    detector): the verifier's candidates (None without a verifier) and the window's
+    steady floor and the ticks over it (:func:`_floor`)."""
+
+    candidates: Candidates | None
+    floor_dbfs: float
+    floor_ticks_dbfs: tuple[float, ...]
 
 
 def _check_windows(windows: Sequence[np.ndarray]) -> np.ndarray:
@@ -481,9 +494,11 @@ class Detector:
                accept: float | None = None, scratch_accept: float | None = None,
                min_peak_db: float | None = None, threshold: float | None = None,
                impulse_threshold: float | None = None,
-               min_ratio: float | None = None) -> list[SampleEvent]:
+               min_ratio: float | None = None,
+               candidates: Candidates | None = None) -> list[SampleEvent]:
         """The impulses of one window (``audio`` as the detector saw it), placed on
-        its samples, peaks re the window's level.
+        its samples, peaks re the window's level; ``candidates``: the verifier's
+        candidates in ``audio``, when already found (:meth:`prepare`).
 
         With the verifier: its merged candidates down to the scratch acceptance
         (``prob`` says which are events of their own: those at ``accept`` or more;
@@ -496,7 +511,8 @@ class Detector:
             floor = self.event_floor_db if min_peak_db is None else min_peak_db
             return [SampleEvent(d.start, d.end, d.channel, d.peak_db,
                                 d.prob if d.peak_db >= CLICK_FLOOR_DB else 0.0, d.prob)
-                    for d in self._impulses(audio, accept=a, min_peak_db=floor)]
+                    for d in self._impulses(audio, accept=a, min_peak_db=floor,
+                                            candidates=candidates)]
         pp = self.postprocess
         return refine_events(
             audio, out, threshold=pp.threshold if threshold is None else threshold,
@@ -524,6 +540,15 @@ class Detector:
             return max(heard, float(out.crackle_per_s))
         return heard
 
+    def prepare(self, samples: np.ndarray) -> WindowPrep:
+        """What :func:`analyse_windows` will need of a window's ``samples`` (channels,
+        frames) besides the detector's output (:class:`WindowPrep`), so that a reader
+        thread can find it while the detector runs on earlier windows."""
+        x = np.asarray(samples)
+        cands = candidates_for(self.verifier, model_input(
+            x, int(self.window_s * self.sample_rate))) if self.verifier is not None else None
+        return WindowPrep(cands, *_floor(x, self.sample_rate))
+
     def verified(self, audio: np.ndarray) -> list[SampleEvent]:
         """The clicks of any stretch of audio by the click verifier alone (no frame
         heads, no window): candidates accepted at :attr:`accept`, peaks re the
@@ -533,14 +558,15 @@ class Detector:
         return [SampleEvent(d.start, d.end, d.channel, d.peak_db, d.prob, d.prob)
                 for d in self._impulses(audio, accept=self.accept, min_peak_db=self.min_peak_db)]
 
-    def _impulses(self, audio: np.ndarray, *, accept: float, min_peak_db: float) -> list:
+    def _impulses(self, audio: np.ndarray, *, accept: float, min_peak_db: float,
+                  candidates: Candidates | None = None) -> list:
         """The verifier's detections in ``audio`` (:func:`find_impulses`), less the
         click-loud ones the bundle accepts (:attr:`accept`, whatever acceptance a
         caller tries) that the music repeats elsewhere in ``audio``
         (:attr:`drop_repeated`): a sampled drum hit, not a click. The search gives up
         on a window after :data:`REPEAT_GIVE_UP` detections none of which the music
         repeats (a worn record)."""
-        cands = candidates_for(self.verifier, audio)
+        cands = candidates_for(self.verifier, audio) if candidates is None else candidates
         found = find_impulses(self.verifier, audio, accept=accept, prefilter=self.prefilter,
                               min_peak_db=min_peak_db, candidates=cands,
                               both_offset=self.both_offset,
@@ -653,14 +679,18 @@ def model_input(samples: np.ndarray, frames: int) -> np.ndarray:
 def analyse_windows(detector: Detector, windows: Sequence[Window],
                     outputs: Sequence[DetectorOutput], *,
                     grades: dict[int, tuple[float, ...]] | None = None,
-                    inference_s: float = 0.0, **postprocess) -> list[AnalysedWindow]:
+                    inference_s: float = 0.0,
+                    prepared: dict[int, WindowPrep] | None = None,
+                    **postprocess) -> list[AnalysedWindow]:
     """Gated windows and the detector's outputs for their non-silent ones (in order)
     -> :class:`AnalysedWindow` records: impulses in stream time (peaks dBFS), inside
     the window's audio.
 
     ``grades``: the learned grader's probabilities by window index; ``inference_s``:
-    each non-silent window's share of the models' time; ``postprocess``: overrides of
-    :meth:`Detector.events` (``accept``, ``min_peak_db``, ...).
+    each non-silent window's share of the models' time; ``prepared``: by window
+    index, what :meth:`Detector.prepare` made of a window ahead (the same records
+    follow, sooner); ``postprocess``: overrides of :meth:`Detector.events`
+    (``accept``, ``min_peak_db``, ...).
     """
     sr = detector.sample_rate
     frames = int(detector.window_s * sr)
@@ -671,8 +701,11 @@ def analyse_windows(detector: Detector, windows: Sequence[Window],
     by_id = {}
     for w, out in zip(live, outputs, strict=True):
         imps = []
-        inside = [e for e in detector.events(model_input(w.samples, frames), out,
-                                             **postprocess) if e.start < w.frames]
+        prep = (prepared or {}).get(w.index)
+        inside = [e for e in detector.events(
+            model_input(w.samples, frames), out,
+            candidates=prep.candidates if prep is not None else None, **postprocess)
+            if e.start < w.frames]
         k = detector.window_crackle(inside, out, seconds=w.frames / sr,
                                     accept=postprocess.get("accept"))
         for e in inside:
@@ -681,7 +714,9 @@ def analyse_windows(detector: Detector, windows: Sequence[Window],
         by_id[id(w)] = AnalysedWindow(
             w.index, w.start_s, w.end_s, False, w.level_db,
             tuple(float(p) for p in out.class_probs), grades.get(w.index),
-            out.noise_db, tuple(imps), inference_s, k, *_floor(w.samples, sr))
+            out.noise_db, tuple(imps), inference_s, k,
+            *((prep.floor_dbfs, prep.floor_ticks_dbfs) if prep is not None
+              else _floor(w.samples, sr)))
     return [by_id.get(id(w)) or AnalysedWindow(w.index, w.start_s, w.end_s, True, w.level_db,
                                                None, None, float("nan"), (), 0.0)
             for w in windows]
