@@ -12,7 +12,9 @@ from vinylmon.models.verifier import (
     VerifierEnsemble,
     build_verifier,
     calibrated,
+    candidates_for,
     find_impulses,
+    first_patches,
 )
 from vinylmon.simulate import shapes, synthetic_music
 
@@ -151,6 +153,19 @@ def test_the_cascade_finds_what_the_whole_ensemble_finds(shipped, rng):
     for s, e, _, _ in truth:
         assert any(d.start < e + 44 and d.end > s - 44 for d in fast) == \
             any(d.start < e + 44 and d.end > s - 44 for d in full)
+
+
+def test_patches_cut_ahead_give_the_same_impulses(shipped, rng):
+    """A file's reader thread cuts the candidates' first patches ahead
+    (first_patches); find_impulses given them finds exactly what it finds alone."""
+    model, accept, prefilter, min_peak = shipped
+    y, _ = _clicked(rng, synthetic_music(rng, 5.0), peaks_db=rng.uniform(-6.0, 15.0, 10),
+                    channels=[0, 1, None, None, 0] * 2)
+    c = candidates_for(model, y)
+    kw = dict(accept=0.3, prefilter=prefilter, min_peak_db=min_peak, candidates=c)
+    alone = find_impulses(model, y, **kw)
+    assert len(alone) >= 8
+    assert find_impulses(model, y, first=first_patches(model, c), **kw) == alone
 
 
 def test_the_shipped_verifier_leaves_clean_music_alone(shipped, rng):

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from vinylmon.errors import AudioDataError
-from vinylmon.models.verifier import build_verifier, find_impulses
+from vinylmon.models.verifier import (
+    build_verifier,
+    candidates_for,
+    find_impulses,
+    first_patches,
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +28,16 @@ def test_probabilities_outside_0_1(model, kw):
 def test_a_both_channel_offset_out_of_range(model, kw):
     with pytest.raises(ValueError, match=next(iter(kw))):
         find_impulses(model, np.zeros((2, 1000), np.float32), **kw)
+
+
+def test_first_patches_without_their_candidates_or_the_cascade(model):
+    x = np.random.default_rng(0).normal(0, 0.1, (2, 44100)).astype(np.float32)
+    c = candidates_for(model, x)
+    first = first_patches(model, c)
+    with pytest.raises(ValueError, match="first patches"):
+        find_impulses(model, x, first=first)
+    with pytest.raises(ValueError, match="first patches"):
+        find_impulses(model, x, candidates=c, first=first, cascade=False)
 
 
 def test_audio_with_nan(model):

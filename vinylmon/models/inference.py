@@ -50,6 +50,7 @@ from vinylmon.models.verifier import (
     build_verifier,
     candidates_for,
     find_impulses,
+    first_patches,
 )
 from vinylmon.models.verifier import OUTPUTS as VERIFIER_OUTPUTS
 
@@ -92,10 +93,12 @@ def _floor(samples: np.ndarray, sample_rate: int) -> tuple[float, tuple[float, .
 class WindowPrep:
     """What a window's analysis needs that the detector's output does not decide, made
     ahead of it (:meth:`Detector.prepare`; a file's reader thread makes it beside the
-    detector): the verifier's candidates (None without a verifier) and the window's
-    steady floor and the ticks over it (:func:`_floor`)."""
+    detector): the verifier's candidates (None without a verifier), the patches it
+    judges first (:func:`~vinylmon.models.verifier.first_patches`; None without
+    candidates), and the window's steady floor and the ticks over it (:func:`_floor`)."""
 
     candidates: Candidates | None
+    first_patches: tuple[np.ndarray, np.ndarray] | None
     floor_dbfs: float
     floor_ticks_dbfs: tuple[float, ...]
 
@@ -495,10 +498,10 @@ class Detector:
                min_peak_db: float | None = None, threshold: float | None = None,
                impulse_threshold: float | None = None,
                min_ratio: float | None = None,
-               candidates: Candidates | None = None) -> list[SampleEvent]:
+               prepared: WindowPrep | None = None) -> list[SampleEvent]:
         """The impulses of one window (``audio`` as the detector saw it), placed on
-        its samples, peaks re the window's level; ``candidates``: the verifier's
-        candidates in ``audio``, when already found (:meth:`prepare`).
+        its samples, peaks re the window's level; ``prepared``: :meth:`prepare` of
+        it, when made ahead (the verifier's candidates and first patches).
 
         With the verifier: its merged candidates down to the scratch acceptance
         (``prob`` says which are events of their own: those at ``accept`` or more;
@@ -512,7 +515,7 @@ class Detector:
             return [SampleEvent(d.start, d.end, d.channel, d.peak_db,
                                 d.prob if d.peak_db >= CLICK_FLOOR_DB else 0.0, d.prob)
                     for d in self._impulses(audio, accept=a, min_peak_db=floor,
-                                            candidates=candidates)]
+                                            prepared=prepared)]
         pp = self.postprocess
         return refine_events(
             audio, out, threshold=pp.threshold if threshold is None else threshold,
@@ -547,7 +550,9 @@ class Detector:
         x = np.asarray(samples)
         cands = candidates_for(self.verifier, model_input(
             x, int(self.window_s * self.sample_rate))) if self.verifier is not None else None
-        return WindowPrep(cands, *_floor(x, self.sample_rate))
+        first = first_patches(self.verifier, cands) if cands is not None and len(cands) \
+            else None
+        return WindowPrep(cands, first, *_floor(x, self.sample_rate))
 
     def verified(self, audio: np.ndarray) -> list[SampleEvent]:
         """The clicks of any stretch of audio by the click verifier alone (no frame
@@ -559,16 +564,18 @@ class Detector:
                 for d in self._impulses(audio, accept=self.accept, min_peak_db=self.min_peak_db)]
 
     def _impulses(self, audio: np.ndarray, *, accept: float, min_peak_db: float,
-                  candidates: Candidates | None = None) -> list:
+                  prepared: WindowPrep | None = None) -> list:
         """The verifier's detections in ``audio`` (:func:`find_impulses`), less the
         click-loud ones the bundle accepts (:attr:`accept`, whatever acceptance a
         caller tries) that the music repeats elsewhere in ``audio``
         (:attr:`drop_repeated`): a sampled drum hit, not a click. The search gives up
         on a window after :data:`REPEAT_GIVE_UP` detections none of which the music
         repeats (a worn record)."""
-        cands = candidates_for(self.verifier, audio) if candidates is None else candidates
+        have = prepared is not None and prepared.candidates is not None
+        cands = prepared.candidates if have else candidates_for(self.verifier, audio)
         found = find_impulses(self.verifier, audio, accept=accept, prefilter=self.prefilter,
                               min_peak_db=min_peak_db, candidates=cands,
+                              first=prepared.first_patches if have else None,
                               both_offset=self.both_offset,
                               both_offset_clicked=self.both_offset_clicked, device=self.device)
         loud = [i for i, d in enumerate(found)
@@ -702,10 +709,9 @@ def analyse_windows(detector: Detector, windows: Sequence[Window],
     for w, out in zip(live, outputs, strict=True):
         imps = []
         prep = (prepared or {}).get(w.index)
-        inside = [e for e in detector.events(
-            model_input(w.samples, frames), out,
-            candidates=prep.candidates if prep is not None else None, **postprocess)
-            if e.start < w.frames]
+        inside = [e for e in detector.events(model_input(w.samples, frames), out,
+                                             prepared=prep, **postprocess)
+                  if e.start < w.frames]
         k = detector.window_crackle(inside, out, seconds=w.frames / sr,
                                     accept=postprocess.get("accept"))
         for e in inside:

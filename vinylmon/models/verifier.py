@@ -175,16 +175,19 @@ class VerifierEnsemble(nn.Module):
     def forward(self, wave: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         return _pool(_judge(self.members, wave, context))
 
-    def cascade(self, c, *, prefilter: float, device) -> tuple[np.ndarray, np.ndarray]:
+    def cascade(self, c, *, prefilter: float, device,
+                raw: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         """The candidates ``c`` judged as a cascade: the members on raw patches judge
         every candidate the prefilter passes (theirs: the largest logit); only those
         whose pooled logit lies in :data:`CASCADE_LOGITS` (neither clearly music nor
         clearly a click) get the whitened patches, which cost more than the rest,
-        and the other members. Returns the judged candidates' samples and outputs
+        and the other members. ``raw``: ``c``'s raw patches when already cut
+        (:func:`first_patches`). Returns the judged candidates' samples and outputs
         (the raw members' alone where the cascade stopped early)."""
         cheap = [m for m in self.members if not m.config.whiten]
         dear = [m for m in self.members if m.config.whiten]
-        wave, ctx = patches(c)
+        wave, ctx = patches(c) if raw is None else raw
         with torch.inference_mode():
             ctx_t = torch.from_numpy(ctx).to(device)
             alive = np.arange(len(c))
@@ -201,6 +204,20 @@ class VerifierEnsemble(nn.Module):
                                    torch.from_numpy(ctx2).to(device))
                 out[unsure] = _pool(torch.cat([cheap_outs[:, unsure], dear_outs]))
         return c.index[alive], out.float().cpu().numpy()
+
+
+def _cascades(model: ClickVerifier | VerifierEnsemble) -> bool:
+    """Whether :func:`find_impulses` judges with ``model`` as a cascade (by default)."""
+    return isinstance(model, VerifierEnsemble) and \
+        any(not m.config.whiten for m in model.members)
+
+
+def first_patches(model: ClickVerifier | VerifierEnsemble,
+                  c: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """The patches :func:`find_impulses` (cascade on) cuts first for ``model`` from the
+    candidates ``c``: every candidate's, raw for a cascade, else as the model reads
+    them; to cut ahead (a file's reader thread) and give it as ``first``."""
+    return patches(c) if _cascades(model) else patches(c, whiten=model.config.whiten)
 
 
 #: The pooled logits of the raw-input members between which a candidate is unsure and
@@ -289,6 +306,7 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
                   candidate_threshold: float | None = None, cascade: bool = True,
                   candidates: Candidates | None = None, both_offset: float = 0.0,
                   both_offset_clicked: float | None = None,
+                  first: tuple[np.ndarray, np.ndarray] | None = None,
                   device: torch.device | str = "cpu") -> list[Detection]:
     """Candidates, verified, placed and merged: the impulses in ``audio``.
 
@@ -313,6 +331,9 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
         (:meth:`VerifierEnsemble.cascade`); False: every member on every candidate.
     candidates : Candidates or None, keyword-only
         ``audio``'s candidates when already found (:func:`candidates_for`).
+    first : tuple of np.ndarray or None, keyword-only
+        :func:`first_patches` of ``candidates``, when already cut (with ``candidates``
+        given and ``cascade`` on).
     both_offset : float, keyword-only
         Added to the logit of each impulse of stereo audio that the verifier places
         in both channels (after merging) before it is judged against ``accept``:
@@ -342,13 +363,14 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
         if candidates is None else candidates
     if len(c) == 0:
         return []
-    if isinstance(model, VerifierEnsemble) and cascade and \
-            any(not m.config.whiten for m in model.members):
-        c_index, out = model.cascade(c, prefilter=prefilter, device=device)
+    if first is not None and (candidates is None or not cascade):
+        raise ValueError("first patches need the candidates they were cut from and cascade on")
+    if cascade and _cascades(model):
+        c_index, out = model.cascade(c, prefilter=prefilter, device=device, raw=first)
         if len(c_index) == 0:
             return []
     else:
-        wave, ctx = patches(c, whiten=model.config.whiten)
+        wave, ctx = patches(c, whiten=model.config.whiten) if first is None else first
         with torch.inference_mode():
             ctx_t = torch.from_numpy(ctx).to(device)
             if prefilter > 0:
