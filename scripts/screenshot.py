@@ -78,13 +78,16 @@ def main(argv=None) -> int:
         win_rect = win.frameGeometry()
         screen.copy(win_rect).save(str(args.out))
         win.monitor.stop()
+        result["stats"] = win.monitor.stats()
+        # its journal goes: a session with unsaved windows would have the window ask
+        # before quitting (closeEvent), and the run would wait for an answer forever
+        win.monitor.discard()
         app.quit()
 
     win.reset_frame_stats()
     QTimer.singleShot(int(args.idle_seconds * 1000), play)
     app.exec()
-    st = win.monitor.stats()
-    win.monitor.discard()  # its journal goes
+    st = result.pop("stats")
     print(f"screenshot: {args.out}")
     print(f"over {result['wall_s']:.1f} s: {result['ticks_per_s']:.1f} repaint ticks/s, "
           f"{result['frames_per_s']:.1f} spectrogram frames/s, GUI thread CPU "
