@@ -210,7 +210,8 @@ class Engine:
     def prepare(self, windows: Sequence[Window]) -> dict[int, WindowPrep]:
         """By window index, what the analysis of the gated ``windows`` needs besides the
         detector's output (:meth:`Detector.prepare <vinylmon.models.inference.Detector.prepare>`:
-        the click candidates, the steady floor), for a reader thread to make ahead."""
+        the click candidates and the patches the verifier judges first, the steady
+        floor), for a reader thread to make ahead."""
         return {w.index: self.detector.prepare(w.samples) for w in windows if not w.silent}
 
     def grade_file(self, path: str | os.PathLike, *, rpm: float | None = None,
@@ -246,8 +247,8 @@ class Engine:
         def read() -> Iterator[tuple[list[Window], tuple, dict[int, WindowPrep]]]:
             # on the reader thread, beside the detector: decoding, the gate (in
             # order), the repeat buffer, the picture, the learned grader and the
-            # windows' click candidates and floors; at the end the repeat search,
-            # while the detector takes the last batches
+            # windows' click candidates, first patches and floors; at the end the
+            # repeat search, while the detector takes the last batches
             heard = False
             for batch in _batched(file_windows(p, window_s=self.detector.window_s), self.batch):
                 batch = self._gated(batch)
