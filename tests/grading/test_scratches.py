@@ -106,9 +106,9 @@ def test_every_revolution_weighs_single_steps_against_bridged_ones():
 
 
 def test_two_scratches_that_tick_together_once_are_both_found(rng):
-    # two scratches of slightly different periods (a 1.5 % speed difference between
-    # where the stylus crosses them is not possible, but two trains that drift across
-    # each other are): where their ticks land within the merge gap they are one event
+    # two trains of slightly different periods (the simulator gives each scratch its
+    # own speed error) drift across each other: where their ticks land within the
+    # merge gap they are one event
     a = _train(rng, period_s=1.79, count=8, start_s=2.0, wow=0.0)
     b = [DefectEvent.at_level(t, t + 0.0005, 0, -1.0, 0.95)
          for t in (a[3].start_s - 3 * 1.82 + 1.82 * k for k in range(8))]

@@ -359,12 +359,12 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
         if v is not None and not -MAX_BOTH_OFFSET <= v <= MAX_BOTH_OFFSET:
             raise ValueError(f"{name} must be in -{MAX_BOTH_OFFSET:g}..{MAX_BOTH_OFFSET:g}, "
                              f"got {v}")
+    if first is not None and (candidates is None or not cascade):
+        raise ValueError("first patches need the candidates they were cut from and cascade on")
     c = candidates_for(model, audio, candidate_threshold=candidate_threshold) \
         if candidates is None else candidates
     if len(c) == 0:
         return []
-    if first is not None and (candidates is None or not cascade):
-        raise ValueError("first patches need the candidates they were cut from and cascade on")
     if cascade and _cascades(model):
         c_index, out = model.cascade(c, prefilter=prefilter, device=device, raw=first)
         if len(c_index) == 0:
