@@ -75,6 +75,9 @@ class Clip:
     row: dict
     #: How far each impulse stands over the music above 8 kHz (dB); NaN where unknown.
     detect_db: np.ndarray | None = field(default=None, repr=False)
+    #: Each impulse's scratch train (the truth's ``scratch_id``), -1 for none; None
+    #: where unknown.
+    scratch_id: np.ndarray | None = field(default=None, repr=False)
     audio: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -127,7 +130,7 @@ def load_clip(root: str | Path, meta_path: str | Path, *, split: str | None = No
         kind=z["kind"].astype(np.int8),
         scratch_tick=np.isin(sid, list(trains)) & (sid >= 0), row=row,
         detect_db=z["detect_db"].astype(np.float32) if "detect_db" in z.files
-        else np.full(len(z["start"]), np.nan, np.float32))
+        else np.full(len(z["start"]), np.nan, np.float32), scratch_id=sid.astype(np.int64))
 
 
 def clip_from_truth(truth, audio: np.ndarray, *, id: str = "memory", split: str = "memory",
@@ -166,7 +169,7 @@ def clip_from_truth(truth, audio: np.ndarray, *, id: str = "memory", split: str 
         peak_db=np.array([i.peak_db for i in imps], np.float32),
         kind=np.array([KINDS.index(i.kind) for i in imps], np.int8),
         scratch_tick=np.isin(sid, list(trains)) & (sid >= 0),
-        row={"program_level_dbfs": float(truth.program_level_dbfs)}, audio=x)
+        row={"program_level_dbfs": float(truth.program_level_dbfs)}, audio=x, scratch_id=sid)
 
 
 def window_class(clip: Clip, start: int, frames: int) -> int:
