@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from vinylmon.audio import repair as rp
-from vinylmon.audio.repair import Span, lsar, plan_spans, repair, repair_file
+from vinylmon.audio.repair import Span, lsar, measure_impulse, plan_spans, repair, repair_file
 from vinylmon.simulate import synthetic_music
 
 SR = 44100
@@ -128,6 +128,14 @@ def test_lsar_expects_its_own_error(rng):
     assert 0.3 < np.median(ratios) < 3
 
 
+def test_lsar_without_its_expected_error_fills_the_same(stereo):
+    x = stereo[:, 0]
+    for at in (20000, 60000):
+        full, lean = lsar(x, at, at + 40), lsar(x, at, at + 40, expected=False)
+        assert np.array_equal(full.values, lean.values)
+        assert full.expected_error > 0 and np.isnan(lean.expected_error)
+
+
 def test_silence_around_a_click_fills_silence():
     x = np.zeros(5000)
     x[2000:2010] = 0.5
@@ -194,3 +202,32 @@ def test_file_repair_with_no_events_copies_the_file(tmp_path, stereo):
     assert fr.repaired == () and fr.changed_samples == 0
     assert np.array_equal(sf.read(src, dtype="int16")[0],
                           sf.read(tmp_path / "out.flac", dtype="int16")[0])
+
+
+@pytest.mark.parametrize("channel", [0, 1, None])
+def test_an_impulse_is_measured_on_its_difference_from_the_music(stereo, rng, channel):
+    """Clicks 0..12 dB re the music's level, 30 samples, each in a span 20 samples too
+    long: their measured peak is within 1 dB of the peak added (median), where the
+    audio's own peak over the span is not; their end is found where the click has
+    decayed under a tenth of its peak (sample 21 of 30: exp(-t / 9)), not at the
+    span's end; the channel without the click gives no measure or a far lower one."""
+    x = stereo.T.copy()  # (2, frames)
+    level = float(np.sqrt(np.mean(x ** 2)))
+    errs, raw_errs, ends = [], [], []
+    for i, at in enumerate(range(8000, 120000, 14000)):
+        p = 12.0 * i / 7
+        c = click(30, level * 10 ** (p / 20), rng)
+        rows = [0, 1] if channel is None else [channel]
+        x[rows, at:at + 30] += c
+        got = measure_impulse(x, at, at + 50, channel, level=level)
+        errs.append(got.peak_db - p)
+        ends.append(got.end - (at + 21))
+        raw = np.abs(x[rows, at:at + 30]).max()
+        raw_errs.append(20 * np.log10(raw / level) - p)
+        if channel is not None:
+            # nothing there, or the music's own unpredictability, far under the click
+            other = measure_impulse(x, at, at + 50, 1 - channel, level=level)
+            assert other is None or other.peak_db < p - 10, other
+    assert np.median(np.abs(errs)) <= 1.0, errs
+    assert np.median(np.abs(errs)) < np.median(np.abs(raw_errs))
+    assert np.all(np.abs(ends) <= 3), ends

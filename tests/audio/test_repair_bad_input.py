@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vinylmon.audio.repair import RepairError, repair, repair_file
+from vinylmon.audio.repair import RepairError, measure_impulse, repair, repair_file
 from vinylmon.errors import AudioFileError, VinylmonError
 
 SR = 44100
@@ -95,3 +95,14 @@ def test_span_with_no_audio_around_it_is_left():
     out = repair(x, [(0, 10, 0)], sample_rate=SR, guard_s=0)
     assert out.repaired == () and len(out.left) == 1
     assert np.array_equal(out.samples, x)
+
+
+@pytest.mark.parametrize("start, end", [(10, 10), (20, 10), (-1, 5), (90, 101)])
+def test_residual_peak_of_a_span_outside_the_audio(start, end):
+    x = np.zeros((2, 100))
+    with pytest.raises(ValueError, match="not inside"):
+        measure_impulse(x, start, end, None, level=1.0)
+
+
+def test_residual_peak_of_silence_is_unknown():
+    assert measure_impulse(np.zeros((2, 4000)), 2000, 2030, 0, level=0.0) is None

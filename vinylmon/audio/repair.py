@@ -352,7 +352,7 @@ def _context(x: np.ndarray, start: int, end: int, *, order: int, context: int, l
 
 def lsar(x: np.ndarray, start: int, end: int, *, max_order: int = MAX_ORDER,
          context: int | None = None, sample_rate: int = 44100,
-         lo: int = 0, hi: int | None = None) -> Fill | None:
+         lo: int = 0, hi: int | None = None, expected: bool = True) -> Fill | None:
     """Least-squares AR interpolation of ``x[start:end]`` (1-D) from the samples around it.
 
     Parameters
@@ -367,6 +367,9 @@ def lsar(x: np.ndarray, start: int, end: int, *, max_order: int = MAX_ORDER,
     sample_rate : int, keyword-only
     lo, hi : int, keyword-only
         The trusted stretch around the gap (other damage lies beyond).
+    expected : bool, keyword-only
+        Whether to work out the fill's ``expected_error`` (NaN otherwise: it costs an
+        inverse of the gap's normal matrix).
 
     Returns
     -------
@@ -393,8 +396,7 @@ def lsar(x: np.ndarray, start: int, end: int, *, max_order: int = MAX_ORDER,
     if ts.size == 0:
         return None
     a = np.zeros((ts.size, n))
-    for k in range(p + 1):
-        a[np.arange(ts.size), ts - k] = b[k]
+    a[np.arange(ts.size)[:, None], ts[:, None] - np.arange(p + 1)] = b
     gap = np.zeros(n, dtype=bool)
     gap[start - s0:end - s0] = True
     au, ak = a[:, gap], a[:, ~gap]
@@ -403,7 +405,7 @@ def lsar(x: np.ndarray, start: int, end: int, *, max_order: int = MAX_ORDER,
     g[np.diag_indices_from(g)] += 1e-12 * (float(np.trace(g)) / m + 1.0)
     try:
         filled = np.linalg.solve(g, au.T @ rhs)
-        spread = float(np.trace(np.linalg.inv(g)))
+        spread = float(np.trace(np.linalg.inv(g))) if expected else float("nan")
     except np.linalg.LinAlgError:
         return None
     if not np.all(np.isfinite(filled)):
@@ -416,6 +418,79 @@ def interpolate(x: np.ndarray, start: int, end: int, **options) -> np.ndarray | 
     """The values :func:`lsar` fills ``x[start:end]`` with (None: no audio around it)."""
     fill = lsar(x, start, end, **options)
     return None if fill is None else fill.values
+
+
+#: An impulse's damage ends at its last sample whose difference from the interpolation
+#: is at least this share of its largest (:func:`measure_impulse`). On the validation
+#: split's click-loud detections the verifier's ends lay a median 13 samples after the
+#: true ones (0.61 within 0.5 ms); cut at 0.02 / 0.05 / 0.1 / 0.2 / 0.3 of the peak
+#: (interpolated at full order), 0.63 / 0.67 / 0.69 / 0.62 / 0.52 within 0.5 ms.
+TAIL_SHARE = 0.1
+#: The measured peak is held to at most this much (dB) over the audio's own peak on
+#: the span: an impulse can stand over the audio's peak only by the music's opposite
+#: swing under it, while a poor interpolation (dense damage in its context) can swing
+#: far over. On the validation split's click-loud detections, median errors 1.52 dB
+#: without the bound, 1.50 with 3 dB, 1.56 with 1 dB, 1.67 with 0 dB.
+OVER_AUDIO_DB = 3.0
+#: The interpolation's order cap when measuring (:func:`measure_impulse`). Every
+#: click-loud detection is measured, on the engine's main thread: on the validation
+#: split's click-loud detections (both channels measured) the median peak error is
+#: 1.57 / 1.48 / 1.25 dB at caps 64 / 96 / 256, and one channel of a 2-ms span takes
+#: about 0.9 / 1.3 / 5.5 ms.
+MEASURE_MAX_ORDER = 96
+
+
+@dataclass(frozen=True, slots=True)
+class ImpulseMeasure:
+    """What :func:`measure_impulse` read: the impulse's own peak (dB re the level
+    given) and the sample after its last damaged one."""
+
+    peak_db: float
+    end: int
+
+
+def measure_impulse(x: np.ndarray, start: int, end: int, channel: int | None, *,
+                    level: float, sample_rate: int = 44100) -> ImpulseMeasure | None:
+    """An impulse on ``x[:, start:end]`` (channels, frames) measured by the difference
+    between the audio and its interpolation from the samples around the span
+    (:func:`lsar`, its order at most :data:`MEASURE_MAX_ORDER`), in ``channel`` (None:
+    both, measured in the one whose audio is louder on the span, as a click in both
+    channels is): what a repair would take out.
+
+    - ``peak_db``: the largest difference, dB re ``level`` (an RMS amplitude). The
+      audio's own peak over the span adds the music's waveform to the impulse's. Under
+      loud music a faint impulse reads too loud this way too (the interpolation's own
+      error), so it suits impulses that stand over the music: on the validation
+      split's click-loud detections of click-loud truth, a median error of 1.7 dB
+      against 2.6 dB for the click verifier's learned peak (on the test split,
+      ``python scripts/evaluate_clicks.py``: 1.7 against 2.7 dB).
+    - ``end``: after the last sample whose difference is at least :data:`TAIL_SHARE`
+      of the largest (never after ``end``).
+
+    The peak is held to :data:`OVER_AUDIO_DB` over the audio's own peak on the span.
+    None when the span cannot be interpolated (no audio around it) or ``level`` is not
+    positive (silence); a :class:`ValueError` for a span outside the audio.
+    """
+    a = np.asarray(x)
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim != 2 or not 0 <= start < end <= a.shape[1]:
+        raise ValueError(f"span [{start}, {end}) is not inside audio of shape {a.shape}")
+    if not level > 0:
+        return None
+    if channel is None:  # both: measured where the audio is louder on the span
+        r = int(np.argmax(np.abs(a[:, start:end]).max(axis=1)))
+    else:
+        r = min(int(channel), a.shape[0] - 1)
+    fill = lsar(a[r], start, end, max_order=MEASURE_MAX_ORDER, sample_rate=sample_rate,
+                expected=False)
+    if fill is None:
+        return None
+    seg = a[r, start:end].astype(np.float64)
+    diff = np.abs(seg - fill.values)
+    peak = min(float(diff.max()), float(np.abs(seg).max()) * 10 ** (OVER_AUDIO_DB / 20))
+    last = int(np.flatnonzero(diff >= TAIL_SHARE * peak)[-1]) if peak > 0 else end - start - 1
+    return ImpulseMeasure(20.0 * math.log10(max(peak, 1e-12) / level), start + last + 1)
 
 
 def refine(x: np.ndarray, start: int, end: int, *, search: int, lo: int = 0,

@@ -23,6 +23,7 @@ import torch
 from vinylmon.audio.candidates import Candidates
 from vinylmon.audio.gate import SilenceGate
 from vinylmon.audio.noisefloor import groove_ticks_dbfs, steady_floor_dbfs, window_features
+from vinylmon.audio.repair import measure_impulse
 from vinylmon.audio.repetition import repeated_in_music
 from vinylmon.audio.types import ANALYSIS_RATE, AudioBlock, Window, frozen_samples, to_stereo
 from vinylmon.audio.windowing import windows_from_blocks
@@ -580,13 +581,26 @@ class Detector:
                               both_offset_clicked=self.both_offset_clicked, device=self.device)
         loud = [i for i, d in enumerate(found)
                 if d.prob >= self.accept and d.peak_db >= CLICK_FLOOR_DB]
-        if not self.drop_repeated or not loud:
-            return found
-        spans = np.array([[found[i].start, found[i].end] for i in loud])
-        music = {loud[j] for j in np.flatnonzero(repeated_in_music(
-            audio, spans, places=cands.index, sample_rate=self.sample_rate,
-            channels=[found[i].channel for i in loud], give_up_after=REPEAT_GIVE_UP))}
-        return [d for i, d in enumerate(found) if i not in music]
+        if self.drop_repeated and loud:
+            spans = np.array([[found[i].start, found[i].end] for i in loud])
+            music = {loud[j] for j in np.flatnonzero(repeated_in_music(
+                audio, spans, places=cands.index, sample_rate=self.sample_rate,
+                channels=[found[i].channel for i in loud], give_up_after=REPEAT_GIVE_UP))}
+            found = [d for i, d in enumerate(found) if i not in music]
+        return [self._measured(audio, d, level=cands.level) for d in found]
+
+    def _measured(self, audio: np.ndarray, d, *, level: float):
+        """``d`` with the peak and end of a click-loud detection (by the verifier's
+        learned peak) measured on the audio instead (:func:`~vinylmon.audio.repair.
+        measure_impulse`): its difference from its interpolation, which leaves the
+        music out. The learned peak and span stay for fainter ones, where the
+        interpolation's own error under the music would read them too loud, and where
+        the span cannot be interpolated."""
+        if d.peak_db < CLICK_FLOOR_DB:
+            return d
+        m = measure_impulse(audio, d.start, d.end, d.channel, level=level,
+                            sample_rate=self.sample_rate)
+        return d if m is None else replace(d, peak_db=m.peak_db, end=m.end)
 
     def run(self, windows: Sequence[np.ndarray]) -> list[DetectorOutput]:
         """Outputs for windows of equal length, each ``(channels, samples)``."""
