@@ -571,7 +571,8 @@ class Detector:
         caller tries) that the music repeats elsewhere in ``audio``
         (:attr:`drop_repeated`): a sampled drum hit, not a click. The search gives up
         on a window after :data:`REPEAT_GIVE_UP` detections none of which the music
-        repeats (a worn record)."""
+        repeats (a worn record). The click-loud ones' peaks and ends are then measured
+        on the audio (:meth:`_measured`)."""
         have = prepared is not None and prepared.candidates is not None
         cands = prepared.candidates if have else candidates_for(self.verifier, audio)
         found = find_impulses(self.verifier, audio, accept=accept, prefilter=self.prefilter,
