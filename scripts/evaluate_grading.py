@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vinylmon.grading.events import KINDS
 from vinylmon.grading.fusion import CRACKLE_FLOOR_PER_S, crackle_log_error, measured_probs
 from vinylmon.grading.rubric import CLICK_FLOOR_DB, GRADES, grade_quantities
 from vinylmon.models.bundle import WEIGHTS_DIR
@@ -49,7 +48,6 @@ from vinylmon.training.corpus import Clip, load_split
 
 SR = 44100
 WINDOW_S = 5.0
-SCRATCH_KIND = KINDS.index("scratch")
 N_BANDS = ((-80, -60), (-60, -50), (-50, -40), (-40, -30), (-30, -15))
 
 
@@ -129,6 +127,12 @@ def audible_ticks(clip: Clip, scratch: dict) -> int:
     return int(np.count_nonzero(np.nan_to_num(clip.detect_db[mine], nan=-np.inf) >= 0.0))
 
 
+def same_train(true_s: np.ndarray, found_s: list[float]) -> bool:
+    """Whether a reported train is a true one: >= 2 of its ticks within 20 ms of the
+    true train's ticks."""
+    return sum(np.min(np.abs(true_s - t)) < 0.02 for t in found_s) >= 2
+
+
 def scratch_scores(rows: list[dict], *, audible_only: bool = False) -> dict:
     tp_t = n_t = tp_f = n_f = 0
     for r in rows:
@@ -136,12 +140,10 @@ def scratch_scores(rows: list[dict], *, audible_only: bool = False) -> dict:
             if audible_only and not audible:
                 continue
             n_t += 1
-            tp_t += any(sum(np.min(np.abs(want - t)) < 0.02 for t in f) >= 2
-                        for f in r["scr_found"])
+            tp_t += any(same_train(want, f) for f in r["scr_found"])
         for f in r["scr_found"]:
             n_f += 1
-            tp_f += any(sum(np.min(np.abs(want - t)) < 0.02 for t in f) >= 2
-                        for want in r["scr_true"])
+            tp_f += any(same_train(want, f) for want in r["scr_true"])
     return {"recall": tp_t / n_t if n_t else float("nan"),
             "precision": tp_f / n_f if n_f else float("nan"), "true": n_t, "reported": n_f}
 
