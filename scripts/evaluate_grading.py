@@ -39,7 +39,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vinylmon.grading.fusion import CRACKLE_FLOOR_PER_S, crackle_log_error, measured_probs
+from vinylmon.grading.fusion import (
+    CLICK_ERROR_FROM_PER_MIN,
+    CRACKLE_FLOOR_PER_S,
+    click_log_error,
+    crackle_log_error,
+    measured_probs,
+)
+from vinylmon.grading.measured import CLICK_DENSITY_GATE_PER_MIN
 from vinylmon.grading.rubric import CLICK_FLOOR_DB, GRADES, grade_quantities
 from vinylmon.models.bundle import WEIGHTS_DIR
 from vinylmon.models.grader import aggregate
@@ -62,7 +69,8 @@ def learned_grade(x: np.ndarray, a, grader: LearnedGrader) -> str:
 
 
 def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
-        crackle_sd_log: float = 0.0, grader: LearnedGrader | None = None) -> list[dict]:
+        crackle_sd_log: float = 0.0, click_sd_log: float = 0.0,
+        grader: LearnedGrader | None = None) -> list[dict]:
     rows = []
     for clip in clips:
         x = clip.read()
@@ -74,7 +82,8 @@ def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
         if g is not None:
             probs = measured_probs(q, clicks=a.side.clicks, crackle=a.side.crackle,
                                    false_clicks_per_min=det.false_clicks_per_min,
-                                   noise_sd_db=noise_sd_db, crackle_sd_log=crackle_sd_log)
+                                   noise_sd_db=noise_sd_db, crackle_sd_log=crackle_sd_log,
+                                   click_sd_log=click_sd_log)
             conf = float(probs[GRADES.index(g.grade)])
         found = [[e.start_s for e in a.events if e.scratch_id == t.id] for t in a.side.scratches]
         rows.append({
@@ -85,6 +94,8 @@ def run(clips: list[Clip], det: Detector, *, noise_sd_db: float = 0.0,
             "k_est": q.crackle_per_s if q else 0.0,
             "k_audible": audible_crackle(clip),
             "c_true": float(clip.row["quantities"]["clicks_per_min"]),
+            "c_est": q.clicks_per_min if q else 0.0,
+            "c_learned": bool(a.side.clicks_learned),
             "scr_true": [true_ticks(clip, s) for s in true_scr],
             "scr_audible": [audible_ticks(clip, s) >= 3 for s in true_scr],
             "scr_found": found,
@@ -175,6 +186,14 @@ def crackle_spread(rows: list[dict]) -> float:
     return float(np.sqrt(np.mean(e ** 2))) if e.size else 0.0
 
 
+def click_spread(rows: list[dict]) -> float:
+    """The RMS of c's log error (:func:`vinylmon.grading.fusion.click_log_error`) where
+    the true c is at least CLICK_ERROR_FROM_PER_MIN: the spread the grade allows for."""
+    e = click_log_error([r["c_est"] for r in rows], [r["c_true"] for r in rows])
+    e = e[np.isfinite(e)]
+    return float(np.sqrt(np.mean(e ** 2))) if e.size else 0.0
+
+
 def noise_spread(rows: list[dict]) -> float:
     """The RMS error of n (dB) over the excerpts: the spread the grade allows for."""
     e = np.array([r["n_est"] - r["n_true"] for r in rows], float)
@@ -210,6 +229,9 @@ def summary(rows: list[dict], control: list[dict]) -> dict:
     gt = np.array([GRADES.index(r["grade"]) for r in rows])
     gp = np.array([GRADES.index(r["pred"]) for r in rows])
     heavy = [r for r in rows if r["c_true"] >= 100]
+    c_t = np.array([r["c_true"] for r in rows])
+    c_e = np.array([r["c_est"] for r in rows])
+    clicked = c_t >= CLICK_ERROR_FROM_PER_MIN
     return {
         "learned": learned_scores(rows),
         "excerpts": len(rows),
@@ -220,6 +242,11 @@ def summary(rows: list[dict], control: list[dict]) -> dict:
         "crackle": {"within_25pct": float(np.mean(np.abs(k_e[big] - k_t[big]) <= 0.25 * k_t[big])),
                     "median_ratio": float(np.median(k_e[big] / k_t[big])), "n": int(big.sum()),
                     "audible": crackle_scores(k_e, np.array([r["k_audible"] for r in rows]))},
+        "clicks": {"within_25pct": float(np.mean(np.abs(c_e[clicked] - c_t[clicked])
+                                                 <= 0.25 * c_t[clicked])),
+                   "median_ratio": float(np.median(c_e[clicked] / c_t[clicked])),
+                   "n": int(clicked.sum()),
+                   "learned": int(sum(r["c_learned"] for r in rows))},
         "scratches": scratch_scores(rows), "scratches_heavy_clicks": scratch_scores(heavy),
         "scratches_audible": scratch_scores(rows, audible_only=True),
         "scratches_on_clean_control": int(sum(len(r["scr_found"]) for r in control)),
@@ -268,6 +295,11 @@ def table(s: dict, command: str, notes: list[str]) -> str:
              f"{f(k['audible']['median_ratio'])} | |",
              f"| k < 0.2/s where the audible crackle is | {f(k['audible']['under_nm_limit'])} "
              f"({k['audible']['n_none']} excerpts) | |",
+             f"| c: excerpts with c >= {CLICK_ERROR_FROM_PER_MIN:g}/min measured within +-25 % | "
+             f"{f(s['clicks']['within_25pct'])} ({s['clicks']['n']} excerpts) | |",
+             f"| c: median ratio measured / true | {f(s['clicks']['median_ratio'])} | |",
+             f"| c from the models' click density (the detected clicks show a clicked record) | "
+             f"{s['clicks']['learned']} of {s['excerpts']} excerpts | |",
              f"| repeating scratches: recall | {f(sc['recall'])} ({sc['true']} true) | >= 0.95 |",
              f"| repeating scratches: precision | {f(sc['precision'])} ({sc['reported']} "
              f"reported) | >= 0.95 |",
@@ -341,14 +373,15 @@ def main() -> int:
     tune = run(load_split(args.corpus, args.tune_split)[:args.limit], det, grader=grader)
     sd = noise_spread(tune)
     ksd = crackle_spread(tune)
+    csd = click_spread(tune)
     skill = learned_scores(tune)
-    print(f"n's error spread on {args.tune_split}: {sd:.2f} dB (RMS); k's: {ksd:.2f} (RMS of "
-          f"the log error); the learned grader there: {skill}", flush=True)
+    print(f"n's error spread on {args.tune_split}: {sd:.2f} dB (RMS); k's: {ksd:.2f}, c's: "
+          f"{csd:.2f} (RMS of the log errors); the learned grader there: {skill}", flush=True)
     if args.update_meta:
         path = det.folder / "meta.json"
         meta = json.loads(path.read_text())
         meta["postprocess"] = {**meta.get("postprocess", {}), "noise_sd_db": round(sd, 2),
-                               "crackle_sd_log": round(ksd, 3)}
+                               "crackle_sd_log": round(ksd, 3), "click_sd_log": round(csd, 3)}
         path.write_text(json.dumps(meta, indent=1))
         if skill is not None:  # the fused grade weighs it by this (validation) skill
             path = args.grader / "meta.json"
@@ -357,19 +390,25 @@ def main() -> int:
                 "grade": skill, "split": args.tune_split, "command": command}}
             path.write_text(json.dumps(meta, indent=1))
     rows = run(load_split(args.corpus, args.split)[:args.limit], det, noise_sd_db=sd,
-               crackle_sd_log=ksd, grader=grader)
+               crackle_sd_log=ksd, click_sd_log=csd, grader=grader)
     control = run(load_split(args.corpus, args.control)[:args.limit], det,
-                  noise_sd_db=sd, crackle_sd_log=ksd) if args.control else []
+                  noise_sd_db=sd, crackle_sd_log=ksd, click_sd_log=csd) \
+        if args.control else []
     s = summary(rows, control)
     notes = [f"- {args.split} split: {len(rows)} excerpts of 30 s; clean control music "
              f"({args.control}): {len(control)} excerpts of the test songs; "
              f"{time.perf_counter() - t0:.0f} s on this CPU.",
              f"- The grade's probabilities allow for n's error spread, {sd:.2f} dB RMS on "
              f"the {args.tune_split} split, for k's, {ksd:.2f} RMS in ln((k + "
-             f"{CRACKLE_FLOOR_PER_S:g}) / (true k + {CRACKLE_FLOOR_PER_S:g})) there, and for "
-             "the click detector's "
+             f"{CRACKLE_FLOOR_PER_S:g}) / (true k + {CRACKLE_FLOOR_PER_S:g})) there, for c's, "
+             f"{csd:.2f} RMS in ln((c + 1) / (true c + 1)) where the true c is >= "
+             f"{CLICK_ERROR_FROM_PER_MIN:g}/min, and for the click detector's "
              f"{det.false_clicks_per_min:g} false click-loud events per minute on clean "
              "validation music (c is counted net of them).",
+             f"- c is the click-loud events per minute, or the models' click density (learned "
+             f"from exact simulated counts, so it includes the clicks the music masks) where "
+             f"the detected clicks reach {CLICK_DENSITY_GATE_PER_MIN:g}/min and the density is "
+             "higher; the truth's c counts every impulse >= L - 10 dB.",
              _methods(det)
              + ", events from the candidate stage and the click verifier "
              "(vinylmon/weights/verifier)."]
@@ -377,7 +416,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "grading.md").write_text(text)
     per = [{k: r[k] for k in ("id", "grade", "pred", "confidence", "n_true", "n_est", "k_true",
-                              "k_est", "c_true", "learned")} for r in rows + control]
+                              "k_est", "c_true", "c_est", "learned")} for r in rows + control]
     (args.out / "grading.json").write_text(json.dumps({"command": command, **s,
                                                        "rows": per}, indent=1, default=float))
     print(text)

@@ -93,6 +93,34 @@ def test_an_uncertain_crackle_density_spreads_the_grade_probabilities():
         measured_probs(q, clicks=0, crackle=0, crackle_sd_log=-0.5)
 
 
+def test_an_uncertain_click_detection_spreads_the_grade_probabilities():
+    """24 clicks/min counted over 10 minutes: the count alone makes G+ (15-40) near
+    certain; with the detection's error spread (a factor of about 2.2) the neighbours
+    VG and G are possible, however long the side: more audio narrows the count's part
+    of the spread, not the factor's."""
+    q = _q(240, 600)
+    counted = measured_probs(q, clicks=240, crackle=0)
+    spread = measured_probs(q, clicks=240, crackle=0, click_sd_log=0.8)
+    vg, gp, g = GRADES.index("VG"), GRADES.index("G+"), GRADES.index("G")
+    assert counted[gp] > 0.99
+    assert 0.4 < spread[gp] < 0.9 and spread[vg] > 0.05 and spread[g] > 0.02
+    assert spread.sum() == pytest.approx(1.0)
+    assert measured_probs(q, clicks=240, crackle=0, click_sd_log=0.0) == pytest.approx(counted)
+    # the same rate over 10 and 100 minutes: the count's part is gone, the factor's stays
+    conf = [measured_probs(_q(24 * m, 60 * m), clicks=24 * m, crackle=0,
+                           click_sd_log=0.8)[gp] for m in (10, 100)]
+    assert conf[1] == pytest.approx(conf[0], abs=0.01) and conf[1] < 0.9
+
+
+def test_one_doubtful_click_in_30_s_is_far_from_certain():
+    """One click-loud event in 30 s (2/min, VG+ by the rubric): neither NM nor VG+ is
+    near certain, with or without the detection's spread."""
+    for sd in (0.0, 0.8):
+        p = measured_probs(_q(1, 30), clicks=1, crackle=0, false_clicks_per_min=0.7,
+                           click_sd_log=sd)
+        assert p.max() < 0.8
+
+
 def test_crackle_counted_on_the_groove_is_as_certain_as_its_seconds():
     """k = 0.5/s counted on a 10-s lead-in (5 ticks) is VG+ less surely than the same
     rate counted over the whole 10 minutes; the seconds must be positive."""

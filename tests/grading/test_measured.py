@@ -23,7 +23,7 @@ def _click(t, peak=0.0):
 
 
 def _side(impulses, *, seconds=60.0, window_s=5.0, noise_db=-65.0, crackle_per_s=None,
-          silent=()):
+          silent=(), learned_clicks=None):
     """Back-to-back windows at LEVEL_DBFS holding ``impulses`` ((time, peak re L))."""
     out = []
     for i, t0 in enumerate(np.arange(0.0, seconds, window_s)):
@@ -34,7 +34,7 @@ def _side(impulses, *, seconds=60.0, window_s=5.0, noise_db=-65.0, crackle_per_s
         imps = tuple(Impulse(t, t + 0.001, None, LEVEL_DBFS + p, 0.99)
                      for t, p in impulses if t0 <= t < t1)
         out.append(AnalysedWindow(i, t0, t1, False, LEVEL_DBFS, None, None, noise_db, imps, 0.0,
-                                  crackle_per_s))
+                                  crackle_per_s, learned_clicks=learned_clicks))
     return out
 
 
@@ -58,6 +58,36 @@ def test_false_clicks_come_off_c():
     imps = [(t, 0.0) for t in np.linspace(1, 50, 10)]
     m = measure_side(_side(imps), false_clicks_per_min=4.0)
     assert m.quantities.clicks_per_min == pytest.approx(6.0)
+
+
+def test_a_clicked_record_takes_the_learned_click_density():
+    """Where the detected clicks show a clicked record, c is the windows' learned click
+    density when it is higher (the music masks clicks); the count behind c's
+    probabilities follows it, false rate included."""
+    imps = [(t, 0.0) for t in np.linspace(1, 50, 4)]  # 4 detected in 60 s: 4/min
+    m = measure_side(_side(imps, learned_clicks=2.0))  # 2 a window of 5 s: 24/min
+    assert m.clicks_learned and m.quantities.clicks_per_min == pytest.approx(24.0)
+    assert m.clicks == 24
+    m = measure_side(_side(imps, learned_clicks=2.0), false_clicks_per_min=1.0)
+    assert m.quantities.clicks_per_min == pytest.approx(24.0) and m.clicks == 25
+    assert [e.kind for e in m.events].count("click") == 4  # the events stay the detected ones
+    # a density under the detected count leaves it
+    m = measure_side(_side(imps, learned_clicks=0.1))
+    assert not m.clicks_learned and m.quantities.clicks_per_min == pytest.approx(4.0)
+
+
+def test_clean_music_keeps_its_detected_clicks():
+    """No detected click (or fewer than the gate, net of the false rate): the heads'
+    imagined clicks on clean music do not count; nor does a side with a window
+    the heads did not measure."""
+    m = measure_side(_side([], learned_clicks=3.0))
+    assert not m.clicks_learned and m.quantities.clicks_per_min == 0.0 and m.clicks == 0
+    m = measure_side(_side([(10.0, 0.0)], learned_clicks=3.0), false_clicks_per_min=0.8)
+    assert not m.clicks_learned and m.quantities.clicks_per_min == pytest.approx(0.2)
+    w = _side([(t, 0.0) for t in np.linspace(1, 50, 4)], learned_clicks=2.0)
+    w[5] = AnalysedWindow(5, 25.0, 30.0, False, LEVEL_DBFS, None, None, -65.0, (), 0.0)
+    m = measure_side(w)
+    assert not m.clicks_learned and m.quantities.clicks_per_min == pytest.approx(4.0)
 
 
 def test_noise_limits():

@@ -224,7 +224,8 @@ def _window(i, *, silent=False, impulses=()):
                           float("nan") if silent else -31.25, tuple(impulses),
                           0.0 if silent else 0.123456789, None if silent else 2.5 + i,
                           float("nan") if silent or i == 0 else -61.5 - i,
-                          () if silent or i == 0 else (-40.25, -35.5))
+                          () if silent or i == 0 else (-40.25, -35.5),
+                          None if silent or i == 0 else 1.75 * i)
 
 
 def test_the_writer_keeps_every_field_and_the_dropped_counts_and_repeats(tmp_path):
@@ -235,7 +236,7 @@ def test_the_writer_keeps_every_field_and_the_dropped_counts_and_repeats(tmp_pat
                               rpm=45.0, record={"title": "T"}, window_s=5.0,
                               learned_weight=0.25, models={"detector": "d@1"},
                               false_clicks_per_min=0.8, noise_sd_db=7.5, crackle_sd_log=1.2,
-                              accept=0.6)
+                              click_sd_log=0.7, accept=0.6)
     rec = SessionRecording(j.audio_path, sample_rate=SR, channels=2)
     j.recording = rec
     rec.append(AudioBlock(np.zeros((2, 15 * SR), np.float32), SR, 0.0))
@@ -257,9 +258,10 @@ def test_the_writer_keeps_every_field_and_the_dropped_counts_and_repeats(tmp_pat
     assert r.session.dropped_windows == 2 and r.session.learned_weight == 0.25
     assert c.header["false_clicks_per_min"] == 0.8 and r.session.false_clicks_per_min == 0.8
     assert r.session.noise_sd_db == 7.5 and r.session.crackle_sd_log == 1.2
+    assert r.session.click_sd_log == 0.7
     assert r.session.accept == 0.6  # the 0.55 impulse is no event of its own
     want = Session(rpm=45.0, learned_weight=0.25, false_clicks_per_min=0.8, noise_sd_db=7.5,
-                   crackle_sd_log=1.2, accept=0.6)
+                   crackle_sd_log=1.2, click_sd_log=0.7, accept=0.6)
     for w in windows:
         want.add(w)
     want.set_repeats([Repeat(1.0, 2.0, 1.333, 0.9)])

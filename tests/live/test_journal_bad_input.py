@@ -94,6 +94,7 @@ def test_another_format_version_is_refused(tmp_path):
     ("false_clicks_per_min", -2.0, "false_clicks_per_min"),
     ("noise_sd_db", "wide", "noise_sd_db"), ("noise_sd_db", 500.0, "noise_sd_db"),
     ("crackle_sd_log", -1.0, "crackle_sd_log"), ("crackle_sd_log", "x", "crackle_sd_log"),
+    ("click_sd_log", 25.0, "click_sd_log"), ("click_sd_log", None, "click_sd_log"),
     ("accept", 1.5, "accept"), ("accept", "high", "accept"),
 ])
 def test_broken_session_facts(tmp_path, field, value, match):
@@ -113,6 +114,7 @@ def test_broken_session_facts(tmp_path, field, value, match):
     ({"type": "session"}, "second session header"),
     ({"floor_dbfs": "low"}, "floor_dbfs"), ({"floor_ticks_dbfs": -40.0}, "floor_ticks_dbfs"),
     ({"floor_ticks_dbfs": ["tick"]}, "floor tick"),
+    ({"learned_clicks": -1.0}, "learned_clicks"), ({"learned_clicks": "many"}, "learned_clicks"),
 ])
 def test_a_broken_window_line_refuses_the_whole_journal(tmp_path, change, match):
     folder = make_journal(tmp_path, 3).folder
@@ -205,10 +207,12 @@ def test_a_journal_from_before_the_error_allowances_restores_with_none(tmp_path)
     folder = make_journal(tmp_path).folder
     raw = lines(folder)
     head = json.loads(raw[0])
-    for key in ("false_clicks_per_min", "noise_sd_db", "crackle_sd_log", "accept"):
+    for key in ("false_clicks_per_min", "noise_sd_db", "crackle_sd_log", "click_sd_log",
+                "accept"):
         head.pop(key, None)
     write_lines(folder, [json.dumps(head).encode(), *raw[1:]])
     r = restore_session(folder)
     assert r.session.false_clicks_per_min == 0.0 and r.session.noise_sd_db == 0.0
     assert r.session.crackle_sd_log == 0.0 and r.session.accept == 0.0
+    assert r.session.click_sd_log == 0.0
     r.recording.close()

@@ -90,3 +90,14 @@ def test_the_methods_say_when_n_was_read_on_the_groove(side_by_hand):
     assert said.startswith("the level of the groove heard alone")
     assert "read on 12.5 s of it" in said and "+-2.0 dB" in said
     assert report_problems(grooved) == []
+
+
+def test_the_methods_say_when_c_is_the_learned_click_density(side_by_hand):
+    state, windows = side_by_hand()
+    plain = report_of(state, windows)["summary"]["methods"]["clicks_per_min"]
+    assert plain.startswith("detected impulses (clicks, pops, scratch ticks)")
+    dense = report_of(dataclasses.replace(state, clicks_learned=True), windows)
+    said = dense["summary"]["methods"]["clicks_per_min"]
+    assert said.startswith("click density estimated per window by the models")
+    assert "includes the clicks the music masks" in said
+    assert report_problems(dense) == []

@@ -132,6 +132,12 @@ class Engine:
         return self._spread("crackle_sd_log")
 
     @property
+    def click_sd_log(self) -> float:
+        """The spread of c's error (its meta.json ``postprocess.click_sd_log``, measured
+        on validation music; 0: unknown)."""
+        return self._spread("click_sd_log")
+
+    @property
     def crackle_method(self) -> str | None:
         """How k is measured, for the report's ``methods`` (the detector's
         ``crackle_method``; None: the report says it from the windows)."""
@@ -153,6 +159,7 @@ class Engine:
         return Session(rpm=rpm, learned_weight=self.learned_weight,
                        false_clicks_per_min=self.false_clicks_per_min,
                        noise_sd_db=self.noise_sd_db, crackle_sd_log=self.crackle_sd_log,
+                       click_sd_log=self.click_sd_log,
                        accept=self.detector.event_accept)
 
     def _gated(self, windows: Sequence[Window]) -> list[Window]:

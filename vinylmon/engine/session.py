@@ -52,6 +52,11 @@ class SessionState:
     #: Seconds of the groove alone (lead-in, gaps, run-out) n and k were read on (0:
     #: they were estimated under the music).
     groove_s: float = 0.0
+    #: c is the detector's click density, not the detected clicks' count
+    #: (:data:`vinylmon.grading.measured.CLICK_DENSITY_GATE_PER_MIN`).
+    clicks_learned: bool = False
+    #: The spread of c's measurement error (RMS of ln((c + 1) / (true c + 1))).
+    click_sd_log: float = 0.0
 
 
 class Session:
@@ -71,6 +76,9 @@ class Session:
     crackle_sd_log : float, keyword-only
         The spread of k's measurement error
         (:func:`vinylmon.grading.fusion.crackle_log_error`; 0: its count's alone).
+    click_sd_log : float, keyword-only
+        The spread of c's measurement error
+        (:func:`vinylmon.grading.fusion.click_log_error`; 0: its count's alone).
     accept : float, keyword-only
         The confidence an impulse needs to be an event of its own; fainter ones count
         only as ticks of a repeating scratch (the detector's ``event_accept``).
@@ -78,7 +86,8 @@ class Session:
 
     def __init__(self, *, rpm: float | None = None, learned_weight: float = 0.0,
                  false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
-                 crackle_sd_log: float = 0.0, accept: float = 0.0) -> None:
+                 crackle_sd_log: float = 0.0, click_sd_log: float = 0.0,
+                 accept: float = 0.0) -> None:
         if rpm is not None and not (10.0 <= rpm <= 100.0):
             raise ValueError(f"rpm must be between 10 and 100, got {rpm}")
         if not (0.0 <= false_clicks_per_min < 1000.0):
@@ -93,6 +102,9 @@ class Session:
         if not (0.0 <= crackle_sd_log < 20.0):
             raise ValueError(f"crackle_sd_log must be in 0..20, got {crackle_sd_log}")
         self.crackle_sd_log = float(crackle_sd_log)
+        if not (0.0 <= click_sd_log < 20.0):
+            raise ValueError(f"click_sd_log must be in 0..20, got {click_sd_log}")
+        self.click_sd_log = float(click_sd_log)
         if not (0.0 <= accept <= 1.0):
             raise ValueError(f"accept must be in 0..1, got {accept}")
         self.accept = float(accept)
@@ -144,8 +156,10 @@ class Session:
                            weight=self.learned_weight,
                            false_clicks_per_min=self.false_clicks_per_min,
                            noise_sd_db=noise_sd, crackle_sd_log=crackle_sd,
+                           click_sd_log=self.click_sd_log,
                            crackle_exposure_s=m.groove_s if groove else None)
         return SessionState(m.events, m.scratches, m.skips, m.rpm, m.program_level_db,
                             m.noise_db, m.analysed_s, m.heard_s, grade, self.dropped_windows,
                             self.false_clicks_per_min, noise_sd, crackle_sd,
-                            tuple(self._silent), self.learned_weight, m.groove_s)
+                            tuple(self._silent), self.learned_weight, m.groove_s,
+                            m.clicks_learned, self.click_sd_log)

@@ -98,6 +98,12 @@ class AnalysedWindow:
         The peaks (dBFS) of the ticks that stand over that steady floor
         (:func:`vinylmon.audio.noisefloor.groove_ticks_dbfs`): in the groove's windows,
         the side's crackle, counted one by one.
+    learned_clicks : float or None
+        The detector's window head's estimate of the click-loud impulses in the window
+        (peak >= L - 10 dB), learned from exact simulated counts, so it includes the
+        clicks the music masks; None where not estimated. The side's c takes their
+        density where the detected clicks show a clicked record
+        (:func:`vinylmon.grading.measured.measure_side`).
     """
 
     index: int
@@ -113,6 +119,7 @@ class AnalysedWindow:
     crackle_per_s: float | None = None
     floor_dbfs: float = float("nan")
     floor_ticks_dbfs: tuple[float, ...] = ()
+    learned_clicks: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,11 @@ also holds the click detector's false events, at the rate it makes them on clean
 music. With more audio the posterior narrows and the grade's probability
 tightens. n is uncertain by its measurement's error (a normal spread measured on
 validation music), and so is k where a measured spread is given (log-normal on
-k + 0.2/s: the density estimate's error, far wider than its count's); s and x are
-taken as measured. The worst criterion decides,
+k + 0.2/s: the density estimate's error, far wider than its count's). c's count
+is also off by the detection's own error (clicks the music masks, false ones, the
+density's error where c is the learned click density): a log-normal factor on the
+counted rate, of a spread measured on validation music, which more audio does not
+narrow. s and x are taken as measured. The worst criterion decides,
 so the probability that the grade is g or better is the product over criteria.
 
 The learned grader's window probabilities, averaged over the non-silent windows,
@@ -25,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import erf, gammainc
 
 from vinylmon.grading.events import GradeResult
@@ -41,14 +45,26 @@ from vinylmon.grading.rubric import (
 LEARNED_DECIDES = 0.5
 
 
+#: Nodes of the quadrature over a rate's log-normal measurement error.
+_NODES, _WEIGHTS = hermegauss(9)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
 def _rate_cdf(count: int, exposure: float, limits: Sequence[float], *,
-              false_rate: float = 0.0) -> np.ndarray:
+              false_rate: float = 0.0, sd_log: float = 0.0) -> np.ndarray:
     """P(grade of this criterion <= g) for each g, from a Poisson count that also
-    holds false detections at ``false_rate`` (same units as the limits)."""
+    holds false detections at ``false_rate`` (same units as the limits). With
+    ``sd_log`` > 0 the counted rate is the true one times a log-normal factor of that
+    spread (the detection's own error: what it misses, what it reads too often),
+    averaged over by Gauss-Hermite quadrature: the count's part narrows as more audio
+    is heard, the factor's does not."""
     out = np.ones(len(GRADES))
     a = count + 0.5
+    factor = np.exp(sd_log * _NODES) if sd_log > 0 else np.ones(1)
+    weights = _WEIGHTS if sd_log > 0 else np.ones(1)
     for g, lim in enumerate(limits):
-        out[g] = gammainc(a, (lim + false_rate) * exposure)  # P(true rate < lim)
+        # P(true rate < lim) = P(counted rate < lim * factor)
+        out[g] = float(np.dot(weights, gammainc(a, (lim * factor + false_rate) * exposure)))
     return out
 
 
@@ -72,6 +88,20 @@ def _noise_cdf(noise_db: float, sd_db: float) -> np.ndarray:
 CRACKLE_FLOOR_PER_S = 0.2
 
 
+#: c's error is measured where c matters past VG+ (a true c of at least this many a
+#: minute), as ln((c_est + 1) / (c_true + 1)): :func:`click_log_error`.
+CLICK_ERROR_FROM_PER_MIN = 4.0
+
+
+def click_log_error(c_est, c_true) -> np.ndarray:
+    """c's measurement error, ln((c_est + 1) / (c_true + 1)) per minute, where the true c
+    is at least :data:`CLICK_ERROR_FROM_PER_MIN` (NaN elsewhere): its RMS on
+    validation music is the spread :func:`measured_probs` allows for (``click_sd_log``)."""
+    c_est, c_true = np.asarray(c_est, float), np.asarray(c_true, float)
+    return np.where(c_true >= CLICK_ERROR_FROM_PER_MIN, np.log((c_est + 1.0) / (c_true + 1.0)),
+                    np.nan)
+
+
 def crackle_log_error(k_est, k_true) -> np.ndarray:
     """k's measurement error as :func:`_crackle_cdf` models it: ln((k_est + floor) /
     (k_true + floor))."""
@@ -93,14 +123,15 @@ def _crackle_cdf(k: float, sd_log: float) -> np.ndarray:
 
 def measured_probs(q: Quantities, *, clicks: int, crackle: int,
                    false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
-                   crackle_sd_log: float = 0.0,
+                   crackle_sd_log: float = 0.0, click_sd_log: float = 0.0,
                    crackle_exposure_s: float | None = None) -> np.ndarray:
     """Probability of each grade given the counts behind c and k, ``(6,)``;
     ``false_clicks_per_min``: the click detector's false events on clean music (the
     count holds them too; see :func:`vinylmon.grading.rubric.click_rate`); ``noise_sd_db``:
     the spread of the surface-noise measurement's error (0: n is taken as measured);
     ``crackle_sd_log``: the spread of k's measurement error (:func:`crackle_log_error`;
-    0: k's uncertainty is its count's alone); ``crackle_exposure_s``: the seconds the
+    0: k's uncertainty is its count's alone); ``click_sd_log``: the spread of c's
+    (:func:`click_log_error`; 0: its count's alone); ``crackle_exposure_s``: the seconds the
     crackle count was made on (default all the audio analysed; the groove's seconds
     when k was counted there)."""
     if not q.analysed_s > 0:
@@ -109,8 +140,11 @@ def measured_probs(q: Quantities, *, clicks: int, crackle: int,
         raise ValueError(f"noise_sd_db must be in 0..100, got {noise_sd_db}")
     if not 0.0 <= crackle_sd_log < 20.0:
         raise ValueError(f"crackle_sd_log must be in 0..20, got {crackle_sd_log}")
+    if not 0.0 <= click_sd_log < 20.0:
+        raise ValueError(f"click_sd_log must be in 0..20, got {click_sd_log}")
     minutes = q.analysed_s / 60.0
-    cdf = _rate_cdf(clicks, minutes, CLICK_LIMITS, false_rate=false_clicks_per_min)
+    cdf = _rate_cdf(clicks, minutes, CLICK_LIMITS, false_rate=false_clicks_per_min,
+                    sd_log=click_sd_log)
     if crackle_sd_log > 0:
         cdf = cdf * _crackle_cdf(q.crackle_per_s, crackle_sd_log)
     else:
@@ -142,7 +176,7 @@ def learned_weight(exact: float | None) -> float:
 def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
                learned_probs: np.ndarray | None = None, weight: float = 0.0,
                false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
-               crackle_sd_log: float = 0.0,
+               crackle_sd_log: float = 0.0, click_sd_log: float = 0.0,
                crackle_exposure_s: float | None = None) -> GradeResult:
     """The side's grade from its measured quantities and, optionally, the learned grader.
 
@@ -165,6 +199,9 @@ def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
     crackle_sd_log : float, keyword-only
         The spread of k's measurement error (:func:`crackle_log_error`), measured on
         validation music: the crackle criterion's grade is that uncertain.
+    click_sd_log : float, keyword-only
+        The spread of c's measurement error (:func:`click_log_error`), measured on
+        validation music: beyond its count's, the click criterion's grade is that uncertain.
     crackle_exposure_s : float or None, keyword-only
         The seconds ``crackle`` was counted on (default ``q.analysed_s``).
 
@@ -175,7 +212,8 @@ def fuse_grade(q: Quantities, *, clicks: int, crackle: int,
     rubric = grade_quantities(q)
     pm = measured_probs(q, clicks=clicks, crackle=crackle,
                         false_clicks_per_min=false_clicks_per_min, noise_sd_db=noise_sd_db,
-                        crackle_sd_log=crackle_sd_log, crackle_exposure_s=crackle_exposure_s)
+                        crackle_sd_log=crackle_sd_log, click_sd_log=click_sd_log,
+                        crackle_exposure_s=crackle_exposure_s)
     learned_grade = None
     lp = None
     if learned_probs is not None:

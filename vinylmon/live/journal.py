@@ -16,13 +16,14 @@ as the strings ``"nan"``, ``"inf"``, ``"-inf"``, so every line is strict JSON):
 - line 1, ``{"type": "session", "format": "vinylmon.journal/1", "id", "started"
   (ISO 8601, UTC), "input", "rpm" (or null), "sample_rate", "channels", "record"
   (the record's details, or null), "window_s", "learned_weight", "models",
-  "false_clicks_per_min", "noise_sd_db", "crackle_sd_log" and "accept" (absent in older
-  journals: 0),
+  "false_clicks_per_min", "noise_sd_db", "crackle_sd_log", "click_sd_log" and "accept"
+  (absent in older journals: 0),
   "vinylmon"}``: the session's facts;
 - ``{"type": "window", "index", "start_s", "end_s", "silent", "level_db",
   "defect_probs", "grade_probs", "noise_db", "impulses": [[start_s, end_s,
   channel, peak_dbfs, confidence], ...], "inference_s", "crackle_per_s",
-  "floor_dbfs", "floor_ticks_dbfs" (both absent in older journals: unknown, none)}``: one
+  "floor_dbfs", "floor_ticks_dbfs" (both absent in older journals: unknown, none),
+  "learned_clicks" (absent in older journals: unknown)}``: one
   analysed window
   (every field of :class:`~vinylmon.grading.events.AnalysedWindow`);
 - ``{"type": "dropped", "count"}``: windows dropped so far, when it changes;
@@ -137,7 +138,8 @@ def window_record(a: AnalysedWindow) -> dict:
             "inference_s": _num(a.inference_s),
             "crackle_per_s": None if a.crackle_per_s is None else _num(a.crackle_per_s),
             "floor_dbfs": _num(a.floor_dbfs),
-            "floor_ticks_dbfs": [_num(p) for p in a.floor_ticks_dbfs]}
+            "floor_ticks_dbfs": [_num(p) for p in a.floor_ticks_dbfs],
+            "learned_clicks": None if a.learned_clicks is None else _num(a.learned_clicks)}
 
 
 class _Bad(ValueError):
@@ -194,6 +196,15 @@ def _ticks(v) -> tuple[float, ...]:
     return tuple(_f(p, "a floor tick") for p in v)
 
 
+def _learned_clicks(v) -> float | None:
+    if v is None:
+        return None
+    n = _finite(v, "learned_clicks")
+    if n < 0:
+        raise _Bad(f"learned_clicks is negative ({n})")
+    return n
+
+
 def window_from_record(d: dict) -> AnalysedWindow:
     """An :class:`AnalysedWindow` from its journal line (ValueError when malformed)."""
     imps = d.get("impulses")
@@ -224,7 +235,8 @@ def window_from_record(d: dict) -> AnalysedWindow:
                           None if d.get("crackle_per_s") is None
                           else _f(d.get("crackle_per_s"), "crackle_per_s"),
                           _f(d.get("floor_dbfs", "nan"), "floor_dbfs"),
-                          _ticks(d.get("floor_ticks_dbfs", [])))
+                          _ticks(d.get("floor_ticks_dbfs", [])),
+                          _learned_clicks(d.get("learned_clicks")))
 
 
 def _repeats_from(v) -> list[Repeat]:
@@ -314,7 +326,8 @@ class SessionJournal:
                record: dict | None = None, window_s: float | None = None,
                learned_weight: float = 0.0, models: dict | None = None,
                false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
-               crackle_sd_log: float = 0.0, accept: float = 0.0) -> SessionJournal:
+               crackle_sd_log: float = 0.0, click_sd_log: float = 0.0,
+               accept: float = 0.0) -> SessionJournal:
         """A new journal folder under ``root`` (see :func:`sessions_root`), its facts written.
 
         Raises
@@ -339,7 +352,8 @@ class SessionJournal:
                   "learned_weight": float(learned_weight), "models": dict(models or {}),
                   "false_clicks_per_min": float(false_clicks_per_min),
                   "noise_sd_db": float(noise_sd_db),
-                  "crackle_sd_log": float(crackle_sd_log), "accept": float(accept),
+                  "crackle_sd_log": float(crackle_sd_log),
+                  "click_sd_log": float(click_sd_log), "accept": float(accept),
                   "vinylmon": __version__}
         try:
             j._write_now(header)
@@ -532,7 +546,8 @@ class JournalContents:
         s = Session(rpm=self.rpm, learned_weight=self.header["learned_weight"],
                     false_clicks_per_min=self.header["false_clicks_per_min"],
                     noise_sd_db=self.header["noise_sd_db"],
-                    crackle_sd_log=self.header["crackle_sd_log"], accept=self.header["accept"])
+                    crackle_sd_log=self.header["crackle_sd_log"],
+                    click_sd_log=self.header["click_sd_log"], accept=self.header["accept"])
         for w in self.windows:
             s.add(w)
         s.set_repeats(self.repeats)
@@ -568,6 +583,8 @@ def _check_header(h: dict, folder: Path) -> dict:
             raise _Bad("noise_sd_db is out of range")
         if not 0 <= _finite(h.get("crackle_sd_log", 0.0), "crackle_sd_log") < 20:
             raise _Bad("crackle_sd_log is out of range")
+        if not 0 <= _finite(h.get("click_sd_log", 0.0), "click_sd_log") < 20:
+            raise _Bad("click_sd_log is out of range")
         if not 0 <= _finite(h.get("accept", 0.0), "accept") <= 1:
             raise _Bad("accept is out of range")
         if h.get("record") is not None and not isinstance(h["record"], dict):
@@ -580,6 +597,7 @@ def _check_header(h: dict, folder: Path) -> dict:
             "false_clicks_per_min": float(h.get("false_clicks_per_min", 0.0)),  # older: 0
             "noise_sd_db": float(h.get("noise_sd_db", 0.0)),
             "crackle_sd_log": float(h.get("crackle_sd_log", 0.0)),
+            "click_sd_log": float(h.get("click_sd_log", 0.0)),
             "accept": float(h.get("accept", 0.0)),  # older: every impulse an event
             "models": dict(h.get("models") or {})}
 

@@ -453,6 +453,7 @@ class Monitor:
                 false_clicks_per_min=self.engine.false_clicks_per_min,
                 noise_sd_db=self.engine.noise_sd_db,
                 crackle_sd_log=self.engine.crackle_sd_log,
+                click_sd_log=self.engine.click_sd_log,
                 accept=self.engine.detector.event_accept)
         except OSError as exc:
             log.error("cannot write a session journal in %s (%s): this session cannot be "

@@ -73,6 +73,7 @@ class DetectorPostprocess:
     min_ratio: float = 6.0
     noise_sd_db: float = 0.0
     crackle_sd_log: float = 0.0
+    click_sd_log: float = 0.0
 
     def as_meta(self) -> dict:
         """As meta.json holds it."""
@@ -176,6 +177,8 @@ def _detector_settings(folder: Path, meta: dict) -> tuple[int, float, DetectorPo
     noise = _number(folder, pp, "noise_sd_db", 0.0, 99.0, optional=True, within="postprocess.")
     crackle = _number(folder, pp, "crackle_sd_log", 0.0, 19.9, optional=True,
                       within="postprocess.")
+    clicks = _number(folder, pp, "click_sd_log", 0.0, 19.9, optional=True,
+                     within="postprocess.")
     return int(rate), window_s, DetectorPostprocess(
         threshold=float(_number(folder, pp, "threshold", 1e-6, 1.0, default=d.threshold,
                                 within="postprocess.")),
@@ -183,7 +186,8 @@ def _detector_settings(folder: Path, meta: dict) -> tuple[int, float, DetectorPo
         min_ratio=float(_number(folder, pp, "min_ratio", 1e-6, 1e6, default=d.min_ratio,
                                 within="postprocess.")),
         noise_sd_db=0.0 if noise is None else float(noise),
-        crackle_sd_log=0.0 if crackle is None else float(crackle))
+        crackle_sd_log=0.0 if crackle is None else float(crackle),
+        click_sd_log=0.0 if clicks is None else float(clicks))
 
 
 def _load(model: torch.nn.Module, state: dict, folder: Path) -> None:
@@ -737,7 +741,7 @@ def analyse_windows(detector: Detector, windows: Sequence[Window],
             tuple(float(p) for p in out.class_probs), grades.get(w.index),
             out.noise_db, tuple(imps), inference_s, k,
             *((prep.floor_dbfs, prep.floor_ticks_dbfs) if prep is not None
-              else _floor(w.samples, sr)))
+              else _floor(w.samples, sr)), learned_clicks=max(0.0, float(out.clicks)))
     return [by_id.get(id(w)) or AnalysedWindow(w.index, w.start_s, w.end_s, True, w.level_db,
                                                None, None, float("nan"), (), 0.0)
             for w in windows]

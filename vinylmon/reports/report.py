@@ -19,7 +19,7 @@ from vinylmon import __version__
 from vinylmon.engine.session import SessionState
 from vinylmon.errors import AudioDataError, ReportError
 from vinylmon.grading.events import WINDOW_CLASSES, AnalysedWindow
-from vinylmon.grading.fusion import CRACKLE_FLOOR_PER_S
+from vinylmon.grading.fusion import CLICK_ERROR_FROM_PER_MIN, CRACKLE_FLOOR_PER_S
 from vinylmon.grading.measured import GROOVE_BELOW_DB
 from vinylmon.grading.names import SHELLAC_NOTE, is_shellac
 from vinylmon.grading.rubric import GRADES
@@ -131,8 +131,10 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
                            false_clicks_per_min=state.false_clicks_per_min,
                            noise_sd_db=state.noise_sd_db,
                            crackle_sd_log=state.crackle_sd_log,
+                           click_sd_log=state.click_sd_log,
                            crackle_method=crackle_method,
-                           groove_s=state.groove_s),
+                           groove_s=state.groove_s,
+                           clicks_learned=state.clicks_learned),
         "learned_grade": g.learned_grade,
         "measured_grade": g.measured_grade,
         "learned_grade_probs": _probs(GRADES, g.learned_probs),
@@ -176,10 +178,13 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
 def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
             false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
             crackle_sd_log: float = 0.0, crackle_method: str | None = None,
-            groove_s: float = 0.0) -> dict:
+            groove_s: float = 0.0, clicks_learned: bool = False,
+            click_sd_log: float = 0.0) -> dict:
     """How each measured quantity was measured, and on how much audio (plain words);
     ``crackle_method``: how k was, when the caller knows (else said from the windows);
-    ``groove_s``: the seconds of the groove alone n and k were read on (0: none)."""
+    ``groove_s``: the seconds of the groove alone n and k were read on (0: none);
+    ``clicks_learned``: c is the models' click density, not the detected clicks;
+    ``click_sd_log``: the spread of c's error on validation music (0: unknown)."""
     live = [w for w in windows if not w.silent]
     on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
     density = bool(live) and all(w.crackle_per_s is not None for w in live)
@@ -215,9 +220,20 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
     else:
         noise = ("the models' estimate of the noise bed per window, read where the music "
                  f"leaks least (the quietest-reading quarter of the audio), {on}{sd}")
+    c_spread = (f"; it errs on validation music by a factor of about "
+                f"{math.exp(click_sd_log):.1f} (on c + 1/min, where c >= "
+                f"{CLICK_ERROR_FROM_PER_MIN:g}/min), and the grade's probabilities allow for it"
+                if click_sd_log > 0 else "")
+    if clicks_learned:
+        clicks = ("click density estimated per window by the models (learned from exact "
+                  "simulated counts, so it includes the clicks the music masks one by one), "
+                  f"averaged {on}: the detected clicks show a clicked record, and the "
+                  f"density is higher than their count{c_spread}")
+    else:
+        clicks = ("detected impulses (clicks, pops, scratch ticks) with peak "
+                  f">= L - 10 dB, counted {on}{net}{c_spread}")
     return {
-        "clicks_per_min": "detected impulses (clicks, pops, scratch ticks) with peak "
-                          f">= L - 10 dB, counted {on}{net}",
+        "clicks_per_min": clicks,
         "crackle_per_s": crackle,
         "surface_noise_db": noise,
         "scratches": "trains of impulses one revolution apart (+-3 %) for >= 3 revolutions, "
