@@ -46,7 +46,7 @@ from vinylmon.grading.fusion import (
     crackle_log_error,
     measured_probs,
 )
-from vinylmon.grading.measured import CLICK_DENSITY_GATE_PER_MIN
+from vinylmon.grading.measured import CLICK_DENSITY_MIN_EVENTS
 from vinylmon.grading.rubric import CLICK_FLOOR_DB, GRADES, grade_quantities
 from vinylmon.models.bundle import WEIGHTS_DIR
 from vinylmon.models.grader import aggregate
@@ -298,7 +298,7 @@ def table(s: dict, command: str, notes: list[str]) -> str:
              f"| c: excerpts with c >= {CLICK_ERROR_FROM_PER_MIN:g}/min measured within +-25 % | "
              f"{f(s['clicks']['within_25pct'])} ({s['clicks']['n']} excerpts) | |",
              f"| c: median ratio measured / true | {f(s['clicks']['median_ratio'])} | |",
-             f"| c from the models' click density (the detected clicks show a clicked record) | "
+             f"| c with the models' click counts (windows that show clicks) | "
              f"{s['clicks']['learned']} of {s['excerpts']} excerpts | |",
              f"| repeating scratches: recall | {f(sc['recall'])} ({sc['true']} true) | >= 0.95 |",
              f"| repeating scratches: precision | {f(sc['precision'])} ({sc['reported']} "
@@ -405,10 +405,10 @@ def main() -> int:
              f"{CLICK_ERROR_FROM_PER_MIN:g}/min, and for the click detector's "
              f"{det.false_clicks_per_min:g} false click-loud events per minute on clean "
              "validation music (c is counted net of them).",
-             f"- c is the click-loud events per minute, or the models' click density (learned "
-             f"from exact simulated counts, so it includes the clicks the music masks) where "
-             f"the detected clicks reach {CLICK_DENSITY_GATE_PER_MIN:g}/min and the density is "
-             "higher; the truth's c counts every impulse >= L - 10 dB.",
+             "- c is the click-loud events per minute, counting in each window that holds "
+             f"{CLICK_DENSITY_MIN_EVENTS} or more of them the models' click count for it "
+             "instead where higher (learned from exact simulated counts, so it includes the "
+             "clicks the music masks); the truth's c counts every impulse >= L - 10 dB.",
              _methods(det)
              + ", events from the candidate stage and the click verifier "
              "(vinylmon/weights/verifier)."]

@@ -60,31 +60,36 @@ def test_false_clicks_come_off_c():
     assert m.quantities.clicks_per_min == pytest.approx(6.0)
 
 
-def test_a_clicked_record_takes_the_learned_click_density():
-    """Where the detected clicks show a clicked record, c is the windows' learned click
-    density when it is higher (the music masks clicks); the count behind c's
-    probabilities follows it, false rate included."""
-    imps = [(t, 0.0) for t in np.linspace(1, 50, 4)]  # 4 detected in 60 s: 4/min
-    m = measure_side(_side(imps, learned_clicks=2.0))  # 2 a window of 5 s: 24/min
-    assert m.clicks_learned and m.quantities.clicks_per_min == pytest.approx(24.0)
-    assert m.clicks == 24
-    m = measure_side(_side(imps, learned_clicks=2.0), false_clicks_per_min=1.0)
-    assert m.quantities.clicks_per_min == pytest.approx(24.0) and m.clicks == 25
-    assert [e.kind for e in m.events].count("click") == 4  # the events stay the detected ones
-    # a density under the detected count leaves it
-    m = measure_side(_side(imps, learned_clicks=0.1))
+def test_windows_that_show_clicks_take_their_learned_click_count():
+    """A window that holds a detected click-loud event counts the heads' click count for
+    it when that is higher (the music masks clicks); the count behind c's probabilities
+    follows it, the false rate taken off as before; events stay the detected ones."""
+    imps = [(1.0, 0.0), (2.0, 0.0), (17.0, 0.0), (33.0, 0.0)]  # in windows 0, 3 and 6
+    m = measure_side(_side(imps, learned_clicks=3.0))
+    assert m.clicks_learned and m.clicks == 9  # 3 + 3 + 3 in the three windows
+    assert m.quantities.clicks_per_min == pytest.approx(9.0)
+    m = measure_side(_side(imps, learned_clicks=3.0), false_clicks_per_min=1.0)
+    assert m.quantities.clicks_per_min == pytest.approx(8.0) and m.clicks == 9
+    assert [e.kind for e in m.events].count("click") == 4
+    # a count under the detected one leaves it: window 0 keeps its 2
+    m = measure_side(_side(imps, learned_clicks=1.5))
+    assert m.clicks_learned and m.clicks == round(2 + 1.5 + 1.5)
+    m = measure_side(_side(imps, learned_clicks=0.5))
     assert not m.clicks_learned and m.quantities.clicks_per_min == pytest.approx(4.0)
 
 
-def test_clean_music_keeps_its_detected_clicks():
-    """No detected click (or fewer than the gate, net of the false rate): the heads'
-    imagined clicks on clean music do not count; nor does a side with a window
-    the heads did not measure."""
+def test_windows_without_a_detected_click_keep_none():
+    """The heads' imagined clicks in windows with no detected click do not count (one
+    false click raises one window, not the side); nor does anything when a window has
+    no learned count."""
     m = measure_side(_side([], learned_clicks=3.0))
     assert not m.clicks_learned and m.quantities.clicks_per_min == 0.0 and m.clicks == 0
     m = measure_side(_side([(10.0, 0.0)], learned_clicks=3.0), false_clicks_per_min=0.8)
-    assert not m.clicks_learned and m.quantities.clicks_per_min == pytest.approx(0.2)
-    w = _side([(t, 0.0) for t in np.linspace(1, 50, 4)], learned_clicks=2.0)
+    assert m.clicks_learned and m.clicks == 3
+    assert m.quantities.clicks_per_min == pytest.approx(3.0 - 0.8)
+    m = measure_side(_side([(10.0, -30.0)], learned_clicks=3.0))  # a crackle tick: no click
+    assert not m.clicks_learned and m.clicks == 0
+    w = _side([(t, 0.0) for t in (1.0, 17.0, 33.0, 49.0)], learned_clicks=2.0)
     w[5] = AnalysedWindow(5, 25.0, 30.0, False, LEVEL_DBFS, None, None, -65.0, (), 0.0)
     m = measure_side(w)
     assert not m.clicks_learned and m.quantities.clicks_per_min == pytest.approx(4.0)

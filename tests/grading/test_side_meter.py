@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 
 from vinylmon.grading.events import AnalysedWindow, DefectEvent, Impulse
-from vinylmon.grading.measured import SideMeter, merge_impulses, side_noise_db
+from vinylmon.grading.measured import SideMeter, measure_side, merge_impulses, side_noise_db
 from vinylmon.grading.rubric import CLICK_FLOOR_DB, RPMS
 from vinylmon.grading.scratches import track_scratches
 from vinylmon.grading.skips import Repeat, confirm_skips
@@ -93,6 +93,19 @@ def test_a_window_out_of_order_is_measured_from_scratch(rng):
     want = from_scratch(windows[:6] + windows[8:] + windows[6:8], rpm=None, repeats=[])
     assert tuple(got.events) == want["events"]
     assert [e.start_s for e in got.events] == sorted(e.start_s for e in got.events)
+
+
+def test_learned_click_counts_do_not_depend_on_the_order_windows_came_in(rng):
+    windows = [w if w.silent else dataclasses.replace(w, learned_clicks=float(rng.uniform(2, 8)))
+               for w in _stream(rng, 12, scratch_rpm=45.0)]
+    in_order = measure_side(windows)
+    meter = SideMeter()
+    for w in windows[:6] + windows[8:] + windows[6:8]:
+        meter.add(w)
+    got = meter.measure()
+    assert in_order.clicks_learned and got.clicks_learned
+    assert got.clicks == in_order.clicks
+    assert got.quantities.clicks_per_min == in_order.quantities.clicks_per_min
 
 
 def test_faint_detections_are_events_only_as_ticks_of_a_scratch():

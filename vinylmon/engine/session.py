@@ -52,8 +52,8 @@ class SessionState:
     #: Seconds of the groove alone (lead-in, gaps, run-out) n and k were read on (0:
     #: they were estimated under the music).
     groove_s: float = 0.0
-    #: c is the detector's click density, not the detected clicks' count
-    #: (:data:`vinylmon.grading.measured.CLICK_DENSITY_GATE_PER_MIN`).
+    #: c holds the detector's click counts of the windows that show clicks, not only the
+    #: detected clicks (:data:`vinylmon.grading.measured.CLICK_DENSITY_MIN_EVENTS`).
     clicks_learned: bool = False
     #: The spread of c's measurement error (RMS of ln((c + 1) / (true c + 1))).
     click_sd_log: float = 0.0

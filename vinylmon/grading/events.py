@@ -101,9 +101,9 @@ class AnalysedWindow:
     learned_clicks : float or None
         The detector's window head's estimate of the click-loud impulses in the window
         (peak >= L - 10 dB), learned from exact simulated counts, so it includes the
-        clicks the music masks; None where not estimated. The side's c takes their
-        density where the detected clicks show a clicked record
-        (:func:`vinylmon.grading.measured.measure_side`).
+        clicks the music masks; None where not estimated. The side's c counts it
+        instead of the window's detected clicks where it is higher and the window shows
+        clicks (:func:`vinylmon.grading.measured.measure_side`).
     """
 
     index: int
