@@ -92,12 +92,15 @@ def test_the_methods_say_when_n_was_read_on_the_groove(side_by_hand):
     assert report_problems(grooved) == []
 
 
-def test_the_methods_say_when_c_is_the_learned_click_density(side_by_hand):
+def test_the_methods_say_when_c_holds_the_models_click_counts(side_by_hand):
     state, windows = side_by_hand()
     plain = report_of(state, windows)["summary"]["methods"]["clicks_per_min"]
     assert plain.startswith("detected impulses (clicks, pops, scratch ticks)")
-    dense = report_of(dataclasses.replace(state, clicks_learned=True), windows)
+    assert "models' click count" not in plain
+    dense = report_of(dataclasses.replace(state, clicks_learned=True, click_sd_log=0.95),
+                      windows)
     said = dense["summary"]["methods"]["clicks_per_min"]
-    assert said.startswith("click density estimated per window by the models")
-    assert "includes the clicks the music masks" in said
+    assert said.startswith("detected impulses (clicks, pops, scratch ticks)")
+    assert "the models' click count for the window" in said
+    assert "includes the clicks the music masks" in said and "factor of about 2.6" in said
     assert report_problems(dense) == []

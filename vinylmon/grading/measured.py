@@ -462,8 +462,8 @@ def measure_side(windows: Sequence[AnalysedWindow], *, rpm: float | None = None,
     minute less the detector's false rate, counting, in each window that holds
     :data:`CLICK_DENSITY_MIN_EVENTS` or more of them, the window's learned click count
     instead when it is higher (the music masks clicks too; when every window has one).
-    A live session keeps a
-    :class:`SideMeter` and measures the same way window by window.
+    A live session keeps a :class:`SideMeter` and measures the same way window by
+    window.
     """
     meter = SideMeter()
     for w in windows:

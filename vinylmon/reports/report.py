@@ -183,7 +183,7 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
     """How each measured quantity was measured, and on how much audio (plain words);
     ``crackle_method``: how k was, when the caller knows (else said from the windows);
     ``groove_s``: the seconds of the groove alone n and k were read on (0: none);
-    ``clicks_learned``: c is the models' click density, not the detected clicks;
+    ``clicks_learned``: c holds the models' click counts of the windows that show clicks;
     ``click_sd_log``: the spread of c's error on validation music (0: unknown)."""
     live = [w for w in windows if not w.silent]
     on = f"over {analysed_s:.1f} s of non-silent audio ({len(live)} windows)"
@@ -224,14 +224,11 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
                 f"{math.exp(click_sd_log):.1f} (on c + 1/min, where c >= "
                 f"{CLICK_ERROR_FROM_PER_MIN:g}/min), and the grade's probabilities allow for it"
                 if click_sd_log > 0 else "")
-    if clicks_learned:
-        clicks = ("click density estimated per window by the models (learned from exact "
-                  "simulated counts, so it includes the clicks the music masks one by one), "
-                  f"averaged {on}: the detected clicks show a clicked record, and the "
-                  f"density is higher than their count{c_spread}")
-    else:
-        clicks = ("detected impulses (clicks, pops, scratch ticks) with peak "
-                  f">= L - 10 dB, counted {on}{net}{c_spread}")
+    raised = ("; in the windows that hold one or more of them, the models' click count "
+              "for the window where it is higher (learned from exact simulated counts, so it "
+              "includes the clicks the music masks one by one)" if clicks_learned else "")
+    clicks = ("detected impulses (clicks, pops, scratch ticks) with peak "
+              f">= L - 10 dB, counted {on}{raised}{net}{c_spread}")
     return {
         "clicks_per_min": clicks,
         "crackle_per_s": crackle,
