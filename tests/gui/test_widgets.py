@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
 from vinylmon.grading.events import KINDS, DefectEvent, ScratchTrack
-from vinylmon.grading.rubric import GRADES
+from vinylmon.grading.rubric import GRADES, Quantities
 from vinylmon.gui import style
 from vinylmon.gui.bars import ConfidenceBars, GradeBadge
 from vinylmon.gui.meter import LevelMeter
@@ -286,6 +286,26 @@ def test_timeline_receives_events_per_lane(timeline, rng):
     assert "click&nbsp;&nbsp;" in w.legend_label.text() or "click&nbsp;" in w.legend_label.text()
     n_loud = sum(e.peak_db >= -10.0 for e in events)
     assert f"c&nbsp;{n_loud}&nbsp;clicks&nbsp;≥&nbsp;L−10&nbsp;dB" in w.legend_label.text()
+
+
+def test_the_legend_says_when_c_holds_the_clicks_the_music_masks(timeline):
+    """c's rate and the events beside it: when c also counts the clicks the music masks
+    near the detected ones, the legend says so, else the rate would not follow from the
+    events shown."""
+    events = [DefectEvent("click", 2.0 + i, 2.001 + i, 0, -3.0, 0.9) for i in range(3)]
+    q = Quantities(clicks_per_min=17.0, crackle_per_s=0.0, surface_noise_db=-60.0,
+                   analysed_s=30.0)
+    timeline.set_session(events=events, scratches=[], silent_spans=[], duration_s=30.0,
+                         quantities=q)
+    timeline.refresh()
+    plain = timeline.legend_label.text()
+    assert "<b>17.0</b>&nbsp;clicks/min (3&nbsp;events&nbsp;≥&nbsp;L−10&nbsp;dB)" in plain
+    timeline.set_session(events=events, scratches=[], silent_spans=[], duration_s=30.0,
+                         quantities=q, clicks_masked=True)
+    timeline.refresh()
+    said = timeline.legend_label.text()
+    assert "(3&nbsp;events&nbsp;≥&nbsp;L−10&nbsp;dB, plus&nbsp;masked&nbsp;ones)" in said
+    assert "masked" not in plain
 
 
 def test_timeline_tick_height_grows_with_level(timeline):

@@ -104,3 +104,6 @@ def test_the_methods_say_when_c_holds_the_models_click_counts(side_by_hand):
     assert "the models' click count for the window" in said
     assert "includes the clicks the music masks" in said and "factor of about 2.6" in said
     assert report_problems(dense) == []
+    # an extra key (REPORT.md allows them) says it plainly, for whoever reads the report
+    assert dense["summary"]["clicks_include_masked"] is True
+    assert report_of(state, windows)["summary"]["clicks_include_masked"] is False

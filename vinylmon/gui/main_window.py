@@ -529,7 +529,8 @@ class MainWindow(QMainWindow):
         self.timeline.set_session(events=state.events, scratches=state.scratches,
                                   silent_spans=silent,
                                   duration_s=max(state.heard_s, analysed.end_s),
-                                  quantities=g.quantities if g is not None else None)
+                                  quantities=g.quantities if g is not None else None,
+                                  clicks_masked=state.clicks_learned)
         self.discmap.set_session(events=state.events, scratches=state.scratches, rpm=state.rpm,
                                  duration_s=max(state.heard_s, analysed.end_s))
         if analysed.silent:
@@ -769,7 +770,8 @@ class MainWindow(QMainWindow):
         s = report["summary"]
         q = quantities_from_report(report)
         self.timeline.set_session(events=events, scratches=scratches, silent_spans=silent,
-                                  duration_s=float(report["duration_s"]), quantities=q)
+                                  duration_s=float(report["duration_s"]), quantities=q,
+                                  clicks_masked=s.get("clicks_include_masked") is True)
         self.discmap.set_session(events=events, scratches=scratches, rpm=report.get("rpm"),
                                  duration_s=float(report["duration_s"]),
                                  side_complete=report.get("side_complete") is True)
@@ -851,7 +853,8 @@ class MainWindow(QMainWindow):
         g = state.grade
         self.timeline.set_session(events=state.events, scratches=state.scratches,
                                   silent_spans=silent, duration_s=duration,
-                                  quantities=g.quantities if g is not None else None)
+                                  quantities=g.quantities if g is not None else None,
+                                  clicks_masked=state.clicks_learned)
         self.discmap.set_session(events=state.events, scratches=state.scratches, rpm=state.rpm,
                                  duration_s=duration)
         if g is not None:

@@ -92,11 +92,13 @@ def click_loud(events: Sequence[DefectEvent]) -> int:
 
 
 def legend_html(events: Sequence[DefectEvent], scratches: Sequence[ScratchTrack],
-                quantities: Quantities | None, *, silent_s: float, heard_s: float) -> str:
+                quantities: Quantities | None, *, silent_s: float, heard_s: float,
+                clicks_masked: bool = False) -> str:
     """The timeline's legend: the colour of each kind, then what the grade counts, under
     GRADING.md's names, each count beside its rate (the rate the grade's reason quotes):
-    c (clicks per minute, from the click-loud events), k (crackle per second, a
-    density), s (repeating scratches) and n (surface noise), then silence and time heard.
+    c (clicks per minute, from the click-loud events, and with ``clicks_masked`` the
+    clicks the music masks in their windows), k (crackle per second, a density), s
+    (repeating scratches) and n (surface noise), then silence and time heard.
     """
     sep = "&nbsp;&nbsp;&nbsp; "
     keys = []
@@ -111,8 +113,9 @@ def legend_html(events: Sequence[DefectEvent], scratches: Sequence[ScratchTrack]
         parts.append(f"c&nbsp;{n_loud}&nbsp;clicks&nbsp;≥&nbsp;L−10&nbsp;dB")
     else:
         q = quantities
+        masked = ", plus&nbsp;masked&nbsp;ones" if clicks_masked else ""
         parts.append(f"c&nbsp;<b>{q.clicks_per_min:.1f}</b>&nbsp;clicks/min "
-                     f"({n_loud}&nbsp;events&nbsp;≥&nbsp;L−10&nbsp;dB)")
+                     f"({n_loud}&nbsp;events&nbsp;≥&nbsp;L−10&nbsp;dB{masked})")
         parts.append(f"k&nbsp;<b>{q.crackle_per_s:.1f}</b>&nbsp;crackle/s")
         if math.isfinite(q.surface_noise_db):
             parts.append(f"n&nbsp;<b>{q.surface_noise_db:.0f}</b>&nbsp;dB&nbsp;re&nbsp;L")
@@ -126,7 +129,8 @@ def legend_html(events: Sequence[DefectEvent], scratches: Sequence[ScratchTrack]
 LEGEND_TOOLTIP = (
     "Colours: the kind of each event. Then what the grade counts (GRADING.md):\n"
     "c: clicks per minute — clicks, pops and scratch ticks at or above L−10 dB, per minute "
-    "of music (net of the detector's known false alarms on clean music);\n"
+    "of music (net of the detector's known false alarms on clean music); where the record "
+    "shows clicks, also those the music masks there, as the models count them;\n"
     "k: crackle per second — quieter ticks, estimated as a density (most are hidden under "
     "the music, so they are not all drawn);\n"
     "n: surface noise, the hiss and rumble bed, in dB relative to the music's level L;\n"
@@ -168,6 +172,7 @@ class ScratchTimeline(QWidget):
         self._silent: tuple[tuple[float, float], ...] = ()
         self.duration_s = 0.0
         self.quantities: Quantities | None = None
+        self.clicks_masked = False  # c holds the clicks the music masks (set_session)
         self._dirty = True
         self._follow = True
         self._lane_index: dict[str | None, tuple[np.ndarray, np.ndarray]] = {}
@@ -251,7 +256,7 @@ class ScratchTimeline(QWidget):
     # ------------------------------------------------------------------ data
     def set_session(self, *, events: Sequence[DefectEvent], scratches: Sequence[ScratchTrack],
                     silent_spans: Sequence[tuple[float, float]], duration_s: float,
-                    quantities: Quantities | None = None) -> None:
+                    quantities: Quantities | None = None, clicks_masked: bool = False) -> None:
         """Store the side so far; drawn at the next :meth:`refresh`.
 
         Parameters
@@ -265,6 +270,8 @@ class ScratchTimeline(QWidget):
         quantities : Quantities, optional, keyword-only
             What the grade measured (c, k, n, s): the legend shows them with the
             counts behind them (:func:`legend_html`).
+        clicks_masked : bool, keyword-only
+            c holds the clicks the music masks near the detected ones (the legend says so).
 
         Raises
         ------
@@ -278,6 +285,7 @@ class ScratchTimeline(QWidget):
         self._silent = tuple((float(a), float(b)) for a, b in silent_spans)
         self.duration_s = float(duration_s)
         self.quantities = quantities
+        self.clicks_masked = bool(clicks_masked)
         self._index_stale = True
         self._dirty = True
 
@@ -503,7 +511,8 @@ class ScratchTimeline(QWidget):
         merged = self.silent_spans_merged()
         silent_s = float(np.sum(merged[:, 1] - merged[:, 0]))
         self.legend_label.setText(legend_html(self._events, self._scratches, self.quantities,
-                                              silent_s=silent_s, heard_s=self.duration_s))
+                                              silent_s=silent_s, heard_s=self.duration_s,
+                                              clicks_masked=self.clicks_masked))
 
     def _place_placeholders(self, *args) -> None:
         (x0, x1), _ = self.plot.getViewBox().viewRange()

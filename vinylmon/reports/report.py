@@ -135,6 +135,7 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
                            crackle_method=crackle_method,
                            groove_s=state.groove_s,
                            clicks_learned=state.clicks_learned),
+        "clicks_include_masked": bool(state.clicks_learned),
         "learned_grade": g.learned_grade,
         "measured_grade": g.measured_grade,
         "learned_grade_probs": _probs(GRADES, g.learned_probs),
