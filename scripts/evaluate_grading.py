@@ -178,27 +178,27 @@ def reliability(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _rms(e: np.ndarray) -> float:
+    """The RMS of the finite errors ``e`` (0 when there are none)."""
+    e = e[np.isfinite(e)]
+    return float(np.sqrt(np.mean(e ** 2))) if e.size else 0.0
+
+
 def crackle_spread(rows: list[dict]) -> float:
     """The RMS of k's log error (:func:`vinylmon.grading.fusion.crackle_log_error`) over
     the excerpts: the spread the grade allows for."""
-    e = crackle_log_error([r["k_est"] for r in rows], [r["k_true"] for r in rows])
-    e = e[np.isfinite(e)]
-    return float(np.sqrt(np.mean(e ** 2))) if e.size else 0.0
+    return _rms(crackle_log_error([r["k_est"] for r in rows], [r["k_true"] for r in rows]))
 
 
 def click_spread(rows: list[dict]) -> float:
     """The RMS of c's log error (:func:`vinylmon.grading.fusion.click_log_error`) where
     the true c is at least CLICK_ERROR_FROM_PER_MIN: the spread the grade allows for."""
-    e = click_log_error([r["c_est"] for r in rows], [r["c_true"] for r in rows])
-    e = e[np.isfinite(e)]
-    return float(np.sqrt(np.mean(e ** 2))) if e.size else 0.0
+    return _rms(click_log_error([r["c_est"] for r in rows], [r["c_true"] for r in rows]))
 
 
 def noise_spread(rows: list[dict]) -> float:
     """The RMS error of n (dB) over the excerpts: the spread the grade allows for."""
-    e = np.array([r["n_est"] - r["n_true"] for r in rows], float)
-    e = e[np.isfinite(e)]
-    return float(np.sqrt(np.mean(e ** 2))) if e.size else 0.0
+    return _rms(np.array([r["n_est"] - r["n_true"] for r in rows], float))
 
 
 def learned_scores(rows: list[dict]) -> dict | None:

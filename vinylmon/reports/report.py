@@ -176,6 +176,13 @@ def build_report(state: SessionState, windows: Sequence[AnalysedWindow], *, inpu
     }
 
 
+def _factor_note(sd_log: float, on: str) -> str:
+    """How far a rate measured with a log-normal error of ``sd_log`` (on ``on``) errs,
+    for :func:`methods` ("" when unknown)."""
+    return (f"; it errs on validation music by a factor of about {math.exp(sd_log):.1f} "
+            f"(on {on}), and the grade's probabilities allow for it" if sd_log > 0 else "")
+
+
 def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
             false_clicks_per_min: float = 0.0, noise_sd_db: float = 0.0,
             crackle_sd_log: float = 0.0, crackle_method: str | None = None,
@@ -191,9 +198,7 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
     density = bool(live) and all(w.crackle_per_s is not None for w in live)
     net = (f", less the {false_clicks_per_min:.2g} per minute the detector finds on clean "
            "music" if false_clicks_per_min > 0 else "")
-    spread = (f"; it errs on validation music by a factor of about "
-              f"{math.exp(crackle_sd_log):.1f} (on k + {CRACKLE_FLOOR_PER_S:g}/s), and the "
-              "grade's probabilities allow for it" if crackle_sd_log > 0 else "")
+    spread = _factor_note(crackle_sd_log, f"k + {CRACKLE_FLOOR_PER_S:g}/s")
     if groove_s > 0:
         crackle = ("the ticks counted one by one in the groove heard alone (lead-in, gaps "
                    "between tracks, run-out), where no music masks them: impulses standing "
@@ -221,10 +226,8 @@ def methods(windows: Sequence[AnalysedWindow], analysed_s: float, *,
     else:
         noise = ("the models' estimate of the noise bed per window, read where the music "
                  f"leaks least (the quietest-reading quarter of the audio), {on}{sd}")
-    c_spread = (f"; it errs on validation music by a factor of about "
-                f"{math.exp(click_sd_log):.1f} (on c + 1/min, where c >= "
-                f"{CLICK_ERROR_FROM_PER_MIN:g}/min), and the grade's probabilities allow for it"
-                if click_sd_log > 0 else "")
+    c_spread = _factor_note(click_sd_log,
+                            f"c + 1/min, where c >= {CLICK_ERROR_FROM_PER_MIN:g}/min")
     raised = ("; in the windows that hold one or more of them, the models' click count "
               "for the window where it is higher (learned from exact simulated counts, so it "
               "includes the clicks the music masks one by one)" if clicks_learned else "")
