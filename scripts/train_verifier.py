@@ -336,7 +336,10 @@ def data_note(args) -> dict:
             "pos_fraction": args.pos_fraction, "hard_negatives": "half the negatives of "
             f"each batch from step {args.hard_after}: the top-scoring of a 4x pool",
             "val": f"{args.val_scenes} scenes of val songs",
-            "mic_share": verifier_data.MIC_SHARE}
+            "mic_share": verifier_data.MIC_SHARE,
+            "music_varied": {"speed": verifier_data.MUSIC_SPEED_SHARE,
+                             "eq": verifier_data.MUSIC_EQ_SHARE,
+                             "band": verifier_data.MUSIC_BAND_SHARE}}
 
 
 def export(args, model, cfg: VerifierConfig) -> int:

@@ -67,6 +67,28 @@ def test_novel_shapes_are_normalised_impulses():
         assert x.size <= 3 or x[-1] == 0.0  # and ends at rest
 
 
+def test_music_is_played_at_other_speeds_and_revoiced_at_its_level():
+    """Speed 0.85-1.18x (the length follows), a re-equalised or band-limited sound at
+    the same RMS; a band limit takes out what lies above it."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 44100))
+    ratios = [vd.vary_speed(rng, x).shape[1] / x.shape[1] for _ in range(50)]
+    assert 0.85 <= min(ratios) and max(ratios) <= 1.18 and max(ratios) - min(ratios) > 0.15
+    for _ in range(20):
+        y = vd.vary_sound(rng, x)
+        assert y.shape == x.shape and np.isfinite(y).all()
+        assert np.sqrt(np.mean(y ** 2)) == pytest.approx(np.sqrt(np.mean(x ** 2)), rel=1e-6)
+    keep = vd.MUSIC_EQ_SHARE, vd.MUSIC_BAND_SHARE
+    try:
+        vd.MUSIC_EQ_SHARE, vd.MUSIC_BAND_SHARE = 0.0, 1.0
+        y = vd.vary_sound(rng, x)
+    finally:
+        vd.MUSIC_EQ_SHARE, vd.MUSIC_BAND_SHARE = keep
+    spec = np.abs(np.fft.rfft(y[0])) ** 2
+    f = np.fft.rfftfreq(y.shape[1], 1 / SR)
+    assert spec[f > 20000].sum() < 1e-3 * spec[f < 10000].sum()
+
+
 @pytest.fixture
 def song(tmp_path, rng):
     path = tmp_path / "song.wav"

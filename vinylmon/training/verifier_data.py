@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import signal
 
 from vinylmon.audio.candidates import POST, PRE, find_candidates, patches, second_difference
 from vinylmon.audio.io import load
@@ -51,6 +52,13 @@ from vinylmon.simulate import shapes as sh
 
 SR = 44100
 SEGMENT_S = 1.5
+#: Share of music chunks played at another speed (0.85-1.18x, resampled: pitch and
+#: sharpness of every transient move), and of scenes whose music is re-equalised (its
+#: highs tilted -8..+6 dB from 2-6 kHz) or band-limited (11-19 kHz: older masters,
+#: lossy sources): other music than the training songs' own sound.
+MUSIC_SPEED_SHARE = 0.4
+MUSIC_EQ_SHARE = 0.4
+MUSIC_BAND_SHARE = 0.25
 #: Share of scenes that are clean music (drums, beds and all): the false alarms to avoid.
 CLEAN_SHARE = 0.3
 #: Share of scenes heard in mono (both channels the same, damage and all): a mono
@@ -114,11 +122,35 @@ def _lowpass(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
     """Sometimes a one-pole low-pass (a stylus and de-emphasis), tau 10-120 us."""
     if rng.random() < 0.3:
         return x
-    from scipy import signal
     tau = rng.uniform(10e-6, 120e-6)
     a = np.exp(-1.0 / (tau * SR))
     y = signal.lfilter([1 - a], [1, -a], np.concatenate([x, np.zeros(int(8 * tau * SR) + 4)]))
     return y
+
+
+def vary_speed(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """``x`` (channels, samples) played 0.85-1.18x as fast (resampled)."""
+    down = 48
+    up = int(rng.integers(41, 57))  # 48/41 .. 48/56: 1.17x .. 0.86x as fast
+    if up == down:
+        return x
+    return signal.resample_poly(x, up, down, axis=1)
+
+
+def vary_sound(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """``x`` (channels, samples) re-equalised (:data:`MUSIC_EQ_SHARE`) and band-limited
+    (:data:`MUSIC_BAND_SHARE`), its level kept."""
+    level = np.sqrt(np.mean(x ** 2)) + 1e-12
+    if rng.random() < MUSIC_EQ_SHARE:
+        sos = signal.butter(1, float(rng.uniform(2000.0, 6000.0)), btype="highpass",
+                            fs=SR, output="sos")
+        gain = 10 ** (rng.uniform(-8.0, 6.0) / 20) - 1.0
+        x = x + gain * signal.sosfilt(sos, x, axis=1)
+    if rng.random() < MUSIC_BAND_SHARE:
+        sos = signal.butter(8, float(rng.uniform(11000.0, 19000.0)), btype="lowpass",
+                            fs=SR, output="sos")
+        x = signal.sosfilt(sos, x, axis=1)
+    return x * (level / (np.sqrt(np.mean(x ** 2)) + 1e-12))
 
 
 def novel_shape(rng: np.random.Generator) -> np.ndarray:
@@ -210,7 +242,6 @@ def vary_hit(rng: np.random.Generator, hit: np.ndarray) -> np.ndarray:
     if u < 0.3:  # brighter: some of its derivative
         x = x + rng.uniform(0.3, 2.0) * np.diff(x, prepend=0.0) * 4
     elif u < 0.5:  # duller: a one-pole low-pass at 1-6 kHz
-        from scipy import signal
         a = np.exp(-2 * np.pi * rng.uniform(1000, 6000) / SR)
         x = signal.lfilter([1 - a], [1, -a], x)
     if rng.random() < 0.3:  # a tail cut short (a gated or choked hit)
@@ -272,9 +303,12 @@ class SceneMaker:
                 x = load(path, start_s=off, duration_s=min(self.chunk_s, dur)).samples
             except (VinylmonError, OSError, RuntimeError):
                 continue
+            x = to_stereo(x)
+            if rng.random() < MUSIC_SPEED_SHARE:
+                x = vary_speed(rng, x.astype(np.float64))
             if x.shape[1] < self.n:
                 continue
-            self._chunk = to_stereo(x)
+            self._chunk = x
             self._uses = 0
         self._uses += 1
         s = int(rng.integers(0, self._chunk.shape[1] - self.n + 1))
@@ -287,8 +321,10 @@ class SceneMaker:
         return self._drum_cache[path]
 
     def _dress(self, x: np.ndarray) -> np.ndarray:
-        """Stereo width, channel swap, and drum hits (hard negatives)."""
+        """Its sound (:func:`vary_sound`), stereo width, channel swap, and drum hits
+        (hard negatives)."""
         rng = self.rng
+        x = vary_sound(rng, x)
         r = rng.random()
         if r < 0.1:
             x = np.repeat(x.mean(axis=0, keepdims=True), 2, axis=0)
