@@ -68,7 +68,7 @@ def test_novel_shapes_are_normalised_impulses():
 
 
 def test_music_is_played_at_other_speeds_and_revoiced_at_its_level():
-    """Speed 0.85-1.18x (the length follows), a re-equalised or band-limited sound at
+    """Speed 0.86-1.17x (the length follows), a re-equalised or band-limited sound at
     the same RMS; a band limit takes out what lies above it."""
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, 44100))

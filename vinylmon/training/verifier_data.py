@@ -1,7 +1,8 @@
 """Training examples for the click verifier, mixed on the fly.
 
 Every scene is a fresh 1.5-s stretch of training music (a random song, offset,
-stereo width, sometimes with drum hits mixed in, hard-panned ones too). A third
+speed, tone and bandwidth, stereo width, sometimes with drum hits mixed in,
+hard-panned ones too: other music than the training songs' own sound). A third
 of the scenes stay clean (a quiet bed at most): their candidates are the music's
 own transients, the false alarms to avoid. The others are damaged by the
 simulator with a dense, wide draw of clicks, pops, crackle, scratch
@@ -52,7 +53,7 @@ from vinylmon.simulate import shapes as sh
 
 SR = 44100
 SEGMENT_S = 1.5
-#: Share of music chunks played at another speed (0.85-1.18x, resampled: pitch and
+#: Share of music chunks played at another speed (0.86-1.17x, resampled: pitch and
 #: sharpness of every transient move), and of scenes whose music is re-equalised (its
 #: highs tilted -8..+6 dB from 2-6 kHz) or band-limited (11-19 kHz: older masters,
 #: lossy sources): other music than the training songs' own sound.
@@ -129,7 +130,7 @@ def _lowpass(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
 
 
 def vary_speed(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
-    """``x`` (channels, samples) played 0.85-1.18x as fast (resampled)."""
+    """``x`` (channels, samples) played 0.86-1.17x as fast (resampled)."""
     down = 48
     up = int(rng.integers(41, 57))  # 48/41 .. 48/56: 1.17x .. 0.86x as fast
     if up == down:
