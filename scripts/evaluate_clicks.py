@@ -23,7 +23,9 @@ Rows (the targets of issue 16):
 - recall by level band and by detectability band.
 
 vinylmon's verifier acceptance is chosen on the *validation* split (best click
-F1 within 1 false event per minute on clean music), never on test. grooveclean
+F1 within 1 false event per minute on clean music: the validation songs' clean
+control music, with the val kits' hits and, --tune-control, with the hits of kits no
+split has, scripts/get_tune_kits.py), never on test. grooveclean
 (PyPI, MIT) runs in its own environment (--grooveclean, never a dependency of
 vinylmon): ``grooveclean batch --dry-run`` writes a report per file, kept under
 cache/eval/grooveclean/<split>/ and reused.
@@ -439,6 +441,10 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, default=Path("cache/corpus"))
     ap.add_argument("--split", default="test")
     ap.add_argument("--tune-split", default="val")
+    ap.add_argument("--tune-control", default="control_val,control_tune",
+                    help="clean control splits whose false alarms the settings are chosen "
+                         "on, beside --tune-split (control_tune: scripts/get_tune_kits.py, "
+                         "then scripts/make_corpus.py --splits control_tune)")
     ap.add_argument("--out", type=Path, default=Path("docs/eval"))
     ap.add_argument("--grooveclean", default=os.environ.get("GROOVECLEAN"),
                     help="grooveclean executable of the benchmark environment (optional)")
@@ -471,7 +477,11 @@ def main() -> int:
         sys.exit("no click verifier bundle (vinylmon/weights/verifier): train one first")
     tune = load_split(args.corpus, args.tune_split)[:args.limit]
     if args.control:
-        tune += load_split(args.corpus, "control_val")[:args.limit]
+        for name in (n.strip() for n in args.tune_control.split(",") if n.strip()):
+            try:
+                tune += load_split(args.corpus, name)[:args.limit]
+            except FileNotFoundError as e:
+                sys.exit(f"--tune-control: {e}")
     tune = tune if args.limit is None else tune[:2 * args.limit]
     base = tuning_events(tune, det)
     selection = selection_rows(tune, tuning_runs(base), args.audible_db)
@@ -523,7 +533,8 @@ def main() -> int:
              + (f", {clicked:g} in a window that holds a click-loud impulse in one channel "
                 f"(a damaged record)" if clicked is not None else "") + ": "
              f"chosen on the {args.tune_split} split "
-             f"(and its clean control music) for the best click F1 within {FALSE_BUDGET:g} false "
+             f"(and the clean control music {args.tune_control}) for the best click F1 "
+             f"within {FALSE_BUDGET:g} false "
              f"event per minute on clean music: " + ", ".join(
                  f"({r['accept']}, {r['min_peak_db']:g}, {r['both_logit_offset']:g}): "
                  f"F1 {r['f1']}, {r['false_per_min_clean']}/min" for r in selection

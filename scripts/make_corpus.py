@@ -58,8 +58,13 @@ CLIP_S = 30.0
 MARGIN_S = 3.0  # extra music for skips that lose a groove
 SPLITS = ("train", "val", "test")
 #: Clean control music: NM excerpts of the test (val) songs at other offsets, half with
-#: drums: split name -> the split whose songs, kits and noise it uses.
-CONTROLS = {"control": "test", "control_val": "val"}
+#: drums: split name -> the split whose songs, kits and noise it uses. control_tune:
+#: val songs at other offsets again, every one with drums from kits no split has
+#: (``--tune-drums``, scripts/get_tune_kits.py): more kits for the false alarms that
+#: settings are chosen on than val's two.
+CONTROLS = {"control": "test", "control_val": "val", "control_tune": "val"}
+#: Controls whose drums come from ``--tune-drums`` (all its kits), each excerpt with some.
+TUNE_CONTROLS = ("control_tune",)
 KINDS = ("click", "pop", "crackle", "scratch")
 SOURCES = ("synthetic", "real bed", "skip")
 #: Real noise recordings held out of training (by name prefix).
@@ -222,7 +227,8 @@ def _init(drums: dict, noise_dir: str | None) -> None:
         _BANKS[split] = NoiseBank(noise_dir, exclude=held)
     for name, of in CONTROLS.items():
         _BANKS[name] = _BANKS[of]
-        _DRUMS[name] = _DRUMS.get(of, [])
+        if name not in TUNE_CONTROLS:
+            _DRUMS[name] = _DRUMS.get(of, [])
 
 
 def make_clip(job: Job, out: str) -> dict:
@@ -317,8 +323,9 @@ def plan(args) -> tuple[list[Job], dict]:
             span = dur - CLIP_S - MARGIN_S - 1
             for _ in range(args.control_per_song):
                 offs = tuple(round(float(rng.uniform(0, span)), 3) for _ in range(3))
+                drums_here = bool(rng.random() < 0.5) or name in TUNE_CONTROLS
                 jobs.append(Job(f"{name}-{len(jobs):05d}", name, path, pkg, offs, "NM",
-                                bool(rng.random() < 0.5), int(rng.integers(0, 2**31 - 1))))
+                                drums_here, int(rng.integers(0, 2**31 - 1))))
     return jobs, drums
 
 
@@ -327,6 +334,8 @@ def main() -> int:
     cache = Path(os.environ.get("VINYLMON_CACHE", Path(__file__).resolve().parents[1] / "cache"))
     ap.add_argument("--music", type=Path, default=cache / "music")
     ap.add_argument("--drums", type=Path, default=cache / "drums")
+    ap.add_argument("--tune-drums", type=Path, default=cache / "drums_tune",
+                    help="kits for control_tune alone (scripts/get_tune_kits.py)")
     ap.add_argument("--noise-dir", default=None)
     ap.add_argument("--out", type=Path, default=cache / "corpus")
     ap.add_argument("--seed", type=int, default=2026)
@@ -348,6 +357,12 @@ def main() -> int:
     wanted = {s.strip() for s in args.splits.split(",") if s.strip()}
     if not wanted or not wanted <= set(SPLITS) | set(CONTROLS):
         sys.exit(f"--splits: choose among {', '.join(SPLITS + tuple(CONTROLS))}")
+    for name in wanted & set(TUNE_CONTROLS):
+        pool = [hit for kit in drum_inventory(args.tune_drums, np.random.default_rng(0)).values()
+                for hit in kit]
+        if not pool:
+            sys.exit(f"{name} needs kits under {args.tune_drums}: run scripts/get_tune_kits.py")
+        drums[name] = pool
     jobs = [j for j in jobs if j.split in wanted]
     if args.limit:
         jobs = jobs[: args.limit]
@@ -368,9 +383,14 @@ def main() -> int:
                 print(f"  {i}/{len(futures)} clips, {el:.0f} s, "
                       f"{i * CLIP_S / el:.0f}x real time overall", flush=True)
     wall = time.perf_counter() - t0
-    rows.sort(key=lambda r: r["id"])
     args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "manifest.jsonl", "w") as f:
+    manifest = args.out / "manifest.jsonl"
+    # the rows of splits not built this time stay in the manifest
+    kept = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()] \
+        if manifest.exists() else []
+    rows = [r for r in kept if r["split"] not in wanted] + rows
+    rows.sort(key=lambda r: r["id"])
+    with open(manifest, "w") as f:
         for r in rows:
             if "skipped" not in r:
                 f.write(json.dumps(r) + "\n")

@@ -41,11 +41,11 @@ def library(tmp_path_factory):
     return root
 
 
-def build(library, out, noise_dir, limit=8):
+def build(library, out, noise_dir, limit=8, extra=()):
     cmd = [sys.executable, str(REPO / "scripts" / "make_corpus.py"), "--music",
            str(library / "music"), "--drums", str(library / "drums"), "--noise-dir",
            str(noise_dir), "--out", str(out), "--limit", str(limit), "--jobs", "2",
-           "--drum-fraction", "0.5"]
+           "--drum-fraction", "0.5", *extra]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
@@ -94,3 +94,22 @@ def test_build_is_deterministic_resumable_and_consistent(library, tmp_path, nois
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "a").rglob("*.flac")}
     build(library, tmp_path / "a", noise_dir)
     assert before == {p: p.stat().st_mtime_ns for p in (tmp_path / "a").rglob("*.flac")}
+
+
+@pytest.mark.slow
+def test_a_split_built_later_joins_the_manifest_and_tune_controls_get_their_kits(
+        library, tmp_path, noise_dir):
+    """Building control_tune after the others keeps their manifest rows; each of its
+    excerpts has hits mixed in from --tune-drums' kits; without those kits, a clear error."""
+    out = tmp_path / "c"
+    first = build(library, out, noise_dir, limit=3)
+    rows = build(library, out, noise_dir, limit=2,
+                 extra=("--splits", "control_tune", "--tune-drums", str(library / "drums")))
+    assert [r["id"] for r in rows if r["split"] != "control_tune"] == [r["id"] for r in first]
+    tune = [r for r in rows if r["split"] == "control_tune"]
+    assert len(tune) == 2 and all(r["inserted_drums"] for r in tune)
+    cmd = [sys.executable, str(REPO / "scripts" / "make_corpus.py"), "--music",
+           str(library / "music"), "--drums", str(library / "drums"), "--out", str(out),
+           "--splits", "control_tune", "--tune-drums", str(tmp_path / "none")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0 and "get_tune_kits" in r.stderr
