@@ -4,11 +4,11 @@
 The corpus splits hydrogen-drumkits' 14 kits 2 / 2 / 10 (test / val / train): the
 settings chosen on val (the verifier's acceptance and offsets) rest on two kits. This
 adds another, the AVL "Red Zeppelin" acoustic kit (Debian's avldrums.lv2-soundfont,
-CC-BY-SA; a SoundFont, whose samples are written out one file each), for
-``scripts/make_corpus.py --splits control_tune``: clean validation-song excerpts with
-its hits mixed in, that ``scripts/evaluate_clicks.py`` counts false alarms on beside
-``control_val``. Its other kit (Black Pearl) is left out: hydrogen-drumkits holds a kit
-of that name, which may be in training.
+CC-BY-SA-3.0, Glen MacArthur; a SoundFont, whose samples are written out one file
+each; never committed), for ``scripts/make_corpus.py --splits control_tune``: clean
+validation-song excerpts with its hits mixed in, that ``scripts/evaluate_clicks.py``
+counts false alarms on beside ``control_val``. Its other kit (Black Pearl) is left
+out: hydrogen-drumkits holds a kit of that name, which may be in training.
 
     python scripts/get_tune_kits.py            # into ${VINYLMON_CACHE:-<repo>/cache}/drums_tune
 
