@@ -388,6 +388,7 @@ def main() -> int:
     # the rows of splits not built this time stay in the manifest
     kept = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()] \
         if manifest.exists() else []
+    built = [r for r in rows if "skipped" not in r]  # this run's: its generation speed
     rows = [r for r in kept if r["split"] not in wanted] + rows
     rows.sort(key=lambda r: r["id"])
     with open(manifest, "w") as f:
@@ -413,10 +414,10 @@ def main() -> int:
             "impulses": sum(r["n_impulses"] for r in mine),
             "disk_mb": round(sum((args.out / r["audio"]).stat().st_size for r in mine) / 1e6),
         }
-    gen = [r["gen_s"] for r in done]
+    gen = [r["gen_s"] for r in built]
     summary["generation"] = {
         "clip_seconds_per_cpu_second": round(len(gen) * CLIP_S / max(sum(gen), 1e-9), 1),
-        "wall_x_real_time": round(len(done) * CLIP_S / wall, 1)}
+        "wall_x_real_time": round(len(built) * CLIP_S / wall, 1)}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary, indent=1))
     return 0
