@@ -3,12 +3,14 @@
 
 The corpus splits hydrogen-drumkits' 14 kits 2 / 2 / 10 (test / val / train): the
 settings chosen on val (the verifier's acceptance and offsets) rest on two kits. This
-adds another, the AVL "Red Zeppelin" acoustic kit (Debian's avldrums.lv2-soundfont,
-CC-BY-SA-3.0, Glen MacArthur; a SoundFont, whose samples are written out one file
-each; never committed), for ``scripts/make_corpus.py --splits control_tune``: clean
-validation-song excerpts with its hits mixed in, that ``scripts/evaluate_clicks.py``
-counts false alarms on beside ``control_val``. Its other kit (Black Pearl) is left
-out: hydrogen-drumkits holds a kit of that name, which may be in training.
+adds three more that no split has: the AVL "Red Zeppelin" acoustic kit (Debian's
+avldrums.lv2-soundfont, CC-BY-SA-3.0, Glen MacArthur; a SoundFont, whose samples are
+written out one file each) and Hydrogen's own GMRockKit and TR808EmulationKit
+(Debian's hydrogen-data, GPL; not in hydrogen-drumkits); never committed. For
+``scripts/make_corpus.py --splits control_tune``: clean validation-song excerpts with
+their hits mixed in, that ``scripts/evaluate_clicks.py`` counts false alarms on beside
+``control_val``. AVL's other kit (Black Pearl) is left out: hydrogen-drumkits holds a
+kit of that name, which may be in training.
 
     python scripts/get_tune_kits.py            # into ${VINYLMON_CACHE:-<repo>/cache}/drums_tune
 
@@ -29,8 +31,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-PACKAGE = "avldrums.lv2-soundfont"
-KITS = {"Red_Zeppelin": "usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2"}
+#: Debian package -> kit name -> what in it holds the kit: a SoundFont (its samples are
+#: written out) or a folder of one-shots (copied).
+SOURCES = {
+    "avldrums.lv2-soundfont": {"Red_Zeppelin": "usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2"},
+    "hydrogen-data": {"GMRockKit": "usr/share/hydrogen/data/drumkits/GMRockKit",
+                      "TR808EmulationKit": "usr/share/hydrogen/data/drumkits/TR808EmulationKit"},
+}
 
 
 def _chunks(b: bytes, off: int, end: int):
@@ -68,35 +75,53 @@ def sf2_samples(data: bytes) -> list[tuple[str, np.ndarray, int]]:
     return out
 
 
+def _fetch(package: str, debs: Path) -> Path:
+    """The package's .deb in ``debs`` (downloaded when not there yet)."""
+    have = sorted(debs.glob(f"{package}_*.deb"))
+    if not have:
+        r = subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True,
+                           text=True)
+        have = sorted(debs.glob(f"{package}_*.deb"))
+        if not have:
+            sys.exit(f"apt-get download {package} failed: {r.stderr.strip()[-300:]}")
+    return have[-1]
+
+
+def _write_kit(src: Path, part: Path) -> int:
+    """The kit at ``src`` (a SoundFont, or a folder of one-shots) as one-shots in ``part``."""
+    if src.is_dir():
+        shots = sorted(p for p in src.iterdir() if p.suffix.lower() in (".wav", ".flac"))
+        for p in shots:
+            shutil.copy2(p, part / p.name)
+        return len(shots)
+    samples = sf2_samples(src.read_bytes())
+    for name, x, rate in samples:
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        sf.write(part / f"{safe}.wav", x, rate, subtype="PCM_16")
+    return len(samples)
+
+
 def main() -> int:
     repo = Path(__file__).resolve().parents[1]
     cache = Path(os.environ.get("VINYLMON_CACHE", repo / "cache"))
     dest = cache / "drums_tune"
-    todo = {k: v for k, v in KITS.items() if not (dest / k).is_dir()}
-    if not todo:
-        print(f"{dest}: kits already there")
-        return 0
     debs = cache / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    have = sorted(debs.glob(f"{PACKAGE}_*.deb"))
-    if not have:
-        r = subprocess.run(["apt-get", "download", PACKAGE], cwd=debs, capture_output=True,
-                           text=True)
-        have = sorted(debs.glob(f"{PACKAGE}_*.deb"))
-        if not have:
-            sys.exit(f"apt-get download {PACKAGE} failed: {r.stderr.strip()[-300:]}")
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        subprocess.run(["dpkg-deb", "-x", str(have[-1]), tmp], check=True)
-        for kit, rel in todo.items():
-            samples = sf2_samples((Path(tmp) / rel).read_bytes())
-            part = dest / f".{kit}.tmp"
-            shutil.rmtree(part, ignore_errors=True)
-            part.mkdir(parents=True)
-            for name, x, rate in samples:
-                safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-                sf.write(part / f"{safe}.wav", x, rate, subtype="PCM_16")
-            part.rename(dest / kit)
-            print(f"{dest / kit}: {len(samples)} samples")
+    for package, kits in SOURCES.items():
+        todo = {k: v for k, v in kits.items() if not (dest / k).is_dir()}
+        if not todo:
+            continue
+        deb = _fetch(package, debs)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
+            for kit, rel in todo.items():
+                part = dest / f".{kit}.tmp"
+                shutil.rmtree(part, ignore_errors=True)
+                part.mkdir(parents=True)
+                n = _write_kit(Path(tmp) / rel, part)
+                part.rename(dest / kit)
+                print(f"{dest / kit}: {n} one-shots")
+    print(f"{dest}: " + ", ".join(sorted(p.name for p in dest.iterdir() if p.is_dir())))
     return 0
 
 

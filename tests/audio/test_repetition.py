@@ -126,3 +126,26 @@ def test_the_search_gives_up_on_impulses_that_do_not_repeat(rng):
     flags = repeated_in_music(x, np.stack([hit_first, hit_first + 3], 1), places=places,
                               sample_rate=SR, give_up_after=3)
     np.testing.assert_array_equal(flags, [True, False, False, False, True])
+
+
+def test_a_hit_repeated_at_other_levels_and_pans_is_the_music(rng):
+    """The same hit on every beat, each time at its own level (0-9 dB down) and its own
+    place in the stereo image (from near left to near right: another mixer channel, a
+    drummer's velocities): still the music's; a click between the hits is not."""
+    n_s = int(5.0 * SR)
+    t = np.arange(n_s) / SR
+    pad = 0.05 * np.sin(2 * np.pi * 220 * t) + 0.002 * rng.standard_normal(n_s)
+    x = np.stack([pad, 0.9 * pad])
+    hit = rng.standard_normal(400) * np.exp(-np.arange(400) / 40.0)
+    hit[0] = 3.0
+    hits = np.arange(int(0.25 * SR), n_s - 2000, int(0.5 * SR))
+    for k, s in enumerate(hits):
+        gain = 0.3 * 10 ** (-rng.uniform(0, 9) / 20)
+        pan = 0.1 + 0.8 * k / (len(hits) - 1)
+        x[0, s:s + 400] += gain * (1 - pan) * hit
+        x[1, s:s + 400] += gain * pan * hit
+    assert _check(x, hits[1:-1]).all()
+    clicks = hits[2:6] + int(0.2 * SR)
+    for i, s in enumerate(clicks):
+        x[i % 2, s:s + 3] += np.array([0.6, -0.4, 0.2])
+    assert not _check(x, clicks).any()

@@ -48,3 +48,24 @@ def test_a_file_that_is_not_a_soundfont_is_refused():
         get_tune_kits.sf2_samples(b"RIFF\0\0\0\0WAVEfmt ")
     with pytest.raises(ValueError, match="samples"):
         get_tune_kits.sf2_samples(b"RIFF" + struct.pack("<I", 4) + b"sfbk")
+
+
+def test_a_kit_comes_as_one_shots_from_a_folder_or_a_soundfont(tmp_path, rng):
+    import soundfile as sf
+
+    folder = tmp_path / "kit"
+    folder.mkdir()
+    for name in ("808_Clap.flac", "808_Hat_Closed.wav"):
+        sf.write(folder / name, rng.standard_normal(200) * 0.1, 44100)
+    (folder / "drumkit.xml").write_text("<drumkit/>")
+    out = tmp_path / "out1"
+    out.mkdir()
+    assert get_tune_kits._write_kit(folder, out) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["808_Clap.flac", "808_Hat_Closed.wav"]
+    font = tmp_path / "kit.sf2"
+    font.write_bytes(_sf2([("37-Side stick", (rng.standard_normal(100) * 3000).astype(np.int16),
+                            44100)]))
+    out2 = tmp_path / "out2"
+    out2.mkdir()
+    assert get_tune_kits._write_kit(font, out2) == 1
+    assert [p.name for p in out2.iterdir()] == ["37-Side_stick.wav"]

@@ -9,8 +9,9 @@ places of the same stretch of audio (the candidate stage's, whose peak is within
 on the impulse's own channel when it is in one. Where a place's sound after the
 impulse (2-20 ms: a hit's decay, the music going on after a click) matches the
 impulse's, and the impulse's sharpest samples (+-0.5 ms) are matched there too (what is
-left after subtracting the match, at the scale of the sound after, is a small part of
-them), the impulse is the music's.
+left after subtracting the match, at the scale of the sound after in each channel, is a
+small part of them: a repeat may be louder or softer, and sit elsewhere in the stereo
+image), the impulse is the music's.
 The sound after is compared twice: high-passed (second difference: a hit's bright
 decay) and first-differenced (a hit's body, a drum's low ring, which the music's
 brightness can drown in the high-passed signal); the better match counts.
@@ -43,20 +44,25 @@ MIN_CONTEXT_CORRELATION = 0.3
 #: What may be left of the impulse's own samples (energy share) after subtracting the
 #: match, for the impulse to be the music's. 0.2 -> 0.3 left out 15 -> 24 false
 #: click-loud detections on val, test and their clean control music, and the same one
-#: true one (the shipped settings; 0.4: 30 and the same one).
-MAX_RESIDUAL = 0.3
+#: true one (the shipped settings; 0.4: 30 and the same one). With each channel's own
+#: scale, PEAK_MATCH_DB 12 and SHAPE_PLACES 30 (2026-12-07), 0.5 was the loosest that
+#: left out no true click-loud detection on the validation split and its clean control
+#: music (5 more false ones left out of the 59 the app kept; 0.6 and 0.7: 5 and 7 more,
+#: and 1 and 2 true ones); on the test split and its: 13 more of 88, no true one.
+MAX_RESIDUAL = 0.5
 #: Samples either side of each place tried for the alignment (0.5 ms: a repeat's
 #: sharpest sample need not be the same sample of the hit as the impulse's).
 MAX_LAG = 22
 #: A place is compared only when its peak (the high-passed signal's largest magnitude
-#: within MAX_LAG) is within this many dB of the impulse's.
-PEAK_MATCH_DB = 6.0
+#: within MAX_LAG) is within this many dB of the impulse's (a drummer's hits differ by
+#: more than 6 dB; a sequencer's velocities too).
+PEAK_MATCH_DB = 12.0
 #: The best-matching alignments (by the sound after) whose own samples are tried (a
 #: repeat may carry a click).
 MATCHES = 12
 #: At most this many places, those whose own +-OWN_S look most like the impulse's
 #: (normalised correlation at their peaks), are compared sample by sample.
-SHAPE_PLACES = 12
+SHAPE_PLACES = 30
 #: Seconds on each side of the impulse's peak that the quick look and the residual test
 #: compare: its sharpest part, where the hit (or the click) stands over the music.
 OWN_S = 0.0005
@@ -170,18 +176,22 @@ def repeated_in_music(audio: np.ndarray, spans: np.ndarray, *, places: np.ndarra
                                   axis=1)[:, :2 * MAX_LAG + 1].reshape(-1)
             r = dot / np.sqrt(e_tpl * np.maximum(energy, 1e-30))
             if best is None or r.max() > best[0].max():
-                best = (r, dot, energy)
+                best = (r, sig, tpl)
         if best is None:
             continue
-        r, dot, energy = best
+        r, sig, tpl = best
         starts = (cand[:, None] - MAX_LAG + np.arange(2 * MAX_LAG + 1)).reshape(-1)
         for t in np.argsort(r)[::-1][:MATCHES]:
             if r[t] < MIN_CONTEXT_CORRELATION:
                 break
             q = int(starts[t])
-            # the scale of the sound after (a linear filter's: the same in either signal)
-            scale = dot[t] / max(float(energy[t]), 1e-30)
-            left = float(np.sum((own - scale * hr[:, q - o:q + o]) ** 2))
+            # the scale of the sound after in each channel (a linear filter's: the same in
+            # either signal; each channel's own, as a hit's repeat may sit elsewhere in
+            # the stereo image, never inverted)
+            seg = sig[:, q + span] * mask
+            scale = np.maximum(np.sum(tpl * seg, axis=1), 0.0) / np.maximum(
+                np.sum(seg * seg, axis=1), 1e-30)
+            left = float(np.sum((own - scale[:, None] * hr[:, q - o:q + o]) ** 2))
             if left <= MAX_RESIDUAL * e_own:
                 out[i] = True
                 break
