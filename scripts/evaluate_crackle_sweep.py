@@ -33,7 +33,7 @@ from vinylmon.simulate import CrackleSpec, DamageSpec, NoiseBank, NoiseSpec, sim
 from vinylmon.training.corpus import load_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_noise_sweep import _spread  # noqa: E402  (the same even pick of excerpts)
+from evaluate_noise_sweep import pick_excerpts  # noqa: E402  (the same pick of excerpts)
 
 SR = 44100
 RATES_PER_S = (0.5, 2.0, 8.0, 30.0, 41.0, 80.0)
@@ -131,8 +131,7 @@ def main() -> int:
         sys.exit(f"cannot read split {args.split!r} of {args.corpus}: {e}")
     if not clean:
         sys.exit(f"split {args.split!r} of {args.corpus} holds no excerpts")
-    pick = _spread([c for c in clean if c.drum_heavy], max(1, args.clips // 2))
-    pick += _spread([c for c in clean if not c.drum_heavy], args.clips - len(pick))
+    pick = pick_excerpts(clean, args.clips)
     bank = NoiseBank()
     t0 = time.perf_counter()
     rows = run(det, pick, bank)

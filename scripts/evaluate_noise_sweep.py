@@ -218,6 +218,13 @@ def _spread(items: list, n: int) -> list:
     return items[::max(1, len(items) // n)][:n] if n > 0 else []
 
 
+def pick_excerpts(clips: list, n: int) -> list:
+    """``n`` of ``clips``: half of them drum-heavy (at least one), each half spread evenly
+    over its excerpts (:func:`_spread`)."""
+    pick = _spread([c for c in clips if c.drum_heavy], max(1, n // 2))
+    return pick + _spread([c for c in clips if not c.drum_heavy], n - len(pick))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=Path("cache/corpus"))
@@ -241,8 +248,7 @@ def main() -> int:
     command = "python scripts/evaluate_noise_sweep.py " + " ".join(sys.argv[1:])
     det = Detector(device="cpu", measures=False if args.measures == "none" else args.measures)
     control = load_split(args.corpus, "control")
-    pick = _spread([c for c in control if c.drum_heavy], max(1, args.clips // 2))
-    pick += _spread([c for c in control if not c.drum_heavy], args.clips - len(pick))
+    pick = pick_excerpts(control, args.clips)
     bank = NoiseBank()
     if not bank.available:
         sys.exit("no real noise recordings (../shared/data/noise): the sweep needs them")

@@ -123,21 +123,33 @@ def split_songs(songs, rng) -> dict[str, str]:
     return assign
 
 
+def drum_kits(drum_dir: Path) -> list[Path]:
+    """The kit folders under ``drum_dir``, sorted (none when it is missing)."""
+    return sorted(p for p in drum_dir.iterdir() if p.is_dir()) if drum_dir.is_dir() else []
+
+
+def kit_hits(kit: Path) -> list[tuple[str, str]]:
+    """A kit's one-shots, each with its kind by name."""
+    out = []
+    for f in sorted(kit.rglob("*")):
+        if f.suffix.lower() not in (".wav", ".flac", ".aif", ".aiff"):
+            continue
+        if "empty" in f.name.lower():
+            continue
+        name = f.stem.lower().replace("_", " ").replace("-", " ")
+        kind = next((k for k, pat in DRUM_NAMES.items() if re.search(pat, name)), "other")
+        out.append((str(f), kind))
+    return out
+
+
 def drum_inventory(drum_dir: Path, rng) -> dict[str, list[tuple[str, str]]]:
     """Drum one-shots by split (kits are split), each with its kind by name."""
-    kits = sorted(p for p in drum_dir.iterdir() if p.is_dir()) if drum_dir.is_dir() else []
+    kits = drum_kits(drum_dir)
     order = [kits[i] for i in rng.permutation(len(kits))]
     by_split: dict[str, list[tuple[str, str]]] = {s: [] for s in SPLITS}
     for i, kit in enumerate(order):
         split = "test" if i < 2 else "val" if i < 4 else "train"
-        for f in sorted(kit.rglob("*")):
-            if f.suffix.lower() not in (".wav", ".flac", ".aif", ".aiff"):
-                continue
-            if "empty" in f.name.lower():
-                continue
-            name = f.stem.lower().replace("_", " ").replace("-", " ")
-            kind = next((k for k, pat in DRUM_NAMES.items() if re.search(pat, name)), "other")
-            by_split[split].append((str(f), kind))
+        by_split[split] += kit_hits(kit)
     return by_split
 
 
@@ -358,8 +370,7 @@ def main() -> int:
     if not wanted or not wanted <= set(SPLITS) | set(CONTROLS):
         sys.exit(f"--splits: choose among {', '.join(SPLITS + tuple(CONTROLS))}")
     for name in wanted & set(TUNE_CONTROLS):
-        pool = [hit for kit in drum_inventory(args.tune_drums, np.random.default_rng(0)).values()
-                for hit in kit]
+        pool = [hit for kit in drum_kits(args.tune_drums) for hit in kit_hits(kit)]
         if not pool:
             sys.exit(f"{name} needs kits under {args.tune_drums}: run scripts/get_tune_kits.py")
         drums[name] = pool
