@@ -88,12 +88,14 @@ def sources(cache: Path, split: str) -> tuple[list[str], list[str], NoiseBank]:
 class Stream(torch.utils.data.IterableDataset):
     """Endless labelled candidates, one scene at a time (in a worker process)."""
 
-    def __init__(self, cache: Path, *, seed: int, threshold: float, whiten: bool):
+    def __init__(self, cache: Path, *, seed: int, threshold: float, whiten: bool,
+                 shots: list[str] = ()):
         self.cache, self.seed, self.threshold, self.whiten = cache, seed, threshold, whiten
+        self.shots = list(shots)
 
     def __iter__(self):
         songs, drums, bank = sources(self.cache, "train")
-        maker = SceneMaker(songs, drums, bank, seed=self.seed)
+        maker = SceneMaker(songs, drums, bank, seed=self.seed, shots=self.shots)
         while True:
             yield maker.examples(threshold=self.threshold, whiten=self.whiten)
 
@@ -226,6 +228,10 @@ def main() -> int:
     ap.add_argument("--mic-share", type=float, default=None,
                     help="share of training scenes heard through a microphone (default "
                          "verifier_data.MIC_SHARE; the validation scenes keep the default)")
+    ap.add_argument("--shots", type=Path, default=None, metavar="DIR",
+                    help="other instruments' one-shots mixed into the training music beside "
+                         "the kits' hits (scripts/get_train_shots.py; the validation scenes "
+                         "keep the kits alone)")
     ap.add_argument("--ensemble-with", type=Path, default=None, metavar="BUNDLE",
                     help="with --export: ship best.pt averaged with the verifiers of BUNDLE "
                          "that read other inputs (a VerifierEnsemble)")
@@ -236,6 +242,7 @@ def main() -> int:
     model = build_verifier(cfg.to_dict()).to(device)
     if args.export:
         return export(args, model, cfg)
+    shots = one_shots(args.shots)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     if args.init and not (args.out / "last.pt").exists():
         init = torch.load(args.init, map_location=device, weights_only=True)
@@ -265,7 +272,8 @@ def main() -> int:
             sys.exit("--mic-share must be in 0..1")
         verifier_data.MIC_SHARE = args.mic_share  # the data process forks with it
     stream = Stream(args.cache, seed=args.seed * 1_000_003 + step,
-                    threshold=cfg.candidate_threshold, whiten=cfg.whiten)
+                    threshold=cfg.candidate_threshold, whiten=cfg.whiten,
+                    shots=shots)
     loader = iter(torch.utils.data.DataLoader(stream, batch_size=None,
                                               num_workers=args.workers,
                                               prefetch_factor=8 if args.workers else None,
@@ -327,8 +335,23 @@ def main() -> int:
     return 0
 
 
+def one_shots(folder: Path | None) -> list[str]:
+    """The one-shots under ``folder`` (``--shots``), sorted; none without one. A folder that
+    is missing or holds none: exit with how to fetch them."""
+    if folder is None:
+        return []
+    shots = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in (".wav", ".flac"))
+    if not shots:
+        sys.exit(f"no one-shots under {folder}: run python scripts/get_train_shots.py")
+    return shots
+
+
 def data_note(args) -> dict:
-    return {"music": "train split of scripts/get_music.sh's packages (make_corpus.py seed "
+    shots = getattr(args, "shots", None)
+    extra = {} if shots is None else {"shots": {
+        "folder": str(shots), "files": len(one_shots(shots)), "share": verifier_data.SHOT_SHARE,
+        "what": "samples of the FluidR3_GM and TimGM6mb SoundFonts (scripts/get_train_shots.py)"}}
+    return {**extra, "music": "train split of scripts/get_music.sh's packages (make_corpus.py seed "
                      f"{CORPUS_SEED}, split by song)",
             "drums": "train kits of hydrogen-drumkits", "noise": "../shared/data/noise "
             "without the val/test recordings", "scenes": "1.5-s stretches damaged on the fly "

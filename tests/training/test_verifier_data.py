@@ -124,3 +124,30 @@ def test_worn_out_records_get_a_loud_bed_and_dense_crackle(song, monkeypatch):
     hiss = [s.noise.hiss_db for s in specs if s.noise.hiss_db is not None]
     assert max(hiss) <= -25 and min(hiss) >= -80
     assert max(s.crackle.rate_per_s for s in specs) <= 60
+
+
+def _shot(path, rng) -> str:
+    sf.write(path, (rng.standard_normal(2000) * np.exp(-np.arange(2000) / 300)) * 0.5, SR)
+    return str(path)
+
+
+def test_hits_come_from_the_kits_and_the_other_instruments_shots(song, tmp_path, rng,
+                                                                 monkeypatch):
+    monkeypatch.setattr(vd, "DRUM_SHARE", 1.0)
+    monkeypatch.setattr(vd, "SYNTHETIC_HIT_SHARE", 0.0)
+    kit = [_shot(tmp_path / f"kit{i}.wav", rng) for i in range(3)]
+    shots = [_shot(tmp_path / f"shot{i}.wav", rng) for i in range(3)]
+    maker = vd.SceneMaker([song], kit, None, seed=3, shots=shots)
+    for _ in range(6):
+        maker.scene()
+    used = set(maker._drum_cache)
+    assert used & set(kit) and used & set(shots)
+    # the shots alone when there is no kit; the kits alone without shots
+    alone = vd.SceneMaker([song], [], None, seed=3, shots=shots)
+    for _ in range(4):
+        alone.scene()
+    assert alone._drum_cache and set(alone._drum_cache) <= set(shots)
+    plain = vd.SceneMaker([song], kit, None, seed=3)
+    for _ in range(4):
+        plain.scene()
+    assert set(plain._drum_cache) <= set(kit)

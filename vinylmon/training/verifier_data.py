@@ -72,6 +72,9 @@ MIC_SHARE = 0.3
 #: by :func:`synthetic_hit` rather than taken from a drum kit.
 DRUM_SHARE = 0.5
 SYNTHETIC_HIT_SHARE = 0.4
+#: Of the hits taken from files, the share taken from the other instruments' one-shots
+#: (``shots``: scripts/get_train_shots.py) when there are some, the rest from the kits.
+SHOT_SHARE = 0.5
 #: Of those hits, the share placed dead centre (the same samples in both channels, as
 #: most mixes put drums): there the shipped 2.x verifiers were wrong most often (on the
 #: test split, p >= 0.9 in both channels was right 0.56 of the time, in one 0.96).
@@ -276,14 +279,18 @@ class SceneMaker:
     bank : NoiseBank or None
         Real noise recordings (training ones only).
     seed : int, keyword-only
+    shots : list of str, keyword-only
+        Other instruments' one-shots (percussion, plucked and struck notes), mixed in
+        as the drums are, for :data:`SHOT_SHARE` of the hits taken from files.
     """
 
     def __init__(self, songs: list[str], drums: list[str], bank: NoiseBank | None, *,
                  seed: int, segment_s: float = SEGMENT_S, chunk_s: float = 15.0,
-                 reuse: int = 6):
+                 reuse: int = 6, shots: list[str] = ()):
         if not songs:
             raise ValueError("no training songs")
         self.songs, self.drums, self.bank = list(songs), list(drums), bank
+        self.shots = list(shots)
         self.rng = np.random.default_rng(seed)
         self.n = int(segment_s * SR)
         self.chunk_s, self.reuse = chunk_s, reuse
@@ -338,8 +345,10 @@ class SceneMaker:
         if rng.random() < DRUM_SHARE:
             level = np.sqrt(np.mean(x ** 2)) + 1e-9
             for _ in range(int(rng.integers(1, 12))):
-                if self.drums and rng.random() >= SYNTHETIC_HIT_SHARE:
-                    hit = self._drum(self.drums[int(rng.integers(0, len(self.drums)))])
+                files = self.shots if self.shots and (not self.drums or rng.random()
+                                                      < SHOT_SHARE) else self.drums
+                if files and rng.random() >= SYNTHETIC_HIT_SHARE:
+                    hit = self._drum(files[int(rng.integers(0, len(files)))])
                 else:
                     hit = synthetic_hit(rng)
                 hit = vary_hit(rng, hit)
