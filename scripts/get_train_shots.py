@@ -24,22 +24,19 @@ exists is kept.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from get_tune_kits import _fetch, sf2_samples  # noqa: E402
+from get_tune_kits import sf2_samples, unpack  # noqa: E402
 
-#: Debian package -> (folder name, the SoundFont in the package).
+#: Debian package -> folder name -> the SoundFont in the package.
 SOURCES = {
-    "fluid-soundfont-gm": ("FluidR3_GM", "usr/share/sounds/sf2/FluidR3_GM.sf2"),
-    "timgm6mb-soundfont": ("TimGM6mb", "usr/share/sounds/sf2/TimGM6mb.sf2"),
+    "fluid-soundfont-gm": {"FluidR3_GM": "usr/share/sounds/sf2/FluidR3_GM.sf2"},
+    "timgm6mb-soundfont": {"TimGM6mb": "usr/share/sounds/sf2/TimGM6mb.sf2"},
 }
 #: A one-shot's longest (s): its onset and what follows it, not a sustained note's loop.
 MAX_S = 1.0
@@ -80,23 +77,10 @@ def main() -> int:
     repo = Path(__file__).resolve().parents[1]
     cache = Path(os.environ.get("VINYLMON_CACHE", repo / "cache"))
     dest = cache / "shots_train"
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    for package, (font, rel) in SOURCES.items():
-        if (dest / font).is_dir():
-            continue
-        deb = _fetch(package, debs)
-        with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
-            part = dest / f".{font}.tmp"
-            shutil.rmtree(part, ignore_errors=True)
-            part.mkdir(parents=True)
-            n = write_font((Path(tmp) / rel).read_bytes(), part)
-            part.rename(dest / font)
-            print(f"{dest / font}: {n} one-shots")
+    unpack(SOURCES, dest, cache=cache,
+           write=lambda font, folder: write_font(font.read_bytes(), folder))
     print(f"{dest}: " + ", ".join(sorted(p.name for p in dest.iterdir() if p.is_dir())))
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

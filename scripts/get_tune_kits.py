@@ -26,6 +26,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -101,26 +102,35 @@ def _write_kit(src: Path, part: Path) -> int:
     return len(samples)
 
 
-def main() -> int:
-    repo = Path(__file__).resolve().parents[1]
-    cache = Path(os.environ.get("VINYLMON_CACHE", repo / "cache"))
-    dest = cache / "drums_tune"
+def unpack(sources: dict[str, dict[str, str]], dest: Path, *, cache: Path,
+           write: Callable[[Path, Path], int]) -> None:
+    """For each Debian package of ``sources`` (package -> name -> path in the package) whose
+    folders ``dest/<name>`` are not all there yet: fetch it into ``cache/debs``, unpack it
+    and ``write(path in the unpacked package, folder)`` each missing one (one-shots; it
+    returns how many), the folder renamed into place only when written whole."""
     debs = cache / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    for package, kits in SOURCES.items():
-        todo = {k: v for k, v in kits.items() if not (dest / k).is_dir()}
+    for package, items in sources.items():
+        todo = {k: v for k, v in items.items() if not (dest / k).is_dir()}
         if not todo:
             continue
         deb = _fetch(package, debs)
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
             subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
-            for kit, rel in todo.items():
-                part = dest / f".{kit}.tmp"
+            for name, rel in todo.items():
+                part = dest / f".{name}.tmp"
                 shutil.rmtree(part, ignore_errors=True)
                 part.mkdir(parents=True)
-                n = _write_kit(Path(tmp) / rel, part)
-                part.rename(dest / kit)
-                print(f"{dest / kit}: {n} one-shots")
+                n = write(Path(tmp) / rel, part)
+                part.rename(dest / name)
+                print(f"{dest / name}: {n} one-shots")
+
+
+def main() -> int:
+    repo = Path(__file__).resolve().parents[1]
+    cache = Path(os.environ.get("VINYLMON_CACHE", repo / "cache"))
+    dest = cache / "drums_tune"
+    unpack(SOURCES, dest, cache=cache, write=_write_kit)
     print(f"{dest}: " + ", ".join(sorted(p.name for p in dest.iterdir() if p.is_dir())))
     return 0
 
