@@ -12,7 +12,12 @@ shakers, cowbells, kits) and the attacks of plucked, struck and blown instrument
 (pizzicato strings, harp, guitars, harpsichord, mallets, piano, slap bass): the
 sharp onsets of music that a click verifier must let pass. Every sample is written
 out as a one-shot of at most :data:`MAX_S` seconds (faded out over its last
-:data:`FADE_S`), never committed.
+:data:`FADE_S`), never committed, except a drum kit's own pieces (:data:`KIT_PIECE`:
+kicks, snares, hi-hats, toms, cymbals, claps, anything 808): the verifier's settings
+are chosen against kits it has never heard (scripts/get_tune_kits.py), two of which
+are a General MIDI kit and an 808 (Hydrogen's GMRockKit and TR808EmulationKit), so
+training on a GM font's kit would make them heard ones. The kits' hits come from
+hydrogen-drumkits' training kits as before.
 
     python scripts/get_train_shots.py        # into ${VINYLMON_CACHE:-<repo>/cache}/shots_train
 
@@ -24,6 +29,7 @@ exists is kept.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -44,6 +50,9 @@ MAX_S = 1.0
 FADE_S = 0.05
 #: Samples shorter than this (s) are left out (single-cycle loops of synth waves).
 MIN_S = 0.02
+#: Sample names of a drum kit's own pieces, left out (case-insensitive search).
+KIT_PIECE = re.compile(r"kick|snare|snr|hat|tom\b|cymb|crash|ride|splash|china|clap|\brim|808|909"
+                       r"|brush|stick|bass ?drum|\bbd|\bsd", re.IGNORECASE)
 
 
 def one_shot(x: np.ndarray, rate: int) -> np.ndarray | None:
@@ -61,9 +70,12 @@ def one_shot(x: np.ndarray, rate: int) -> np.ndarray | None:
 
 
 def write_font(data: bytes, dest: Path) -> int:
-    """Every usable sample of the SoundFont ``data`` as a one-shot in ``dest``; returns how many."""
+    """Every usable sample of the SoundFont ``data`` as a one-shot in ``dest``, but a drum
+    kit's pieces (:data:`KIT_PIECE`); returns how many."""
     n = 0
     for i, (name, x, rate) in enumerate(sf2_samples(data)):
+        if KIT_PIECE.search(name):
+            continue
         y = one_shot(x, rate)
         if y is None:
             continue

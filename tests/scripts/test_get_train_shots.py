@@ -38,3 +38,12 @@ def test_every_usable_sample_of_a_font_becomes_a_file_at_its_rate(tmp_path, rng)
     assert n == 2 and [f.name for f in files] == ["0000_Conga_Hi.wav", "0002_Pizz_E4_R_.wav"]
     x, rate = sf.read(files[0], dtype="int16")
     assert rate == 32000 and np.array_equal(x, want[0][1])
+
+
+def test_a_drum_kits_own_pieces_are_left_out(tmp_path, rng):
+    names = ["Std Kick 1(L)", "Hi-Hat Closed", "ElectTom(R)", "808 Conga", "Rim Shot",
+             "Low Conga", "Marimba C4", "Tom Hi(L)", "Castanet"]
+    want = [(n, (rng.standard_normal(2000) * 3000).astype(np.int16), 44100) for n in names]
+    assert get_train_shots.write_font(_sf2(want), tmp_path) == 3
+    assert [f.name for f in sorted(tmp_path.iterdir())] == [
+        "0005_Low_Conga.wav", "0006_Marimba_C4.wav", "0008_Castanet.wav"]
