@@ -8,7 +8,7 @@ This adds the samples of two General MIDI SoundFonts from Debian, neither of whi
 any split, the tuning pool or the corpus uses: FluidR3_GM (fluid-soundfont-gm, MIT,
 Frank Wen) and TimGM6mb (timgm6mb-soundfont, GPL-2, Tim Brechbill). Each holds a GM
 percussion set (congas, bongos, timbales, agogo, guiro, claves, cuica, triangle,
-shakers, cowbells, kits) and the attacks of plucked, struck and blown instruments
+shakers, cowbells) and the attacks of plucked, struck and blown instruments
 (pizzicato strings, harp, guitars, harpsichord, mallets, piano, slap bass): the
 sharp onsets of music that a click verifier must let pass. Every sample is written
 out as a one-shot of at most :data:`MAX_S` seconds (faded out over its last
@@ -93,6 +93,7 @@ def main() -> int:
            write=lambda font, folder: write_font(font.read_bytes(), folder))
     print(f"{dest}: " + ", ".join(sorted(p.name for p in dest.iterdir() if p.is_dir())))
     return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

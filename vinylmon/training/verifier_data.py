@@ -345,8 +345,9 @@ class SceneMaker:
         if rng.random() < DRUM_SHARE:
             level = np.sqrt(np.mean(x ** 2)) + 1e-9
             for _ in range(int(rng.integers(1, 12))):
-                files = self.shots if self.shots and (not self.drums or rng.random()
-                                                      < SHOT_SHARE) else self.drums
+                files = self.drums
+                if self.shots and (not self.drums or rng.random() < SHOT_SHARE):
+                    files = self.shots
                 if files and rng.random() >= SYNTHETIC_HIT_SHARE:
                     hit = self._drum(files[int(rng.integers(0, len(files)))])
                 else:
