@@ -329,7 +329,7 @@ def main() -> int:
                        best=best)
             meta.update({"wall_s": round(wall, 1), "step": step, "steps": steps,
                          "best_step": torch.load(args.out / "best.pt", weights_only=True)["step"],
-                         "params": cfg.to_dict(), "data": data_note(args)})
+                         "params": cfg.to_dict(), "data": data_note(args, shots)})
             save_json_atomic(meta, meta_path)
     log.close()
     return 0
@@ -346,10 +346,10 @@ def one_shots(folder: Path | None) -> list[str]:
     return shots
 
 
-def data_note(args) -> dict:
-    shots = getattr(args, "shots", None)
-    extra = {} if shots is None else {"shots": {
-        "folder": str(shots), "files": len(one_shots(shots)), "share": verifier_data.SHOT_SHARE,
+def data_note(args, shots: list[str]) -> dict:
+    """What a run trains on (its ``meta.json`` ``data``); ``shots``: its one-shots."""
+    extra = {} if not shots else {"shots": {
+        "folder": str(args.shots), "files": len(shots), "share": verifier_data.SHOT_SHARE,
         "what": "samples of the FluidR3_GM and TimGM6mb SoundFonts (scripts/get_train_shots.py)"}}
     return {**extra, "music": "train split of scripts/get_music.sh's packages (make_corpus.py seed "
                      f"{CORPUS_SEED}, split by song)",
@@ -376,7 +376,8 @@ def export(args, model, cfg: VerifierConfig) -> int:
             "postprocess": {"accept": 0.5, "prefilter": round(ck["metrics"]["prefilter"], 6),
                             "crackle_floor_db": CRACKLE_FLOOR_DB,
                             "crackle_gate_per_s": CRACKLE_GATE_PER_S},
-            "training_data": data_note(args),
+            # what the run recorded (its --shots, --mic-share), not this command's flags
+            "training_data": run.get("data") or data_note(args, []),
             "training": {**run, "exported_step": ck["step"]},
             "metrics": {"validation_candidates": ck["metrics"]}}
     if args.ensemble_with is not None:
