@@ -230,33 +230,39 @@ def tuning_events(clips: list[Clip], det: Detector) -> list[list]:
     """Per clip, the app's events at the lowest acceptance, without offsets: what
     :func:`tuning_runs` and :func:`choose_clicked` filter."""
     base = []
-    kept, det.both_offset, det.both_offset_clicked = \
-        (det.both_offset, det.both_offset_clicked), 0.0, None
+    kept = det.both_offset, det.both_offset_clicked, det.accept_clicked
+    det.both_offset, det.both_offset_clicked, det.accept_clicked = 0.0, None, None
     try:
         for clip in clips:
             an = analyse_excerpt(clip.read(), det, repeats=[], accept=ACCEPTS[0],
                                  min_peak_db=-200.0)
             base.append(an.events)
     finally:
-        det.both_offset, det.both_offset_clicked = kept
+        det.both_offset, det.both_offset_clicked, det.accept_clicked = kept
     return base
 
 
 def runs_for(base: list[list], *, accept: float, min_peak: float, both: float,
-             clicked: float | None = None, window_s: float = 5.0) -> list:
+             clicked: float | None = None, window_s: float = 5.0,
+             accept_clicked: float | None = None) -> list:
     """:func:`tuning_events`' events that pass at these settings (offsets as
     find_impulses applies them, per window of ``window_s``), per clip as
     :func:`vinylmon_runs` gives them (an approximation: at run time candidates merge
-    only with accepted ones)."""
+    only with accepted ones). ``accept_clicked``: the acceptance instead in a window
+    that holds a one-channel impulse accepted at ``accept`` (None: ``accept``; a probe,
+    scripts/probe_acceptance.py)."""
     runs = []
     for events in base:
         damaged = {int(e.start_s // window_s) for e in events
-                   if clicked is not None and e.channel is not None and e.confidence >= accept}
+                   if (clicked is not None or accept_clicked is not None)
+                   and e.channel is not None and e.confidence >= accept}
         kept = []
         for e in events:
-            o = clicked if int(e.start_s // window_s) in damaged else both
+            hit = int(e.start_s // window_s) in damaged
+            o = clicked if hit and clicked is not None else both
+            a = accept_clicked if hit and accept_clicked is not None else accept
             q = calibrated(e.confidence, o) if e.channel is None else e.confidence
-            if q >= accept and e.peak_db >= min_peak:
+            if q >= a and e.peak_db >= min_peak:
                 kept.append(e)
         runs.append((_spans(kept), len(track_scratches(kept)[0])))
     return runs
@@ -272,17 +278,26 @@ def tuning_runs(base: list[list]) -> dict:
 TOP_BASES = 5
 
 
+#: Acceptances tried in windows that hold a one-channel click (below the others').
+CLICKED_ACCEPTS = (0.5, 0.7, 0.8, 0.9)
+
+
 def choose_clicked(clips, base: list[list], audible_db: float, *, accept: float,
-                   min_peak: float, both: float, window_s: float) -> tuple[float | None, list]:
-    """For one setting of the others: the both-channel offset for windows that hold a
-    one-channel click (None: the same offset there), by the same objective."""
+                   min_peak: float, both: float, window_s: float
+                   ) -> tuple[float | None, float | None, list]:
+    """For one setting of the others: the both-channel offset and the acceptance for
+    windows that hold a one-channel click (None: the same as elsewhere), by the same
+    objective."""
     table = []
     for c in [None] + [o for o in BOTH_OFFSETS if o > both]:
-        s = score_vinylmon(clips, runs_for(base, accept=accept, min_peak=min_peak, both=both,
-                                           clicked=c, window_s=window_s), audible_db)
-        table.append({"both_logit_offset_clicked": c, **objective_row(s)})
-    best = max(table, key=lambda r: r["objective"])  # the first (None) on a tie
-    return best["both_logit_offset_clicked"], table
+        for ac in [None] + [a for a in CLICKED_ACCEPTS if a < accept]:
+            s = score_vinylmon(clips, runs_for(base, accept=accept, min_peak=min_peak, both=both,
+                                               clicked=c, window_s=window_s, accept_clicked=ac),
+                               audible_db)
+            table.append({"both_logit_offset_clicked": c, "accept_clicked": ac,
+                          **objective_row(s)})
+    best = max(table, key=lambda r: r["objective"])  # the first (None, None) on a tie
+    return best["both_logit_offset_clicked"], best["accept_clicked"], table
 
 
 def score_vinylmon(clips, runs, audible_db: float) -> dict:
@@ -356,7 +371,7 @@ def score_grooveclean(clips, store: dict, audible_db: float) -> dict | None:
 
 def update_meta(folder: Path, accept: float, min_peak: float, both: float,
                 clicked: float | None, false_clicks: float, selection: list,
-                clicked_rows: list) -> None:
+                clicked_rows: list, accept_clicked: float | None = None) -> None:
     """Store the chosen post-processing in the verifier's meta.json (not hashed), with
     the click-loud false events per minute it made on the clean validation music (the
     grade counts c net of them)."""
@@ -366,10 +381,11 @@ def update_meta(folder: Path, accept: float, min_peak: float, both: float,
     meta["postprocess"] = {**meta.get("postprocess", {}), "accept": accept,
                            "min_peak_db": min_peak, "both_logit_offset": both,
                            "false_clicks_per_min": round(fc, 3)}
-    if clicked is None:
-        meta["postprocess"].pop("both_logit_offset_clicked", None)
-    else:
-        meta["postprocess"]["both_logit_offset_clicked"] = clicked
+    for key, v in (("both_logit_offset_clicked", clicked), ("accept_clicked", accept_clicked)):
+        if v is None:
+            meta["postprocess"].pop(key, None)
+        else:
+            meta["postprocess"][key] = v
     # the rows without the offset and at the one chosen (clicks.json keeps them all)
     meta.setdefault("metrics", {})["selection"] = [
         r for r in selection if r["both_logit_offset"] in (0.0, both)]
@@ -490,25 +506,27 @@ def main() -> int:
     # could win where a stricter one with the milder offset would have done better)
     best = None
     for row in sorted(selection, key=lambda r: -r["objective"])[:TOP_BASES]:
-        c, rows = choose_clicked(tune, base, args.audible_db, accept=row["accept"],
-                                 min_peak=row["min_peak_db"], both=row["both_logit_offset"],
-                                 window_s=det.window_s)
-        top = next(r for r in rows if r["both_logit_offset_clicked"] == c)
+        c, ac, rows = choose_clicked(tune, base, args.audible_db, accept=row["accept"],
+                                     min_peak=row["min_peak_db"],
+                                     both=row["both_logit_offset"], window_s=det.window_s)
+        top = next(r for r in rows
+                   if r["both_logit_offset_clicked"] == c and r["accept_clicked"] == ac)
         if best is None or top["objective"] > best[0]["objective"]:
-            best = (top, row, c, rows)
-    top, row, clicked, clicked_rows = best
+            best = (top, row, c, ac, rows)
+    top, row, clicked, accept_clicked, clicked_rows = best
     accept, min_peak, both = row["accept"], row["min_peak_db"], row["both_logit_offset"]
     false_clicks = top["false_clicks_per_min_clean"]
-    print(f"accept {accept}, min peak {min_peak}, both-channel offset {both}, {clicked} in "
-          f"windows with a one-channel click (chosen on {args.tune_split}; {false_clicks} false "
-          f"click-loud events/min on its clean music):", json.dumps(selection),
-          json.dumps(clicked_rows), flush=True)
+    print(f"accept {accept}, min peak {min_peak}, both-channel offset {both}, {clicked} and "
+          f"accept {accept_clicked} in windows with a one-channel click (chosen on "
+          f"{args.tune_split}; {false_clicks} false click-loud events/min on its clean "
+          f"music):", json.dumps(selection), json.dumps(clicked_rows), flush=True)
     if args.update_meta:
         update_meta(det.verifier_folder, accept, min_peak, both, clicked, false_clicks,
-                    selection, clicked_rows)
+                    selection, clicked_rows, accept_clicked)
     # as the app runs with them (the repeat check looks at what is accepted)
     det.accept, det.min_peak_db, det.both_offset, det.both_offset_clicked = \
         accept, min_peak, both, clicked
+    det.accept_clicked = accept_clicked
 
     clips = load_split(args.corpus, args.split)[:args.limit]
     if args.control:
@@ -531,7 +549,9 @@ def main() -> int:
              f"{min_peak:g} dB re the window level; an impulse it hears in both channels "
              f"has {both:g} added to its logit first (centred music transients are in both)"
              + (f", {clicked:g} in a window that holds a click-loud impulse in one channel "
-                f"(a damaged record)" if clicked is not None else "") + ": "
+                f"(a damaged record)" if clicked is not None else "")
+             + (f"; such a window accepts at p >= {accept_clicked:g}"
+                if accept_clicked is not None else "") + ": "
              f"chosen on the {args.tune_split} split "
              f"(and the clean control music {args.tune_control}) for the best click F1 "
              f"within {FALSE_BUDGET:g} false "
@@ -571,6 +591,7 @@ def main() -> int:
     (args.out / "clicks.json").write_text(json.dumps(
         {"command": command, "accept": accept, "min_peak_db": min_peak,
          "both_logit_offset": both, "both_logit_offset_clicked": clicked,
+         "accept_clicked": accept_clicked,
          "selection": selection, "selection_clicked": clicked_rows,
          "columns": cols},
         indent=1, default=float))

@@ -133,6 +133,10 @@ DAMAGES = {
         "verifier", _edit_meta(postprocess=_set_in("postprocess", "both_logit_offset_clicked",
                                                    value="lax")),
         "meta.json", "'postprocess.both_logit_offset_clicked'"),
+    "verifier meta.json clicked-window acceptance over the acceptance": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "accept_clicked",
+                                                   value=0.99)),
+        "meta.json", "'postprocess.accept_clicked'"),
     "verifier meta.json other architecture": (
         "verifier", _edit_meta(params=_set_in("params", "members", 0, "width", value=48)),
         "verifier",

@@ -1,5 +1,6 @@
 """The shipped bundles load, run and hear a click in synthetic music."""
 
+import json
 import shutil
 from dataclasses import replace
 
@@ -15,8 +16,9 @@ from vinylmon.models.inference import (
     Detector,
     LearnedGrader,
     analyse_excerpt,
+    clicked_offset,
 )
-from vinylmon.models.verifier import find_impulses
+from vinylmon.models.verifier import calibrated, find_impulses
 from vinylmon.simulate import ClickSpec, DamageSpec, shapes, simulate
 
 SR = 44100
@@ -171,6 +173,49 @@ def test_tampered_bundle_is_refused(tmp_path):
     (folder / "model.pt").write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="sha256"):
         Detector(folder, device="cpu")
+
+
+def test_the_clicked_window_acceptance_is_the_logit_offset_it_stands_for():
+    for accept, lower in ((0.8, 0.7), (0.9, 0.5), (0.5, 0.2)):
+        off = clicked_offset(accept, lower)
+        assert off > 0 and calibrated(lower, off) == pytest.approx(accept)
+    assert clicked_offset(0.8, None) == 0.0 and clicked_offset(0.8, 0.8) == 0.0
+    assert clicked_offset(1.0, 0.0) == 20.0  # held to the largest offset
+
+
+def test_a_verifier_bundle_gives_its_clicked_window_acceptance(tmp_path, music):
+    """meta.json's ``postprocess.accept_clicked`` reaches the detector: in a window that
+    holds a sure one-channel click, impulses pass at that (lower) acceptance, with their
+    probabilities raised by the offset it stands for; without it they do not."""
+    strict = 1 - 1e-7  # only the surest pass where the lower acceptance does not apply
+    dets = {}
+    for name, lower in (("plain", None), ("lower", 0.5)):
+        folder = tmp_path / name / "verifier"
+        shutil.copytree(WEIGHTS_DIR / "verifier", folder)
+        meta = json.loads((folder / "meta.json").read_text())
+        meta["postprocess"].update(accept=strict, both_logit_offset=0.0)
+        for key in ("both_logit_offset_clicked", "accept_clicked"):
+            meta["postprocess"].pop(key, None)
+        if lower is not None:
+            meta["postprocess"]["accept_clicked"] = lower
+        (folder / "meta.json").write_text(json.dumps(meta))
+        dets[name] = Detector(device="cpu", verifier=folder)
+    det = dets["lower"]
+    assert det.accept == strict and det.accept_clicked == 0.5
+    assert dets["plain"].accept_clicked is None
+    x = music(5.0).astype(np.float32)
+    rng = np.random.default_rng(7)
+    level = float(np.sqrt(np.mean(x ** 2)))
+    for i, (peak, ch) in enumerate(((15.0, 0), (-3.0, 1), (-6.0, 0), (-8.0, 1))):
+        c = shapes.click(rng, SR, style="impulse") * level * 10 ** (peak / 20)
+        x[ch, 20000 + 40000 * i:20000 + 40000 * i + c.size] += c.astype(np.float32)
+    plain = [d.start for d in dets["plain"].verified(x)]
+    got = det.verified(x)
+    want = {d.start: d for d in find_impulses(
+        det.verifier, x, accept=strict, prefilter=det.prefilter, min_peak_db=det.min_peak_db,
+        clicked_offset=clicked_offset(strict, 0.5))}
+    assert set(plain) < {d.start for d in got}
+    assert all(d.start in want and d.prob == want[d.start].prob for d in got)
 
 
 def test_a_short_last_window_is_continued_without_a_step_or_a_kink():

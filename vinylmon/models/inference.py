@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -235,7 +236,9 @@ class VerifierSettings:
     ``both_offset``: added to the logit of an impulse heard in both channels of
     stereo audio before it is judged (:func:`~vinylmon.models.verifier.find_impulses`);
     ``both_offset_clicked``: the offset instead in a window that holds a one-channel
-    click (None: ``both_offset`` everywhere)."""
+    click (None: ``both_offset`` everywhere); ``accept_clicked``: the (lower) acceptance
+    in such a window, where the record clicks (None: ``accept`` everywhere; applied as
+    :attr:`clicked_offset` added to the logits there)."""
 
     accept: float = 0.5
     prefilter: float = 0.0
@@ -246,6 +249,16 @@ class VerifierSettings:
     crackle_gate_per_s: float | None = None
     both_offset: float = 0.0
     both_offset_clicked: float | None = None
+    accept_clicked: float | None = None
+
+
+def clicked_offset(accept: float, accept_clicked: float | None) -> float:
+    """The logit offset that makes an impulse judged against ``accept`` pass where its
+    probability reaches ``accept_clicked`` instead (0 for None or no lower)."""
+    if accept_clicked is None or not accept_clicked < accept:
+        return 0.0
+    a, b = (min(max(p, 1e-6), 1 - 1e-6) for p in (accept, accept_clicked))
+    return min(MAX_BOTH_OFFSET, math.log(a / (1 - a)) - math.log(b / (1 - b)))
 
 
 def load_verifier(folder: Path, device) -> tuple[torch.nn.Module, float, float, float]:
@@ -280,10 +293,13 @@ def verifier_settings(folder: Path, meta: dict) -> VerifierSettings:
                          default=0.0, within="postprocess."))
     clicked = _number(folder, pp, "both_logit_offset_clicked", -MAX_BOTH_OFFSET,
                       MAX_BOTH_OFFSET, optional=True, within="postprocess.")
+    accept_clicked = _number(folder, pp, "accept_clicked", 0.0, accept, optional=True,
+                             within="postprocess.")
     return VerifierSettings(accept, prefilter, min_peak, false_rate, min(scratch, accept),
                             None if crackle is None else float(crackle),
                             None if gate is None else float(gate), both,
-                            None if clicked is None else float(clicked))
+                            None if clicked is None else float(clicked),
+                            None if accept_clicked is None else float(accept_clicked))
 
 
 class WindowMeasurer:
@@ -427,6 +443,8 @@ class Detector:
         #: the second where the window holds a one-channel click (None: the first).
         self.both_offset = 0.0
         self.both_offset_clicked: float | None = None
+        #: The acceptance in a window that holds a one-channel click (None: ``accept``).
+        self.accept_clicked: float | None = None
         self.verifier_folder: Path | None = None
         vfolder = _optional_bundle(verifier, "verifier")
         if vfolder is not None:
@@ -441,6 +459,7 @@ class Detector:
             self.crackle_floor_db = st.crackle_floor_db
             self.crackle_gate_per_s = st.crackle_gate_per_s
             self.both_offset, self.both_offset_clicked = st.both_offset, st.both_offset_clicked
+            self.accept_clicked = st.accept_clicked
             self.verifier_folder = vfolder
         self.measures: WindowMeasurer | None = None
         self.measures_folder = _shipped_measures(measures)
@@ -583,7 +602,9 @@ class Detector:
                               min_peak_db=min_peak_db, candidates=cands,
                               first=prepared.first_patches if have else None,
                               both_offset=self.both_offset,
-                              both_offset_clicked=self.both_offset_clicked, device=self.device)
+                              both_offset_clicked=self.both_offset_clicked,
+                              clicked_offset=clicked_offset(self.accept, self.accept_clicked),
+                              clicked_accept=self.accept, device=self.device)
         loud = [i for i, d in enumerate(found)
                 if d.prob >= self.accept and d.peak_db >= CLICK_FLOOR_DB]
         if self.drop_repeated and loud:
