@@ -211,11 +211,24 @@ def test_a_verifier_bundle_gives_its_clicked_window_acceptance(tmp_path, music):
         x[ch, 20000 + 40000 * i:20000 + 40000 * i + c.size] += c.astype(np.float32)
     plain = [d.start for d in dets["plain"].verified(x)]
     got = det.verified(x)
-    want = {d.start: d for d in find_impulses(
-        det.verifier, x, accept=strict, prefilter=det.prefilter, min_peak_db=det.min_peak_db,
-        clicked_offset=clicked_offset(strict, 0.5))}
+    lift = clicked_offset(strict, 0.5)
+    raw = {d.start: d for d in find_impulses(
+        det.verifier, x, accept=calibrated(strict, -lift), prefilter=det.prefilter,
+        min_peak_db=det.min_peak_db, clicked_accept=strict)}
     assert set(plain) < {d.start for d in got}
-    assert all(d.start in want and d.prob == want[d.start].prob for d in got)
+    assert all(d.start in raw and d.prob == pytest.approx(calibrated(raw[d.start].prob, lift))
+               for d in got)
+    # asked for fainter impulses too (scratch ticks), those the offset does not make
+    # events of their own keep their own probability
+    faint = 0.05
+    wide = {d.start: d for d in find_impulses(
+        det.verifier, x, accept=calibrated(faint, -lift), prefilter=det.prefilter,
+        min_peak_db=det.min_peak_db, clicked_accept=strict)}
+    ticks = [d for d in det.events(x, det.run([x])[0], accept=faint, scratch_accept=faint)
+             if d.prob < strict]
+    matched = [d for d in ticks if d.start in wide]
+    assert matched and all(d.prob == pytest.approx(wide[d.start].prob) for d in matched)
+
 
 
 def test_a_short_last_window_is_continued_without_a_step_or_a_kink():

@@ -1,11 +1,14 @@
 """The detector leaves out click-loud impulses the music repeats (a sampled hit on
 every beat), and keeps a click that lands on that music once."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
 from vinylmon.grading.rubric import CLICK_FLOOR_DB
-from vinylmon.models.inference import Detector
+from vinylmon.models.inference import WEIGHTS_DIR, Detector
 
 SR = 44100
 
@@ -15,14 +18,17 @@ def detector():
     return Detector(device="cpu")
 
 
-def _beat_music(music, rng, *, beat_s=1.3, first_s=0.3):
+def _beat_music(music, rng, *, beat_s=1.3, first_s=0.3, right=True):
     """Synthetic music with one click-sharp percussive hit, sample for sample the same,
-    every ``beat_s`` from ``first_s`` on; the hits' first samples."""
+    every ``beat_s`` from ``first_s`` on (``right``: in both channels, else the left
+    alone); the hits' first samples."""
     x = music(5.0).astype(np.float64)
     hit = np.zeros((2, 300))
-    hit[:, 0] = [0.9, 0.6]
-    hit[:, 1] = [-0.5, -0.35]
+    hit[:, 0] = [0.9, 0.6 if right else 0.0]
+    hit[:, 1] = [-0.5, -0.35 if right else 0.0]
     hit[:, 2:] += 0.04 * rng.standard_normal((2, 298)) * np.exp(-np.arange(298) / 60.0)
+    if not right:
+        hit[1] = 0.0
     starts = np.arange(int(first_s * SR), x.shape[1] - 2000, int(beat_s * SR))
     for s in starts:
         x[:, s:s + 300] += hit
@@ -71,3 +77,28 @@ def test_a_beat_of_more_hits_than_the_search_gives_up_after_is_left_out(detector
     on_hits = [s for s in starts if _near(kept, s)]
     assert len(on_hits) > REPEAT_GIVE_UP  # more than the old limit, which skipped the window
     assert sum(_near(dropped, s) for s in on_hits) <= 1
+
+
+def test_a_beat_the_music_repeats_does_not_lower_the_acceptance(music, rng, tmp_path):
+    """A bundle's ``accept_clicked`` lowers the acceptance where a one-channel click
+    stands; one-channel hits on the beat are the music's (the repeat check), so they
+    mark nothing: the events are those without ``accept_clicked``. Without the repeat
+    check the hits mark the window and the lower acceptance applies."""
+    folder = tmp_path / "verifier"
+    shutil.copytree(WEIGHTS_DIR / "verifier", folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["postprocess"]["accept_clicked"] = 0.2
+    (folder / "meta.json").write_text(json.dumps(meta))
+    lower, plain = Detector(device="cpu", verifier=folder), Detector(device="cpu")
+    plain.accept_clicked = None
+    x, starts = _beat_music(music, rng, right=False)
+    x[:, :4410] *= np.linspace(0.0, 1.0, 4410, dtype=np.float32)  # no onset of its own
+    out = lower.run([x])[0]
+    with_lower = [(e.start, e.prob) for e in lower.events(x, out)]
+    assert with_lower == [(e.start, e.prob) for e in plain.events(x, out)]
+    lower.drop_repeated = False
+    plain.drop_repeated = False
+    heard = _loud(plain.events(x, out))
+    assert sum(_near(heard, s) for s in starts) >= 2 and any(e.channel == 0 for e in heard)
+    assert [(e.start, e.prob) for e in lower.events(x, out)] != \
+        [(e.start, e.prob) for e in plain.events(x, out)]

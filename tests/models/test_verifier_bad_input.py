@@ -30,12 +30,6 @@ def test_a_both_channel_offset_out_of_range(model, kw):
         find_impulses(model, np.zeros((2, 1000), np.float32), **kw)
 
 
-@pytest.mark.parametrize("v", [-0.5, 20.5])
-def test_a_clicked_window_offset_out_of_range(model, v):
-    with pytest.raises(ValueError, match="clicked_offset"):
-        find_impulses(model, np.zeros((2, 1000), np.float32), clicked_offset=v)
-
-
 @pytest.mark.parametrize("v", [-0.1, 1.5])
 def test_a_clicked_window_acceptance_outside_0_1(model, v):
     with pytest.raises(ValueError, match="clicked_accept"):

@@ -50,6 +50,7 @@ from vinylmon.models.measures import decode as decode_measures
 from vinylmon.models.verifier import (
     MAX_BOTH_OFFSET,
     build_verifier,
+    calibrated,
     candidates_for,
     find_impulses,
     first_patches,
@@ -238,7 +239,7 @@ class VerifierSettings:
     ``both_offset_clicked``: the offset instead in a window that holds a one-channel
     click (None: ``both_offset`` everywhere); ``accept_clicked``: the (lower) acceptance
     in such a window, where the record clicks (None: ``accept`` everywhere; applied as
-    :attr:`clicked_offset` added to the logits there)."""
+    the logit offset :func:`clicked_offset` there, :meth:`Detector._impulses`)."""
 
     accept: float = 0.5
     prefilter: float = 0.0
@@ -594,25 +595,37 @@ class Detector:
         caller tries) that the music repeats elsewhere in ``audio``
         (:attr:`drop_repeated`): a sampled drum hit, not a click. The search gives up
         on a window after :data:`REPEAT_GIVE_UP` detections none of which the music
-        repeats (a worn record). The click-loud ones' peaks and ends are then measured
-        on the audio (:meth:`_measured`)."""
+        repeats (a worn record). Then, with :attr:`accept_clicked`, where a one-channel
+        click-loud detection still stands at :attr:`accept` (a record that clicks,
+        not a beat the music repeats), every detection has the logit offset added
+        that makes it pass at ``accept_clicked`` rather than ``accept``
+        (:func:`clicked_offset`). The click-loud ones' peaks and ends are then
+        measured on the audio (:meth:`_measured`)."""
         have = prepared is not None and prepared.candidates is not None
         cands = prepared.candidates if have else candidates_for(self.verifier, audio)
-        found = find_impulses(self.verifier, audio, accept=accept, prefilter=self.prefilter,
-                              min_peak_db=min_peak_db, candidates=cands,
-                              first=prepared.first_patches if have else None,
+        lift = clicked_offset(self.accept, self.accept_clicked)
+        found = find_impulses(self.verifier, audio, accept=calibrated(accept, -lift),
+                              prefilter=self.prefilter, min_peak_db=min_peak_db,
+                              candidates=cands, first=prepared.first_patches if have else None,
                               both_offset=self.both_offset,
                               both_offset_clicked=self.both_offset_clicked,
-                              clicked_offset=clicked_offset(self.accept, self.accept_clicked),
                               clicked_accept=self.accept, device=self.device)
         loud = [i for i, d in enumerate(found)
-                if d.prob >= self.accept and d.peak_db >= CLICK_FLOOR_DB]
+                if d.prob >= calibrated(self.accept, -lift) and d.peak_db >= CLICK_FLOOR_DB]
         if self.drop_repeated and loud:
             spans = np.array([[found[i].start, found[i].end] for i in loud])
             music = {loud[j] for j in np.flatnonzero(repeated_in_music(
                 audio, spans, places=cands.index, sample_rate=self.sample_rate,
                 channels=[found[i].channel for i in loud], give_up_after=REPEAT_GIVE_UP))}
             found = [d for i, d in enumerate(found) if i not in music]
+        if lift:
+            if any(d.channel is not None and d.prob >= self.accept
+                   and d.peak_db >= CLICK_FLOOR_DB for d in found):
+                # raised only where that makes an event of its own: a fainter one may
+                # still be a scratch tick, at its own probability (its repeats unchecked)
+                found = [replace(d, prob=q) if (q := calibrated(d.prob, lift)) >= self.accept
+                         else d for d in found]
+            found = [d for d in found if d.prob >= accept]
         return [self._measured(audio, d, level=cands.level) for d in found]
 
     def _measured(self, audio: np.ndarray, d, *, level: float):

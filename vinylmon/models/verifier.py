@@ -305,7 +305,7 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
                   prefilter: float = 0.0, min_peak_db: float = -np.inf,
                   candidate_threshold: float | None = None, cascade: bool = True,
                   candidates: Candidates | None = None, both_offset: float = 0.0,
-                  both_offset_clicked: float | None = None, clicked_offset: float = 0.0,
+                  both_offset_clicked: float | None = None,
                   clicked_accept: float | None = None,
                   first: tuple[np.ndarray, np.ndarray] | None = None,
                   device: torch.device | str = "cpu") -> list[Detection]:
@@ -347,11 +347,6 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
         verifier accepts in one channel: a damaged record, where an impulse in both
         channels is a click more often than on clean music. None: ``both_offset``
         everywhere.
-    clicked_offset : float, keyword-only
-        Added (>= 0) to the logit of every impulse of stereo audio that holds such a
-        one-channel click, on top of the both-channel offset there: a record that
-        clicks is judged with a lower acceptance than clean music
-        (``postprocess.accept_clicked`` of a verifier bundle).
     clicked_accept : float or None, keyword-only
         The probability that one-channel click-loud impulse needs to mark its audio as
         a damaged record (None: ``accept``; a caller that asks for fainter impulses
@@ -371,8 +366,6 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
         if v is not None and not -MAX_BOTH_OFFSET <= v <= MAX_BOTH_OFFSET:
             raise ValueError(f"{name} must be in -{MAX_BOTH_OFFSET:g}..{MAX_BOTH_OFFSET:g}, "
                              f"got {v}")
-    if not 0.0 <= clicked_offset <= MAX_BOTH_OFFSET:
-        raise ValueError(f"clicked_offset must be in 0..{MAX_BOTH_OFFSET:g}, got {clicked_offset}")
     if first is not None and (candidates is None or not cascade):
         raise ValueError("first patches need the candidates they were cut from and cascade on")
     c = candidates_for(model, audio, candidate_threshold=candidate_threshold) \
@@ -405,11 +398,9 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
     offsets = (0.0, 0.0) if mono else (
         float(both_offset), float(both_offset if both_offset_clicked is None
                                   else both_offset_clicked))
-    raise_clicked = 0.0 if mono else float(clicked_offset)
     # judged after merging (parts that disagree make an impulse of both channels):
     # the candidates kept pass at the most lenient of the thresholds
-    keep = np.flatnonzero(prob >= calibrated(accept, -max(
-        0.0, offsets[0], raise_clicked + max(0.0, offsets[1]))))
+    keep = np.flatnonzero(prob >= calibrated(accept, -max(0.0, *offsets)))
     if keep.size == 0:
         return []
     idx = c_index[keep]
@@ -432,14 +423,14 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
             m[4] = max(m[4], float(prob[keep[j]]))
         else:
             merged.append([s, e, ch, float(peaks[j]), float(prob[keep[j]])])
-    if any(offsets) or raise_clicked:
+    if any(offsets):
         sure = accept if clicked_accept is None else clicked_accept
         clicked = any(m[2] is not None and m[4] >= sure and m[3] >= CLICK_FLOOR_DB
                       for m in merged)
-        raised = raise_clicked if clicked else 0.0
-        offset = (offsets[1] if clicked else offsets[0]) + raised
+        offset = offsets[1] if clicked else offsets[0]
         for m in merged:
-            m[4] = calibrated(m[4], offset if m[2] is None else raised)
+            if m[2] is None:
+                m[4] = calibrated(m[4], offset)
     return [Detection(*m) for m in merged if m[3] >= min_peak_db and m[4] >= accept]
 
 
