@@ -249,8 +249,8 @@ def runs_for(base: list[list], *, accept: float, min_peak: float, both: float,
     find_impulses applies them, per window of ``window_s``), per clip as
     :func:`vinylmon_runs` gives them (an approximation: at run time candidates merge
     only with accepted ones). ``accept_clicked``: the acceptance instead in a window
-    that holds a one-channel impulse accepted at ``accept`` (None: ``accept``; a probe,
-    scripts/probe_acceptance.py)."""
+    that holds a one-channel impulse accepted at ``accept`` (None: ``accept``; the
+    events are those after the repeat check, which comes first in the app too)."""
     runs = []
     for events in base:
         damaged = {int(e.start_s // window_s) for e in events

@@ -348,7 +348,7 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
         channels is a click more often than on clean music. None: ``both_offset``
         everywhere.
     clicked_accept : float or None, keyword-only
-        The probability that one-channel click-loud impulse needs to mark its audio as
+        The probability the one-channel click-loud impulse needs to mark its audio as
         a damaged record (None: ``accept``; a caller that asks for fainter impulses
         too, such as scratch ticks, gives the bundle's acceptance here).
 
