@@ -133,9 +133,9 @@ DAMAGES = {
         "verifier", _edit_meta(postprocess=_set_in("postprocess", "both_logit_offset_clicked",
                                                    value="lax")),
         "meta.json", "'postprocess.both_logit_offset_clicked'"),
-    "verifier meta.json clicked-window acceptance over the acceptance": (
+    "verifier meta.json clicked-window acceptance over 1": (
         "verifier", _edit_meta(postprocess=_set_in("postprocess", "accept_clicked",
-                                                   value=0.99)),
+                                                   value=1.5)),
         "meta.json", "'postprocess.accept_clicked'"),
     "verifier meta.json other architecture": (
         "verifier", _edit_meta(params=_set_in("params", "members", 0, "width", value=48)),

@@ -294,13 +294,16 @@ def verifier_settings(folder: Path, meta: dict) -> VerifierSettings:
                          default=0.0, within="postprocess."))
     clicked = _number(folder, pp, "both_logit_offset_clicked", -MAX_BOTH_OFFSET,
                       MAX_BOTH_OFFSET, optional=True, within="postprocess.")
-    accept_clicked = _number(folder, pp, "accept_clicked", 0.0, accept, optional=True,
+    # like scratch_accept, never over the acceptance (a microphone profile's fine-tune
+    # chooses its own acceptance and keeps the base bundle's other settings)
+    accept_clicked = _number(folder, pp, "accept_clicked", 0.0, 1.0, optional=True,
                              within="postprocess.")
     return VerifierSettings(accept, prefilter, min_peak, false_rate, min(scratch, accept),
                             None if crackle is None else float(crackle),
                             None if gate is None else float(gate), both,
                             None if clicked is None else float(clicked),
-                            None if accept_clicked is None else float(accept_clicked))
+                            None if accept_clicked is None else min(float(accept_clicked),
+                                                                    accept))
 
 
 class WindowMeasurer:
