@@ -307,12 +307,12 @@ def score_vinylmon(clips, runs, audible_db: float) -> dict:
     return t.summary()
 
 
-def objective_row(s: dict) -> dict:
+def objective_row(s: dict, *, budget: float = FALSE_BUDGET) -> dict:
     """A setting's row of the selection table from its scores: click F1, false events
     per minute on clean music, and the objective (F1, less 0.05 for each false event
-    a minute past FALSE_BUDGET)."""
+    a minute past ``budget``)."""
     f1, fpm = s["click_all"]["f1"], s["false_per_min_clean"]
-    over = max(0.0, (fpm if np.isfinite(fpm) else 0.0) - FALSE_BUDGET)
+    over = max(0.0, (fpm if np.isfinite(fpm) else 0.0) - budget)
     return {"f1": round(f1, 4), "false_per_min_clean": round(fpm, 2),
             "false_clicks_per_min_clean": round(s["false_clicks_per_min_clean"], 3),
             "objective": round(f1 - 0.05 * over, 4)}

@@ -45,6 +45,7 @@ from evaluate_clicks import (
     TOP_BASES,
     Tally,
     merge,
+    objective_row,
     runs_for,
     score_vinylmon,
     tuning_events,
@@ -53,16 +54,16 @@ from evaluate_clicks import (
 from vinylmon.models.inference import Detector
 from vinylmon.training.corpus import load_split
 
-PENALTY = 0.05
 BUDGETS = (1.0, 0.5)
 
 
 def figures(clips, base, **settings) -> dict:
-    """evaluate_clicks' scores of the events ``base`` at ``settings`` (runs_for's)."""
+    """evaluate_clicks' scores of the events ``base`` at ``settings`` (runs_for's), with
+    the few this probe prints."""
     s = score_vinylmon(clips, runs_for(base, **settings), 0.0)
     a = s["click_all"]
-    return {"f1": a["f1"], "precision": a["precision"], "recall": a["recall"],
-            "drum_f1": s["click_drum"]["f1"], "false_per_min_clean": s["false_per_min_clean"]}
+    return {**s, "f1": a["f1"], "precision": a["precision"], "recall": a["recall"],
+            "drum_f1": s["click_drum"]["f1"]}
 
 
 def clip_counts(clips, base, **settings) -> np.ndarray:
@@ -96,8 +97,8 @@ def f1_gain(a: np.ndarray, b: np.ndarray, *, draws: int = 2000, seed: int = 0
 
 
 def objective(f: dict, budget: float) -> float:
-    fpm = f["false_per_min_clean"]
-    return f["f1"] - PENALTY * max(0.0, (fpm if np.isfinite(fpm) else 0.0) - budget)
+    """evaluate_clicks' objective of the scores ``f`` at a false-event ``budget``."""
+    return objective_row(f, budget=budget)["objective"]
 
 
 def choose(clips, base, *, budget: float, adaptive: bool) -> tuple[dict, dict]:
@@ -146,12 +147,13 @@ def row(name: str, s: dict, v: dict, t: dict, gains: list[str]) -> str:
             + " | ".join(gains) + " |")
 
 
-def gains(tune, tb, test, xb, own: dict, s: dict) -> list[str]:
-    """F1 gain over the bundle's own settings on validation and on test, each with its
-    90 % interval over excerpts drawn with replacement."""
+def gains(splits: list[tuple], s: dict) -> list[str]:
+    """F1 gain over the bundle's own settings on each of ``splits`` (clips, events and
+    :func:`clip_counts` at the bundle's own settings), with its 90 % interval over
+    excerpts drawn with replacement."""
     out = []
-    for clips, base in ((tune, tb), (test, xb)):
-        g, lo, hi = f1_gain(clip_counts(clips, base, **own), clip_counts(clips, base, **s))
+    for clips, base, own in splits:
+        g, lo, hi = f1_gain(own, clip_counts(clips, base, **s))
         out.append(f"{g:+.3f} ({lo:+.3f}..{hi:+.3f})")
     return out
 
@@ -187,12 +189,13 @@ def main() -> int:
                clicked=det.both_offset_clicked, accept_clicked=det.accept_clicked)
     print(row("the bundle's own", own, figures(tune, tb, **own), figures(test, xb, **own),
               ["0", "0"]))
+    splits = [(clips, base, clip_counts(clips, base, **own))
+              for clips, base in ((tune, tb), (test, xb))]
     for adaptive in (False, True):
         for budget in BUDGETS:
             s, v = choose(tune, tb, budget=budget, adaptive=adaptive)
             name = f"{'adaptive' if adaptive else 'rule'}, budget {budget:g}"
-            print(row(name, s, v, figures(test, xb, **s), gains(tune, tb, test, xb, own, s)),
-                  flush=True)
+            print(row(name, s, v, figures(test, xb, **s), gains(splits, s)), flush=True)
     return 0
 
 

@@ -607,6 +607,7 @@ class Detector:
         have = prepared is not None and prepared.candidates is not None
         cands = prepared.candidates if have else candidates_for(self.verifier, audio)
         lift = clicked_offset(self.accept, self.accept_clicked)
+        event_floor = calibrated(self.accept, -lift)  # what the lift can make an event
         found = find_impulses(self.verifier, audio, accept=calibrated(accept, -lift),
                               prefilter=self.prefilter, min_peak_db=min_peak_db,
                               candidates=cands, first=prepared.first_patches if have else None,
@@ -614,7 +615,7 @@ class Detector:
                               both_offset_clicked=self.both_offset_clicked,
                               clicked_accept=self.accept, device=self.device)
         loud = [i for i, d in enumerate(found)
-                if d.prob >= calibrated(self.accept, -lift) and d.peak_db >= CLICK_FLOOR_DB]
+                if d.prob >= event_floor and d.peak_db >= CLICK_FLOOR_DB]
         if self.drop_repeated and loud:
             spans = np.array([[found[i].start, found[i].end] for i in loud])
             music = {loud[j] for j in np.flatnonzero(repeated_in_music(
