@@ -360,6 +360,9 @@ def data_note(args, shots: list[str]) -> dict:
             f"each batch from step {args.hard_after}: the top-scoring of a 4x pool",
             "val": f"{args.val_scenes} scenes of val songs",
             "mic_share": verifier_data.MIC_SHARE,
+            "mic_labels": "exact: the damage alone through the same microphone path "
+                          "(verifier_data.through_microphone); runs before 2026-12-07 "
+                          "labelled a microphone scene's candidates by span alone",
             "music_varied": {"speed": verifier_data.MUSIC_SPEED_SHARE,
                              "eq": verifier_data.MUSIC_EQ_SHARE,
                              "band": verifier_data.MUSIC_BAND_SHARE}}

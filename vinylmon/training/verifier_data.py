@@ -18,9 +18,10 @@ the damaged audio as it will at inference; each candidate is labelled from the
 exact truth:
 
 - positive when it lies on a true impulse (its span +-0.5 ms) *and* that
-  impulse makes at least half the second difference there (without a
-  microphone path, where the damage alone is known sample by sample);
-  otherwise it is the music (or the bed) and negative;
+  impulse makes at least half the second difference there (the damage alone is
+  known sample by sample: a scene heard through a microphone puts it through the
+  same coloration and room as the rest, :func:`through_microphone`); otherwise it
+  is the music (or the bed) and negative;
 - for positives: the impulse's peak in dB re the stretch's level, where its
   span starts and ends re the candidate, and its channel (left, right, both).
 
@@ -29,7 +30,7 @@ numpy/scipy only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import signal
@@ -49,6 +50,8 @@ from vinylmon.simulate import (
     WowSpec,
     simulate,
 )
+from vinylmon.simulate import mic as mic_path
+from vinylmon.simulate import noise as nz
 from vinylmon.simulate import shapes as sh
 
 SR = 44100
@@ -258,8 +261,8 @@ def vary_hit(rng: np.random.Generator, hit: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Scene:
     audio: np.ndarray       # (2, n) float32
-    damage: np.ndarray      # (2, n) float32: impulses alone (no mic path), or None-like zeros
-    exact: bool             # damage is exact sample by sample (no microphone path)
+    damage: np.ndarray      # (2, n) float32: the impulses alone, as the audio holds them
+    exact: bool             # damage is exact sample by sample (a take's spans are not)
     starts: np.ndarray
     ends: np.ndarray
     channel: np.ndarray     # -1 both
@@ -415,8 +418,10 @@ class SceneMaker:
         rng = self.rng
         while True:
             x = self._dress(self._music())
+            spec = self._spec()
             try:
-                d = simulate(x, self._spec(), sample_rate=SR, bank=self.bank)
+                # a microphone path goes on below: the damage alone through it too
+                d = simulate(x, replace(spec, mic=None), sample_rate=SR, bank=self.bank)
             except ValueError:  # silent music
                 continue
             break
@@ -443,25 +448,64 @@ class SceneMaker:
             ends.append(at + int(nzc[-1]) + 1)
             chans.append(-1 if ch is None else ch)
             peaks.append(peak_db)
+        if spec.mic is not None:
+            audio, damage, level = through_microphone(rng, audio, damage, d.clean, level=level,
+                                                      mic=spec.mic, bank=self.bank)
+            # peaks as they now are in the audio (a real bed's ticks are the bed's: kept)
+            peaks = [_peak_db(damage, a, b, c, level, p)
+                     for a, b, c, p in zip(starts, ends, chans, peaks, strict=True)]
         if rng.random() < MONO_SHARE:  # everything, the damage too, the same in both channels
             audio = np.repeat(audio.mean(axis=0, keepdims=True), 2, axis=0)
             damage = np.repeat(damage.mean(axis=0, keepdims=True), 2, axis=0)
             chans = [-1] * len(chans)
             # peaks as they now are in the audio (a one-channel click is halved)
-            peaks = [float(20 * np.log10(np.abs(damage[0, a:b]).max() / level + 1e-30))
-                     if b > a else p for a, b, p in zip(starts, ends, peaks, strict=True)]
+            peaks = [_peak_db(damage, a, b, -1, level, p)
+                     for a, b, p in zip(starts, ends, peaks, strict=True)]
         peak = np.abs(audio).max()
         if peak > 0.99:
             audio *= 0.99 / peak
             damage *= 0.99 / peak
             level *= 0.99 / peak
-        return Scene(audio.astype(np.float32), damage.astype(np.float32), t.spec.mic is None,
+        return Scene(audio.astype(np.float32), damage.astype(np.float32), True,
                      np.array(starts, np.int64), np.array(ends, np.int64),
                      np.array(chans, np.int8), np.array(peaks, np.float32),
                      float(20 * np.log10(level)))
 
     def examples(self, *, threshold: float, whiten: bool = False) -> Examples:
         return label(self.scene(), threshold=threshold, whiten=whiten)
+
+
+def through_microphone(rng: np.random.Generator, audio: np.ndarray, damage: np.ndarray,
+                       clean: np.ndarray, *, level: float, mic: MicSpec,
+                       bank: NoiseBank | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """``audio`` played through speakers into a microphone in a room, as the simulator
+    does it (:mod:`vinylmon.simulate.mic`: a random coloration, the room's reverb, then
+    the room's noise ``mic.room_noise_db`` re L): returns the audio, ``damage`` (the
+    impulses alone) through the same coloration and room, so that labels stay exact
+    sample by sample, and the program level (linear) of ``clean`` (the music alone)
+    through them. The path is linear: the audio less the damage is the rest's."""
+    sos = mic_path.coloration(rng, SR)
+    ir = mic_path.room_ir(rng, SR, rt60_s=mic.rt60_s, wet_db=mic.wet_db)
+    out = mic_path.apply(audio, sos=sos, ir=ir)
+    dmg = mic_path.apply(damage, sos=sos, ir=ir)
+    before = float(np.sqrt(np.mean(np.square(clean, dtype=np.float64))))
+    after = float(np.sqrt(np.mean(np.square(mic_path.apply(clean, sos=sos, ir=ir)))))
+    level = level * after / before if before > 0 else level
+    rooms = bank.recordings("machine") if bank is not None and bank.available else []
+    if rooms:
+        room = nz.set_rms(nz.loop(rng, rooms[int(rng.integers(0, len(rooms)))], out.shape[1]),
+                          0.0)
+        out = out + room * level * 10 ** (mic.room_noise_db / 20)
+    return out, dmg, level
+
+
+def _peak_db(damage: np.ndarray, start: int, end: int, channel: int, level: float,
+             before: float) -> float:
+    """An impulse's peak re ``level`` (dB) as ``damage`` holds it over its span, in its
+    channel (-1 both); ``before`` where the span holds none of it."""
+    rows = damage if channel < 0 else damage[channel:channel + 1]
+    peak = float(np.abs(rows[:, start:end]).max()) if end > start else 0.0
+    return float(20 * np.log10(peak / level)) if peak > 0 and level > 0 else before
 
 
 def label(scene: Scene, *, threshold: float, whiten: bool = False) -> Examples:
@@ -521,5 +565,5 @@ def window_examples(audio: np.ndarray, starts: np.ndarray, ends: np.ndarray,
 
 
 __all__ = ["CHANNELS", "END_RANGE", "Examples", "OFFSET_SCALE", "POST", "PRE", "START_RANGE",
-           "Scene", "SceneMaker", "label", "novel_shape", "synthetic_hit", "vary_hit",
-           "window_examples"]
+           "Scene", "SceneMaker", "label", "novel_shape", "synthetic_hit", "through_microphone",
+           "vary_hit", "window_examples"]
