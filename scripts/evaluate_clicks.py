@@ -42,6 +42,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -283,19 +284,20 @@ CLICKED_ACCEPTS = (0.5, 0.7, 0.8, 0.9)
 
 
 def choose_clicked(clips, base: list[list], audible_db: float, *, accept: float,
-                   min_peak: float, both: float, window_s: float
+                   min_peak: float, both: float, window_s: float,
+                   budget: float = FALSE_BUDGET, accepts: Sequence[float] = CLICKED_ACCEPTS
                    ) -> tuple[float | None, float | None, list]:
-    """For one setting of the others: the both-channel offset and the acceptance for
-    windows that hold a one-channel click (None: the same as elsewhere), by the same
-    objective."""
+    """For one setting of the others: the both-channel offset and the acceptance (among
+    ``accepts`` below ``accept``) for windows that hold a one-channel click (None: the
+    same as elsewhere), by the same objective at the false-event ``budget``."""
     table = []
     for c in [None] + [o for o in BOTH_OFFSETS if o > both]:
-        for ac in [None] + [a for a in CLICKED_ACCEPTS if a < accept]:
+        for ac in [None] + [a for a in accepts if a < accept]:
             s = score_vinylmon(clips, runs_for(base, accept=accept, min_peak=min_peak, both=both,
                                                clicked=c, window_s=window_s, accept_clicked=ac),
                                audible_db)
             table.append({"both_logit_offset_clicked": c, "accept_clicked": ac,
-                          **objective_row(s)})
+                          **objective_row(s, budget=budget)})
     best = max(table, key=lambda r: r["objective"])  # the first (None, None) on a tie
     return best["both_logit_offset_clicked"], best["accept_clicked"], table
 

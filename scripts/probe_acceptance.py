@@ -44,6 +44,7 @@ from evaluate_clicks import (
     MIN_PEAKS,
     TOP_BASES,
     Tally,
+    choose_clicked,
     merge,
     objective_row,
     runs_for,
@@ -111,14 +112,14 @@ def choose(clips, base, *, budget: float, adaptive: bool) -> tuple[dict, dict]:
                     key=lambda r: -r[0])
     best = None
     for _, g, _ in scored[:TOP_BASES]:
-        for c in [None] + [o for o in BOTH_OFFSETS if o > g["both"]]:
-            for ac in [None] + ([a for a in CLICKED_ACCEPTS if a < g["accept"]]
-                                if adaptive else []):
-                s = dict(g, clicked=c, accept_clicked=ac)
-                f = figures(clips, base, **s)
-                if best is None or objective(f, budget) > objective(best[1], budget):
-                    best = (s, f)
-    return best
+        c, ac, rows = choose_clicked(clips, base, 0.0, accept=g["accept"],
+                                     min_peak=g["min_peak"], both=g["both"], window_s=5.0,
+                                     budget=budget, accepts=CLICKED_ACCEPTS if adaptive else ())
+        top = next(r for r in rows
+                   if r["both_logit_offset_clicked"] == c and r["accept_clicked"] == ac)
+        if best is None or top["objective"] > best[0]:
+            best = (top["objective"], dict(g, clicked=c, accept_clicked=ac))
+    return best[1], figures(clips, base, **best[1])
 
 
 def events(det: Detector, corpus: Path, splits: list[str], cache: Path | None) -> list:
