@@ -50,7 +50,7 @@ import numpy as np
 from vinylmon.grading.rubric import CLICK_FLOOR_DB
 from vinylmon.grading.scratches import track_scratches
 from vinylmon.models.inference import Detector, analyse_excerpt
-from vinylmon.models.verifier import calibrated
+from vinylmon.models.verifier import calibrated, shows_clicks
 from vinylmon.training.corpus import Clip, load_split
 from vinylmon.training.evaluation import TOL, match, prf
 
@@ -250,13 +250,14 @@ def runs_for(base: list[list], *, accept: float, min_peak: float, both: float,
     find_impulses applies them, per window of ``window_s``), per clip as
     :func:`vinylmon_runs` gives them (an approximation: at run time candidates merge
     only with accepted ones). ``accept_clicked``: the acceptance instead in a window
-    that holds a one-channel impulse accepted at ``accept`` (None: ``accept``; the
-    events are those after the repeat check, which comes first in the app too)."""
+    that holds a one-channel click-loud impulse accepted at ``accept``
+    (:func:`~vinylmon.models.verifier.shows_clicks`; None: ``accept``; the events are
+    those after the repeat check, which comes first in the app too)."""
     runs = []
     for events in base:
         damaged = {int(e.start_s // window_s) for e in events
                    if (clicked is not None or accept_clicked is not None)
-                   and e.channel is not None and e.confidence >= accept}
+                   and shows_clicks(e.channel, e.confidence, e.peak_db, accept=accept)}
         kept = []
         for e in events:
             hit = int(e.start_s // window_s) in damaged

@@ -15,6 +15,7 @@ from vinylmon.models.verifier import (
     candidates_for,
     find_impulses,
     first_patches,
+    shows_clicks,
 )
 from vinylmon.simulate import shapes, synthetic_music
 
@@ -207,6 +208,14 @@ def test_calibrated_moves_the_logit():
     assert calibrated(0.0, 3.0) == 0.0 and calibrated(1.0, -3.0) == 1.0
     ps = [calibrated(p, -2.0) for p in (0.1, 0.5, 0.9, 0.99)]
     assert ps == sorted(ps) and all(q < p for q, p in zip(ps, (0.1, 0.5, 0.9, 0.99), strict=True))
+
+
+def test_a_record_shows_clicks_by_a_sure_loud_one_channel_detection():
+    assert shows_clicks(0, 0.9, -10.0, accept=0.8)
+    assert shows_clicks(1, 0.8, 12.0, accept=0.8)
+    assert not shows_clicks(None, 0.99, 12.0, accept=0.8)  # both channels: music's too
+    assert not shows_clicks(0, 0.79, 12.0, accept=0.8)
+    assert not shows_clicks(0, 0.99, -10.5, accept=0.8)  # crackle-loud: not a click
 
 
 def test_the_both_channel_offset_judges_only_impulses_heard_in_both(shipped, rng):

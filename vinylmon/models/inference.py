@@ -54,6 +54,7 @@ from vinylmon.models.verifier import (
     candidates_for,
     find_impulses,
     first_patches,
+    shows_clicks,
 )
 from vinylmon.models.verifier import OUTPUTS as VERIFIER_OUTPUTS
 
@@ -623,8 +624,8 @@ class Detector:
                 channels=[found[i].channel for i in loud], give_up_after=REPEAT_GIVE_UP))}
             found = [d for i, d in enumerate(found) if i not in music]
         if lift:
-            if any(d.channel is not None and d.prob >= self.accept
-                   and d.peak_db >= CLICK_FLOOR_DB for d in found):
+            if any(shows_clicks(d.channel, d.prob, d.peak_db, accept=self.accept)
+                   for d in found):
                 # raised only where that makes an event of its own: a fainter one may
                 # still be a scratch tick, at its own probability (its repeats unchecked)
                 found = [replace(d, prob=q) if (q := calibrated(d.prob, lift)) >= self.accept

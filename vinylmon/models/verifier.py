@@ -425,13 +425,20 @@ def find_impulses(model: ClickVerifier | VerifierEnsemble, audio: np.ndarray, *,
             merged.append([s, e, ch, float(peaks[j]), float(prob[keep[j]])])
     if any(offsets):
         sure = accept if clicked_accept is None else clicked_accept
-        clicked = any(m[2] is not None and m[4] >= sure and m[3] >= CLICK_FLOOR_DB
-                      for m in merged)
+        clicked = any(shows_clicks(m[2], m[4], m[3], accept=sure) for m in merged)
         offset = offsets[1] if clicked else offsets[0]
         for m in merged:
             if m[2] is None:
                 m[4] = calibrated(m[4], offset)
     return [Detection(*m) for m in merged if m[3] >= min_peak_db and m[4] >= accept]
+
+
+def shows_clicks(channel: int | None, prob: float, peak_db: float, *, accept: float) -> bool:
+    """Whether a detection shows that the record clicks: in one channel (centred
+    music transients are in both), accepted at ``accept`` and click-loud (peak >=
+    :data:`~vinylmon.grading.rubric.CLICK_FLOOR_DB` re L). A window that holds one
+    gets the damaged-window settings (``both_offset_clicked``, ``accept_clicked``)."""
+    return channel is not None and prob >= accept and peak_db >= CLICK_FLOOR_DB
 
 
 def calibrated(prob: float, offset: float) -> float:
