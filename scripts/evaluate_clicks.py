@@ -228,18 +228,22 @@ def vinylmon_runs(clips: list[Clip], det: Detector, *, accept=None, min_peak_db=
 
 
 def tuning_events(clips: list[Clip], det: Detector) -> list[list]:
-    """Per clip, the app's events at the lowest acceptance, without offsets: what
-    :func:`tuning_runs` and :func:`choose_clicked` filter."""
+    """Per clip, the app's events at the lowest acceptance, without offsets and with
+    the faint impulses' peaks as learned: what :func:`tuning_runs`,
+    :func:`choose_clicked` and :func:`faint_peak_offsets` take."""
     base = []
-    kept = det.both_offset, det.both_offset_clicked, det.accept_clicked
+    kept = det.both_offset, det.both_offset_clicked, det.accept_clicked, \
+        det.faint_peak_offsets_db
     det.both_offset, det.both_offset_clicked, det.accept_clicked = 0.0, None, None
+    det.faint_peak_offsets_db = None  # peaks as learned: faint_peak_offsets fits them
     try:
         for clip in clips:
             an = analyse_excerpt(clip.read(), det, repeats=[], accept=ACCEPTS[0],
                                  min_peak_db=-200.0)
             base.append(an.events)
     finally:
-        det.both_offset, det.both_offset_clicked, det.accept_clicked = kept
+        det.both_offset, det.both_offset_clicked, det.accept_clicked, \
+            det.faint_peak_offsets_db = kept
     return base
 
 
@@ -253,7 +257,17 @@ def runs_for(base: list[list], *, accept: float, min_peak: float, both: float,
     that holds a one-channel click-loud impulse accepted at ``accept``
     (:func:`~vinylmon.models.verifier.shows_clicks`; None: ``accept``; the events are
     those after the repeat check, which comes first in the app too)."""
-    runs = []
+    return [(_spans(kept), len(track_scratches(kept)[0]))
+            for kept in passing(base, accept=accept, min_peak=min_peak, both=both,
+                                clicked=clicked, window_s=window_s,
+                                accept_clicked=accept_clicked)]
+
+
+def passing(base: list[list], *, accept: float, min_peak: float, both: float,
+            clicked: float | None = None, window_s: float = 5.0,
+            accept_clicked: float | None = None) -> list[list]:
+    """Per clip, the events of ``base`` that pass at these settings (:func:`runs_for`)."""
+    out = []
     for events in base:
         damaged = {int(e.start_s // window_s) for e in events
                    if (clicked is not None or accept_clicked is not None)
@@ -266,8 +280,41 @@ def runs_for(base: list[list], *, accept: float, min_peak: float, both: float,
             q = calibrated(e.confidence, o) if e.channel is None else e.confidence
             if q >= a and e.peak_db >= min_peak:
                 kept.append(e)
-        runs.append((_spans(kept), len(track_scratches(kept)[0])))
-    return runs
+        out.append(kept)
+    return out
+
+
+#: Bins of the learned peak (dB re L) over which :func:`faint_peak_offsets` calibrates.
+FAINT_PEAK_EDGES = (-60.0, -35.0, -30.0, -25.0, -20.0, -15.0, CLICK_FLOOR_DB)
+#: Matched events a bin needs for a knot of its own.
+FAINT_PEAK_MIN = 20
+
+
+def faint_peak_offsets(clips: list[Clip], kept: list[list]) -> list[list[float]]:
+    """The calibration of the learned peaks of faint events (below L - 10 dB) on
+    ``clips``: per bin of :data:`FAINT_PEAK_EDGES` with :data:`FAINT_PEAK_MIN` or more
+    events on true impulses, [the bin's median learned peak, the median of true less
+    learned], the offset never above 0 (a faint peak is only ever lowered, so it stays
+    faint). ``kept``: per clip, the events that pass (:func:`passing`), peaks as learned."""
+    est, err = [], []
+    for clip, events in zip(clips, kept, strict=True):
+        if not events or not len(clip.starts):
+            continue
+        det = _spans(events)[:, :2]
+        truth = np.stack([clip.starts, clip.ends], 1)
+        dm, tm = match(det, truth)
+        for i, j in pairs(det, truth, dm, tm):
+            if events[i].peak_db < CLICK_FLOOR_DB:
+                est.append(events[i].peak_db)
+                err.append(float(clip.peak_db[j]) - events[i].peak_db)
+    est_a, err_a = np.array(est), np.array(err)
+    knots = []
+    for lo, hi in zip(FAINT_PEAK_EDGES, FAINT_PEAK_EDGES[1:], strict=False):
+        m = (est_a >= lo) & (est_a < hi)
+        if m.sum() >= FAINT_PEAK_MIN:
+            knots.append([round(float(np.median(est_a[m])), 2),
+                          round(min(0.0, float(np.median(err_a[m]))), 2)])
+    return knots
 
 
 def tuning_runs(base: list[list]) -> dict:
@@ -374,17 +421,19 @@ def score_grooveclean(clips, store: dict, audible_db: float) -> dict | None:
 
 def update_meta(folder: Path, accept: float, min_peak: float, both: float,
                 clicked: float | None, false_clicks: float, selection: list,
-                clicked_rows: list, accept_clicked: float | None = None) -> None:
+                clicked_rows: list, accept_clicked: float | None = None,
+                faint: list | None = None) -> None:
     """Store the chosen post-processing in the verifier's meta.json (not hashed), with
     the click-loud false events per minute it made on the clean validation music (the
-    grade counts c net of them)."""
+    grade counts c net of them) and the faint peaks' calibration (:func:`faint_peak_offsets`)."""
     path = folder / "meta.json"
     meta = json.loads(path.read_text())
     fc = float(false_clicks) if np.isfinite(false_clicks) else 0.0
     meta["postprocess"] = {**meta.get("postprocess", {}), "accept": accept,
                            "min_peak_db": min_peak, "both_logit_offset": both,
                            "false_clicks_per_min": round(fc, 3)}
-    for key, v in (("both_logit_offset_clicked", clicked), ("accept_clicked", accept_clicked)):
+    for key, v in (("both_logit_offset_clicked", clicked), ("accept_clicked", accept_clicked),
+                   ("faint_peak_offsets_db", faint or None)):
         if v is None:
             meta["postprocess"].pop(key, None)
         else:
@@ -519,17 +568,24 @@ def main() -> int:
     top, row, clicked, accept_clicked, clicked_rows = best
     accept, min_peak, both = row["accept"], row["min_peak_db"], row["both_logit_offset"]
     false_clicks = top["false_clicks_per_min_clean"]
+    # the events the app reports: its crackle ticks too, where it counts k from them
+    floor = min(min_peak, det.crackle_floor_db) if det.counts_crackle else min_peak
+    faint = faint_peak_offsets(tune, passing(base, accept=accept, min_peak=floor, both=both,
+                                             clicked=clicked, window_s=det.window_s,
+                                             accept_clicked=accept_clicked))
+    print(f"faint peaks' calibration (learned peak, offset dB): {faint}")
     print(f"accept {accept}, min peak {min_peak}, both-channel offset {both}, {clicked} and "
           f"accept {accept_clicked} in windows with a one-channel click (chosen on "
           f"{args.tune_split}; {false_clicks} false click-loud events/min on its clean "
           f"music):", json.dumps(selection), json.dumps(clicked_rows), flush=True)
     if args.update_meta:
         update_meta(det.verifier_folder, accept, min_peak, both, clicked, false_clicks,
-                    selection, clicked_rows, accept_clicked)
+                    selection, clicked_rows, accept_clicked, faint)
     # as the app runs with them (the repeat check looks at what is accepted)
     det.accept, det.min_peak_db, det.both_offset, det.both_offset_clicked = \
         accept, min_peak, both, clicked
     det.accept_clicked = accept_clicked
+    det.faint_peak_offsets_db = tuple(tuple(k) for k in faint) or None
 
     clips = load_split(args.corpus, args.split)[:args.limit]
     if args.control:
@@ -563,6 +619,10 @@ def main() -> int:
                  f"F1 {r['f1']}, {r['false_per_min_clean']}/min" for r in selection
                  if r["min_peak_db"] == min_peak and r["both_logit_offset"] in (0.0, both))
              + ".",
+             "- The learned peaks of the faint events it accepts (below L - 10 dB; louder "
+             "ones are measured on the audio) read loud: the offsets (learned peak, dB) "
+             f"chosen on the {args.tune_split} split lower them: "
+             + (", ".join(f"{k[0]:g}: {k[1]:g}" for k in faint) or "none") + ".",
              f"- vinylmon's detector and verifier over the split: {model_s:.1f} s "
              f"({audio_s / model_s:.0f}x real time, one process, this CPU)."]
     gc_s = 0.0

@@ -137,6 +137,22 @@ DAMAGES = {
         "verifier", _edit_meta(postprocess=_set_in("postprocess", "accept_clicked",
                                                    value=1.5)),
         "meta.json", "'postprocess.accept_clicked'"),
+    "verifier meta.json faint peak offsets not pairs": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "faint_peak_offsets_db",
+                                                   value=[-20.0, -3.0])),
+        "meta.json", "'postprocess.faint_peak_offsets_db'"),
+    "verifier meta.json faint peak offset raising a peak": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "faint_peak_offsets_db",
+                                                   value=[[-20.0, 3.0]])),
+        "meta.json", "'postprocess.faint_peak_offsets_db[0].offset'"),
+    "verifier meta.json faint peak knots out of order": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "faint_peak_offsets_db",
+                                                   value=[[-15.0, -2.0], [-25.0, -3.0]])),
+        "meta.json", "peaks are not increasing"),
+    "verifier meta.json faint peak knot over the click floor": (
+        "verifier", _edit_meta(postprocess=_set_in("postprocess", "faint_peak_offsets_db",
+                                                   value=[[-5.0, -2.0]])),
+        "meta.json", "'postprocess.faint_peak_offsets_db[0].peak'"),
     "verifier meta.json other architecture": (
         "verifier", _edit_meta(params=_set_in("params", "members", 0, "width", value=48)),
         "verifier",

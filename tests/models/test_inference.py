@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vinylmon.errors import AudioDataError, WeightsError
-from vinylmon.grading.rubric import GRADES
+from vinylmon.grading.rubric import CLICK_FLOOR_DB, GRADES
 from vinylmon.models.bundle import read_meta
 from vinylmon.models.detector import DetectorOutput, SampleEvent
 from vinylmon.models.inference import (
@@ -17,6 +17,7 @@ from vinylmon.models.inference import (
     LearnedGrader,
     analyse_excerpt,
     clicked_offset,
+    faint_peak_offset,
 )
 from vinylmon.models.verifier import calibrated, find_impulses
 from vinylmon.simulate import ClickSpec, DamageSpec, shapes, simulate
@@ -229,6 +230,48 @@ def test_a_verifier_bundle_gives_its_clicked_window_acceptance(tmp_path, music):
     matched = [d for d in ticks if d.start in wide]
     assert matched and all(d.prob == pytest.approx(wide[d.start].prob) for d in matched)
 
+
+
+def test_a_verifier_bundle_lowers_the_learned_peaks_of_faint_impulses(tmp_path, music):
+    """meta.json's ``postprocess.faint_peak_offsets_db`` reaches the detector: the
+    peaks of impulses fainter than L - 10 dB are lowered by the interpolated offset;
+    the click-loud ones (measured on the audio) and the probabilities stay."""
+    knots = [[-30.0, -4.0], [-15.0, -2.0]]
+    assert faint_peak_offset(-40.0, knots) == -4.0 and faint_peak_offset(-5.0, knots) == -2.0
+    assert faint_peak_offset(-22.5, knots) == pytest.approx(-3.0)
+    assert faint_peak_offset(-22.5, None) == 0.0
+    dets = {}
+    for name, offsets in (("plain", None), ("calibrated", knots)):
+        folder = tmp_path / name / "verifier"
+        shutil.copytree(WEIGHTS_DIR / "verifier", folder)
+        meta = json.loads((folder / "meta.json").read_text())
+        meta["postprocess"].pop("faint_peak_offsets_db", None)
+        meta["postprocess"].update(accept=0.05, min_peak_db=-200.0)  # faint ones too
+        if offsets is not None:
+            meta["postprocess"]["faint_peak_offsets_db"] = offsets
+        (folder / "meta.json").write_text(json.dumps(meta))
+        dets[name] = Detector(device="cpu", verifier=folder)
+    assert dets["calibrated"].faint_peak_offsets_db == ((-30.0, -4.0), (-15.0, -2.0))
+    assert dets["plain"].faint_peak_offsets_db is None
+    x = music(5.0).astype(np.float32)
+    rng = np.random.default_rng(11)
+    level = float(np.sqrt(np.mean(x ** 2)))
+    for i, peak in enumerate((12.0, -11.0, -12.0, -13.0, -14.0, -15.0, -16.0, -17.0, -18.0,
+                              -19.0, -20.0, 6.0)):
+        c = shapes.click(rng, SR, style="impulse") * level * 10 ** (peak / 20)
+        x[i % 2, 9000 + 18000 * i:9000 + 18000 * i + c.size] += c.astype(np.float32)
+    plain = {d.start: d for d in dets["plain"].verified(x)}
+    got = {d.start: d for d in dets["calibrated"].verified(x)}
+    assert plain.keys() == got.keys()
+    assert all(got[s].prob == d.prob for s, d in plain.items())
+    loud = [s for s, d in plain.items() if d.peak_db >= CLICK_FLOOR_DB]
+    assert loud and all(got[s].peak_db == plain[s].peak_db for s in loud)
+    # a faint one keeps a measured peak (learned click-loud) or takes its offset
+    lowered = [s for s, d in plain.items() if got[s].peak_db != d.peak_db]
+    assert lowered
+    for s in lowered:
+        want = plain[s].peak_db + faint_peak_offset(plain[s].peak_db, knots)
+        assert got[s].peak_db == pytest.approx(want, abs=1e-4)
 
 
 def test_a_short_last_window_is_continued_without_a_step_or_a_kink():

@@ -240,7 +240,12 @@ class VerifierSettings:
     ``both_offset_clicked``: the offset instead in a window that holds a one-channel
     click (None: ``both_offset`` everywhere); ``accept_clicked``: the (lower) acceptance
     in such a window, where the record clicks (None: ``accept`` everywhere; applied as
-    the logit offset :func:`clicked_offset` there, :meth:`Detector._impulses`)."""
+    the logit offset :func:`clicked_offset` there, :meth:`Detector._impulses`);
+    ``faint_peak_offsets_db``: (peak, offset) knots, dB, peaks increasing, offsets <= 0:
+    added (interpolated, held flat past the ends) to the verifier's learned peak of an
+    impulse fainter than L - 10 dB, whose peak is not measured on the audio
+    (:meth:`Detector._measured`); the learned peaks of the faint impulses it accepts
+    read loud (the ones that read loud are the ones that pass). None: as learned."""
 
     accept: float = 0.5
     prefilter: float = 0.0
@@ -252,6 +257,19 @@ class VerifierSettings:
     both_offset: float = 0.0
     both_offset_clicked: float | None = None
     accept_clicked: float | None = None
+    faint_peak_offsets_db: tuple[tuple[float, float], ...] | None = None
+
+
+#: The most a faint peak's calibration may lower it (dB).
+MAX_FAINT_PEAK_OFFSET_DB = 20.0
+
+
+def faint_peak_offset(peak_db: float, knots: Sequence[tuple[float, float]] | None) -> float:
+    """The calibration offset (dB, <= 0) for a learned peak of ``peak_db``:
+    :attr:`VerifierSettings.faint_peak_offsets_db` interpolated (0 for None)."""
+    if not knots:
+        return 0.0
+    return float(np.interp(peak_db, [k[0] for k in knots], [k[1] for k in knots]))
 
 
 def clicked_offset(accept: float, accept_clicked: float | None) -> float:
@@ -304,7 +322,29 @@ def verifier_settings(folder: Path, meta: dict) -> VerifierSettings:
                             None if gate is None else float(gate), both,
                             None if clicked is None else float(clicked),
                             None if accept_clicked is None else min(float(accept_clicked),
-                                                                    accept))
+                                                                    accept),
+                            _faint_offsets(folder, pp))
+
+
+def _faint_offsets(folder: Path, pp: dict) -> tuple[tuple[float, float], ...] | None:
+    """``postprocess.faint_peak_offsets_db`` checked: pairs of numbers, peaks
+    increasing and below L - 10 dB, offsets in -:data:`MAX_FAINT_PEAK_OFFSET_DB`..0."""
+    key = "postprocess.faint_peak_offsets_db"
+    v = pp.get("faint_peak_offsets_db")
+    if v is None:
+        return None
+    if not isinstance(v, list) or not v or not all(
+            isinstance(k, list) and len(k) == 2 for k in v):
+        raise _bad_meta(folder, f"'{key}' is {_short(v)}, not a list of [peak, offset] pairs")
+    knots = []
+    for i, (peak, off) in enumerate(v):
+        knots.append((float(_number(folder, {"peak": peak}, "peak", -200.0, CLICK_FLOOR_DB,
+                                    within=f"{key}[{i}].")),
+                      float(_number(folder, {"offset": off}, "offset",
+                                    -MAX_FAINT_PEAK_OFFSET_DB, 0.0, within=f"{key}[{i}]."))))
+    if any(b[0] <= a[0] for a, b in zip(knots, knots[1:], strict=False)):
+        raise _bad_meta(folder, f"'{key}' peaks are not increasing: {_short(v)}")
+    return tuple(knots)
 
 
 class WindowMeasurer:
@@ -450,6 +490,8 @@ class Detector:
         self.both_offset_clicked: float | None = None
         #: The acceptance in a window that holds a one-channel click (None: ``accept``).
         self.accept_clicked: float | None = None
+        #: Calibration of the learned peaks of faint impulses (:func:`faint_peak_offset`).
+        self.faint_peak_offsets_db: tuple[tuple[float, float], ...] | None = None
         self.verifier_folder: Path | None = None
         vfolder = _optional_bundle(verifier, "verifier")
         if vfolder is not None:
@@ -465,6 +507,7 @@ class Detector:
             self.crackle_gate_per_s = st.crackle_gate_per_s
             self.both_offset, self.both_offset_clicked = st.both_offset, st.both_offset_clicked
             self.accept_clicked = st.accept_clicked
+            self.faint_peak_offsets_db = st.faint_peak_offsets_db
             self.verifier_folder = vfolder
         self.measures: WindowMeasurer | None = None
         self.measures_folder = _shipped_measures(measures)
@@ -639,9 +682,11 @@ class Detector:
         measure_impulse`): its difference from its interpolation, which leaves the
         music out. The learned peak and span stay for fainter ones, where the
         interpolation's own error under the music would read them too loud, and where
-        the span cannot be interpolated."""
+        the span cannot be interpolated; their peaks get the bundle's calibration
+        (:attr:`faint_peak_offsets_db`)."""
         if d.peak_db < CLICK_FLOOR_DB:
-            return d
+            off = faint_peak_offset(d.peak_db, self.faint_peak_offsets_db)
+            return replace(d, peak_db=d.peak_db + off) if off else d
         m = measure_impulse(audio, d.start, d.end, d.channel, level=level,
                             sample_rate=self.sample_rate)
         return d if m is None else replace(d, peak_db=m.peak_db, end=m.end)
