@@ -182,6 +182,7 @@ class _Layer:
             return
         amp = 10 ** ((self.level + peak_db) / 20)
         self.x[:, at:at + n] += pair[:, :n] * amp
+        self._index = None  # heard()'s overlap search is made again
         nz_cols = np.flatnonzero(np.any(pair[:, :n] != 0, axis=0))
         if nz_cols.size:
             rows = slice(None) if channel is None else slice(channel, channel + 1)
