@@ -173,7 +173,6 @@ class _Layer:
         self.x = np.zeros((2, frames))
         self.level = level_dbfs
         self.items: list[Impulse] = []
-        self._index: tuple | None = None
 
     def add(self, pair: np.ndarray, at: int, channel: int | None, kind: str, peak_db: float,
             scratch_id: int | None = None, source: str = "synthetic") -> None:
@@ -182,41 +181,46 @@ class _Layer:
             return
         amp = 10 ** ((self.level + peak_db) / 20)
         self.x[:, at:at + n] += pair[:, :n] * amp
-        self._index = None  # heard()'s overlap search is made again
         nz_cols = np.flatnonzero(np.any(pair[:, :n] != 0, axis=0))
         if nz_cols.size:
-            rows = slice(None) if channel is None else slice(channel, channel + 1)
-            own = float(20 * np.log10(np.abs(pair[rows, :n]).max() * amp + 1e-30) - self.level)
+            own = float(20 * np.log10(np.abs(pair[_rows(channel), :n]).max() * amp + 1e-30)
+                        - self.level)
             self.items.append(Impulse(at + int(nz_cols[0]), at + int(nz_cols[-1]) + 1, channel,
                                       kind, own, scratch_id, source))
 
-    def heard(self, imp: Impulse) -> Impulse:
-        """``imp`` (one of the synthetic items) with its peak as the audio holds it.
+    def heard(self) -> list[Impulse]:
+        """The items with each synthetic impulse's peak as the audio holds it.
 
         Overlapping impulses add up, so the loudest impulse of an overlap is read from
         the layer. A quieter one under a louder one is not heard apart from it and
         keeps its own peak: a crackle tick under a click stays crackle, not a second
-        click at the click's level.
+        click at the click's level. A real bed's ticks stay as the bed gives them.
         """
-        if self._under_louder(imp):
-            return imp
-        rows = slice(None) if imp.channel is None else slice(imp.channel, imp.channel + 1)
-        seg = self.x[rows, imp.start:imp.end]
-        return replace(imp, peak_db=float(20 * np.log10(np.abs(seg).max() + 1e-30)
-                                          - self.level))
+        syn = sorted((i for i in self.items if i.source != "real bed"), key=lambda i: i.start)
+        starts = np.array([i.start for i in syn], np.int64)
+        longest = max((i.end - i.start for i in syn), default=0)
 
-    def _under_louder(self, imp: Impulse) -> bool:
-        if self._index is None:  # synthetic items by start, for the overlap search
-            syn = [i for i in self.items if i.source != "real bed"]
-            syn.sort(key=lambda i: i.start)
-            self._index = (np.array([i.start for i in syn], np.int64),
-                           max((i.end - i.start for i in syn), default=0), syn)
-        starts, longest, syn = self._index
-        lo = int(np.searchsorted(starts, imp.start - longest, side="right"))
-        hi = int(np.searchsorted(starts, imp.end, side="left"))
-        return any(o is not imp and o.peak_db > imp.peak_db and o.end > imp.start
-                   and (imp.channel is None or o.channel is None or o.channel == imp.channel)
-                   for o in syn[lo:hi])
+        def under_louder(imp: Impulse) -> bool:
+            lo = int(np.searchsorted(starts, imp.start - longest, side="right"))
+            hi = int(np.searchsorted(starts, imp.end, side="left"))
+            return any(o is not imp and o.peak_db > imp.peak_db and o.end > imp.start
+                       and (imp.channel is None or o.channel is None
+                            or o.channel == imp.channel) for o in syn[lo:hi])
+
+        out = []
+        for imp in self.items:
+            if imp.source == "real bed" or under_louder(imp):
+                out.append(imp)
+                continue
+            seg = self.x[_rows(imp.channel), imp.start:imp.end]
+            out.append(replace(imp, peak_db=float(20 * np.log10(np.abs(seg).max() + 1e-30)
+                                                  - self.level)))
+        return out
+
+
+def _rows(channel: int | None) -> slice:
+    """The rows of a (2, frames) array that hold an impulse in ``channel``."""
+    return slice(None) if channel is None else slice(channel, channel + 1)
 
 
 def simulate(music: np.ndarray, spec: DamageSpec, *, sample_rate: int = ANALYSIS_RATE,
@@ -358,8 +362,7 @@ def simulate(music: np.ndarray, spec: DamageSpec, *, sample_rate: int = ANALYSIS
     noise_db = rms_db(bed[:, bed_mask]) - level if bed.any() else float("-inf")
 
     # --- peaks as they really are in the audio (Layer.heard)
-    items = [imp if imp.source == "real bed" else layer.heard(imp) for imp in layer.items]
-    items = [i for i in items if i.peak_db >= COUNT_FLOOR_DB]
+    items = [i for i in layer.heard() if i.peak_db >= COUNT_FLOOR_DB]
     items.sort(key=lambda i: (i.start, i.end))
 
     audio = x + layer.x + bed
