@@ -568,11 +568,16 @@ def main() -> int:
     top, row, clicked, accept_clicked, clicked_rows = best
     accept, min_peak, both = row["accept"], row["min_peak_db"], row["both_logit_offset"]
     false_clicks = top["false_clicks_per_min_clean"]
-    # the events the app reports: its crackle ticks too, where it counts k from them
-    floor = min(min_peak, det.crackle_floor_db) if det.counts_crackle else min_peak
-    faint = faint_peak_offsets(tune, passing(base, accept=accept, min_peak=floor, both=both,
-                                             clicked=clicked, window_s=det.window_s,
+    # as the app runs with them (the repeat check looks at what is accepted)
+    det.accept, det.min_peak_db, det.both_offset, det.both_offset_clicked = \
+        accept, min_peak, both, clicked
+    det.accept_clicked = accept_clicked
+    # the events the app reports (its event floor: its crackle ticks too, where it
+    # counts k from them), their faint peaks calibrated on them
+    faint = faint_peak_offsets(tune, passing(base, accept=accept, min_peak=det.event_floor_db,
+                                             both=both, clicked=clicked, window_s=det.window_s,
                                              accept_clicked=accept_clicked))
+    det.faint_peak_offsets_db = tuple(tuple(k) for k in faint) or None
     print(f"faint peaks' calibration (learned peak, offset dB): {faint}")
     print(f"accept {accept}, min peak {min_peak}, both-channel offset {both}, {clicked} and "
           f"accept {accept_clicked} in windows with a one-channel click (chosen on "
@@ -581,11 +586,6 @@ def main() -> int:
     if args.update_meta:
         update_meta(det.verifier_folder, accept, min_peak, both, clicked, false_clicks,
                     selection, clicked_rows, accept_clicked, faint)
-    # as the app runs with them (the repeat check looks at what is accepted)
-    det.accept, det.min_peak_db, det.both_offset, det.both_offset_clicked = \
-        accept, min_peak, both, clicked
-    det.accept_clicked = accept_clicked
-    det.faint_peak_offsets_db = tuple(tuple(k) for k in faint) or None
 
     clips = load_split(args.corpus, args.split)[:args.limit]
     if args.control:
