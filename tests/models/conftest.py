@@ -1,9 +1,13 @@
 """Shared fixtures of the models' tests."""
 
+import json
+import shutil
+
 import pytest
 import torch
 
 from vinylmon.models.bundle import save_bundle
+from vinylmon.models.inference import WEIGHTS_DIR
 from vinylmon.models.measures import OUTPUTS, MeasuresConfig, build_measures, encode
 
 
@@ -24,5 +28,23 @@ def measures_bundle():
                      "params": MeasuresConfig().to_dict(), "sample_rate": 44100,
                      "labels": {"outputs": list(OUTPUTS)}, "training_data": "none (a test)",
                      "metrics": {}, **({} if use is None else {"use": use})})
+        return folder
+    return make
+
+
+@pytest.fixture
+def verifier_bundle(tmp_path):
+    """``make(name, **postprocess)``: a copy of the shipped verifier bundle under
+    ``tmp_path / name`` with those ``postprocess`` settings (None removes one)."""
+    def make(name: str, **postprocess):
+        folder = tmp_path / name / "verifier"
+        shutil.copytree(WEIGHTS_DIR / "verifier", folder)
+        meta = json.loads((folder / "meta.json").read_text())
+        for key, value in postprocess.items():
+            if value is None:
+                meta["postprocess"].pop(key, None)
+            else:
+                meta["postprocess"][key] = value
+        (folder / "meta.json").write_text(json.dumps(meta))
         return folder
     return make

@@ -1,6 +1,5 @@
 """The shipped bundles load, run and hear a click in synthetic music."""
 
-import json
 import shutil
 from dataclasses import replace
 
@@ -184,23 +183,15 @@ def test_the_clicked_window_acceptance_is_the_logit_offset_it_stands_for():
     assert clicked_offset(1.0, 0.0) == 20.0  # held to the largest offset
 
 
-def test_a_verifier_bundle_gives_its_clicked_window_acceptance(tmp_path, music):
+def test_a_verifier_bundle_gives_its_clicked_window_acceptance(verifier_bundle, music):
     """meta.json's ``postprocess.accept_clicked`` reaches the detector: in a window that
     holds a sure one-channel click, impulses pass at that (lower) acceptance, with their
     probabilities raised by the offset it stands for; without it they do not."""
     strict = 1 - 1e-7  # only the surest pass where the lower acceptance does not apply
-    dets = {}
-    for name, lower in (("plain", None), ("lower", 0.5)):
-        folder = tmp_path / name / "verifier"
-        shutil.copytree(WEIGHTS_DIR / "verifier", folder)
-        meta = json.loads((folder / "meta.json").read_text())
-        meta["postprocess"].update(accept=strict, both_logit_offset=0.0)
-        for key in ("both_logit_offset_clicked", "accept_clicked"):
-            meta["postprocess"].pop(key, None)
-        if lower is not None:
-            meta["postprocess"]["accept_clicked"] = lower
-        (folder / "meta.json").write_text(json.dumps(meta))
-        dets[name] = Detector(device="cpu", verifier=folder)
+    dets = {name: Detector(device="cpu", verifier=verifier_bundle(
+                name, accept=strict, both_logit_offset=0.0, both_logit_offset_clicked=None,
+                accept_clicked=lower))
+            for name, lower in (("plain", None), ("lower", 0.5))}
     det = dets["lower"]
     assert det.accept == strict and det.accept_clicked == 0.5
     assert dets["plain"].accept_clicked is None
@@ -232,7 +223,7 @@ def test_a_verifier_bundle_gives_its_clicked_window_acceptance(tmp_path, music):
 
 
 
-def test_a_verifier_bundle_lowers_the_learned_peaks_of_faint_impulses(tmp_path, music):
+def test_a_verifier_bundle_lowers_the_learned_peaks_of_faint_impulses(verifier_bundle, music):
     """meta.json's ``postprocess.faint_peak_offsets_db`` reaches the detector: the
     peaks of impulses fainter than L - 10 dB are lowered by the interpolated offset;
     the click-loud ones (measured on the audio) and the probabilities stay."""
@@ -240,17 +231,10 @@ def test_a_verifier_bundle_lowers_the_learned_peaks_of_faint_impulses(tmp_path, 
     assert faint_peak_offset(-40.0, knots) == -4.0 and faint_peak_offset(-5.0, knots) == -2.0
     assert faint_peak_offset(-22.5, knots) == pytest.approx(-3.0)
     assert faint_peak_offset(-22.5, None) == 0.0
-    dets = {}
-    for name, offsets in (("plain", None), ("calibrated", knots)):
-        folder = tmp_path / name / "verifier"
-        shutil.copytree(WEIGHTS_DIR / "verifier", folder)
-        meta = json.loads((folder / "meta.json").read_text())
-        meta["postprocess"].pop("faint_peak_offsets_db", None)
-        meta["postprocess"].update(accept=0.05, min_peak_db=-200.0)  # faint ones too
-        if offsets is not None:
-            meta["postprocess"]["faint_peak_offsets_db"] = offsets
-        (folder / "meta.json").write_text(json.dumps(meta))
-        dets[name] = Detector(device="cpu", verifier=folder)
+    dets = {name: Detector(device="cpu", verifier=verifier_bundle(
+                name, accept=0.05, min_peak_db=-200.0,  # faint ones too
+                faint_peak_offsets_db=offsets))
+            for name, offsets in (("plain", None), ("calibrated", knots))}
     assert dets["calibrated"].faint_peak_offsets_db == ((-30.0, -4.0), (-15.0, -2.0))
     assert dets["plain"].faint_peak_offsets_db is None
     x = music(5.0).astype(np.float32)

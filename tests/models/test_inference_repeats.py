@@ -1,14 +1,12 @@
 """The detector leaves out click-loud impulses the music repeats (a sampled hit on
 every beat), and keeps a click that lands on that music once."""
 
-import json
-import shutil
 
 import numpy as np
 import pytest
 
 from vinylmon.grading.rubric import CLICK_FLOOR_DB
-from vinylmon.models.inference import WEIGHTS_DIR, Detector
+from vinylmon.models.inference import Detector
 
 SR = 44100
 
@@ -79,17 +77,13 @@ def test_a_beat_of_more_hits_than_the_search_gives_up_after_is_left_out(detector
     assert sum(_near(dropped, s) for s in on_hits) <= 1
 
 
-def test_a_beat_the_music_repeats_does_not_lower_the_acceptance(music, rng, tmp_path):
+def test_a_beat_the_music_repeats_does_not_lower_the_acceptance(music, rng, verifier_bundle):
     """A bundle's ``accept_clicked`` lowers the acceptance where a one-channel click
     stands; one-channel hits on the beat are the music's (the repeat check), so they
     mark nothing: the events are those without ``accept_clicked``. Without the repeat
     check the hits mark the window and the lower acceptance applies."""
-    folder = tmp_path / "verifier"
-    shutil.copytree(WEIGHTS_DIR / "verifier", folder)
-    meta = json.loads((folder / "meta.json").read_text())
-    meta["postprocess"]["accept_clicked"] = 0.2
-    (folder / "meta.json").write_text(json.dumps(meta))
-    lower, plain = Detector(device="cpu", verifier=folder), Detector(device="cpu")
+    lower = Detector(device="cpu", verifier=verifier_bundle("lower", accept_clicked=0.2))
+    plain = Detector(device="cpu")
     plain.accept_clicked = None
     x, starts = _beat_music(music, rng, right=False)
     x[:, :4410] *= np.linspace(0.0, 1.0, 4410, dtype=np.float32)  # no onset of its own
